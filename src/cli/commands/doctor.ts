@@ -1,0 +1,23 @@
+/** `radiolens doctor`: the active compute backend, threads, oneDNN ISA and library versions. */
+import { type BackendName, initEngine } from "../../engine/backend.js";
+import { type Command, flag, str } from "../command.js";
+
+export const doctorCommand: Command = {
+  name: "doctor",
+  summary: "Show the compute backend, threads, ISA and library versions",
+  help: "Usage: radiolens doctor [--backend onednn|wasm|cpu] [--json]",
+  options: { backend: { type: "string" }, json: { type: "boolean" } },
+  async run(args, io) {
+    const backend = str(args, "backend") as BackendName | undefined;
+    const info = await initEngine(backend ? { backend } : {});
+    if (flag(args, "json")) {
+      io.stdout(`${JSON.stringify(info, null, 2)}\n`);
+      return 0;
+    }
+    io.stdout(`backend: ${info.backend}\nthreads: ${info.threads}\n`);
+    if (info.isa) io.stdout(`isa: ${info.isa}\n`);
+    if (info.notice) io.stdout(`notice: ${info.notice}\n`);
+    for (const [k, v] of Object.entries(info.versions)) io.stdout(`${k}: ${v}\n`);
+    return 0;
+  },
+};

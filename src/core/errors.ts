@@ -1,0 +1,191 @@
+/** The error catalogue: every failure RadioLens reports has a stable code, a fix-it message, an exit code and an HTTP status. */
+
+/** One entry of the catalogue. */
+export interface ErrorSpec {
+  /** What went wrong, as a template; `{name}` placeholders are filled from the error's details. */
+  readonly message: string;
+  /** How the user fixes it. */
+  readonly fix: string;
+  /** Process exit code for the CLI (2 = usage/input, 3 = data, 4 = model, 5 = engine, 1 = internal). */
+  readonly exitCode: number;
+  /** HTTP status the server answers with. */
+  readonly httpStatus: number;
+}
+
+/**
+ * Every error code RadioLens raises. Codes are stable API: clients match on them.
+ *
+ * @example
+ * ```ts
+ * throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path: "/tmp/x.npz" });
+ * ```
+ */
+export const ERROR_CATALOGUE = {
+  RL_ERR_USAGE: {
+    message: "{detail}",
+    fix: "Run the command with --help to see its arguments.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_FILE_NOT_FOUND: {
+    message: "File not found: {path}",
+    fix: "Check the path; relative paths are resolved from the current directory.",
+    exitCode: 2,
+    httpStatus: 404,
+  },
+  RL_ERR_IO: {
+    message: "Could not read or write {path}: {detail}",
+    fix: "Check permissions and free disk space.",
+    exitCode: 2,
+    httpStatus: 500,
+  },
+  RL_ERR_UNKNOWN_FORMAT: {
+    message: "Unrecognized file format for {path} (tried: {tried})",
+    fix: "Give a DICOM, NIfTI, PNG, JPEG or NPZ file.",
+    exitCode: 3,
+    httpStatus: 415,
+  },
+  RL_ERR_NPZ_INVALID: {
+    message: "{path} is not a valid .npz archive: {detail}",
+    fix: "Give a NumPy .npz file (a zip of .npy arrays), e.g. a MedMNIST release file.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_NPZ_MISSING_KEY: {
+    message: "{path} has no array '{key}' (it has: {keys})",
+    fix: "Give a MedMNIST-style .npz with <split>_images and <split>_labels arrays.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_IMAGE_DECODE: {
+    message: "Could not decode image {path}: {detail}",
+    fix: "Check that the file is a complete PNG or JPEG; re-export it if it is truncated.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_DATA_INVALID: {
+    message: "Invalid data: {detail}",
+    fix: "Check the dataset's shapes, labels and splits.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_SPLIT_LEAK: {
+    message: "{count} patient(s) of column '{column}' appear in more than one split",
+    fix: "Split by patient so that every patient's images sit in exactly one split.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_MODEL_NOT_FOUND: {
+    message: "No model bundle at {path}: {detail}",
+    fix: "Point --model at a folder written by 'radiolens train' (it holds model.json, weights and radiolens.json).",
+    exitCode: 4,
+    httpStatus: 404,
+  },
+  RL_ERR_MODEL_INVALID: {
+    message: "The model bundle at {path} is incomplete or damaged: {detail}",
+    fix: "Retrain the model or restore the bundle's files from a backup.",
+    exitCode: 4,
+    httpStatus: 500,
+  },
+  RL_ERR_UNKNOWN_MODEL: {
+    message: "Unknown model architecture '{name}' (available: {available})",
+    fix: "Pick one of the listed architectures with --model.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_BACKEND: {
+    message: "Compute backend '{backend}' is unavailable: {detail}",
+    fix: "Run 'radiolens doctor' to see the backends on this machine, or pass --backend wasm.",
+    exitCode: 5,
+    httpStatus: 503,
+  },
+  RL_ERR_DICOM: {
+    message: "{detail}",
+    fix: "The file is not valid DICOM or uses an unsupported feature; see the DicomError code.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_AUTH: {
+    message: "Authentication required",
+    fix: "Send an API key (X-API-Key) or a bearer token.",
+    exitCode: 2,
+    httpStatus: 401,
+  },
+  RL_ERR_FORBIDDEN: {
+    message: "Your role may not {action}",
+    fix: "Ask an administrator for a role that allows it.",
+    exitCode: 2,
+    httpStatus: 403,
+  },
+  RL_ERR_TOO_LARGE: {
+    message: "Input larger than the limit of {limit} bytes",
+    fix: "Send a smaller file, or raise the configured limit.",
+    exitCode: 2,
+    httpStatus: 413,
+  },
+  RL_ERR_INTERNAL: {
+    message: "Internal error: {detail}",
+    fix: "Re-run with --verbose and report the stack trace.",
+    exitCode: 1,
+    httpStatus: 500,
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** A code of the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Values substituted into the message template; never put patient identifiers here. */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
+
+function fill(template: string, details: ErrorDetails): string {
+  return template.replace(/\{(\w+)\}/g, (_m, key: string) => {
+    const v = details[key];
+    return v === undefined ? `{${key}}` : String(v);
+  });
+}
+
+/**
+ * The one error type RadioLens throws for expected failures.
+ *
+ * @example
+ * ```ts
+ * try { readNpz("x.npz"); } catch (e) {
+ *   if (e instanceof RadioLensError) console.error(e.code, e.fix);
+ * }
+ * ```
+ */
+export class RadioLensError extends Error {
+  readonly code: ErrorCode;
+  readonly fix: string;
+  readonly exitCode: number;
+  readonly httpStatus: number;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERROR_CATALOGUE[code];
+    super(fill(spec.message, details), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RadioLensError";
+    this.code = code;
+    this.fix = spec.fix;
+    this.exitCode = spec.exitCode;
+    this.httpStatus = spec.httpStatus;
+    this.details = details;
+  }
+
+  /** One line for a terminal: code, what went wrong, how to fix it. */
+  toLine(): string {
+    return `${this.code}: ${this.message}. ${this.fix}`;
+  }
+}
+
+/**
+ * Narrowing helper.
+ *
+ * @example
+ * ```ts
+ * if (isRadioLensError(err, "RL_ERR_FILE_NOT_FOUND")) { ... }
+ * ```
+ */
+export function isRadioLensError(err: unknown, code?: ErrorCode): err is RadioLensError {
+  return err instanceof RadioLensError && (code === undefined || err.code === code);
+}
