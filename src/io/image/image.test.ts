@@ -1,0 +1,70 @@
+/** Tests PNG/JPEG decoding on real chest X-rays and generated 8/16-bit, gray/RGB files. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import jpeg from "jpeg-js";
+import { PNG } from "pngjs";
+import { isRadioLensError } from "../../core/errors.js";
+import { sharedData } from "../../core/testing.js";
+import { readImage } from "../index.js";
+
+test("real X-rays decode with the sizes and channel counts their headers declare", async () => {
+  const gray = await readImage(sharedData("xray/COVID-00003a.jpg"));
+  assert.deepEqual(gray.shape, [1192, 1502, 1]);
+  const rgb = await readImage(sharedData("xray/COVID-00001.jpg"));
+  assert.deepEqual(rgb.shape, [972, 1151, 3]);
+  const png = await readImage(sharedData("xray/COVID-00045.png"));
+  assert.deepEqual(png.shape, [1862, 1962, 1]);
+  assert.equal(png.meta["photometricInterpretation"], "MONOCHROME2");
+});
+
+test("16-bit gray PNG keeps its 16-bit values; RGB PNG gives 3 channels", async () => {
+  const w = 5;
+  const h = 3;
+  const g16 = new PNG({
+    width: w,
+    height: h,
+    colorType: 0,
+    bitDepth: 16,
+    inputColorType: 0,
+    inputHasAlpha: false,
+  });
+  const values = Array.from({ length: w * h }, (_, i) => i * 4000 + 7);
+  const buf = Buffer.alloc(w * h * 2);
+  values.forEach((v, i) => buf.writeUInt16LE(v, i * 2)); // pngjs packs 16-bit input from native-order samples
+  g16.data = buf;
+  const bytes16 = PNG.sync.write(g16, {
+    colorType: 0,
+    bitDepth: 16,
+    inputColorType: 0,
+    inputHasAlpha: false,
+  });
+  const img16 = await readImage(bytes16);
+  assert.deepEqual(img16.shape, [h, w, 1]);
+  assert.ok(img16.data instanceof Uint16Array);
+  assert.deepEqual(Array.from(img16.data), values);
+
+  const rgb = new PNG({ width: w, height: h });
+  for (let i = 0; i < w * h; i++) rgb.data.set([i, 100 + i, 200 + i, 255], i * 4);
+  const img = await readImage(PNG.sync.write(rgb, { colorType: 2 }));
+  assert.deepEqual(img.shape, [h, w, 3]);
+  assert.deepEqual(Array.from(img.data.slice(0, 6)), [0, 100, 200, 1, 101, 201]);
+});
+
+test("JPEG round trip is close to the source; corrupt and unknown files give catalogued errors", async () => {
+  const w = 16;
+  const h = 8;
+  const rgba = Buffer.alloc(w * h * 4);
+  for (let i = 0; i < w * h; i++) rgba.set([(i * 3) % 256, 128, 64, 255], i * 4);
+  const enc = jpeg.encode({ data: rgba, width: w, height: h }, 95).data;
+  const img = await readImage(enc);
+  assert.deepEqual(img.shape, [h, w, 3]);
+  assert.ok(Math.abs((img.data[3 * 5 + 1] as number) - 128) <= 6);
+
+  const real = readFileSync(sharedData("xray/COVID-00003b.jpg"));
+  await assert.rejects(readImage(real.subarray(0, 400)), (e) => isRadioLensError(e, "RL_ERR_IMAGE_DECODE"));
+  await assert.rejects(readImage(new TextEncoder().encode("just text")), (e) => {
+    return isRadioLensError(e, "RL_ERR_UNKNOWN_FORMAT") && /tried: png, jpeg/.test((e as Error).message);
+  });
+  await assert.rejects(readImage("/nonexistent/x.png"), (e) => isRadioLensError(e, "RL_ERR_FILE_NOT_FOUND"));
+});
