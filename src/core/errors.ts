@@ -129,6 +129,48 @@ export const ERROR_CATALOGUE = {
     exitCode: 1,
     httpStatus: 500,
   },
+  RL_ERR_NIFTI_INVALID: {
+    message: "{path} is not a readable NIfTI/Analyze file: {detail}",
+    fix: "Give a complete NIfTI-1/NIfTI-2 (.nii, .nii.gz) file or an Analyze/NIfTI .hdr with its .img; re-export it if it is truncated.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_NIFTI_UNSUPPORTED: {
+    message: "{path} uses a NIfTI feature RadioLens does not read: {detail}",
+    fix: "Convert the image to a supported datatype (uint8/int8/int16/uint16/int32/uint32/int64/uint64/float32/float64/complex/RGB), e.g. with nibabel or fslmaths.",
+    exitCode: 3,
+    httpStatus: 415,
+  },
+  RL_ERR_NIFTI_MISSING_IMAGE: {
+    message: "The header {path} has no image file beside it (looked for {tried})",
+    fix: "Put the .img (or .img.gz) file with the same name next to the .hdr, or give a single-file .nii/.nii.gz.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_NIFTI_WRITE: {
+    message: "Cannot write {path} as NIfTI: {detail}",
+    fix: "Give a 2D or 3D MedicalImage with a valid geometry and a path ending in .nii, .nii.gz or .hdr.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_TRANSFORM_FAILED: {
+    message: "Transform step {step} ({name}) failed: {detail}",
+    fix: "Check the named transform's options and the input it received (shape, keys, dtype).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_TRANSFORM_INVALID: {
+    message: "{name}: {detail}",
+    fix: "Fix the transform's options or give it an input of the shape and keys it expects.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_TRANSFORM_NOT_INVERTIBLE: {
+    message: "Cannot invert {name}: {detail}",
+    fix: "Invert only spatial transforms that record an inverse; non-linear ones (randElastic) cannot be undone.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */
