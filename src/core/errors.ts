@@ -171,6 +171,18 @@ export const ERROR_CATALOGUE = {
     exitCode: 3,
     httpStatus: 422,
   },
+  RL_ERR_METRIC_INPUT: {
+    message: "Invalid input to metric {metric}: {detail}",
+    fix: "Give equal-length label and score arrays: integer labels 0..K-1 and probabilities in [0, 1].",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_PREDICTIONS_CSV: {
+    message: "Cannot read predictions from {path}: {detail}",
+    fix: "Give a CSV with a header: binary 'label,score'; multi-class 'label,score_0,...,score_K'; multi-label 'label_<name>...,score_<name>...'; optionally 'patient_id'.",
+    exitCode: 2,
+    httpStatus: 422,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */
