@@ -1,0 +1,274 @@
+/** Tests of the Part 10 dataset layer: parse → write → parse is lossless on real files, limits hold on hostile ones. */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { sharedData } from "../../core/testing.js";
+import {
+  DicomDataset,
+  type DicomElement,
+  DicomError,
+  lookupKeyword,
+  lookupTag,
+  parseDicom,
+  readDicomFile,
+  TS,
+  writeDicom,
+} from "./index.js";
+
+const DIR = sharedData("dicom", "pydicom");
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith(".dcm"))
+  .sort();
+
+/** A canonical text form of a dataset tree: tag, VR, value bytes (hex digest), items, fragments. */
+function canon(ds: DicomDataset): unknown[] {
+  return ds
+    .sorted()
+    .map((el: DicomElement) => [
+      el.tag,
+      el.vr,
+      Buffer.from(el.value).toString("base64"),
+      el.items?.map(canon),
+      el.fragments?.map((f) => Buffer.from(f).toString("base64")),
+    ]);
+}
+
+function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof DicomError, `expected DicomError, got ${String(e)}`);
+    return e.code;
+  }
+  return "no error";
+}
+
+describe("parseDicom / writeDicom on the pydicom corpus", () => {
+  it("round-trips every strictly readable file losslessly with identical pixel bytes", () => {
+    let n = 0;
+    for (const f of FILES) {
+      let parsed: ReturnType<typeof readDicomFile>;
+      try {
+        parsed = readDicomFile(`${DIR}/${f}`);
+      } catch {
+        continue;
+      }
+      const again = parseDicom(writeDicom(parsed));
+      assert.equal(again.transferSyntaxUID, parsed.transferSyntaxUID, f);
+      // Group lengths are recomputed, so compare everything else.
+      const strip = (ds: DicomDataset) =>
+        canon(ds).filter((e) => ((e as number[])[0] as number) % 0x10000 !== 0);
+      assert.deepEqual(strip(again.dataset), strip(parsed.dataset), f);
+      const a = parsed.dataset.get("PixelData");
+      const b = again.dataset.get("PixelData");
+      if (a) {
+        assert.ok(b, f);
+        assert.ok(Buffer.from(a.value).equals(Buffer.from(b.value)), f);
+        assert.equal(a.fragments?.length, b.fragments?.length, f);
+        for (const [i, fr] of (a.fragments ?? []).entries()) {
+          assert.ok(Buffer.from(fr).equals(Buffer.from(b.fragments?.[i] ?? [])), f);
+        }
+      }
+      n++;
+    }
+    assert.ok(n >= 60, `only ${n} files round-tripped`);
+  });
+
+  it("reads typed values: strings, numbers, person names, UIDs", () => {
+    const { dataset, meta, transferSyntaxUID } = readDicomFile(sharedData("dicom/pydicom/CT_small.dcm"));
+    assert.equal(transferSyntaxUID, TS.ExplicitVRLittleEndian);
+    assert.equal(meta.uid("TransferSyntaxUID"), TS.ExplicitVRLittleEndian);
+    assert.equal(dataset.number("Rows"), 128);
+    assert.equal(dataset.number("Columns"), 128);
+    assert.equal(dataset.string("Modality"), "CT");
+    assert.deepEqual(dataset.numbers("PixelSpacing"), [0.661468, 0.661468]);
+    assert.deepEqual(dataset.numbers("ImagePositionPatient"), [-158.135803, -179.035797, -75.699997]);
+    assert.equal(dataset.number("RescaleIntercept"), -1024);
+    const pn = dataset.personName("PatientName");
+    assert.equal(pn?.familyName, "CompressedSamples");
+    assert.equal(pn?.givenName, "CT1");
+    assert.equal(dataset.uid("SOPClassUID"), "1.2.840.10008.5.1.4.1.1.2");
+    assert.deepEqual(dataset.strings("ImageType"), ["ORIGINAL", "PRIMARY", "AXIAL"]);
+  });
+
+  it("decodes big endian and implicit VR values to the same numbers as little endian", () => {
+    const le = readDicomFile(sharedData("dicom/pydicom/MR_small.dcm")).dataset;
+    for (const f of ["MR_small_bigendian.dcm", "MR_small_implicit.dcm", "MR_small_expb.dcm"]) {
+      const ds = readDicomFile(`${DIR}/${f}`).dataset;
+      for (const k of ["Rows", "Columns", "BitsAllocated", "PixelRepresentation"]) {
+        assert.equal(ds.number(k), le.number(k), `${f} ${k}`);
+      }
+      assert.deepEqual(ds.numbers("PixelSpacing"), le.numbers("PixelSpacing"), f);
+    }
+  });
+
+  it("changes byte order on write: big endian → explicit little endian gives the little-endian pixel bytes", () => {
+    const be = readDicomFile(sharedData("dicom/pydicom/MR_small_bigendian.dcm"));
+    const le = readDicomFile(sharedData("dicom/pydicom/MR_small.dcm"));
+    const out = parseDicom(writeDicom(be, { transferSyntaxUID: TS.ExplicitVRLittleEndian }));
+    assert.equal(out.transferSyntaxUID, TS.ExplicitVRLittleEndian);
+    assert.ok(
+      Buffer.from(out.dataset.get("PixelData")?.value ?? []).equals(
+        Buffer.from(le.dataset.get("PixelData")?.value ?? [1]),
+      ),
+    );
+    assert.equal(out.dataset.number("Rows"), 64);
+  });
+
+  it("keeps deflated files deflated and readable", () => {
+    const p = readDicomFile(sharedData("dicom/pydicom/image_dfl.dcm"));
+    assert.equal(p.transferSyntaxUID, TS.DeflatedExplicitVRLittleEndian);
+    const bytes = writeDicom(p);
+    const q = parseDicom(bytes);
+    assert.ok(bytes.length < 50_000, "output is deflated");
+    assert.ok(
+      Buffer.from(q.dataset.get("PixelData")?.value ?? []).equals(
+        Buffer.from(p.dataset.get("PixelData")?.value ?? [1]),
+      ),
+    );
+  });
+
+  it("regenerates File Meta group length after an edit and zeroes the preamble", () => {
+    const p = readDicomFile(sharedData("dicom/pydicom/CT_small.dcm"));
+    p.meta.setString("ImplementationVersionName", "A_MUCH_LONGER_NAME_");
+    p.dataset.setString("PatientName", "Anonymous^Patient");
+    const bytes = writeDicom(p);
+    assert.ok(bytes.subarray(0, 128).every((b) => b === 0));
+    const q = parseDicom(bytes);
+    const gl = q.meta.number(0x00020000) as number;
+    const metaEnd = 132 + 12 + gl;
+    assert.equal(
+      new DataView(bytes.buffer, bytes.byteOffset + metaEnd, 2).getUint16(0, true),
+      0x0008,
+      "dataset starts after the meta group",
+    );
+    assert.equal(q.dataset.personName("PatientName")?.alphabetic, "Anonymous^Patient");
+  });
+
+  it("ends every malformed file of the corpus in a typed DicomError in strict mode, and reads it leniently", () => {
+    const expected: Record<string, string> = {
+      "MR_truncated.dcm": "DICOM_TRUNCATED",
+      "rtplan_truncated.dcm": "DICOM_TRUNCATED",
+      "no_meta.dcm": "DICOM_NO_META",
+      "ExplVR_BigEndNoMeta.dcm": "DICOM_NO_META",
+      "ExplVR_LitEndNoMeta.dcm": "DICOM_NO_META",
+      "meta_missing_tsyntax.dcm": "DICOM_BAD_META",
+    };
+    for (const [f, code] of Object.entries(expected)) {
+      const t = performance.now();
+      assert.equal(
+        errorCode(() => readDicomFile(`${DIR}/${f}`)),
+        code,
+        f,
+      );
+      assert.ok(performance.now() - t < 1000, f);
+      const lenient = readDicomFile(`${DIR}/${f}`, { strict: false });
+      assert.ok(
+        lenient.warnings.some((w) => w.code === code),
+        f,
+      );
+    }
+    const be = readDicomFile(`${DIR}/ExplVR_BigEndNoMeta.dcm`, { strict: false });
+    assert.equal(be.transferSyntaxUID, TS.ExplicitVRBigEndian);
+  });
+});
+
+/** Builds a small Explicit VR Little Endian Part 10 file. */
+function smallFile(edit?: (ds: DicomDataset) => void): Uint8Array {
+  const meta = new DicomDataset(true);
+  meta.setString("MediaStorageSOPClassUID", "1.2.840.10008.5.1.4.1.1.7", "UI");
+  meta.setString("MediaStorageSOPInstanceUID", "1.2.3.4", "UI");
+  const ds = new DicomDataset(true);
+  ds.setString("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7");
+  ds.setString("PatientName", "Doe^Jane");
+  ds.setNumbers("Rows", [2]);
+  ds.setNumbers("Columns", [2]);
+  ds.set({
+    tag: 0x7fe00010,
+    vr: "OW",
+    value: new Uint8Array([1, 0, 2, 0, 3, 0, 4, 0]),
+    undefinedLength: false,
+  });
+  edit?.(ds);
+  return writeDicom({ meta, dataset: ds, transferSyntaxUID: TS.ExplicitVRLittleEndian });
+}
+
+describe("limits on hostile input", () => {
+  it("refuses sequences nested deeper than 64 with DICOM_DEPTH, quickly", () => {
+    // Hand-built bytes: the writer refuses to nest that deep, so it cannot make them.
+    const nest = (depth: number) => {
+      const head = Buffer.from(smallFile()).subarray(0, 132 + 12);
+      const metaLen = head.readUInt32LE(132 + 8);
+      const open = Buffer.from([
+        0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff,
+        0xff, 0xff,
+      ]);
+      const close = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+      const meta = Buffer.from(smallFile()).subarray(0, 132 + 12 + metaLen);
+      return new Uint8Array(Buffer.concat([meta, ...Array(depth).fill(open), ...Array(depth).fill(close)]));
+    };
+    assert.equal(parseDicom(nest(64)).dataset.items("ReferencedImageSequence").length, 1);
+    assert.equal(
+      errorCode(() => parseDicom(nest(65))),
+      "DICOM_DEPTH",
+    );
+    const t = performance.now();
+    assert.equal(
+      errorCode(() => parseDicom(nest(20_000))),
+      "DICOM_DEPTH",
+    );
+    assert.ok(performance.now() - t < 1000);
+  });
+
+  it("checks a huge declared length against the bytes left before allocating", () => {
+    const bytes = smallFile();
+    const b = Buffer.from(bytes);
+    const at = b.indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57]));
+    b.writeUInt32LE(0xfffffff0, at + 8);
+    assert.equal(
+      errorCode(() => parseDicom(new Uint8Array(b))),
+      "DICOM_TRUNCATED",
+    );
+    assert.equal(
+      errorCode(() => parseDicom(smallFile(), { maxPixelBytes: 4 })),
+      "DICOM_TOO_LARGE",
+    );
+  });
+
+  it("rejects an invalid VR with DICOM_BAD_VR (strict) and falls back to the dictionary (lenient)", () => {
+    const b = Buffer.from(smallFile());
+    const at = b.indexOf(Buffer.from([0x10, 0x00, 0x10, 0x00, 0x50, 0x4e]));
+    // Turn (0010,0010) PN into an implicitly encoded element: "PN" + 2-byte length → 4-byte length 8.
+    b.writeUInt32LE(8, at + 4);
+    assert.equal(
+      errorCode(() => parseDicom(new Uint8Array(b))),
+      "DICOM_BAD_VR",
+    );
+    const lenient = parseDicom(new Uint8Array(b), { strict: false });
+    assert.equal(lenient.dataset.personName("PatientName")?.familyName, "Doe");
+    assert.ok(lenient.warnings.some((w) => w.code === "DICOM_BAD_VR"));
+  });
+
+  it("enforces the per-file time limit", () => {
+    const big = smallFile((ds) => {
+      for (let i = 0; i < 5000; i++) ds.setString(0x00110000 + 0x1000 + i, "x", "LO");
+    });
+    assert.equal(
+      errorCode(() => parseDicom(big, { timeLimitMs: -1 })),
+      "DICOM_TIMEOUT",
+    );
+    assert.equal(parseDicom(big).dataset.elements.size > 5000, true);
+  });
+});
+
+describe("data dictionary", () => {
+  it("maps keyword ↔ tag ↔ VR ↔ VM, including repeating groups", () => {
+    assert.equal(lookupKeyword("PatientName")?.tag, 0x00100010);
+    assert.deepEqual(lookupTag(0x00100010)?.vrs, ["PN"]);
+    assert.equal(lookupTag(0x00280030)?.vm, "2");
+    assert.deepEqual(lookupTag(0x00280106)?.vrs, ["US", "SS"]);
+    assert.equal(lookupTag(0x60023000)?.keyword, "OverlayData");
+    assert.equal(lookupTag(0x00191234), undefined);
+    assert.ok(readFileSync(new URL("./dictionary-data.ts", import.meta.url), "utf8").length < 300_000);
+  });
+});
