@@ -1,0 +1,741 @@
+/** The `onednn` tfjs backend: the CPU backend's tensor storage and kernels, with the hot kernels run by oneDNN. */
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { setNativeRegistrar, tf } from "../backend.js";
+import { loadNativeAddon, type NativeAddon } from "./index.js";
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+type Conv3DInfo = tf.backend_util.Conv3DInfo;
+type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
+type Rounding = "floor" | "round" | "ceil" | undefined;
+type KernelArgs = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs?: tf.NamedAttrMap;
+};
+
+/** The kernels of {@link OnednnAddon} as called from TypeScript; buffers are never copied. */
+export interface OnednnAddon extends NativeAddon {
+  convForward(
+    p: Int32Array,
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | null,
+    y: Float32Array,
+    alpha: number,
+  ): void;
+  convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  convBackwardWeights(p: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  poolForward(p: Int32Array, x: Float32Array, y: Float32Array): void;
+  poolBackward(p: Int32Array, dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  matMul(
+    p: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    c: Float32Array,
+    alpha: number,
+  ): void;
+  eltwise(act: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  eltwiseBackward(act: number, dy: Float32Array, y: Float32Array, dx: Float32Array, alpha: number): void;
+  softmax(rows: number, cols: number, x: Float32Array, y: Float32Array): void;
+  batchNorm(
+    rows: number,
+    channels: number,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array | null,
+    offset: Float32Array | null,
+    y: Float32Array,
+    eps: number,
+  ): void;
+  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array, scale: number): void;
+  adam(
+    w: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    beta1Power: number,
+    beta2Power: number,
+    outW: Float32Array,
+    outM: Float32Array,
+    outV: Float32Array,
+  ): void;
+  clearCache(): void;
+}
+
+/** Activation codes understood by the addon (post-ops of conv/matmul, eltwise kernels). */
+export const ACT = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 } as const;
+
+/** The backend class: all storage and fallbacks are the CPU backend's. */
+export class OnednnBackend extends MathBackendCPU {
+  /** Typed view of a tensor's storage when it is float32 and held as a Float32Array. */
+  f32(t: tf.TensorInfo): Float32Array | undefined {
+    if (t.dtype !== "float32") return undefined;
+    const v = this.data.get(t.dataId).values;
+    return v instanceof Float32Array ? v : undefined;
+  }
+  /** A fresh float32 output tensor with its storage. */
+  out(shape: number[]): { info: tf.TensorInfo; values: Float32Array } {
+    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    return { info: this.makeTensorInfo(shape, "float32", values), values };
+  }
+}
+
+let addon: OnednnAddon | undefined;
+const cpuKernels = new Map<string, tf.KernelFunc>();
+const nativeCalls = new Map<string, number>();
+
+function fallback(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const k = cpuKernels.get(name);
+  if (!k) throw new Error(`no CPU kernel ${name}`);
+  return k(args as Parameters<tf.KernelFunc>[0]);
+}
+
+function actCode(name: unknown): number | undefined {
+  if (name === undefined || name === null) return ACT.linear;
+  return (ACT as Record<string, number>)[name as string];
+}
+
+/**
+ * Packs spatial geometry for the addon. oneDNN requires `(in - effK + padL + padR) / stride + 1 == out` with
+ * floor division; tfjs's padInfo satisfies it except for `ceil` rounding, where the right padding is widened.
+ */
+function spatial(
+  inn: number[],
+  k: number[],
+  out: number[],
+  stride: number[],
+  dil: number[],
+  padL: number[],
+  padR: number[],
+  withDil: boolean,
+): number[] | undefined {
+  const p: number[] = [];
+  for (let i = 0; i < inn.length; i++) {
+    const effK = ((k[i] ?? 1) - 1) * (dil[i] ?? 1) + 1;
+    const inI = inn[i] ?? 0;
+    const s = stride[i] ?? 1;
+    const pl = padL[i] ?? 0;
+    let pr = padR[i] ?? 0;
+    const o = out[i] ?? 0;
+    if (Math.floor((inI - effK + pl + pr) / s) + 1 !== o) pr = (o - 1) * s + effK - inI - pl;
+    if (pl < 0 || pr < 0 || Math.floor((inI - effK + pl + pr) / s) + 1 !== o) return undefined;
+    p.push(inI, k[i] ?? 1, o, s);
+    if (withDil) p.push((dil[i] ?? 1) - 1);
+    p.push(pl, pr);
+  }
+  return p;
+}
+
+function conv2dParams(c: Conv2DInfo, groups: number, act: number): Int32Array | undefined {
+  if (c.dataFormat !== "channelsLast") return undefined;
+  const sp = spatial(
+    [c.inHeight, c.inWidth],
+    [c.filterHeight, c.filterWidth],
+    [c.outHeight, c.outWidth],
+    [c.strideHeight, c.strideWidth],
+    [c.dilationHeight, c.dilationWidth],
+    [c.padInfo.top, c.padInfo.left],
+    [c.padInfo.bottom, c.padInfo.right],
+    true,
+  );
+  if (!sp) return undefined;
+  return Int32Array.from([2, c.batchSize, c.inChannels, c.outChannels, groups, ...sp, act]);
+}
+
+function conv3dParams(c: Conv3DInfo, act: number): Int32Array | undefined {
+  if (c.dataFormat !== "channelsLast") return undefined;
+  const sp = spatial(
+    [c.inDepth, c.inHeight, c.inWidth],
+    [c.filterDepth, c.filterHeight, c.filterWidth],
+    [c.outDepth, c.outHeight, c.outWidth],
+    [c.strideDepth, c.strideHeight, c.strideWidth],
+    [c.dilationDepth, c.dilationHeight, c.dilationWidth],
+    [c.padInfo.front, c.padInfo.top, c.padInfo.left],
+    [c.padInfo.back, c.padInfo.bottom, c.padInfo.right],
+    true,
+  );
+  if (!sp) return undefined;
+  return Int32Array.from([3, c.batchSize, c.inChannels, c.outChannels, 1, ...sp, act]);
+}
+
+function pool2dParams(c: Conv2DInfo, alg: 0 | 1): Int32Array | undefined {
+  if (c.dataFormat !== "channelsLast" || c.dilationHeight !== 1 || c.dilationWidth !== 1) return undefined;
+  const sp = spatial(
+    [c.inHeight, c.inWidth],
+    [c.filterHeight, c.filterWidth],
+    [c.outHeight, c.outWidth],
+    [c.strideHeight, c.strideWidth],
+    [1, 1],
+    [c.padInfo.top, c.padInfo.left],
+    [c.padInfo.bottom, c.padInfo.right],
+    false,
+  );
+  if (!sp) return undefined;
+  return Int32Array.from([2, c.batchSize, c.inChannels, alg, ...sp]);
+}
+
+function pool3dParams(c: Conv3DInfo, alg: 0 | 1): Int32Array | undefined {
+  if (
+    c.dataFormat !== "channelsLast" ||
+    c.dilationDepth !== 1 ||
+    c.dilationHeight !== 1 ||
+    c.dilationWidth !== 1
+  ) {
+    return undefined;
+  }
+  const sp = spatial(
+    [c.inDepth, c.inHeight, c.inWidth],
+    [c.filterDepth, c.filterHeight, c.filterWidth],
+    [c.outDepth, c.outHeight, c.outWidth],
+    [c.strideDepth, c.strideHeight, c.strideWidth],
+    [1, 1, 1],
+    [c.padInfo.front, c.padInfo.top, c.padInfo.left],
+    [c.padInfo.back, c.padInfo.bottom, c.padInfo.right],
+    false,
+  );
+  if (!sp) return undefined;
+  return Int32Array.from([3, c.batchSize, c.inChannels, alg, ...sp]);
+}
+
+const fmt = (f: unknown): "channelsFirst" | "channelsLast" =>
+  f === "NCHW" || f === "NCDHW" ? "channelsFirst" : "channelsLast";
+const shape4 = (s: number[]) => s as [number, number, number, number];
+const shape5 = (s: number[]) => s as [number, number, number, number, number];
+
+type Native = (args: KernelArgs, be: OnednnBackend, a: OnednnAddon) => tf.TensorInfo | undefined;
+
+/** Wraps a native kernel: `undefined` from it (unsupported dtype/attributes) runs the CPU kernel instead. */
+function kernel(name: string, impl: Native): tf.KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "onednn",
+    kernelFunc: (args) => {
+      const be = args.backend as OnednnBackend;
+      const r = addon ? impl(args as KernelArgs, be, addon) : undefined;
+      if (r) nativeCalls.set(name, (nativeCalls.get(name) ?? 0) + 1);
+      return r ?? fallback(name, args as KernelArgs);
+    },
+  };
+}
+
+function convForward(
+  be: OnednnBackend,
+  a: OnednnAddon,
+  x: tf.TensorInfo,
+  w: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  p: Int32Array | undefined,
+  outShape: number[],
+  alpha: number,
+): tf.TensorInfo | undefined {
+  const xv = be.f32(x);
+  const wv = be.f32(w);
+  const bv = bias ? be.f32(bias) : null;
+  const outC = outShape[outShape.length - 1] ?? 0;
+  if (!p || !xv || !wv || bv === undefined || (bv && bv.length !== outC)) return undefined;
+  const o = be.out(outShape);
+  a.convForward(p, xv, wv, bv, o.values, alpha);
+  return o.info;
+}
+
+function fusedAct(attrs: tf.NamedAttrMap | undefined, inputs: tf.NamedTensorInfoMap): number | undefined {
+  if (inputs["preluActivationWeights"]) return undefined;
+  return actCode(attrs?.["activation"]);
+}
+
+function convKernels(): tf.KernelConfig[] {
+  return [
+    kernel("Conv2D", ({ inputs, attrs = {} }, be, a) => {
+      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(x.shape),
+        shape4(filter.shape),
+        attrs["strides"] as number,
+        attrs["dilations"] as number,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        false,
+        fmt(attrs["dataFormat"]),
+      );
+      return convForward(be, a, x, filter, undefined, conv2dParams(c, 1, 0), c.outShape, 0);
+    }),
+    kernel("FusedConv2D", ({ inputs, attrs = {} }, be, a) => {
+      const { x, filter, bias } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
+      const act = fusedAct(attrs, inputs);
+      if (act === undefined) return undefined;
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(x.shape),
+        shape4(filter.shape),
+        attrs["strides"] as number,
+        attrs["dilations"] as number,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        false,
+        fmt(attrs["dataFormat"]),
+      );
+      const alpha = (attrs["leakyreluAlpha"] as number | undefined) ?? 0.2;
+      return convForward(be, a, x, filter, bias, conv2dParams(c, 1, act), c.outShape, alpha);
+    }),
+    kernel("Conv2DBackpropInput", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const inputShape = attrs["inputShape"] as number[];
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(inputShape),
+        shape4(filter.shape),
+        attrs["strides"] as number,
+        1,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        false,
+        fmt(attrs["dataFormat"]),
+      );
+      const p = conv2dParams(c, 1, 0);
+      const dyv = be.f32(dy);
+      const wv = be.f32(filter);
+      if (!p || !dyv || !wv) return undefined;
+      const o = be.out(inputShape);
+      a.convBackwardData(p, dyv, wv, o.values);
+      return o.info;
+    }),
+    kernel("Conv2DBackpropFilter", ({ inputs, attrs = {} }, be, a) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const filterShape = attrs["filterShape"] as number[];
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(x.shape),
+        shape4(filterShape),
+        attrs["strides"] as number,
+        1,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        false,
+        fmt(attrs["dataFormat"]),
+      );
+      const p = conv2dParams(c, 1, 0);
+      const xv = be.f32(x);
+      const dyv = be.f32(dy);
+      if (!p || !xv || !dyv) return undefined;
+      const o = be.out(filterShape);
+      a.convBackwardWeights(p, xv, dyv, o.values);
+      return o.info;
+    }),
+    kernel("DepthwiseConv2dNative", ({ inputs, attrs = {} }, be, a) => {
+      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(x.shape),
+        shape4(filter.shape),
+        attrs["strides"] as number,
+        (attrs["dilations"] as number | undefined) ?? 1,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        true,
+      );
+      return convForward(be, a, x, filter, undefined, conv2dParams(c, c.inChannels, 0), c.outShape, 0);
+    }),
+    kernel("FusedDepthwiseConv2D", ({ inputs, attrs = {} }, be, a) => {
+      const { x, filter, bias } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
+      const act = fusedAct(attrs, inputs);
+      if (act === undefined) return undefined;
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(x.shape),
+        shape4(filter.shape),
+        attrs["strides"] as number,
+        (attrs["dilations"] as number | undefined) ?? 1,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        true,
+      );
+      const alpha = (attrs["leakyreluAlpha"] as number | undefined) ?? 0.2;
+      return convForward(be, a, x, filter, bias, conv2dParams(c, c.inChannels, act), c.outShape, alpha);
+    }),
+    kernel("DepthwiseConv2dNativeBackpropInput", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const inputShape = attrs["inputShape"] as number[];
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(inputShape),
+        shape4(filter.shape),
+        attrs["strides"] as number,
+        (attrs["dilations"] as number | undefined) ?? 1,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        true,
+      );
+      const p = conv2dParams(c, c.inChannels, 0);
+      const dyv = be.f32(dy);
+      const wv = be.f32(filter);
+      if (!p || !dyv || !wv) return undefined;
+      const o = be.out(inputShape);
+      a.convBackwardData(p, dyv, wv, o.values);
+      return o.info;
+    }),
+    kernel("DepthwiseConv2dNativeBackpropFilter", ({ inputs, attrs = {} }, be, a) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const filterShape = attrs["filterShape"] as number[];
+      const c = tf.backend_util.computeConv2DInfo(
+        shape4(x.shape),
+        shape4(filterShape),
+        attrs["strides"] as number,
+        (attrs["dilations"] as number | undefined) ?? 1,
+        attrs["pad"] as Pad,
+        attrs["dimRoundingMode"] as Rounding,
+        true,
+      );
+      const p = conv2dParams(c, c.inChannels, 0);
+      const xv = be.f32(x);
+      const dyv = be.f32(dy);
+      if (!p || !xv || !dyv) return undefined;
+      const o = be.out(filterShape);
+      a.convBackwardWeights(p, xv, dyv, o.values);
+      return o.info;
+    }),
+    kernel("Conv3D", ({ inputs, attrs = {} }, be, a) => {
+      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const c = tf.backend_util.computeConv3DInfo(
+        shape5(x.shape),
+        shape5(filter.shape),
+        attrs["strides"] as number,
+        attrs["dilations"] as number,
+        attrs["pad"] as "same" | "valid",
+      );
+      return convForward(be, a, x, filter, undefined, conv3dParams(c, 0), c.outShape, 0);
+    }),
+    kernel("Conv3DBackpropInputV2", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const inputShape = attrs["inputShape"] as number[];
+      const c = tf.backend_util.computeConv3DInfo(
+        shape5(inputShape),
+        shape5(filter.shape),
+        attrs["strides"] as number,
+        1,
+        attrs["pad"] as "same" | "valid",
+      );
+      const p = conv3dParams(c, 0);
+      const dyv = be.f32(dy);
+      const wv = be.f32(filter);
+      if (!p || !dyv || !wv) return undefined;
+      const o = be.out(inputShape);
+      a.convBackwardData(p, dyv, wv, o.values);
+      return o.info;
+    }),
+    kernel("Conv3DBackpropFilterV2", ({ inputs, attrs = {} }, be, a) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const filterShape = attrs["filterShape"] as number[];
+      const c = tf.backend_util.computeConv3DInfo(
+        shape5(x.shape),
+        shape5(filterShape),
+        attrs["strides"] as number,
+        1,
+        attrs["pad"] as "same" | "valid",
+      );
+      const p = conv3dParams(c, 0);
+      const xv = be.f32(x);
+      const dyv = be.f32(dy);
+      if (!p || !xv || !dyv) return undefined;
+      const o = be.out(filterShape);
+      a.convBackwardWeights(p, xv, dyv, o.values);
+      return o.info;
+    }),
+  ];
+}
+
+function poolKernels(): tf.KernelConfig[] {
+  const info2 = (shape: number[], attrs: tf.NamedAttrMap) =>
+    tf.backend_util.computePool2DInfo(
+      shape4(shape),
+      attrs["filterSize"] as number,
+      attrs["strides"] as number,
+      1,
+      attrs["pad"] as Pad,
+      attrs["dimRoundingMode"] as Rounding,
+    );
+  const info3 = (shape: number[], attrs: tf.NamedAttrMap) =>
+    tf.backend_util.computePool3DInfo(
+      shape5(shape),
+      attrs["filterSize"] as number,
+      attrs["strides"] as number,
+      1,
+      attrs["pad"] as "same" | "valid",
+      attrs["dimRoundingMode"] as Rounding,
+    );
+  const fwd = (
+    p: Int32Array | undefined,
+    x: tf.TensorInfo,
+    outShape: number[],
+    be: OnednnBackend,
+    a: OnednnAddon,
+  ) => {
+    const xv = be.f32(x);
+    if (!p || !xv) return undefined;
+    const o = be.out(outShape);
+    a.poolForward(p, xv, o.values);
+    return o.info;
+  };
+  const bwd = (
+    p: Int32Array | undefined,
+    dy: tf.TensorInfo,
+    x: tf.TensorInfo,
+    be: OnednnBackend,
+    a: OnednnAddon,
+  ) => {
+    const dyv = be.f32(dy);
+    const xv = be.f32(x);
+    if (!p || !dyv || !xv) return undefined;
+    const o = be.out(x.shape);
+    a.poolBackward(p, dyv, xv, o.values);
+    return o.info;
+  };
+  const io = (inputs: tf.NamedTensorInfoMap) =>
+    inputs as { x: tf.TensorInfo; dy: tf.TensorInfo; input: tf.TensorInfo };
+  return [
+    kernel("MaxPool", ({ inputs, attrs = {} }, be, a) => {
+      const { x } = io(inputs);
+      const c = info2(x.shape, attrs);
+      return fwd(pool2dParams(c, 0), x, c.outShape, be, a);
+    }),
+    kernel("AvgPool", ({ inputs, attrs = {} }, be, a) => {
+      const { x } = io(inputs);
+      const c = info2(x.shape, attrs);
+      return fwd(pool2dParams(c, 1), x, c.outShape, be, a);
+    }),
+    kernel("MaxPoolGrad", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, input } = io(inputs);
+      return bwd(pool2dParams(info2(input.shape, attrs), 0), dy, input, be, a);
+    }),
+    kernel("AvgPoolGrad", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, input } = io(inputs);
+      return bwd(pool2dParams(info2(input.shape, attrs), 1), dy, input, be, a);
+    }),
+    kernel("MaxPool3D", ({ inputs, attrs = {} }, be, a) => {
+      const { x } = io(inputs);
+      const c = info3(x.shape, attrs);
+      return fwd(pool3dParams(c, 0), x, c.outShape, be, a);
+    }),
+    kernel("AvgPool3D", ({ inputs, attrs = {} }, be, a) => {
+      const { x } = io(inputs);
+      const c = info3(x.shape, attrs);
+      return fwd(pool3dParams(c, 1), x, c.outShape, be, a);
+    }),
+    kernel("MaxPool3DGrad", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, input } = io(inputs);
+      return bwd(pool3dParams(info3(input.shape, attrs), 0), dy, input, be, a);
+    }),
+    kernel("AvgPool3DGrad", ({ inputs, attrs = {} }, be, a) => {
+      const { dy, input } = io(inputs);
+      return bwd(pool3dParams(info3(input.shape, attrs), 1), dy, input, be, a);
+    }),
+  ];
+}
+
+function matMul(
+  be: OnednnBackend,
+  a: OnednnAddon,
+  A: tf.TensorInfo,
+  B: tf.TensorInfo,
+  transA: boolean,
+  transB: boolean,
+  bias: tf.TensorInfo | undefined,
+  act: number,
+  alpha: number,
+): tf.TensorInfo | undefined {
+  const av = be.f32(A);
+  const bv = be.f32(B);
+  const biasV = bias ? be.f32(bias) : null;
+  if (!av || !bv || biasV === undefined || A.shape.length < 2 || B.shape.length < 2) return undefined;
+  const ra = A.shape.length;
+  const rb = B.shape.length;
+  const M = (transA ? A.shape[ra - 1] : A.shape[ra - 2]) ?? 0;
+  const K = (transA ? A.shape[ra - 2] : A.shape[ra - 1]) ?? 0;
+  const K2 = (transB ? B.shape[rb - 1] : B.shape[rb - 2]) ?? 0;
+  const N = (transB ? B.shape[rb - 2] : B.shape[rb - 1]) ?? 0;
+  if (K !== K2 || M * N * K === 0) return undefined;
+  const outerA = A.shape.slice(0, -2);
+  const outerB = B.shape.slice(0, -2);
+  const batchA = outerA.reduce((x, y) => x * y, 1);
+  const batchB = outerB.reduce((x, y) => x * y, 1);
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+  if (biasV && biasV.length !== N) return undefined;
+  const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+  const batch = Math.max(batchA, batchB);
+  const o = be.out([...outer, M, N]);
+  const p = Int32Array.from([
+    batch,
+    M,
+    K,
+    N,
+    batchA,
+    batchB,
+    transA ? 1 : 0,
+    transB ? 1 : 0,
+    biasV ? 1 : 0,
+    act,
+  ]);
+  a.matMul(p, av, bv, biasV ?? null, o.values, alpha);
+  return o.info;
+}
+
+function denseKernels(): tf.KernelConfig[] {
+  return [
+    kernel("BatchMatMul", ({ inputs, attrs = {} }, be, a) => {
+      const { a: A, b: B } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      return matMul(be, a, A, B, attrs["transposeA"] === true, attrs["transposeB"] === true, undefined, 0, 0);
+    }),
+    kernel("_FusedMatMul", ({ inputs, attrs = {} }, be, a) => {
+      const { a: A, b: B, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
+      const act = fusedAct(attrs, inputs);
+      if (act === undefined) return undefined;
+      const alpha = (attrs["leakyreluAlpha"] as number | undefined) ?? 0.2;
+      return matMul(
+        be,
+        a,
+        A,
+        B,
+        attrs["transposeA"] === true,
+        attrs["transposeB"] === true,
+        bias,
+        act,
+        alpha,
+      );
+    }),
+    kernel("Softmax", ({ inputs, attrs = {} }, be, a) => {
+      const { logits } = inputs as { logits: tf.TensorInfo };
+      const v = be.f32(logits);
+      const rank = logits.shape.length;
+      const dim = attrs["dim"] as number | number[] | undefined;
+      const d = Array.isArray(dim) ? dim[0] : dim;
+      if (!v || rank === 0 || (d !== undefined && d !== -1 && d !== rank - 1)) return undefined;
+      const cols = logits.shape[rank - 1] ?? 0;
+      if (cols === 0) return undefined;
+      const o = be.out(logits.shape);
+      a.softmax(v.length / cols, cols, v, o.values);
+      return o.info;
+    }),
+    kernel("FusedBatchNorm", ({ inputs, attrs = {} }, be, a) => {
+      const { x, mean, variance, scale, offset } = inputs as Record<string, tf.TensorInfo | undefined>;
+      if (!x || !mean || !variance) return undefined;
+      const C = x.shape[x.shape.length - 1] ?? 0;
+      const xv = be.f32(x);
+      const mv = be.f32(mean);
+      const vv = be.f32(variance);
+      const sv = scale ? be.f32(scale) : null;
+      const ov = offset ? be.f32(offset) : null;
+      const ok = (t: Float32Array | null | undefined) => t === null || t?.length === C;
+      if (!xv || C === 0 || !ok(mv) || !ok(vv) || !ok(sv) || !ok(ov) || !mv || !vv) return undefined;
+      const o = be.out(x.shape);
+      const eps = (attrs["varianceEpsilon"] as number | undefined) ?? 0.001;
+      a.batchNorm(xv.length / C, C, xv, mv, vv, sv ?? null, ov ?? null, o.values, eps);
+      return o.info;
+    }),
+  ];
+}
+
+function eltwiseKernels(): tf.KernelConfig[] {
+  const unary = (name: string, act: number) =>
+    kernel(name, ({ inputs, attrs = {} }, be, a) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      const v = be.f32(x);
+      if (!v || v.length === 0) return undefined;
+      const o = be.out(x.shape);
+      a.eltwise(act, v, o.values, (attrs["alpha"] as number | undefined) ?? 0.2);
+      return o.info;
+    });
+  return [
+    unary("Relu", ACT.relu),
+    unary("Relu6", ACT.relu6),
+    unary("Elu", ACT.elu),
+    unary("Sigmoid", ACT.sigmoid),
+    unary("LeakyRelu", ACT.leakyrelu),
+    kernel("EluGrad", ({ inputs }, be, a) => {
+      const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+      const dyv = be.f32(dy);
+      const yv = be.f32(y);
+      if (!dyv || !yv || dyv.length !== yv.length || dyv.length === 0) return undefined;
+      const o = be.out(dy.shape);
+      a.eltwiseBackward(ACT.elu, dyv, yv, o.values, 1);
+      return o.info;
+    }),
+  ];
+}
+
+/** Sum/Mean over leading axes (bias gradients, batch statistics): the CPU kernel transposes first. */
+function reduceKernels(): tf.KernelConfig[] {
+  const reduce = (name: string, mean: boolean) =>
+    kernel(name, ({ inputs, attrs = {} }, be, a) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      const v = be.f32(x);
+      if (!v || v.length === 0) return undefined;
+      const axes = tf.util.parseAxisParam(attrs["axis"] as number | number[], x.shape).sort((p, q) => p - q);
+      if (!axes.every((ax, i) => ax === i) || axes.length === 0 || axes.length === x.shape.length)
+        return undefined;
+      const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
+      const kept = x.shape.slice(axes.length);
+      const cols = v.length / rows;
+      const outShape = attrs["keepDims"] === true ? [...axes.map(() => 1), ...kept] : kept;
+      const o = be.out(outShape);
+      a.sumRows(v, rows, cols, o.values, mean ? 1 / rows : 1);
+      return o.info;
+    });
+  return [reduce("Sum", false), reduce("Mean", true)];
+}
+
+let registered = false;
+
+/**
+ * Registers the `onednn` backend and its kernels (once per process) and sets the thread count.
+ *
+ * @example
+ * ```ts
+ * const { isa, version } = await registerOnednnBackend(2);
+ * await tf.setBackend("onednn");
+ * ```
+ */
+export async function registerOnednnBackend(threads: number): Promise<{ isa: string; version: string }> {
+  const a = loadNativeAddon() as OnednnAddon | undefined;
+  if (!a) throw new Error("the oneDNN addon is not built");
+  addon = a;
+  a.setThreads(threads);
+  if (!registered) {
+    tf.registerBackend("onednn", () => new OnednnBackend(), 1);
+    for (const k of tf.getKernelsForBackend("cpu")) {
+      cpuKernels.set(k.kernelName, k.kernelFunc);
+      tf.registerKernel({ ...k, backendName: "onednn" });
+    }
+    for (const k of [
+      ...convKernels(),
+      ...poolKernels(),
+      ...denseKernels(),
+      ...eltwiseKernels(),
+      ...reduceKernels(),
+    ]) {
+      if (!cpuKernels.has(k.kernelName)) continue;
+      tf.unregisterKernel(k.kernelName, "onednn");
+      tf.registerKernel(k);
+    }
+    registered = true;
+  }
+  const info = a.info();
+  return { isa: info.isa, version: info.onednnVersion };
+}
+
+/**
+ * How many times each kernel ran natively (not through its CPU fallback) in this process.
+ *
+ * @example
+ * ```ts
+ * const before = nativeKernelCalls().get("Conv2D") ?? 0;
+ * ```
+ */
+export function nativeKernelCalls(): ReadonlyMap<string, number> {
+  return nativeCalls;
+}
+
+/** The loaded addon, once {@link registerOnednnBackend} ran. */
+export function onednnAddon(): OnednnAddon | undefined {
+  return addon;
+}
+
+setNativeRegistrar(registerOnednnBackend);

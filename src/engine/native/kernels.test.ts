@@ -1,0 +1,370 @@
+/** Checks every native oneDNN kernel against the tfjs CPU backend on randomized shapes, forward and gradient. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Rng } from "../../core/rng.js";
+import { initEngine, tf } from "../backend.js";
+import { loadNativeAddon } from "./index.js";
+
+const built = loadNativeAddon() !== undefined;
+const TOL = 1e-4;
+
+type Op = (...xs: tf.Tensor[]) => tf.Tensor;
+
+function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform(-scale, scale);
+  return a;
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs((a[i] as number) - (b[i] as number)));
+    den = Math.max(den, Math.abs(b[i] as number));
+  }
+  return num / Math.max(den, 1e-12);
+}
+
+/** Output and input gradients (for a random upstream gradient) of `op` on one backend. */
+async function evaluate(
+  backend: string,
+  op: Op,
+  inputs: { shape: number[]; data: Float32Array }[],
+  dyData: (n: number) => Float32Array,
+  grad: boolean,
+): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const xs = inputs.map((i) => tf.tensor(i.data, i.shape));
+    const y = op(...xs);
+    const out = [y.dataSync() as Float32Array];
+    if (grad) {
+      const dy = tf.tensor(dyData(y.size), y.shape);
+      for (const g of tf.grads(op)(xs, dy)) out.push(g.dataSync() as Float32Array);
+    }
+    return out;
+  });
+}
+
+async function nativeCount(name: string): Promise<number> {
+  const { nativeKernelCalls } = await import("./backend.js");
+  return nativeKernelCalls().get(name) ?? 0;
+}
+
+/** Runs `op` on onednn and cpu and asserts the results agree and that `kernels` ran natively. */
+async function compare(
+  label: string,
+  rng: Rng,
+  op: Op,
+  shapes: number[][],
+  kernels: string[],
+  opts: { grad?: boolean; scale?: number } = {},
+): Promise<void> {
+  const inputs = shapes.map((shape) => ({
+    shape,
+    data: randomArray(
+      rng,
+      shape.reduce((a, b) => a * b, 1),
+      opts.scale,
+    ),
+  }));
+  const dySeed = rng.seed();
+  const dyData = (n: number) => randomArray(new Rng(dySeed), n);
+  const before = await Promise.all(kernels.map(nativeCount));
+  const got = await evaluate("onednn", op, inputs, dyData, opts.grad ?? true);
+  const after = await Promise.all(kernels.map(nativeCount));
+  kernels.forEach((k, i) => {
+    assert.ok((after[i] ?? 0) > (before[i] ?? 0), `${label}: ${k} did not run natively`);
+  });
+  const want = await evaluate("cpu", op, inputs, dyData, opts.grad ?? true);
+  assert.equal(got.length, want.length);
+  got.forEach((g, i) => {
+    const e = relErr(g, want[i] as Float32Array);
+    assert.ok(e < TOL, `${label}: ${i === 0 ? "output" : `gradient ${i}`} relative error ${e}`);
+  });
+}
+
+const fusedGrad = (activation: string) => activation === "linear" || activation === "relu";
+
+/**
+ * Average pooling is linear, so its exact gradient is its adjoint: <pool(x), dy> = <x, poolGrad(dy)>. The tfjs CPU
+ * gradient divides by the full window even where the forward pass excluded padding, so with `same` padding the
+ * native gradient is checked against the CPU forward through this identity instead.
+ */
+async function adjointCheck(label: string, rng: Rng, op: Op, shape: number[], kernel: string): Promise<void> {
+  const x = randomArray(
+    rng,
+    shape.reduce((a, b) => a * b, 1),
+  );
+  const dySeed = rng.seed();
+  const before = await nativeCount(kernel);
+  const [, dx] = await evaluate(
+    "onednn",
+    op,
+    [{ shape, data: x }],
+    (n) => randomArray(new Rng(dySeed), n),
+    true,
+  );
+  assert.ok((await nativeCount(kernel)) > before, `${label}: ${kernel} did not run natively`);
+  const [y] = await evaluate("cpu", op, [{ shape, data: x }], () => new Float32Array(0), false);
+  const dy = randomArray(new Rng(dySeed), (y as Float32Array).length);
+  let lhs = 0;
+  let rhs = 0;
+  let scale = 0;
+  (y as Float32Array).forEach((v, i) => {
+    lhs += v * (dy[i] as number);
+    scale += Math.abs(v * (dy[i] as number));
+  });
+  x.forEach((v, i) => {
+    rhs += v * ((dx as Float32Array)[i] as number);
+  });
+  assert.ok(Math.abs(lhs - rhs) / scale < TOL, `${label}: adjoint mismatch ${lhs} vs ${rhs}`);
+}
+
+const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)] as T;
+const CHANNELS = [1, 2, 3, 5, 8, 16, 17, 32, 64] as const;
+
+test("conv2d forward, fused bias+activation and both gradients match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(11);
+  const before = tf.memory().numTensors;
+  for (let trial = 0; trial < 14; trial++) {
+    const n = trial === 0 ? 1 : rng.int(1, 3);
+    const h = rng.int(3, 12);
+    const w = rng.int(3, 12);
+    const cin = pick(rng, CHANNELS);
+    const cout = pick(rng, CHANNELS);
+    const k = rng.int(1, 3);
+    const stride = rng.int(1, 2) as 1 | 2;
+    const pad = pick(rng, ["same", "valid"] as const);
+    if (pad === "valid" && (h < k || w < k)) continue;
+    const label = `conv2d n${n} ${h}x${w}x${cin}->${cout} k${k} s${stride} ${pad}`;
+    await compare(
+      label,
+      rng,
+      (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad),
+      [
+        [n, h, w, cin],
+        [k, k, cin, cout],
+      ],
+      ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
+    );
+    const activation = pick(rng, ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu"] as const);
+    await compare(
+      `fused ${activation} ${label}`,
+      rng,
+      (x, f, b) =>
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: f as tf.Tensor4D,
+          bias: b,
+          strides: stride,
+          pad,
+          activation,
+          leakyreluAlpha: 0.2,
+        }),
+      [[n, h, w, cin], [k, k, cin, cout], [cout]],
+      // tfjs differentiates fused ops only for linear and relu.
+      ["FusedConv2D", ...(fusedGrad(activation) ? ["Conv2DBackpropInput", "Conv2DBackpropFilter"] : [])],
+      { scale: activation === "relu6" ? 4 : 1, grad: fusedGrad(activation) },
+    );
+  }
+  // Dilation (tfjs defines it for stride 1, forward only).
+  for (let trial = 0; trial < 4; trial++) {
+    const dil = rng.int(2, 3);
+    const cin = pick(rng, CHANNELS);
+    const cout = pick(rng, CHANNELS);
+    const pad = pick(rng, ["same", "valid"] as const);
+    await compare(
+      `dilated conv2d d${dil} ${pad}`,
+      rng,
+      (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad, "NHWC", dil),
+      [
+        [rng.int(1, 2), rng.int(7, 11), rng.int(7, 11), cin],
+        [3, 3, cin, cout],
+      ],
+      ["Conv2D"],
+      { grad: false },
+    );
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("depthwise conv2d forward and both gradients match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(12);
+  for (let trial = 0; trial < 8; trial++) {
+    const n = trial === 0 ? 1 : rng.int(1, 3);
+    const cin = pick(rng, CHANNELS);
+    const mult = rng.int(1, 3);
+    const k = rng.int(1, 3);
+    const stride = rng.int(1, 2) as 1 | 2;
+    const pad = pick(rng, ["same", "valid"] as const);
+    await compare(
+      `depthwise n${n} c${cin}x${mult} k${k} s${stride} ${pad}`,
+      rng,
+      (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad),
+      [
+        [n, rng.int(4, 11), rng.int(4, 11), cin],
+        [k, k, cin, mult],
+      ],
+      ["DepthwiseConv2dNative", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter"],
+    );
+  }
+  await compare(
+    "dilated depthwise",
+    rng,
+    (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same", "NHWC", 2),
+    [
+      [2, 9, 8, 5],
+      [3, 3, 5, 2],
+    ],
+    ["DepthwiseConv2dNative"],
+    { grad: false },
+  );
+});
+
+test("max and average pooling forward and gradients match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(13);
+  for (let trial = 0; trial < 10; trial++) {
+    const n = trial === 0 ? 1 : rng.int(1, 3);
+    const c = pick(rng, CHANNELS);
+    const k = rng.int(2, 3);
+    const stride = rng.int(1, 2) as 1 | 2;
+    const pad = pick(rng, ["same", "valid"] as const);
+    const shape = [n, rng.int(4, 13), rng.int(4, 13), c];
+    await compare(
+      `maxPool ${shape} k${k} s${stride} ${pad}`,
+      rng,
+      (x) => tf.maxPool(x as tf.Tensor4D, k, stride, pad),
+      [shape],
+      ["MaxPool", "MaxPoolGrad"],
+    );
+    const avg = (x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, k, stride, pad);
+    await compare(`avgPool ${shape} k${k} s${stride} ${pad}`, rng, avg, [shape], ["AvgPool"], {
+      grad: pad === "valid",
+    });
+    await adjointCheck(`avgPool grad ${shape} k${k} s${stride} ${pad}`, rng, avg, shape, "AvgPoolGrad");
+  }
+});
+
+test("conv3d and 3D pooling forward and gradients match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(14);
+  for (let trial = 0; trial < 5; trial++) {
+    const n = trial === 0 ? 1 : rng.int(1, 2);
+    const cin = pick(rng, [1, 2, 3, 8, 16]);
+    const cout = pick(rng, [1, 4, 8, 17]);
+    const k = rng.int(1, 3);
+    const stride = rng.int(1, 2) as 1 | 2;
+    const pad = pick(rng, ["same", "valid"] as const);
+    const shape = [n, rng.int(3, 7), rng.int(3, 7), rng.int(3, 7), cin];
+    await compare(
+      `conv3d ${shape} -> ${cout} k${k} s${stride} ${pad}`,
+      rng,
+      (x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, stride, pad),
+      [shape, [k, k, k, cin, cout]],
+      ["Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2"],
+    );
+    const pk = rng.int(2, 3);
+    await compare(
+      `maxPool3d ${shape} k${pk} s${stride} ${pad}`,
+      rng,
+      (x) => tf.maxPool3d(x as tf.Tensor5D, pk, stride, pad),
+      [shape],
+      ["MaxPool3D", "MaxPool3DGrad"],
+    );
+    const avg = (x: tf.Tensor) => tf.avgPool3d(x as tf.Tensor5D, pk, stride, pad);
+    await compare(`avgPool3d ${shape} k${pk} s${stride} ${pad}`, rng, avg, [shape], ["AvgPool3D"], {
+      grad: pad === "valid",
+    });
+    await adjointCheck(`avgPool3d grad ${shape} k${pk} s${stride} ${pad}`, rng, avg, shape, "AvgPool3DGrad");
+  }
+  await compare(
+    "dilated conv3d",
+    rng,
+    (x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 1, "same", "NDHWC", 2),
+    [
+      [1, 6, 7, 5, 3],
+      [3, 3, 3, 3, 4],
+    ],
+    ["Conv3D"],
+    { grad: false },
+  );
+});
+
+test("matMul (batched, transposed, fused bias+activation) and gradients match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(15);
+  for (let trial = 0; trial < 10; trial++) {
+    const m = rng.int(1, 40);
+    const k = rng.int(1, 64);
+    const n = rng.int(1, 40);
+    const ta = rng.bernoulli(0.5);
+    const tb = rng.bernoulli(0.5);
+    const batch = trial < 5 ? [] : [rng.int(1, 3)];
+    const broadcast = trial >= 8;
+    const bb = broadcast ? [1] : batch;
+    const a = [...batch, ...(ta ? [k, m] : [m, k])];
+    const b = [...bb, ...(tb ? [n, k] : [k, n])];
+    await compare(
+      `matMul ${a} x ${b} ${ta} ${tb}`,
+      rng,
+      (x, y) => tf.matMul(x, y, ta, tb),
+      [a, b],
+      ["BatchMatMul"],
+      // tfjs's BatchMatMul gradient does not reduce broadcast batch dimensions.
+      { grad: !broadcast },
+    );
+    const activation = pick(rng, ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu"] as const);
+    await compare(
+      `fused matMul ${activation} ${a} x ${b}`,
+      rng,
+      (x, y, bias) =>
+        tf.fused.matMul({
+          a: x,
+          b: y,
+          transposeA: ta,
+          transposeB: tb,
+          bias,
+          activation,
+          leakyreluAlpha: 0.2,
+        }),
+      [a, b, [n]],
+      ["_FusedMatMul"],
+      { scale: activation === "relu6" ? 4 : 1, grad: fusedGrad(activation) && !broadcast },
+    );
+  }
+});
+
+test("activations, softmax, batch norm and leading-axis reductions match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(16);
+  const shape = [3, 5, 7, 9];
+  await compare("relu", rng, (x) => tf.relu(x), [shape], ["Relu"]);
+  await compare("relu6", rng, (x) => tf.relu6(x), [shape], ["Relu6"], { scale: 8 });
+  await compare("elu", rng, (x) => tf.elu(x), [shape], ["Elu", "EluGrad"], { scale: 3 });
+  await compare("sigmoid", rng, (x) => tf.sigmoid(x), [shape], ["Sigmoid"], { scale: 6 });
+  await compare("leakyRelu", rng, (x) => tf.leakyRelu(x, 0.1), [shape], ["LeakyRelu"]);
+  await compare("softmax", rng, (x) => tf.softmax(x), [[13, 10]], ["Softmax"], { scale: 5 });
+  await compare("softmax rank 3", rng, (x) => tf.softmax(x), [[2, 3, 17]], ["Softmax"], { scale: 5 });
+  await compare(
+    "batchNorm",
+    rng,
+    (x, m, v, o, s) => tf.batchNorm(x, m, tf.abs(v).add(0.5), o, s, 1e-3),
+    [shape, [9], [9], [9], [9]],
+    ["FusedBatchNorm"],
+  );
+  await compare("sum over batch", rng, (x) => tf.sum(x, [0, 1, 2]), [shape], ["Sum"]);
+  await compare("mean keepDims", rng, (x) => tf.mean(x, [0, 1], true), [shape], ["Mean"]);
+  await compare("moments", rng, (x) => tf.moments(x, [0, 1, 2]).variance, [[4, 6, 6, 33]], ["Mean"]);
+});

@@ -1,0 +1,764 @@
+// oneDNN kernels for the RadioLens tfjs backend: convolution, pooling, matmul, eltwise, softmax, batch norm.
+//
+// Tensors stay in the tfjs CPU backend's Float32Arrays (channels-last, NHWC / NDHWC; filters HWIO / DHWIO);
+// they are described to oneDNN with explicit strides so no copy is made on the way in or out. Primitives are
+// cached by their full parameter vector; weight-side reorders to the primitive's preferred blocked layout are
+// created once per cache entry and reused. oneDNN reference: https://oneapi-src.github.io/oneDNN/v2.6/
+#include <napi.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+using dnnl::algorithm;
+using dnnl::memory;
+using dnnl::prop_kind;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+dnnl::engine& eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& strm() {
+  static dnnl::stream s(eng());
+  return s;
+}
+
+int g_threads = 1;
+
+// ---------- argument helpers ----------
+
+float* f32(const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  return v.As<Napi::Float32Array>().Data();
+}
+size_t f32len(const Napi::Value& v) { return v.As<Napi::Float32Array>().ElementLength(); }
+
+std::vector<int32_t> ints(const Napi::Value& v) {
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::string keyOf(char kind, const std::vector<int32_t>& p, float a = 0.f, float b = 0.f) {
+  std::string k(1, kind);
+  k.append(reinterpret_cast<const char*>(p.data()), p.size() * sizeof(int32_t));
+  k.append(reinterpret_cast<const char*>(&a), sizeof a);
+  k.append(reinterpret_cast<const char*>(&b), sizeof b);
+  return k;
+}
+
+// Channels-last strides for dims {N, C, S0, S1, ...}.
+memory::desc channelsLast(const memory::dims& d) {
+  memory::dims s(d.size());
+  memory::dim acc = d[1];
+  for (size_t i = d.size() - 1; i >= 2; --i) {
+    s[i] = acc;
+    acc *= d[i];
+  }
+  s[1] = 1;
+  s[0] = acc;
+  return memory::desc(d, dt::f32, s);
+}
+
+// Activation codes shared with backend.ts.
+enum Act { ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_ELU = 3, ACT_SIGMOID = 4, ACT_LEAKY = 5 };
+
+dnnl::primitive_attr actAttr(int act, float alpha) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::library);
+  if (act == ACT_NONE) return attr;
+  dnnl::post_ops po;
+  switch (act) {
+    case ACT_RELU: po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f); break;
+    case ACT_RELU6: po.append_eltwise(1.f, algorithm::eltwise_clip, 0.f, 6.f); break;
+    case ACT_ELU: po.append_eltwise(1.f, algorithm::eltwise_elu, 1.f, 0.f); break;
+    case ACT_SIGMOID: po.append_eltwise(1.f, algorithm::eltwise_logistic, 0.f, 0.f); break;
+    case ACT_LEAKY: po.append_eltwise(1.f, algorithm::eltwise_relu, alpha, 0.f); break;
+    default: break;
+  }
+  attr.set_post_ops(po);
+  return attr;
+}
+
+// A reorder between a user buffer and a primitive-owned buffer in the primitive's preferred layout.
+struct Staged {
+  bool needed = false;
+  memory user, inner;
+  dnnl::reorder r;
+  void init(const memory::desc& userMd, const memory::desc& wantMd, bool toInner) {
+    user = memory(userMd, eng(), DNNL_MEMORY_NONE);
+    if (userMd == wantMd) return;
+    needed = true;
+    inner = memory(wantMd, eng());
+    r = toInner ? dnnl::reorder(user, inner) : dnnl::reorder(inner, user);
+  }
+  memory& in(float* p) {
+    user.set_data_handle(p);
+    if (!needed) return user;
+    r.execute(strm(), user, inner);
+    return inner;
+  }
+  memory& out(float* p) {
+    user.set_data_handle(p);
+    return needed ? inner : user;
+  }
+  void flush() {
+    if (needed) r.execute(strm(), inner, user);
+  }
+};
+
+// ---------- convolution (2D / 3D, grouped for depthwise) ----------
+// params: nd, N, IC, OC, G, then per spatial dim i: in, k, out, stride, dil(oneDNN: extra gap), padL, padR;
+// then act.
+struct ConvParams {
+  int nd, N, IC, OC, G, act;
+  memory::dims in, k, out, stride, dil, padL, padR;
+  explicit ConvParams(const std::vector<int32_t>& p) {
+    nd = p[0];
+    N = p[1];
+    IC = p[2];
+    OC = p[3];
+    G = p[4];
+    for (int i = 0; i < nd; ++i) {
+      const int32_t* q = &p[5 + 7 * i];
+      in.push_back(q[0]);
+      k.push_back(q[1]);
+      out.push_back(q[2]);
+      stride.push_back(q[3]);
+      dil.push_back(q[4]);
+      padL.push_back(q[5]);
+      padR.push_back(q[6]);
+    }
+    act = p[5 + 7 * nd];
+  }
+  memory::desc srcMd() const {
+    memory::dims d{N, IC};
+    d.insert(d.end(), in.begin(), in.end());
+    return channelsLast(d);
+  }
+  memory::desc dstMd() const {
+    memory::dims d{N, OC};
+    d.insert(d.end(), out.begin(), out.end());
+    return channelsLast(d);
+  }
+  // tfjs filters are [k..., IC/G, OC] (HWIO); depthwise filters are [k..., IC, OC/IC] which is the same buffer
+  // seen as groups G=IC of (OC/G, 1) with the group index outermost in the channel dimension.
+  memory::desc weiUserMd() const {
+    memory::dim ksz = 1;
+    for (auto v : k) ksz *= v;
+    memory::dims d, s;
+    memory::dim spatialStride = static_cast<memory::dim>(IC / G) * OC;
+    if (G == 1) {
+      d = {OC, IC};
+      s = {1, OC};
+    } else {
+      d = {G, OC / G, IC / G};
+      s = {OC / G, 1, OC};
+    }
+    memory::dims ks(nd);
+    memory::dim acc = spatialStride;
+    for (int i = nd - 1; i >= 0; --i) {
+      ks[i] = acc;
+      acc *= k[i];
+    }
+    d.insert(d.end(), k.begin(), k.end());
+    s.insert(s.end(), ks.begin(), ks.end());
+    return memory::desc(d, dt::f32, s);
+  }
+  memory::desc weiAnyMd() const {
+    memory::dims d = G == 1 ? memory::dims{OC, IC} : memory::dims{G, OC / G, IC / G};
+    d.insert(d.end(), k.begin(), k.end());
+    return memory::desc(d, dt::f32, tag::any);
+  }
+  memory::desc biasMd() const { return memory::desc({OC}, dt::f32, tag::x); }
+  dnnl::convolution_forward::primitive_desc fwdPd(prop_kind pk, bool bias, const dnnl::primitive_attr& attr) const {
+    memory::desc dst = dstMd();
+    dnnl::convolution_forward::desc d =
+        bias ? dnnl::convolution_forward::desc(pk, algorithm::convolution_direct, srcMd(), weiAnyMd(), biasMd(), dst,
+                                               stride, dil, padL, padR)
+             : dnnl::convolution_forward::desc(pk, algorithm::convolution_direct, srcMd(), weiAnyMd(), dst, stride,
+                                               dil, padL, padR);
+    return dnnl::convolution_forward::primitive_desc(d, attr, eng());
+  }
+};
+
+struct ConvFwd {
+  dnnl::convolution_forward prim;
+  Staged wei;
+  memory src, dst, bias;
+  bool hasBias;
+  std::string impl;
+};
+struct ConvBwdData {
+  dnnl::convolution_backward_data prim;
+  Staged wei;
+  memory diffDst, diffSrc;
+};
+struct ConvBwdWeights {
+  dnnl::convolution_backward_weights prim;
+  Staged diffWei;
+  memory src, diffDst;
+};
+
+std::mutex g_mu;
+std::unordered_map<std::string, std::shared_ptr<void>> g_cache;
+std::string g_lastConvImpl;
+
+template <typename T, typename F>
+T& cached(const std::string& key, F make) {
+  auto it = g_cache.find(key);
+  if (it != g_cache.end()) return *static_cast<T*>(it->second.get());
+  std::shared_ptr<T> v = make();
+  g_cache.emplace(key, v);
+  return *v;
+}
+
+dnnl::primitive_attr plainAttr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::library);
+  return attr;
+}
+
+#define GUARD_BEGIN try {
+#define GUARD_END                                                                           \
+  }                                                                                         \
+  catch (const dnnl::error& e) {                                                            \
+    Napi::Error::New(info.Env(), std::string("oneDNN: ") + e.what()).ThrowAsJavaScriptException(); \
+  }                                                                                         \
+  catch (const std::exception& e) {                                                         \
+    Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();                    \
+  }                                                                                         \
+  return info.Env().Undefined();
+
+// convForward(params, src, wei, bias|null, dst, alpha)
+Napi::Value ConvForward(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  float* bias = f32(info[3]);
+  float alpha = info[5].As<Napi::Number>().FloatValue();
+  p.push_back(bias ? 1 : 0);
+  ConvFwd& c = cached<ConvFwd>(keyOf('c', p, alpha), [&] {
+    ConvParams cp(p);
+    auto pd = cp.fwdPd(prop_kind::forward_inference, bias != nullptr, actAttr(cp.act, alpha));
+    auto e = std::make_shared<ConvFwd>();
+    e->prim = dnnl::convolution_forward(pd);
+    e->wei.init(cp.weiUserMd(), pd.weights_desc(), true);
+    e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
+    e->dst = memory(pd.dst_desc(), eng(), DNNL_MEMORY_NONE);
+    e->hasBias = bias != nullptr;
+    if (e->hasBias) e->bias = memory(cp.biasMd(), eng(), DNNL_MEMORY_NONE);
+    e->impl = pd.impl_info_str();
+    return e;
+  });
+  c.src.set_data_handle(f32(info[1]));
+  c.dst.set_data_handle(f32(info[4]));
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))}, {DNNL_ARG_DST, c.dst}};
+  if (c.hasBias) {
+    c.bias.set_data_handle(bias);
+    args[DNNL_ARG_BIAS] = c.bias;
+  }
+  c.prim.execute(strm(), args);
+  strm().wait();
+  g_lastConvImpl = c.impl;
+  GUARD_END
+}
+
+// convBackwardData(params, dy, wei, dx)
+Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  ConvBwdData& c = cached<ConvBwdData>(keyOf('d', p), [&] {
+    ConvParams cp(p);
+    auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
+    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, cp.srcMd(), cp.weiAnyMd(), cp.dstMd(),
+                                            cp.stride, cp.dil, cp.padL, cp.padR);
+    dnnl::convolution_backward_data::primitive_desc pd(d, plainAttr(), eng(), hint);
+    auto e = std::make_shared<ConvBwdData>();
+    e->prim = dnnl::convolution_backward_data(pd);
+    e->wei.init(cp.weiUserMd(), pd.weights_desc(), true);
+    e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
+    e->diffSrc = memory(pd.diff_src_desc(), eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.diffDst.set_data_handle(f32(info[1]));
+  c.diffSrc.set_data_handle(f32(info[3]));
+  c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, c.diffDst},
+                          {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))},
+                          {DNNL_ARG_DIFF_SRC, c.diffSrc}});
+  strm().wait();
+  GUARD_END
+}
+
+// convBackwardWeights(params, x, dy, dw)
+Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  ConvBwdWeights& c = cached<ConvBwdWeights>(keyOf('w', p), [&] {
+    ConvParams cp(p);
+    auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
+    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, cp.srcMd(), cp.weiAnyMd(),
+                                               cp.dstMd(), cp.stride, cp.dil, cp.padL, cp.padR);
+    dnnl::convolution_backward_weights::primitive_desc pd(d, plainAttr(), eng(), hint);
+    auto e = std::make_shared<ConvBwdWeights>();
+    e->prim = dnnl::convolution_backward_weights(pd);
+    e->diffWei.init(cp.weiUserMd(), pd.diff_weights_desc(), false);
+    e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
+    e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.src.set_data_handle(f32(info[1]));
+  c.diffDst.set_data_handle(f32(info[2]));
+  c.prim.execute(strm(), {{DNNL_ARG_SRC, c.src},
+                          {DNNL_ARG_DIFF_DST, c.diffDst},
+                          {DNNL_ARG_DIFF_WEIGHTS, c.diffWei.out(f32(info[3]))}});
+  c.diffWei.flush();
+  strm().wait();
+  GUARD_END
+}
+
+// ---------- pooling ----------
+// params: nd, N, C, alg(0 max, 1 avg), then per spatial dim: in, k, out, stride, padL, padR
+struct PoolParams {
+  int nd, N, C, alg;
+  memory::dims in, k, out, stride, padL, padR;
+  explicit PoolParams(const std::vector<int32_t>& p) {
+    nd = p[0];
+    N = p[1];
+    C = p[2];
+    alg = p[3];
+    for (int i = 0; i < nd; ++i) {
+      const int32_t* q = &p[4 + 6 * i];
+      in.push_back(q[0]);
+      k.push_back(q[1]);
+      out.push_back(q[2]);
+      stride.push_back(q[3]);
+      padL.push_back(q[4]);
+      padR.push_back(q[5]);
+    }
+  }
+  memory::desc srcMd() const {
+    memory::dims d{N, C};
+    d.insert(d.end(), in.begin(), in.end());
+    return channelsLast(d);
+  }
+  memory::desc dstMd() const {
+    memory::dims d{N, C};
+    d.insert(d.end(), out.begin(), out.end());
+    return channelsLast(d);
+  }
+  algorithm a() const { return alg == 0 ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding; }
+  dnnl::pooling_forward::primitive_desc fwdPd(prop_kind pk) const {
+    dnnl::pooling_forward::desc d(pk, a(), srcMd(), dstMd(), stride, k, padL, padR);
+    return dnnl::pooling_forward::primitive_desc(d, plainAttr(), eng());
+  }
+};
+
+struct PoolFwd {
+  dnnl::pooling_forward prim;
+  memory src, dst;
+};
+struct PoolBwd {
+  dnnl::pooling_forward fwd;  // training forward that records the max positions (max only)
+  dnnl::pooling_backward prim;
+  memory src, tmpDst, ws, diffDst, diffSrc;
+  bool max;
+};
+
+// poolForward(params, x, y)
+Napi::Value PoolForward(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  PoolFwd& c = cached<PoolFwd>(keyOf('p', p), [&] {
+    PoolParams pp(p);
+    auto pd = pp.fwdPd(prop_kind::forward_inference);
+    auto e = std::make_shared<PoolFwd>();
+    e->prim = dnnl::pooling_forward(pd);
+    e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
+    e->dst = memory(pd.dst_desc(), eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.src.set_data_handle(f32(info[1]));
+  c.dst.set_data_handle(f32(info[2]));
+  c.prim.execute(strm(), {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_DST, c.dst}});
+  strm().wait();
+  GUARD_END
+}
+
+// poolBackward(params, dy, x, dx): max pooling re-runs the forward to get its workspace (the argmax map).
+Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  PoolBwd& c = cached<PoolBwd>(keyOf('q', p), [&] {
+    PoolParams pp(p);
+    auto hint = pp.fwdPd(prop_kind::forward_training);
+    dnnl::pooling_backward::desc d(pp.a(), pp.srcMd(), pp.dstMd(), pp.stride, pp.k, pp.padL, pp.padR);
+    dnnl::pooling_backward::primitive_desc pd(d, plainAttr(), eng(), hint);
+    auto e = std::make_shared<PoolBwd>();
+    e->max = pp.alg == 0;
+    e->prim = dnnl::pooling_backward(pd);
+    e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
+    e->diffSrc = memory(pd.diff_src_desc(), eng(), DNNL_MEMORY_NONE);
+    if (e->max) {
+      e->fwd = dnnl::pooling_forward(hint);
+      e->src = memory(hint.src_desc(), eng(), DNNL_MEMORY_NONE);
+      e->tmpDst = memory(hint.dst_desc(), eng());
+      e->ws = memory(hint.workspace_desc(), eng());
+    }
+    return e;
+  });
+  c.diffDst.set_data_handle(f32(info[1]));
+  c.diffSrc.set_data_handle(f32(info[3]));
+  if (c.max) {
+    c.src.set_data_handle(f32(info[2]));
+    c.fwd.execute(strm(), {{DNNL_ARG_SRC, c.src}, {DNNL_ARG_DST, c.tmpDst}, {DNNL_ARG_WORKSPACE, c.ws}});
+    c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, c.diffDst}, {DNNL_ARG_WORKSPACE, c.ws}, {DNNL_ARG_DIFF_SRC, c.diffSrc}});
+  } else {
+    c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, c.diffDst}, {DNNL_ARG_DIFF_SRC, c.diffSrc}});
+  }
+  strm().wait();
+  GUARD_END
+}
+
+// ---------- matmul ----------
+// params: B (output batch), M, K, N, batchA, batchB, transA, transB, hasBias, act
+struct MatMul {
+  dnnl::matmul prim;
+  memory a, b, c, bias;
+  bool hasBias;
+};
+
+memory::desc mmOperand(memory::dim batch, memory::dim rows, memory::dim cols, bool trans) {
+  // Logical [batch, rows, cols]; stored as [batch, cols, rows] when transposed.
+  memory::dims d{batch, rows, cols};
+  memory::dims s = trans ? memory::dims{rows * cols, 1, rows} : memory::dims{rows * cols, cols, 1};
+  return memory::desc(d, dt::f32, s);
+}
+
+// matMul(params, a, b, bias|null, out, alpha)
+Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  float alpha = info[5].As<Napi::Number>().FloatValue();
+  MatMul& c = cached<MatMul>(keyOf('m', p, alpha), [&] {
+    memory::dim B = p[0], M = p[1], K = p[2], N = p[3];
+    auto aMd = mmOperand(p[4], M, K, p[6] != 0);
+    auto bMd = mmOperand(p[5], K, N, p[7] != 0);
+    auto cMd = memory::desc({B, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    auto e = std::make_shared<MatMul>();
+    e->hasBias = p[8] != 0;
+    auto attr = actAttr(p[9], alpha);
+    if (e->hasBias) {
+      auto biasMd = memory::desc({1, 1, N}, dt::f32, memory::dims{N, N, 1});
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, biasMd, cMd), attr, eng());
+      e->prim = dnnl::matmul(pd);
+      e->bias = memory(biasMd, eng(), DNNL_MEMORY_NONE);
+    } else {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, cMd), attr, eng());
+      e->prim = dnnl::matmul(pd);
+    }
+    e->a = memory(aMd, eng(), DNNL_MEMORY_NONE);
+    e->b = memory(bMd, eng(), DNNL_MEMORY_NONE);
+    e->c = memory(cMd, eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.a.set_data_handle(f32(info[1]));
+  c.b.set_data_handle(f32(info[2]));
+  c.c.set_data_handle(f32(info[4]));
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, c.a}, {DNNL_ARG_WEIGHTS, c.b}, {DNNL_ARG_DST, c.c}};
+  if (c.hasBias) {
+    c.bias.set_data_handle(f32(info[3]));
+    args[DNNL_ARG_BIAS] = c.bias;
+  }
+  c.prim.execute(strm(), args);
+  strm().wait();
+  GUARD_END
+}
+
+// ---------- eltwise ----------
+struct Elt {
+  dnnl::eltwise_forward fwd;
+  dnnl::eltwise_backward bwd;
+  memory a, b, c;
+};
+
+algorithm eltAlg(int act, bool useDst) {
+  switch (act) {
+    case ACT_RELU:
+    case ACT_LEAKY: return useDst ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
+    case ACT_RELU6: return useDst ? algorithm::eltwise_clip_v2_use_dst_for_bwd : algorithm::eltwise_clip_v2;
+    case ACT_ELU: return useDst ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
+    case ACT_SIGMOID: return useDst ? algorithm::eltwise_logistic_use_dst_for_bwd : algorithm::eltwise_logistic;
+    default: throw std::runtime_error("unknown activation");
+  }
+}
+float eltAlpha(int act, float alpha) { return act == ACT_ELU ? 1.f : act == ACT_LEAKY ? alpha : 0.f; }
+float eltBeta(int act) { return act == ACT_RELU6 ? 6.f : 0.f; }
+
+// eltwise(act, x, y, alpha)
+Napi::Value EltwiseForward(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  int act = info[0].As<Napi::Number>().Int32Value();
+  memory::dim n = static_cast<memory::dim>(f32len(info[1]));
+  float alpha = info[3].As<Napi::Number>().FloatValue();
+  std::vector<int32_t> p{act, static_cast<int32_t>(n)};
+  Elt& c = cached<Elt>(keyOf('e', p, alpha), [&] {
+    memory::desc md({n}, dt::f32, tag::x);
+    dnnl::eltwise_forward::desc d(prop_kind::forward_inference, eltAlg(act, false), md, eltAlpha(act, alpha),
+                                  eltBeta(act));
+    auto e = std::make_shared<Elt>();
+    e->fwd = dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, plainAttr(), eng()));
+    e->a = memory(md, eng(), DNNL_MEMORY_NONE);
+    e->b = memory(md, eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.a.set_data_handle(f32(info[1]));
+  c.b.set_data_handle(f32(info[2]));
+  c.fwd.execute(strm(), {{DNNL_ARG_SRC, c.a}, {DNNL_ARG_DST, c.b}});
+  strm().wait();
+  GUARD_END
+}
+
+// eltwiseBackward(act, dy, y, dx, alpha): gradient from the forward's output y.
+Napi::Value EltwiseBackward(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  int act = info[0].As<Napi::Number>().Int32Value();
+  memory::dim n = static_cast<memory::dim>(f32len(info[1]));
+  float alpha = info[4].As<Napi::Number>().FloatValue();
+  std::vector<int32_t> p{act, static_cast<int32_t>(n)};
+  Elt& c = cached<Elt>(keyOf('f', p, alpha), [&] {
+    memory::desc md({n}, dt::f32, tag::x);
+    dnnl::eltwise_forward::desc fd(prop_kind::forward_training, eltAlg(act, true), md, eltAlpha(act, alpha),
+                                   eltBeta(act));
+    dnnl::eltwise_forward::primitive_desc hint(fd, plainAttr(), eng());
+    dnnl::eltwise_backward::desc d(eltAlg(act, true), md, md, eltAlpha(act, alpha), eltBeta(act));
+    auto e = std::make_shared<Elt>();
+    e->bwd = dnnl::eltwise_backward(dnnl::eltwise_backward::primitive_desc(d, plainAttr(), eng(), hint));
+    e->a = memory(md, eng(), DNNL_MEMORY_NONE);
+    e->b = memory(md, eng(), DNNL_MEMORY_NONE);
+    e->c = memory(md, eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.a.set_data_handle(f32(info[1]));
+  c.b.set_data_handle(f32(info[2]));
+  c.c.set_data_handle(f32(info[3]));
+  c.bwd.execute(strm(), {{DNNL_ARG_DIFF_DST, c.a}, {DNNL_ARG_DST, c.b}, {DNNL_ARG_DIFF_SRC, c.c}});
+  strm().wait();
+  GUARD_END
+}
+
+// ---------- softmax over the last axis ----------
+struct Softmax {
+  dnnl::softmax_forward prim;
+  memory x, y;
+};
+// softmax(rows, cols, x, y)
+Napi::Value SoftmaxFn(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  std::vector<int32_t> p{info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value()};
+  Softmax& c = cached<Softmax>(keyOf('s', p), [&] {
+    memory::desc md({p[0], p[1]}, dt::f32, tag::ab);
+    dnnl::softmax_forward::desc d(prop_kind::forward_inference, md, 1);
+    auto e = std::make_shared<Softmax>();
+    e->prim = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(d, plainAttr(), eng()));
+    e->x = memory(md, eng(), DNNL_MEMORY_NONE);
+    e->y = memory(md, eng(), DNNL_MEMORY_NONE);
+    return e;
+  });
+  c.x.set_data_handle(f32(info[2]));
+  c.y.set_data_handle(f32(info[3]));
+  c.prim.execute(strm(), {{DNNL_ARG_SRC, c.x}, {DNNL_ARG_DST, c.y}});
+  strm().wait();
+  GUARD_END
+}
+
+// ---------- batch normalization with given statistics ----------
+struct BatchNorm {
+  dnnl::batch_normalization_forward prim;
+  memory x, y, mean, var, scale, shift;
+  bool hasScale, hasShift;
+};
+// batchNorm(rows, C, x, mean, var, scale|null, offset|null, y, eps)
+Napi::Value BatchNormFn(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  float* scale = f32(info[5]);
+  float* shift = f32(info[6]);
+  float eps = info[8].As<Napi::Number>().FloatValue();
+  std::vector<int32_t> p{info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
+                         scale ? 1 : 0, shift ? 1 : 0};
+  BatchNorm& c = cached<BatchNorm>(keyOf('b', p, eps), [&] {
+    memory::desc md({p[0], p[1]}, dt::f32, tag::nc);
+    memory::desc cMd({p[1]}, dt::f32, tag::x);
+    auto flags = dnnl::normalization_flags::use_global_stats;
+    if (scale) flags |= dnnl::normalization_flags::use_scale;
+    if (shift) flags |= dnnl::normalization_flags::use_shift;
+    dnnl::batch_normalization_forward::desc d(prop_kind::forward_inference, md, eps, flags);
+    auto e = std::make_shared<BatchNorm>();
+    e->prim = dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(d, plainAttr(), eng()));
+    e->x = memory(md, eng(), DNNL_MEMORY_NONE);
+    e->y = memory(md, eng(), DNNL_MEMORY_NONE);
+    e->mean = memory(cMd, eng(), DNNL_MEMORY_NONE);
+    e->var = memory(cMd, eng(), DNNL_MEMORY_NONE);
+    e->scale = memory(cMd, eng(), DNNL_MEMORY_NONE);
+    e->shift = memory(cMd, eng(), DNNL_MEMORY_NONE);
+    e->hasScale = scale != nullptr;
+    e->hasShift = shift != nullptr;
+    return e;
+  });
+  c.x.set_data_handle(f32(info[2]));
+  c.mean.set_data_handle(f32(info[3]));
+  c.var.set_data_handle(f32(info[4]));
+  c.y.set_data_handle(f32(info[7]));
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, c.x}, {DNNL_ARG_MEAN, c.mean}, {DNNL_ARG_VARIANCE, c.var}, {DNNL_ARG_DST, c.y}};
+  if (c.hasScale) {
+    c.scale.set_data_handle(scale);
+    args[DNNL_ARG_SCALE] = c.scale;
+  }
+  if (c.hasShift) {
+    c.shift.set_data_handle(shift);
+    args[DNNL_ARG_SHIFT] = c.shift;
+  }
+  c.prim.execute(strm(), args);
+  strm().wait();
+  GUARD_END
+}
+
+// ---------- plain loops: reductions over leading axes, Adam ----------
+
+// sumRows(x, rows, cols, out, scale): out[c] = scale * sum_r x[r, c]. Each column is summed in row order by one
+// thread, so the result does not depend on the thread count.
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const int64_t rows = info[1].As<Napi::Number>().Int64Value();
+  const int64_t cols = info[2].As<Napi::Number>().Int64Value();
+  float* out = f32(info[3]);
+  const float scale = info[4].As<Napi::Number>().FloatValue();
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * kBlock, c1 = std::min(cols, c0 + kBlock);
+    float acc[kBlock] = {0};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * cols;
+      for (int64_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
+    }
+    for (int64_t c = c0; c < c1; ++c) out[c] = acc[c - c0] * scale;
+  }
+  return info.Env().Undefined();
+}
+
+// adam(param, m, v, grad, lr, beta1, beta2, eps, beta1Power, beta2Power, outParam, outM, outV): one Adam step
+// (Kingma & Ba 2015, Algorithm 1) in the operation order of tfjs's AdamOptimizer, elementwise (deterministic).
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  const float* w = f32(info[0]);
+  const float* m = f32(info[1]);
+  const float* v = f32(info[2]);
+  const float* g = f32(info[3]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  const float lr = info[4].As<Napi::Number>().FloatValue();
+  const float b1 = info[5].As<Napi::Number>().FloatValue();
+  const float b2 = info[6].As<Napi::Number>().FloatValue();
+  const float eps = info[7].As<Napi::Number>().FloatValue();
+  const float c1 = 1.f - info[8].As<Napi::Number>().FloatValue();
+  const float c2 = 1.f - info[9].As<Napi::Number>().FloatValue();
+  float* ow = f32(info[10]);
+  float* om = f32(info[11]);
+  float* ov = f32(info[12]);
+  const float ob1 = 1.f - b1, ob2 = 1.f - b2;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    const float mh = mi / c1;
+    const float vh = vi / c2;
+    ow[i] = w[i] + (-lr) * (mh / (std::sqrt(vh) + eps));
+    om[i] = mi;
+    ov[i] = vi;
+  }
+  return info.Env().Undefined();
+}
+
+// ---------- info / threads ----------
+
+std::string isaName() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "generic";
+  }
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const dnnl_version_t* v = dnnl_version();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("onednnVersion", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  o.Set("onednnHash", std::string(v->hash ? v->hash : ""));
+  o.Set("isa", isaName());
+  o.Set("threads", g_threads);
+  o.Set("lastConvImpl", g_lastConvImpl);
+  o.Set("cachedPrimitives", static_cast<double>(g_cache.size()));
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) n = 1;
+  if (n != g_threads) {
+    // Primitives pick their work split from the thread count at creation time.
+    g_cache.clear();
+    g_threads = n;
+  }
+  omp_set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value ClearCache(const Napi::CallbackInfo& info) {
+  g_cache.clear();
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  g_threads = omp_get_max_threads();
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("clearCache", Napi::Function::New(env, ClearCache));
+  exports.Set("convForward", Napi::Function::New(env, ConvForward));
+  exports.Set("convBackwardData", Napi::Function::New(env, ConvBackwardData));
+  exports.Set("convBackwardWeights", Napi::Function::New(env, ConvBackwardWeights));
+  exports.Set("poolForward", Napi::Function::New(env, PoolForward));
+  exports.Set("poolBackward", Napi::Function::New(env, PoolBackward));
+  exports.Set("matMul", Napi::Function::New(env, MatMulFn));
+  exports.Set("eltwise", Napi::Function::New(env, EltwiseForward));
+  exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward));
+  exports.Set("softmax", Napi::Function::New(env, SoftmaxFn));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNormFn));
+  exports.Set("sumRows", Napi::Function::New(env, SumRows));
+  exports.Set("adam", Napi::Function::New(env, Adam));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(radiolens_onednn, Init)
