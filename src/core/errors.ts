@@ -183,6 +183,24 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 422,
   },
+  RL_ERR_DEID_SECRET: {
+    message: "The de-identification secret {detail}",
+    fix: "Give --secret-file a file of at least 16 random bytes (e.g. 'openssl rand -out deid.key 32') kept apart from the output.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_DEID_PSEUDONYM_TABLE: {
+    message: "Cannot read the pseudonym table {path}: {detail}",
+    fix: "Use the secret that wrote the table, or start a new table file.",
+    exitCode: 2,
+    httpStatus: 422,
+  },
+  RL_ERR_DEID_RESUME_MISMATCH: {
+    message: "The output folder {path} holds a run with other settings ({detail})",
+    fix: "Resume with the same secret and options, or write to a new output folder.",
+    exitCode: 2,
+    httpStatus: 409,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */
