@@ -118,7 +118,7 @@ function binaryCase(rng: Rng, id: string, kind: (typeof BINARY_KINDS)[number]): 
   let n = rng.int(8, 240);
   if (kind === "tiny") n = rng.int(2, 4);
   const prevalence = kind === "imbalanced" ? rng.uniform(0.02, 0.08) : rng.uniform(0.2, 0.8);
-  let labels = Array.from({ length: n }, () => (rng.bernoulli(prevalence) ? 1 : 0));
+  let labels: number[] = Array.from({ length: n }, () => (rng.bernoulli(prevalence) ? 1 : 0));
   if (kind === "single-class-0") labels = labels.map(() => 0);
   if (kind === "single-class-1") labels = labels.map(() => 1);
   if (kind === "tiny" && labels.every((v) => v === labels[0])) labels[0] = 1 - labels[0]!;
@@ -227,7 +227,7 @@ function multilabelCase(rng: Rng, id: string, kind: (typeof MULTILABEL_KINDS)[nu
 
 function blob(rng: Rng, shape: number[], count: number): number[] {
   const size = shape.reduce((a, b) => a * b, 1);
-  const out = new Array<number>(size).fill(0);
+  const out: number[] = new Array<number>(size).fill(0);
   for (let b = 0; b < count; b++) {
     const centre = shape.map((s) => rng.uniform(0, s));
     const radius = shape.map((s) => rng.uniform(1, Math.max(1.5, s / 4)));
@@ -249,9 +249,9 @@ function segmentationCase(rng: Rng, id: string, kind: (typeof SEG_KINDS)[number]
   const threeD = kind === "blobs-3d" || (kind !== "blobs-2d" && rng.bernoulli(0.5));
   const shape = threeD ? [rng.int(4, 12), rng.int(8, 20), rng.int(8, 20)] : [rng.int(8, 40), rng.int(8, 40)];
   const spacing = shape.map(() => Math.round(rng.uniform(0.3, 2.5) * 100) / 100);
-  let gt = blob(rng, shape, rng.int(1, 3));
-  let pred = blob(rng, shape, rng.int(1, 3));
-  if (gt.every((v) => v === 0)) gt[0] = 1;
+  let gt: number[] = blob(rng, shape, rng.int(1, 3));
+  let pred: number[] = blob(rng, shape, rng.int(1, 3));
+  if (!gt.some((v) => v !== 0)) gt[0] = 1;
   if (kind === "pred-empty") pred = pred.map(() => 0);
   if (kind === "both-empty") {
     pred = pred.map(() => 0);
