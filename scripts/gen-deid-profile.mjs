@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Generates src/deid/profile-table.ts from PS3.15 Table E.1-1 and Table E.3.10-1 snapshots kept beside this script.
-// Usage: node scripts/gen-deid-profile.mjs [confidentiality_profile_attributes.json]
+// Usage: node scripts/gen-deid-profile.mjs [--check] [confidentiality_profile_attributes.json]
 // With a JSON argument (innolitics/dicom-standard format) the E.1-1 snapshot is rewritten from it first.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -51,7 +51,9 @@ function importJson(jsonPath) {
   writeFileSync(sourcePath, `${[...header, ...lines].join("\n")}\n`);
 }
 
-if (process.argv[2]) importJson(process.argv[2]);
+const check = process.argv.includes("--check");
+const jsonArg = process.argv.slice(2).find((a) => a !== "--check");
+if (jsonArg) importJson(jsonArg);
 
 const profileRows = [];
 const seen = new Set();
@@ -127,6 +129,13 @@ export const PROFILE_ROWS: readonly ProfileRowData[] = ${JSON.stringify(profileR
  */
 export const SAFE_PRIVATE_ROWS: readonly SafePrivateRowData[] = ${JSON.stringify(safeRows, null, 0).replace(/\],\[/g, "],\n  [").replace(/^\[\[/, "[\n  [").replace(/\]\]$/, "],\n]")};
 `;
+if (check) {
+  // CI mode: the committed table must be exactly what the snapshots generate.
+  const current = readFileSync(outPath, "utf8");
+  if (current !== out) fail(`${outPath} is stale; run node scripts/gen-deid-profile.mjs`);
+  console.log(`${outPath} is up to date (${profileRows.length} + ${safeRows.length} rows)`);
+  process.exit(0);
+}
 const tmp = `${outPath}.${process.pid}.tmp`;
 writeFileSync(tmp, out);
 renameSync(tmp, outPath);

@@ -61,6 +61,7 @@ const PatientAge = 0x00101010;
 const PixelData = 0x7fe00010;
 const SOPClassUID = 0x00080016;
 const SOPInstanceUID = 0x00080018;
+const MediaStorageDirectoryStorage = "1.2.840.10008.1.3.10";
 
 /**
  * UI attributes that name standard or structural things, not instances (PS3.15 E.3.9 Note 4: "one would never
@@ -88,6 +89,24 @@ const STRUCTURAL_UIDS: ReadonlySet<number> = new Set([
 
 /** Text VRs whose values a D action on an enclosing sequence replaces with dummies. */
 const TEXT_VRS: ReadonlySet<VR> = new Set<VR>(["AE", "AS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"]);
+/** Binary VRs whose bytes a D action on an enclosing sequence zeroes. */
+const BINARY_VRS: ReadonlySet<VR> = new Set<VR>([
+  "FD",
+  "FL",
+  "OB",
+  "OD",
+  "OF",
+  "OL",
+  "OV",
+  "OW",
+  "SL",
+  "SS",
+  "SV",
+  "UL",
+  "UN",
+  "US",
+  "UV",
+]);
 const DATE_VRS: ReadonlySet<VR> = new Set<VR>(["DA", "DT", "TM"]);
 
 /** The synthetic rule for date/time attributes Table E.1-1 does not list (E.1.1 Note 4: handle by VR). */
@@ -345,8 +364,15 @@ function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
     const vr = effectiveVR(el);
     let action = actionFor(el, vr, ds, ctx.options);
     if (dummyLeaves && action !== "X" && action !== "Z") {
-      if (vr === "SQ") action = "D";
-      else if (TEXT_VRS.has(vr)) action = "D";
+      if (vr === "SQ" || TEXT_VRS.has(vr) || vr === "DS" || vr === "IS") action = "D";
+      else if (BINARY_VRS.has(vr)) {
+        // Keep the value's length (and so its VM) but not its content.
+        if (el.value.length > 0) {
+          ds.set({ tag: el.tag, vr, value: new Uint8Array(el.value.length), undefinedLength: false });
+          ctx.counts.dummied++;
+        }
+        continue;
+      }
     }
     applyAction(ds, el, vr, action, ctx, depth);
   }
@@ -491,6 +517,19 @@ export function deidentifyBytes(input: Uint8Array, config: DeidConfig): DeidInst
     config.maskRules ?? [],
   );
   const base = sopClassUID !== undefined ? { sopClassUID } : {};
+  if (
+    sopClassUID === MediaStorageDirectoryStorage ||
+    parsed.meta.uid(0x00020002) === MediaStorageDirectoryStorage
+  ) {
+    // A DICOMDIR's records hold patient names and byte offsets (PS3.10 8.1) that change when values do; it is
+    // rebuilt from the de-identified files rather than edited.
+    return {
+      status: "quarantined",
+      actions: emptyCounts(),
+      quarantine: ["media-storage-directory"],
+      ...base,
+    };
+  }
   let maskRule: string | undefined;
   if (verdict.reasons.length > 0 && !config.keepBurnedIn) {
     const pixel = ds.get(PixelData);

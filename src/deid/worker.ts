@@ -1,0 +1,16 @@
+/** Worker thread of deidentifyTree: de-identifies the instances it is sent and answers with their audit records. */
+import { parentPort, workerData } from "node:worker_threads";
+import { runTask } from "./batch.js";
+import type { DeidConfig } from "./engine.js";
+
+interface Shared {
+  readonly outRoot: string;
+  readonly config: DeidConfig;
+}
+
+const shared = workerData as Shared;
+const config: DeidConfig = { ...shared.config, secret: new Uint8Array(shared.config.secret) };
+
+parentPort?.on("message", (task: { rel: string; path?: string; bytes?: Uint8Array }) => {
+  parentPort?.postMessage(runTask(task, shared.outRoot, config));
+});
