@@ -1,13 +1,7 @@
 /** The list of every `radiolens` command; a new command is one import and one entry here. */
 import type { Command } from "../command.js";
 import { deidCommand } from "./deid.js";
-import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
-import { evaluateCommand } from "./evaluate.js";
-import { infoCommand } from "./info.js";
-import { predictCommand } from "./predict.js";
-import { reportsEvaluateCommand, reportsGenerateCommand, reportsLabelCommand } from "./reports.js";
-import { trainCommand } from "./train.js";
 
 /** All commands, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [infoCommand, dicomPixelsCommand, trainCommand, evaluateCommand, predictCommand, doctorCommand, deidCommand, reportsLabelCommand, reportsEvaluateCommand, reportsGenerateCommand];
+export const COMMANDS: readonly Command[] = [doctorCommand, deidCommand];
