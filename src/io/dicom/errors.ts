@@ -62,8 +62,9 @@ export class DicomError extends Error {
   readonly offset: number | undefined;
 
   constructor(code: DicomErrorCode, message: string, options: { offset?: number; cause?: unknown } = {}) {
+    // The message carries the fix, so that one printed line tells the user what to do.
     super(
-      options.offset === undefined ? message : `${message} (at byte ${options.offset})`,
+      `${options.offset === undefined ? message : `${message} (at byte ${options.offset})`}. ${FIX[code]}`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "DicomError";

@@ -1,0 +1,297 @@
+/** Compressed frame decoding with maintained codecs: libjpeg-turbo, jpeg-lossless-decoder-js, CharLS, OpenJPEG, OpenJPH. */
+import { createRequire } from "node:module";
+import { DicomError } from "./errors.js";
+import { decodeRleFrame } from "./rle.js";
+import type { PixelEncoding } from "./transfer-syntax.js";
+
+const require = createRequire(import.meta.url);
+
+/** A decoded frame: samples interleaved, little endian, 1 byte per sample up to 8 bits, else 2. */
+export interface DecodedFrame {
+  readonly bytes: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly bitsPerSample: number;
+  readonly components: number;
+  /** The codestream says samples are signed (JPEG 2000 only); undefined when the codec does not say. */
+  readonly signed: boolean | undefined;
+}
+
+/** What the dataset says a frame holds; the codecs' output is checked against it. */
+export interface FrameSpec {
+  readonly rows: number;
+  readonly cols: number;
+  readonly samples: number;
+  readonly bitsAllocated: number;
+}
+
+interface WasmDecoder {
+  getEncodedBuffer(n: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): {
+    width: number;
+    height: number;
+    bitsPerSample: number;
+    componentCount: number;
+    isSigned?: boolean;
+  };
+  getIsHeaderValid?(): boolean;
+  getLastErrorMessage?(): string;
+  delete(): void;
+}
+
+type WasmModule = Record<string, new () => WasmDecoder>;
+
+const SPECS = {
+  "jpeg-ls": { module: "@cornerstonejs/codec-charls/decodewasmjs", cls: "JpegLSDecoder" },
+  jpeg: { module: "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs", cls: "JPEGDecoder" },
+  "jpeg-2000": { module: "@cornerstonejs/codec-openjpeg/decodewasmjs", cls: "J2KDecoder" },
+  htj2k: { module: "@cornerstonejs/codec-openjph/wasmjs", cls: "HTJ2KDecoder" },
+} as const;
+
+type WasmCodec = keyof typeof SPECS;
+
+const loaded = new Map<WasmCodec, Promise<WasmModule>>();
+/** Messages the codec printed while decoding the current frame (OpenJPEG and OpenJPH report errors there). */
+let printed: string[] = [];
+
+function loadCodec(name: WasmCodec): Promise<WasmModule> {
+  let m = loaded.get(name);
+  if (!m) {
+    const factory = require(SPECS[name].module) as
+      | ((o: object) => Promise<WasmModule>)
+      | { default: (o: object) => Promise<WasmModule> };
+    const f = typeof factory === "function" ? factory : factory.default;
+    // Route the codec's stdout/stderr away from ours: CLI output (e.g. --json) must stay clean.
+    const sink = (s: string) => {
+      if (printed.length < 20) printed.push(String(s));
+    };
+    m = f({ print: sink, printErr: sink });
+    loaded.set(name, m);
+  }
+  return m;
+}
+
+/**
+ * Loads every WASM codec up front, so that the first decode is not slowed by compilation.
+ *
+ * @example
+ * ```ts
+ * await preloadCodecs();
+ * ```
+ */
+export async function preloadCodecs(): Promise<void> {
+  await Promise.all((Object.keys(SPECS) as WasmCodec[]).map(loadCodec));
+}
+
+async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFrame> {
+  const mod = await loadCodec(name);
+  const Ctor = mod[SPECS[name].cls];
+  if (!Ctor) throw new DicomError("DICOM_DECODE", `Codec ${name} lacks ${SPECS[name].cls}`);
+  const d = new Ctor();
+  printed = [];
+  try {
+    d.getEncodedBuffer(data.length).set(data);
+    d.decode();
+    if (d.getIsHeaderValid && !d.getIsHeaderValid()) {
+      throw new DicomError(
+        "DICOM_DECODE",
+        `${name} codestream header is invalid: ${d.getLastErrorMessage?.() ?? ""}`,
+      );
+    }
+    const info = d.getFrameInfo();
+    const out = d.getDecodedBuffer();
+    if (!info.width || !info.height || out.length === 0) {
+      throw new DicomError(
+        "DICOM_DECODE",
+        `${name} decoded nothing${printed.length ? `: ${printed.join(" ")}` : ""}`,
+      );
+    }
+    return {
+      bytes: out.slice(),
+      width: info.width,
+      height: info.height,
+      bitsPerSample: info.bitsPerSample,
+      components: info.componentCount,
+      signed: name === "jpeg-2000" || name === "htj2k" ? Boolean(info.isSigned) : undefined,
+    };
+  } catch (e) {
+    if (e instanceof DicomError) throw e;
+    // A trap inside the WASM module may leave its heap inconsistent: load a fresh instance next time.
+    if ((e as { name?: string } | null)?.name === "RuntimeError") loaded.delete(name);
+    const why = e instanceof Error ? e.message : typeof e === "number" ? `code ${e}` : String(e);
+    throw new DicomError("DICOM_DECODE", `${name} decoder failed: ${why}`, { cause: e });
+  } finally {
+    try {
+      d.delete();
+    } catch {
+      loaded.delete(name);
+    }
+  }
+}
+
+interface LosslessDecoder {
+  decompress(buffer: ArrayBuffer, offset?: number, length?: number): ArrayBuffer;
+  numComp: number;
+  xDim: number;
+  yDim: number;
+  precision?: number;
+  frame?: { precision: number };
+}
+
+function decodeJpegLossless(data: Uint8Array, spec: FrameSpec): DecodedFrame {
+  const jl = require("jpeg-lossless-decoder-js") as { Decoder: new () => LosslessDecoder };
+  const dec = new jl.Decoder();
+  let out: ArrayBuffer;
+  try {
+    out = dec.decompress(
+      data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+    );
+  } catch (e) {
+    throw new DicomError(
+      "DICOM_DECODE",
+      `JPEG lossless decoder failed: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const bytes = new Uint8Array(out);
+  const pixels = dec.xDim * dec.yDim * dec.numComp;
+  const bytesPer = pixels > 0 ? Math.round(bytes.length / pixels) : 0;
+  if (!pixels || (bytesPer !== 1 && bytesPer !== 2)) {
+    throw new DicomError("DICOM_DECODE", "JPEG lossless decoder returned no image");
+  }
+  return {
+    bytes,
+    width: dec.xDim,
+    height: dec.yDim,
+    bitsPerSample: bytesPer === 1 ? 8 : Math.max(9, spec.bitsAllocated),
+    components: dec.numComp,
+    signed: undefined,
+  };
+}
+
+/**
+ * Decodes one compressed frame with the codec its transfer syntax names; the result is checked against the
+ * dataset's Rows, Columns and Samples per Pixel so that a lying header cannot overrun a buffer.
+ *
+ * @throws DicomError DICOM_DECODE on a damaged bitstream or a size mismatch; DICOM_UNSUPPORTED_TS otherwise.
+ * @example
+ * ```ts
+ * const f = await decodeFrame("jpeg-ls", fragment, { rows: 64, cols: 64, samples: 1, bitsAllocated: 16 });
+ * ```
+ */
+export async function decodeFrame(
+  encoding: PixelEncoding,
+  data: Uint8Array,
+  spec: FrameSpec,
+): Promise<DecodedFrame> {
+  let f: DecodedFrame;
+  switch (encoding) {
+    case "rle":
+      return {
+        bytes: decodeRleFrame(data, spec.rows, spec.cols, spec.samples, spec.bitsAllocated / 8),
+        width: spec.cols,
+        height: spec.rows,
+        bitsPerSample: spec.bitsAllocated,
+        components: spec.samples,
+        signed: undefined,
+      };
+    case "jpeg-baseline":
+    case "jpeg-extended":
+      // pydicom's pixel_array holds the codestream's components as encoded (YBR stays YBR, PS3.5 8.2.1), so
+      // libjpeg is told that no colour transform applies instead of converting and converting back.
+      f = await decodeWasm("jpeg", jpegColorTransformed(data) ? withoutColorTransform(data) : data);
+      break;
+    case "jpeg-lossless":
+      f = decodeJpegLossless(data, spec);
+      break;
+    case "jpeg-ls":
+      f = await decodeWasm("jpeg-ls", data);
+      break;
+    case "jpeg-2000":
+      f = await decodeWasm("jpeg-2000", data);
+      break;
+    case "htj2k":
+      f = await decodeWasm("htj2k", data);
+      break;
+    default:
+      throw new DicomError("DICOM_UNSUPPORTED_TS", `No decoder for pixel encoding '${encoding}'`);
+  }
+  if (f.width !== spec.cols || f.height !== spec.rows || f.components !== spec.samples) {
+    throw new DicomError(
+      "DICOM_DECODE",
+      `Decoded frame is ${f.width}x${f.height}x${f.components} but the dataset says ${spec.cols}x${spec.rows}x${spec.samples}`,
+    );
+  }
+  const need = spec.rows * spec.cols * spec.samples * (f.bitsPerSample > 8 ? 2 : 1);
+  if (f.bytes.length < need) {
+    throw new DicomError("DICOM_DECODE", `Decoded frame has ${f.bytes.length} bytes; ${need} expected`);
+  }
+  return f;
+}
+
+/**
+ * Whether libjpeg converted YCbCr to RGB while decoding, by its own rules (jdapimin.c default_decompress_parms):
+ * an Adobe APP14 marker decides by its transform flag, then a JFIF APP0 means YCbCr, then component IDs
+ * 'R','G','B' mean RGB, else three components are taken as YCbCr.
+ */
+export function jpegColorTransformed(data: Uint8Array): boolean {
+  let adobe: number | undefined;
+  let jfif = false;
+  let ids: number[] = [];
+  let i = 2;
+  while (i + 4 <= data.length && data[i] === 0xff) {
+    const m = data[i + 1] as number;
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    const len = ((data[i + 2] as number) << 8) | (data[i + 3] as number);
+    if (m === 0xe0 && len >= 7 && String.fromCharCode(...data.subarray(i + 4, i + 8)) === "JFIF") jfif = true;
+    if (m === 0xee && len >= 12 && String.fromCharCode(...data.subarray(i + 4, i + 9)) === "Adobe") {
+      adobe = data[i + 15] as number;
+    }
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      const nc = data[i + 9] as number;
+      ids = Array.from({ length: nc }, (_, k) => data[i + 10 + 3 * k] as number);
+    }
+    if (m === 0xda) break;
+    i += 2 + len;
+  }
+  if (adobe !== undefined) return adobe !== 0;
+  if (jfif) return true;
+  if (ids[0] === 0x52 && ids[1] === 0x47 && ids[2] === 0x42) return false;
+  return true;
+}
+
+/**
+ * Returns a copy of a JPEG codestream that libjpeg decodes without YCbCr → RGB conversion: a JFIF APP0 is
+ * renamed to an APP15 it ignores, and an Adobe APP14 with transform 0 (no transform) replaces or precedes the rest.
+ * Entropy-coded data is untouched, so the decoded samples are the codestream's own components.
+ */
+export function withoutColorTransform(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length + 16);
+  out.set(data.subarray(0, 2), 0);
+  // APP14 "Adobe", version 100, flags 0, 0, transform 0 (PS3.5 8.2.1 notes; Adobe TN 5116).
+  out.set(
+    [0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00],
+    2,
+  );
+  out.set(data.subarray(2), 18);
+  let i = 18;
+  while (i + 4 <= out.length && out[i] === 0xff) {
+    const m = out[i + 1] as number;
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    const len = ((out[i + 2] as number) << 8) | (out[i + 3] as number);
+    if (m === 0xe0 || m === 0xee) out[i + 1] = 0xef;
+    if (m === 0xda) break;
+    i += 2 + len;
+  }
+  return out;
+}
