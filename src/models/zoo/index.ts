@@ -1,0 +1,255 @@
+/** The model zoo: every architecture RadioLens can train, by name, with a factory and a description. */
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { RadioLensError } from "../../core/errors.js";
+import { createDcgan, type Dcgan } from "./dcgan.js";
+import { createDenseNet } from "./densenet.js";
+import { createFusionNet } from "./fusion.js";
+import type { HeadActivation } from "./init.js";
+import { createMobileNetV2 } from "./mobilenet.js";
+import { createResNet, type ResNetDepth, type ResNetVariant } from "./resnet.js";
+import { createUNet } from "./unet.js";
+
+export { createDcgan, type Dcgan, type DcganOptions, dcganTrainStep, sampleLatent } from "./dcgan.js";
+export { createDenseNet, type DenseNetOptions } from "./densenet.js";
+export { createFusionNet, type FusionOptions } from "./fusion.js";
+export {
+  type ClassifierOptions,
+  countTrainableParams,
+  type HeadActivation,
+  SeededInit,
+} from "./init.js";
+export { type DiceCeOptions, diceCeLoss, softDiceLoss } from "./losses.js";
+export { createMobileNetV2, type MobileNetV2Options } from "./mobilenet.js";
+export { createResNet, type ResNetDepth, type ResNetOptions, type ResNetVariant } from "./resnet.js";
+export { createUNet, type UNetOptions } from "./unet.js";
+
+/** What every zoo factory is built from (the CLI's flags map onto it). */
+export interface ZooBuildOptions {
+  /** `[rows, cols, ch]`, or `[slices, rows, cols, ch]` for 3D models. */
+  readonly inputShape: readonly number[];
+  /** Classes (classification), labels (multi-label), output channels (segmentation) or conditioning classes (GAN). */
+  readonly numClasses: number;
+  readonly seed: number;
+  /** Head activation for classifiers (softmax by default; sigmoid for multi-label). */
+  readonly activation?: HeadActivation;
+  /** Number of tabular inputs, for fusion models (default 3: age/100 and one-hot sex). */
+  readonly tabularFeatures?: number;
+}
+
+/** What a model is for; decides the loss and the data it is fed. */
+export type ZooTask = "classification" | "segmentation" | "fusion";
+
+/** A zoo entry that builds one Keras-style model. */
+export interface ZooModelEntry {
+  readonly kind: "model";
+  readonly task: ZooTask;
+  readonly description: string;
+  /** Input shape used when the caller gives none (the architecture's reference size). */
+  readonly defaultInputShape: readonly number[];
+  readonly build: (opts: ZooBuildOptions) => tfl.LayersModel;
+}
+
+/** A zoo entry that builds a generator + discriminator pair. */
+export interface ZooGanEntry {
+  readonly kind: "gan";
+  readonly description: string;
+  readonly defaultInputShape: readonly number[];
+  readonly build: (opts: ZooBuildOptions) => Dcgan;
+}
+
+/** One entry of {@link ZOO}. */
+export type ZooEntry = ZooModelEntry | ZooGanEntry;
+
+function shape2d(s: readonly number[]): readonly [number, number, number] {
+  if (s.length !== 3) {
+    throw new RadioLensError("RL_ERR_USAGE", {
+      detail: `this model takes 2D images [rows, cols, channels], got input shape [${s.join(", ")}]`,
+    });
+  }
+  return [s[0]!, s[1]!, s[2]!];
+}
+
+function resnet(depth: ResNetDepth, variant: ResNetVariant): ZooModelEntry {
+  const small = variant === "medmnist";
+  return {
+    kind: "model",
+    task: "classification",
+    description: small
+      ? `ResNet-${depth} for 28×28 inputs (3×3/1 stem, no max-pool), the MedMNIST v2 "ResNet-${depth} (28)" baseline`
+      : `ResNet-${depth} (He et al. 2016), ImageNet layout (7×7/2 stem + max-pool), e.g. 224×224 inputs`,
+    defaultInputShape: small ? [28, 28, 1] : [224, 224, 3],
+    build: (o) =>
+      createResNet({
+        depth,
+        variant,
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        ...(o.activation ? { activation: o.activation } : {}),
+      }),
+  };
+}
+
+/**
+ * The zoo, by the names the CLI accepts (`--model resnet18-28`). Suffix `-28`: the MedMNIST small-input form.
+ *
+ * @example
+ * ```ts
+ * const entry = ZOO["resnet18-28"];
+ * if (entry?.kind === "model") entry.build({ inputShape: [28, 28, 1], numClasses: 2, seed: 1 });
+ * ```
+ */
+export const ZOO: Readonly<Record<string, ZooEntry>> = {
+  resnet18: resnet(18, "imagenet"),
+  resnet34: resnet(34, "imagenet"),
+  resnet50: resnet(50, "imagenet"),
+  "resnet18-28": resnet(18, "medmnist"),
+  "resnet34-28": resnet(34, "medmnist"),
+  "resnet50-28": resnet(50, "medmnist"),
+  densenet121: {
+    kind: "model",
+    task: "classification",
+    description: "DenseNet-121 (Huang et al. 2017), growth rate 32, ImageNet layout",
+    defaultInputShape: [224, 224, 3],
+    build: (o) =>
+      createDenseNet({
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        ...act(o),
+      }),
+  },
+  "densenet121-28": {
+    kind: "model",
+    task: "classification",
+    description: "DenseNet-121 with a 3×3/1 stem and no max-pool, for 28×28 inputs",
+    defaultInputShape: [28, 28, 1],
+    build: (o) =>
+      createDenseNet({
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        variant: "medmnist",
+        ...act(o),
+      }),
+  },
+  mobilenetv2: {
+    kind: "model",
+    task: "classification",
+    description: "MobileNetV2 (Sandler et al. 2018), width 1.0, ImageNet layout",
+    defaultInputShape: [224, 224, 3],
+    build: (o) =>
+      createMobileNetV2({
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        ...act(o),
+      }),
+  },
+  "mobilenetv2-28": {
+    kind: "model",
+    task: "classification",
+    description: "MobileNetV2 with a stride-1 stem and first stride-2 stage at stride 1, for 28×28 inputs",
+    defaultInputShape: [28, 28, 1],
+    build: (o) =>
+      createMobileNetV2({
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        variant: "medmnist",
+        ...act(o),
+      }),
+  },
+  unet2d: {
+    kind: "model",
+    task: "segmentation",
+    description:
+      "2D U-Net (Ronneberger et al. 2015), 4 levels from 32 filters, batch norm; train with diceCeLoss",
+    defaultInputShape: [128, 128, 1],
+    build: (o) =>
+      createUNet({
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        baseFilters: 32,
+      }),
+  },
+  unet3d: {
+    kind: "model",
+    task: "segmentation",
+    description: "3D U-Net (Çiçek et al. 2016), 3 levels from 16 filters, batch norm; train with diceCeLoss",
+    defaultInputShape: [32, 64, 64, 1],
+    build: (o) => {
+      if (o.inputShape.length !== 4) {
+        throw new RadioLensError("RL_ERR_USAGE", {
+          detail: `unet3d takes volumes [slices, rows, cols, channels], got [${o.inputShape.join(", ")}]`,
+        });
+      }
+      return createUNet({
+        inputShape: o.inputShape,
+        numClasses: o.numClasses,
+        seed: o.seed,
+        baseFilters: 16,
+        depth: 3,
+      });
+    },
+  },
+  fusion: {
+    kind: "model",
+    task: "fusion",
+    description:
+      "Image CNN + tabular features (e.g. age, sex) joined before the classifier; inputs [image, tabular]",
+    defaultInputShape: [28, 28, 1],
+    build: (o) =>
+      createFusionNet({
+        inputShape: shape2d(o.inputShape),
+        numClasses: o.numClasses,
+        seed: o.seed,
+        tabularFeatures: o.tabularFeatures ?? 3,
+        ...act(o),
+      }),
+  },
+  dcgan: {
+    kind: "gan",
+    description:
+      "Class-conditional DCGAN (Radford et al. 2016): generator + discriminator; train with dcganTrainStep",
+    defaultInputShape: [28, 28, 1],
+    build: (o) => createDcgan({ imageShape: shape2d(o.inputShape), numClasses: o.numClasses, seed: o.seed }),
+  },
+};
+
+function act(o: ZooBuildOptions): { activation?: HeadActivation } {
+  return o.activation ? { activation: o.activation } : {};
+}
+
+/**
+ * Looks up a zoo entry, or throws RL_ERR_UNKNOWN_MODEL listing the names.
+ *
+ * @example
+ * ```ts
+ * const entry = zooEntry("densenet121-28");
+ * ```
+ */
+export function zooEntry(name: string): ZooEntry {
+  const e = Object.hasOwn(ZOO, name) ? ZOO[name] : undefined;
+  if (!e) throw new RadioLensError("RL_ERR_UNKNOWN_MODEL", { name, available: Object.keys(ZOO).join(", ") });
+  return e;
+}
+
+/**
+ * Builds a single-model zoo architecture by name (GAN entries are built with their own `build`).
+ *
+ * @example
+ * ```ts
+ * const model = createZooModel("resnet18-28", { inputShape: [28, 28, 1], numClasses: 2, seed: 1 });
+ * ```
+ */
+export function createZooModel(name: string, opts: ZooBuildOptions): tfl.LayersModel {
+  const e = zooEntry(name);
+  if (e.kind !== "model") {
+    throw new RadioLensError("RL_ERR_USAGE", {
+      detail: `'${name}' is a GAN (generator + discriminator); use its own training command`,
+    });
+  }
+  return e.build(opts);
+}
