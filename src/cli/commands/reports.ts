@@ -1,0 +1,194 @@
+/** `radiolens reports label|evaluate|generate`: report labeling, label scoring, and report generation (text and DICOM SR). */
+import { existsSync, readFileSync } from "node:fs";
+import { RadioLensError } from "../../core/errors.js";
+import { writeFileAtomic } from "../../core/fs.js";
+import { readCsv, writeCsv } from "../../reports/csv.js";
+import { evaluateLabelTables, formatEvaluation } from "../../reports/evaluate.js";
+import { generateReport, type ModelPrediction, type ReportLanguage } from "../../reports/generate.js";
+import { readSourceImageRef, writeComprehensiveSR } from "../../reports/sr.js";
+import { labelsToManifest, labelTable, type UncertainPolicy } from "../../reports/table.js";
+import { type Command, flag, str } from "../command.js";
+
+function required(value: string | undefined, option: string): string {
+  if (!value) throw new RadioLensError("RL_ERR_USAGE", { detail: `missing --${option}` });
+  return value;
+}
+
+function readMap(path: string, idColumn: string, valueColumn: string): Map<string, string> {
+  const t = readCsv(path);
+  for (const c of [idColumn, valueColumn]) {
+    if (!t.columns.includes(c))
+      throw new RadioLensError("RL_ERR_USAGE", { detail: `${path} has no column '${c}'` });
+  }
+  return new Map(t.rows.map((r) => [r[idColumn] ?? "", r[valueColumn] ?? ""]));
+}
+
+export const reportsLabelCommand: Command = {
+  name: "reports label",
+  summary: "Label chest X-ray reports: 14 findings + normal as 1/0/-1/blank, or a training manifest",
+  help: `Usage: radiolens reports label <reports.csv> --out labels.csv [options]
+
+Labels each report (CheXpert labeler conventions: 1 positive, 0 negative, -1 uncertain, blank not mentioned).
+Output: one row per input row, same order; the id column first, then Atelectasis ... Hernia, normal.
+
+Options:
+  --out FILE               output CSV (required)
+  --text-columns A,B       columns read as one report (default findings,impression)
+  --id-column NAME         id column (default: the first column)
+  --manifest               write a training manifest instead: path,label[,patient_id][,split],<14 findings 0/1>
+  --path-template T        manifest image path, {id} = row id (default {id}.png)
+  --strip-prefix P         remove P from ids before filling {id}
+  --uncertain zero|one     manifest value of uncertain labels (default zero)
+  --metadata FILE          CSV keyed by the id column with optional patient and split columns
+  --patient-column NAME    patient id column in --metadata
+  --split-column NAME      split column in --metadata`,
+  options: {
+    out: { type: "string" },
+    "text-columns": { type: "string" },
+    "id-column": { type: "string" },
+    manifest: { type: "boolean" },
+    "path-template": { type: "string" },
+    "strip-prefix": { type: "string" },
+    uncertain: { type: "string" },
+    metadata: { type: "string" },
+    "patient-column": { type: "string" },
+    "split-column": { type: "string" },
+  },
+  allowPositionals: true,
+  async run(args, io) {
+    const input = args.positionals[0];
+    if (!input || args.positionals.length > 1) {
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "give exactly one reports CSV" });
+    }
+    const out = required(str(args, "out"), "out");
+    const textColumns = str(args, "text-columns")
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    const idColumn = str(args, "id-column");
+    const table = readCsv(input);
+    const labels = labelTable(table, {
+      ...(idColumn ? { idColumn } : {}),
+      ...(textColumns ? { textColumns } : {}),
+    });
+    if (!flag(args, "manifest")) {
+      writeCsv(out, labels.columns, labels.rows);
+      io.stderr(`labeled ${labels.rows.length} reports → ${out}\n`);
+      return 0;
+    }
+    const uncertain = str(args, "uncertain") ?? "zero";
+    if (uncertain !== "zero" && uncertain !== "one") {
+      throw new RadioLensError("RL_ERR_USAGE", {
+        detail: `--uncertain must be zero or one, not '${uncertain}'`,
+      });
+    }
+    const metadata = str(args, "metadata");
+    const patientColumn = str(args, "patient-column");
+    const splitColumn = str(args, "split-column");
+    if ((patientColumn || splitColumn) && !metadata) {
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "--patient-column/--split-column need --metadata" });
+    }
+    const metaId = labels.columns[0]!;
+    const pathTemplate = str(args, "path-template");
+    const stripPrefix = str(args, "strip-prefix");
+    const manifest = labelsToManifest(labels, {
+      uncertain: uncertain as UncertainPolicy,
+      ...(pathTemplate ? { pathTemplate } : {}),
+      ...(stripPrefix ? { stripPrefix } : {}),
+      ...(metadata && patientColumn ? { patientIds: readMap(metadata, metaId, patientColumn) } : {}),
+      ...(metadata && splitColumn ? { splits: readMap(metadata, metaId, splitColumn) } : {}),
+    });
+    writeCsv(out, manifest.columns, manifest.rows);
+    io.stderr(`wrote a manifest of ${manifest.rows.length} images → ${out}\n`);
+    return 0;
+  },
+};
+
+export const reportsEvaluateCommand: Command = {
+  name: "reports evaluate",
+  summary: "Score report labels against gold labels: per-observation precision/recall/F1, micro/macro",
+  help: `Usage: radiolens reports evaluate --pred labels.csv --gold gold.csv [--json]
+
+A prediction is positive when its cell is 1 (mentioned, neither negated nor uncertain). Rows are joined by id:
+the prediction's id column (first column, or --pred-id) against the gold's 'filename' (or --gold-id), after
+removing the prefix --id-prefix (default CXR) from both, so the Open-i gold's CXR123 meets uid 123.
+Every gold row needs a prediction and vice versa. micro/macro cover the 14 findings; macro averages the
+findings whose F1 is defined (some gold or predicted positive); 'normal' is scored on its own.
+
+Options:
+  --pred FILE   predicted labels (from 'radiolens reports label')
+  --gold FILE   gold labels (0/1)
+  --pred-id C   prediction id column      --gold-id C   gold id column      --id-prefix P   prefix to strip
+  --json        print the evaluation as JSON`,
+  options: {
+    pred: { type: "string" },
+    gold: { type: "string" },
+    "pred-id": { type: "string" },
+    "gold-id": { type: "string" },
+    "id-prefix": { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(args, io) {
+    const predId = str(args, "pred-id");
+    const goldId = str(args, "gold-id");
+    const idPrefix = str(args, "id-prefix");
+    const ev = evaluateLabelTables(
+      readCsv(required(str(args, "pred"), "pred")),
+      readCsv(required(str(args, "gold"), "gold")),
+      {
+        ...(predId ? { predId } : {}),
+        ...(goldId ? { goldId } : {}),
+        ...(idPrefix !== undefined ? { idPrefix } : {}),
+      },
+    );
+    io.stdout(flag(args, "json") ? `${JSON.stringify(ev, null, 2)}\n` : formatEvaluation(ev));
+    return 0;
+  },
+};
+
+export const reportsGenerateCommand: Command = {
+  name: "reports generate",
+  summary: "Write a structured text report (en/zh) and optionally a DICOM Comprehensive SR from a prediction",
+  help: `Usage: radiolens reports generate --prediction pred.json --out report.txt [--lang en|zh] [--sr report.dcm --source image.dcm]
+
+pred.json: {"model":{"name":"...","version":"..."},"labels":["Effusion",...],"probabilities":[0.91,...],
+            "threshold":0.5,"regions":[{"label":"Effusion","box":{"x":10,"y":20,"width":30,"height":40}}]}
+(region boxes in source-image pixels, x = column, y = row of the top-left corner).
+--sr writes a Comprehensive SR (1.2.840.10008.5.1.4.1.1.88.33) referencing the --source DICOM image.`,
+  options: {
+    prediction: { type: "string" },
+    out: { type: "string" },
+    lang: { type: "string" },
+    sr: { type: "string" },
+    source: { type: "string" },
+  },
+  async run(args, io) {
+    const predPath = required(str(args, "prediction"), "prediction");
+    if (!existsSync(predPath)) throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path: predPath });
+    let prediction: ModelPrediction;
+    try {
+      prediction = JSON.parse(readFileSync(predPath, "utf8")) as ModelPrediction;
+    } catch (e) {
+      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        detail: `${predPath} is not JSON: ${(e as Error).message}`,
+      });
+    }
+    const lang = str(args, "lang") ?? "en";
+    if (lang !== "en" && lang !== "zh")
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "--lang must be en or zh" });
+    const report = generateReport(prediction, lang as ReportLanguage);
+    const srPath = str(args, "sr");
+    const source = str(args, "source");
+    if (srPath && !source)
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "--sr needs --source (the image DICOM)" });
+    const out = str(args, "out");
+    if (!out && !srPath) io.stdout(report.text);
+    if (out) writeFileAtomic(out, report.text);
+    if (srPath && source) {
+      if (!existsSync(source)) throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path: source });
+      writeFileAtomic(srPath, writeComprehensiveSR(report, readSourceImageRef(readFileSync(source))));
+      io.stderr(`wrote DICOM SR → ${srPath}\n`);
+    }
+    return 0;
+  },
+};
