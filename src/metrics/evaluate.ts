@@ -17,7 +17,7 @@ import {
 import { computeDelongCi, type DelongCi } from "./delong.js";
 import { argmax, DEFAULT_ECE_BINS, LOG_LOSS_EPS } from "./probabilistic.js";
 import { chooseThreshold, type OperatingPoint, type ScoreRows } from "./ranking.js";
-import { checkLabels, checkScores, metricInputError } from "./stats.js";
+import { argsortAscending, checkLabels, checkScores, metricInputError } from "./stats.js";
 
 /** The kind of prediction problem. */
 export type EvaluationTask = "binary" | "multiclass" | "multilabel";
@@ -153,7 +153,7 @@ interface BinaryPrep {
 }
 
 function descendingOrder(s: Float64Array): Int32Array {
-  return Int32Array.from(Array.from({ length: s.length }, (_, i) => i).sort((a, b) => s[b]! - s[a]!));
+  return argsortAscending(s).reverse();
 }
 
 function binOf(p: number, nBins: number): number {

@@ -1,4 +1,5 @@
 /** Public entry of the metrics layer: classification, ranking, calibration, intervals, segmentation, MedMNIST and the headline evaluation. */
+export * from "./accumulators.js";
 export * from "./bootstrap.js";
 export * from "./confusion.js";
 export * from "./delong.js";

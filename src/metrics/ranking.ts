@@ -24,24 +24,25 @@ export function binaryClfCurve(yTrue: ArrayLike<number>, scores: ArrayLike<numbe
   checkSameLength("roc_curve", yTrue, scores);
   checkLabels("roc_curve", yTrue, 2);
   checkScores("roc_curve", scores, false);
-  const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort(
-    (a, b) => (scores[b] as number) - (scores[a] as number),
-  );
+  // Positive and negative scores sorted apart (native typed-array sort) and merged from the top: every
+  // distinct score closes one operating point, whatever the sample order.
+  const posList: number[] = [];
+  const negList: number[] = [];
+  for (let i = 0; i < scores.length; i++) (yTrue[i] === 1 ? posList : negList).push(scores[i] as number);
+  const pos = Float64Array.from(posList).sort();
+  const neg = Float64Array.from(negList).sort();
   const fps: number[] = [];
   const tps: number[] = [];
   const th: number[] = [];
-  let tp = 0;
-  for (let i = 0; i < n; i++) {
-    const idx = order[i] as number;
-    tp += yTrue[idx] as number;
-    const s = scores[idx] as number;
-    const next = i + 1 < n ? (scores[order[i + 1] as number] as number) : Number.NaN;
-    if (s !== next) {
-      tps.push(tp);
-      fps.push(i + 1 - tp);
-      th.push(s);
-    }
+  let i = pos.length - 1;
+  let j = neg.length - 1;
+  while (i >= 0 || j >= 0) {
+    const v = i < 0 ? neg[j]! : j < 0 ? pos[i]! : Math.max(pos[i]!, neg[j]!);
+    while (i >= 0 && pos[i] === v) i--;
+    while (j >= 0 && neg[j] === v) j--;
+    tps.push(pos.length - 1 - i);
+    fps.push(neg.length - 1 - j);
+    th.push(v);
   }
   return { fps: Float64Array.from(fps), tps: Float64Array.from(tps), thresholds: Float64Array.from(th) };
 }

@@ -2,7 +2,7 @@
 import { RadioLensError } from "../core/errors.js";
 
 /**
- * The complementary error function erfc(x) to ~1e-15 relative accuracy: the everywhere-positive power series
+ * The complementary error function erfc(x), to ~1e-14 relative accuracy: the everywhere-positive power series
  * erf(x) = 2/√π·e^(−x²)·Σ 2ⁿx^(2n+1)/(2n+1)!! (Abramowitz & Stegun 7.1.6) below 2.5, and the Laplace continued
  * fraction (A&S 7.1.14) above, evaluated bottom-up.
  *
@@ -102,9 +102,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  */
 export function midranks(values: ArrayLike<number>): Float64Array {
   const n = values.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort(
-    (a, b) => (values[a] as number) - (values[b] as number),
-  );
+  const order = argsortAscending(values);
   const out = new Float64Array(n);
   let i = 0;
   while (i < n) {
@@ -158,4 +156,40 @@ export function strictMean(values: readonly number[]): number {
   let s = 0;
   for (const v of values) s += v;
   return s / values.length;
+}
+
+/**
+ * Indices that sort finite values ascending, stable (equal values keep index order). Sorting the values in a
+ * Float64Array (native numeric sort), ranking each value by binary search and counting-sorting the ranks is
+ * several times faster than `Array.prototype.sort` with a comparator on millions of indices.
+ *
+ * @example
+ * ```ts
+ * argsortAscending([0.3, 0.1, 0.3, 0.2]); // [1, 3, 0, 2]
+ * ```
+ */
+export function argsortAscending(values: ArrayLike<number>): Int32Array {
+  const n = values.length;
+  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  let u = 0;
+  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[u - 1]) sorted[u++] = sorted[i]!;
+  const uniq = sorted.subarray(0, u);
+  const rank = new Int32Array(n);
+  const start = new Int32Array(u + 1);
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    let lo = 0;
+    let hi = u - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (uniq[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    rank[i] = lo;
+    start[lo + 1]! += 1;
+  }
+  for (let r = 0; r < u; r++) start[r + 1]! += start[r]!;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[start[rank[i]!]!++] = i;
+  return order;
 }
