@@ -97,8 +97,8 @@ export interface LpsGeometry {
 /**
  * Converts a NIfTI RAS+ affine to ITK-style LPS geometry. NIfTI world coordinates are RAS+ ("+x = Right,
  * +y = Anterior, +z = Superior", nifti1.h) while DICOM and RadioLens use LPS+ (PS3.3 C.7.6.2.1.1), so the
- * first two world rows change sign. Spacing is the length of each affine column; when that agrees with
- * `pixdim` to 1e-5 relative, the stored `pixdim` is used so that float32 headers round-trip bit-exactly.
+ * first two world rows change sign. Direction columns are unit vectors; spacing is the length of each affine
+ * column, or the stored `pixdim` when that agrees to 1e-5 relative (float32 rounding), as ITK reports it.
  *
  * @example
  * ```ts
@@ -119,7 +119,7 @@ export function affineToLps(affine: Affine4, pixdim: readonly number[], nd: 2 | 
     let s = p > 0 && Math.abs(norm - p) <= 1e-5 * p ? p : norm;
     if (!(s > 0)) s = 1;
     spacing.push(s);
-    for (let r = 0; r < nd; r++) direction[r * nd + c] = norm > 0 ? at(r, c) / s : r === c ? 1 : 0;
+    for (let r = 0; r < nd; r++) direction[r * nd + c] = norm > 0 ? at(r, c) / norm : r === c ? 1 : 0;
   }
   const origin = Array.from({ length: nd }, (_, r) => at(r, 3));
   return { spacing, origin, direction };

@@ -194,9 +194,14 @@ describe("NIfTI files of ../shared/data/nifti (expected values from nibabel 5.0)
       closeArray(nmeta(img).affine, expected, 1e-12);
       assert.deepEqual(img.spacing, [1, 1, 1]);
       closeArray(img.origin, [64.89823913574219, 110.43114471435547, -27.925539016723633], 1e-12);
+      // Unit columns of the sform with x and y negated (RAS → LPS); the columns' lengths are 1 ± 3e-8.
       closeArray(
-        img.direction.slice(0, 3),
-        [-0.9935920238494873, -0.01600503921508789, -0.11188727617263794],
+        img.direction,
+        [
+          -0.993592010883445, -0.016005038811740868, -0.1118872735821243, 0.04970490867601362,
+          -0.9509366511069217, -0.3053668666710247, -0.1015102850065016, -0.3089713972428307,
+          0.9456385751173011,
+        ],
         1e-12,
       );
     }

@@ -80,7 +80,19 @@ function plan(img: MedicalImage, singleFile: boolean, opts: WriteNiftiOptions, n
   if (version === 1 && dim.some((d) => d > 32767)) {
     throw fail(name, "a dimension exceeds 32767, NIfTI-1's limit; write with version 2");
   }
-  const affine = lpsToAffine(img.spacing, img.origin, img.direction);
+  let affine = lpsToAffine(img.spacing, img.origin, img.direction);
+  // Geometry read from a NIfTI and not changed since: write the file's own affine back, bit for bit, rather
+  // than its float32-rounded reconstruction from unit direction cosines and pixdim.
+  const orig = nm.affine;
+  if (
+    orig !== undefined &&
+    orig.length === 16 &&
+    affine.every(
+      (v, i) => Math.abs(v - (orig[i] as number)) <= 1e-6 * Math.max(1, Math.abs(orig[i] as number)),
+    )
+  ) {
+    affine = [...orig];
+  }
   const q = affineToQuaternion(affine);
   const sformCode =
     (nm.sformCode ?? 0) > 0 ? (nm.sformCode as number) : (nm.qformCode ?? 0) > 0 ? nm.qformCode! : 1;

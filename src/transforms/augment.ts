@@ -1,0 +1,419 @@
+/** Random augmentation: flips, rotations, affine, Gaussian noise, contrast/gamma and elastic deformation, seeded. */
+import { createImage, type MedicalImage, pixelStats, withData } from "../core/image.js";
+import { Rng } from "../core/rng.js";
+import {
+  type AppliedOperation,
+  appliedOperations,
+  applyIndexAffine,
+  type InterpolationMode,
+  identity,
+  type PaddingMode,
+  resampleIndex,
+  sizeXYZ,
+} from "./resample.js";
+import { type AffineParams, affineIndexMap, flipMap, modeFor } from "./spatial.js";
+import { defineImageTransform, type ImageTransform, invalid, ndimOf, perAxis, requireRng } from "./types.js";
+
+/** MONAI's default probability for its Rand* transforms. */
+const DEFAULT_PROB = 0.1;
+
+function checkProb(p: number, name: string): number {
+  if (!(p >= 0 && p <= 1)) throw invalid(name, `prob must be in [0, 1], got ${p}`);
+  return p;
+}
+
+function toFloat32(img: MedicalImage, f: (v: number, i: number) => number): MedicalImage {
+  const src = img.data;
+  const out = src instanceof Float64Array ? new Float64Array(src.length) : new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i] as number, i);
+  return withData(img, out);
+}
+
+/** Options of {@link randFlip}. */
+export interface RandFlipOptions {
+  /** Probability of flipping (default 0.1, as MONAI). */
+  readonly prob?: number;
+  /** Spatial axes in shape order flipped together (default all). */
+  readonly axes?: readonly number[];
+}
+
+/**
+ * With probability `prob`, mirrors the given axes (MONAI RandFlip). Exact and invertible.
+ *
+ * @example
+ * ```ts
+ * const out = randFlip({ prob: 0.5, axes: [1] })(img, { rng: new Rng(0) });
+ * ```
+ */
+export function randFlip(options: RandFlipOptions = {}): ImageTransform<boolean, RandFlipOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randFlip");
+  return defineImageTransform(
+    "randFlip",
+    "spatial",
+    options,
+    (_ref, ctx) => requireRng(ctx, "randFlip").bernoulli(prob),
+    (img, doIt) => {
+      if (!doIt) return img;
+      const nd = ndimOf(img);
+      const axes = options.axes ?? Array.from({ length: nd }, (_, i) => i);
+      if (axes.some((a) => !(Number.isInteger(a) && a >= 0 && a < nd))) {
+        throw invalid("randFlip", `axes [${axes.join(", ")}] are not spatial axes of a ${nd}D image`);
+      }
+      const { A, b } = flipMap(img, axes);
+      return applyIndexAffine(img, "randFlip", img.shape, A, b, "nearest", "zeros");
+    },
+  );
+}
+
+/** Options of {@link randRotate}. */
+export interface RandRotateOptions {
+  readonly prob?: number;
+  /** Largest |angle| in radians: one number (2D, or every 3D axis) or [x, y, z] for 3D. */
+  readonly range: number | readonly number[];
+  readonly mode?: InterpolationMode;
+  readonly padding?: PaddingMode;
+}
+
+/**
+ * With probability `prob`, rotates about the centre by angles drawn uniformly in [−range, range]
+ * (MONAI RandRotate); in millimetres, so anisotropic voxels do not shear. Invertible.
+ *
+ * @example
+ * ```ts
+ * const t = randRotate({ prob: 0.5, range: Math.PI / 12 });
+ * ```
+ */
+export function randRotate(options: RandRotateOptions): ImageTransform<number[] | null, RandRotateOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randRotate");
+  return defineImageTransform(
+    "randRotate",
+    "spatial",
+    options,
+    (ref, ctx) => {
+      const rng = requireRng(ctx, "randRotate");
+      if (!rng.bernoulli(prob)) return null;
+      const n = ndimOf(ref) === 2 ? 1 : 3;
+      return perAxis(options.range, n, "randRotate", "range").map((r) => rng.uniform(-r, r));
+    },
+    (img, angles, o) => {
+      if (angles === null) return img;
+      const { A, b } = affineIndexMap(img, { rotate: angles }, "randRotate");
+      return applyIndexAffine(
+        img,
+        "randRotate",
+        img.shape,
+        A,
+        b,
+        modeFor(options.mode, o.mask),
+        options.padding ?? "zeros",
+      );
+    },
+  );
+}
+
+/** Options of {@link randAffine}; each range r draws uniformly in [−r, r] per axis. */
+export interface RandAffineOptions {
+  readonly prob?: number;
+  /** Radians: one number, or per rotation axis (2D: 1, 3D: 3). */
+  readonly rotateRange?: number | readonly number[];
+  /** Scale = 1 + U(−r, r) per axis. */
+  readonly scaleRange?: number | readonly number[];
+  /** Voxels per axis. */
+  readonly translateRange?: number | readonly number[];
+  /** Per shear term (2D: 2, 3D: 6). */
+  readonly shearRange?: number | readonly number[];
+  readonly mode?: InterpolationMode;
+  readonly padding?: PaddingMode;
+}
+
+/**
+ * With probability `prob`, one random affine (rotation, scale, translation, shear) about the centre
+ * (MONAI RandAffine), in one resampling. Invertible.
+ *
+ * @example
+ * ```ts
+ * const t = randAffine({ prob: 0.8, rotateRange: 0.26, scaleRange: 0.1, translateRange: 4 });
+ * ```
+ */
+export function randAffine(
+  options: RandAffineOptions,
+): ImageTransform<AffineParams | null, RandAffineOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randAffine");
+  return defineImageTransform(
+    "randAffine",
+    "spatial",
+    options,
+    (ref, ctx) => {
+      const rng = requireRng(ctx, "randAffine");
+      if (!rng.bernoulli(prob)) return null;
+      const nd = ndimOf(ref);
+      const draw = (
+        r: number | readonly number[] | undefined,
+        n: number,
+        what: string,
+        base: number,
+      ): number[] => perAxis(r ?? 0, n, "randAffine", what).map((x) => base + rng.uniform(-x, x));
+      return {
+        rotate: draw(options.rotateRange, nd === 2 ? 1 : 3, "rotateRange", 0),
+        scale: draw(options.scaleRange, nd, "scaleRange", 1),
+        translate: draw(options.translateRange, nd, "translateRange", 0),
+        shear: draw(options.shearRange, nd === 2 ? 2 : 6, "shearRange", 0),
+      };
+    },
+    (img, p, o) => {
+      if (p === null) return img;
+      const { A, b } = affineIndexMap(img, p, "randAffine");
+      return applyIndexAffine(
+        img,
+        "randAffine",
+        img.shape,
+        A,
+        b,
+        modeFor(options.mode, o.mask),
+        options.padding ?? "zeros",
+      );
+    },
+  );
+}
+
+/** Options of {@link randGaussianNoise}. */
+export interface RandGaussianNoiseOptions {
+  readonly prob?: number;
+  readonly mean?: number;
+  /** Noise standard deviation (default 0.1). */
+  readonly std?: number;
+  /** Draw the std uniformly in [0, std] per sample, as MONAI does (default true). */
+  readonly sampleStd?: boolean;
+}
+
+/**
+ * With probability `prob`, adds N(mean, std²) noise per voxel (MONAI RandGaussianNoise). The noise comes from a
+ * child seed drawn once, so every key of a sample gets the same field. Output float32.
+ *
+ * @example
+ * ```ts
+ * const noisy = randGaussianNoise({ prob: 1, std: 0.05 })(img, { rng: new Rng(1) });
+ * ```
+ */
+export function randGaussianNoise(
+  options: RandGaussianNoiseOptions = {},
+): ImageTransform<{ std: number; seed: number } | null, RandGaussianNoiseOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randGaussianNoise");
+  const std = options.std ?? 0.1;
+  if (!(std >= 0)) throw invalid("randGaussianNoise", "std must be ≥ 0");
+  const mean = options.mean ?? 0;
+  return defineImageTransform(
+    "randGaussianNoise",
+    "intensity",
+    options,
+    (_ref, ctx) => {
+      const rng = requireRng(ctx, "randGaussianNoise");
+      if (!rng.bernoulli(prob)) return null;
+      return { std: options.sampleStd === false ? std : rng.uniform(0, std), seed: rng.seed() };
+    },
+    (img, p, o) => {
+      if (p === null || o.mask) return img;
+      const noise = new Rng(p.seed);
+      return toFloat32(img, (v) => v + noise.normal(mean, p.std));
+    },
+  );
+}
+
+/** Options of {@link randGamma}. */
+export interface RandGammaOptions {
+  readonly prob?: number;
+  /** γ drawn uniformly in [lo, hi] (default [0.5, 4.5], as MONAI). */
+  readonly gamma?: readonly [number, number];
+}
+
+/**
+ * With probability `prob`, gamma contrast (MONAI RandAdjustContrast):
+ * y = ((x − min) / (max − min))^γ · (max − min) + min, so the value range is kept. Output float32.
+ *
+ * @example
+ * ```ts
+ * const t = randGamma({ prob: 0.3, gamma: [0.7, 1.5] });
+ * ```
+ */
+export function randGamma(options: RandGammaOptions = {}): ImageTransform<number | null, RandGammaOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randGamma");
+  const [lo, hi] = options.gamma ?? [0.5, 4.5];
+  if (!(lo > 0 && hi >= lo)) throw invalid("randGamma", "gamma must be a range [lo, hi] with 0 < lo ≤ hi");
+  return defineImageTransform(
+    "randGamma",
+    "intensity",
+    options,
+    (_ref, ctx) => {
+      const rng = requireRng(ctx, "randGamma");
+      return rng.bernoulli(prob) ? rng.uniform(lo, hi) : null;
+    },
+    (img, g, o) => {
+      if (g === null || o.mask) return img;
+      const { min, max } = pixelStats(img.data);
+      const range = max - min;
+      // The 1e-7 is MONAI's epsilon: a constant image stays constant instead of becoming NaN.
+      return toFloat32(img, (v) => ((v - min) / (range + 1e-7)) ** g * range + min);
+    },
+  );
+}
+
+/** Options of {@link randContrast}. */
+export interface RandContrastOptions {
+  readonly prob?: number;
+  /** Contrast factor drawn uniformly in [lo, hi] (default [0.75, 1.25]). */
+  readonly factor?: readonly [number, number];
+  /** Clip the result to the input's value range (default true). */
+  readonly preserveRange?: boolean;
+}
+
+/**
+ * With probability `prob`, scales contrast about the mean, y = (x − mean)·f + mean, the contrast augmentation
+ * of nnU-Net (Isensee et al., Nature Methods 18:203–211, 2021). Output float32.
+ *
+ * @example
+ * ```ts
+ * const t = randContrast({ prob: 0.15, factor: [0.65, 1.5] });
+ * ```
+ */
+export function randContrast(
+  options: RandContrastOptions = {},
+): ImageTransform<number | null, RandContrastOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randContrast");
+  const [lo, hi] = options.factor ?? [0.75, 1.25];
+  if (!(lo >= 0 && hi >= lo))
+    throw invalid("randContrast", "factor must be a range [lo, hi] with 0 ≤ lo ≤ hi");
+  return defineImageTransform(
+    "randContrast",
+    "intensity",
+    options,
+    (_ref, ctx) => {
+      const rng = requireRng(ctx, "randContrast");
+      return rng.bernoulli(prob) ? rng.uniform(lo, hi) : null;
+    },
+    (img, f, o) => {
+      if (f === null || o.mask) return img;
+      const { min, max, mean } = pixelStats(img.data);
+      const keep = options.preserveRange ?? true;
+      return toFloat32(img, (v) => {
+        const y = (v - mean) * f + mean;
+        return keep ? Math.min(max, Math.max(min, y)) : y;
+      });
+    },
+  );
+}
+
+/** Options of {@link randElastic}. */
+export interface RandElasticOptions {
+  readonly prob?: number;
+  /** Gaussian smoothing σ of the displacement field, in voxels (one number or per x/y/z axis). */
+  readonly sigma: number | readonly number[];
+  /** Scaling α of the smoothed field, in voxels (one number or per axis). */
+  readonly magnitude: number | readonly number[];
+  readonly mode?: InterpolationMode;
+  readonly padding?: PaddingMode;
+}
+
+/** Separable Gaussian smoothing of a field on a [nz, ny, nx] grid, edges clamped. */
+function gaussianSmooth(field: Float32Array, sizeX: readonly number[], sigma: readonly number[]): void {
+  const nd = sizeX.length;
+  const n = [sizeX[0] as number, sizeX[1] as number, nd === 3 ? (sizeX[2] as number) : 1];
+  const strides = [1, n[0] as number, (n[0] as number) * (n[1] as number)];
+  const tmp = new Float32Array(field.length);
+  for (let ax = 0; ax < nd; ax++) {
+    const s = sigma[ax] as number;
+    if (!(s > 0)) continue;
+    const radius = Math.max(1, Math.ceil(3 * s));
+    const kernel = new Float64Array(2 * radius + 1);
+    let ksum = 0;
+    for (let k = -radius; k <= radius; k++) ksum += kernel[k + radius] = Math.exp(-(k * k) / (2 * s * s));
+    for (let k = 0; k < kernel.length; k++) kernel[k] = (kernel[k] as number) / ksum;
+    const len = n[ax] as number;
+    const st = strides[ax] as number;
+    for (let i = 0; i < field.length; i++) {
+      const pos = Math.floor(i / st) % len;
+      const base = i - pos * st;
+      let acc = 0;
+      for (let k = -radius; k <= radius; k++) {
+        const q = Math.min(len - 1, Math.max(0, pos + k));
+        acc += (kernel[k + radius] as number) * (field[base + q * st] as number);
+      }
+      tmp[i] = acc;
+    }
+    field.set(tmp);
+  }
+}
+
+/**
+ * With probability `prob`, elastic deformation after Simard, Steinkraus & Platt, "Best practices for
+ * convolutional neural networks applied to visual document analysis", ICDAR 2003: per axis a field of
+ * U(−1, 1) displacements, smoothed by a Gaussian of σ voxels and scaled by α, moves every voxel. The field
+ * comes from one seed per sample, so image and mask deform identically. Smoothing shrinks the field: its
+ * standard deviation is α/√3 · (2σ√π)^(−nd/2) voxels, so α is far larger than the displacement it gives
+ * (Simard: σ = 4, α = 34 on 28×28 digits, about 1.4 px; in 3D, σ = 6 with α = 500 gives about 3 voxels).
+ * Not invertible (recorded so
+ * {@link invert} refuses rather than silently skipping it).
+ *
+ * @example
+ * ```ts
+ * const t = randElastic({ prob: 0.5, sigma: 4, magnitude: 8 });
+ * ```
+ */
+export function randElastic(options: RandElasticOptions): ImageTransform<number | null, RandElasticOptions> {
+  const prob = checkProb(options.prob ?? DEFAULT_PROB, "randElastic");
+  let cache: { key: string; field: Float32Array[] } | undefined;
+  const fieldFor = (img: MedicalImage, seed: number): Float32Array[] => {
+    const sizeX = sizeXYZ(img.shape);
+    const key = `${seed}:${sizeX.join("x")}`;
+    if (cache?.key === key) return cache.field;
+    const nd = sizeX.length;
+    const sigma = perAxis(options.sigma, nd, "randElastic", "sigma");
+    const alpha = perAxis(options.magnitude, nd, "randElastic", "magnitude");
+    const nvox = sizeX.reduce((a, b) => a * b, 1);
+    const rng = new Rng(seed);
+    const field = sizeX.map((_, g) => {
+      const f = new Float32Array(nvox);
+      for (let i = 0; i < nvox; i++) f[i] = rng.uniform(-1, 1);
+      gaussianSmooth(f, sizeX, sigma);
+      for (let i = 0; i < nvox; i++) f[i] = (f[i] as number) * (alpha[g] as number);
+      return f;
+    });
+    cache = { key, field };
+    return field;
+  };
+  return defineImageTransform(
+    "randElastic",
+    "spatial",
+    options,
+    (_ref, ctx) => {
+      const rng = requireRng(ctx, "randElastic");
+      return rng.bernoulli(prob) ? rng.seed() : null;
+    },
+    (img, seed, o) => {
+      if (seed === null) return img;
+      const nd = ndimOf(img);
+      const mode = modeFor(options.mode, o.mask);
+      const padding = options.padding ?? "border";
+      const data = resampleIndex(img, img.shape.slice(0, -1), identity(nd), new Array<number>(nd).fill(0), {
+        mode,
+        padding,
+        displacement: fieldFor(img, seed),
+      });
+      const op: AppliedOperation = {
+        name: "randElastic",
+        matrix: [],
+        offset: [],
+        inputShape: [...img.shape],
+        inputGeometry: { spacing: [...img.spacing], origin: [...img.origin], direction: [...img.direction] },
+        mode,
+        padding,
+        invertible: false,
+      };
+      return createImage(data, img.shape, {
+        spacing: img.spacing,
+        origin: img.origin,
+        direction: img.direction,
+        meta: { ...img.meta, appliedOperations: [...appliedOperations(img), op] },
+      });
+    },
+  );
+}

@@ -1,0 +1,65 @@
+/** RadioLens transforms: intensity, spatial and random augmentation for 2D and 3D MedicalImages, composable and invertible. */
+export {
+  type RandAffineOptions,
+  type RandContrastOptions,
+  type RandElasticOptions,
+  type RandFlipOptions,
+  type RandGammaOptions,
+  type RandGaussianNoiseOptions,
+  type RandRotateOptions,
+  randAffine,
+  randContrast,
+  randElastic,
+  randFlip,
+  randGamma,
+  randGaussianNoise,
+  randRotate,
+} from "./augment.js";
+export { type Compose, compose, type InvertOptions, invert, type OnKeysOptions, onKeys } from "./compose.js";
+export {
+  type ClipOptions,
+  clip,
+  type HistogramEqualizeOptions,
+  histogramEqualize,
+  type NormalizeOptions,
+  normalize,
+  type ScaleIntensityRangeOptions,
+  scaleIntensityRange,
+  type WindowOptions,
+  window,
+} from "./intensity.js";
+export {
+  type AppliedOperation,
+  appliedOperations,
+  type Geometry,
+  type InterpolationMode,
+  type PaddingMode,
+  resampledGeometry,
+  resampleIndex,
+} from "./resample.js";
+export {
+  type AffineOptions,
+  type AffineParams,
+  affine,
+  affineIndexMap,
+  type CropOptions,
+  type CropOrPadOptions,
+  crop,
+  cropOrPad,
+  type FlipOptions,
+  flip,
+  type ResizeOptions,
+  type Rotate90Options,
+  resize,
+  rotate90,
+  type SpacingOptions,
+  spacing,
+} from "./spatial.js";
+export {
+  type ApplyOptions,
+  defineImageTransform,
+  type ImageTransform,
+  type Sample,
+  type Transform,
+  type TransformContext,
+} from "./types.js";
