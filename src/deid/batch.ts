@@ -7,7 +7,7 @@ import { Worker } from "node:worker_threads";
 import { unzipSync } from "fflate";
 import { RadioLensError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import { type AuditRecord, AuditWriter, emptyCounts, readAuditForResume } from "./audit.js";
+import { type AuditRecord, AuditWriter, auditLine, emptyCounts, readAuditForResume } from "./audit.js";
 import { type DeidConfig, deidentifyBytes } from "./engine.js";
 import { activeOptions, validateOptions } from "./options.js";
 import { readPseudonymTable, writePseudonymTable } from "./pseudonym.js";
@@ -346,7 +346,14 @@ export async function deidentifyTree(
   }
   cleanTempFiles(outAbs);
   const auditPath = join(outAbs, AUDIT_FILE);
-  const done = new Set(readAuditForResume(auditPath).map((r) => r.input));
+  const previous = readAuditForResume(auditPath);
+  // A record whose output has since disappeared is dropped and its instance done again, so the audit keeps
+  // exactly one line per instance.
+  const valid = previous.filter(
+    (r) => r.status !== "written" || (r.output !== undefined && existsSync(join(outAbs, r.output))),
+  );
+  if (valid.length !== previous.length) writeFileAtomic(auditPath, valid.map(auditLine).join(""));
+  const done = new Set(valid.map((r) => r.input));
   const entries = listInput(inAbs, outAbs).filter((e) => e.rel !== RUN_FILE && e.rel !== AUDIT_FILE);
   const pending = entries.filter((e) => !done.has(e.rel));
   const table = options.pseudonymTable
