@@ -9,6 +9,17 @@ function toFloat(img: MedicalImage, f: (v: number, i: number) => number): Medica
   return withData(img, out);
 }
 
+/** y = clamp(v·k + c, lo, hi) into float32 (float64 stays float64): the hot loop of range scaling and z-score. */
+function scaleLinear(img: MedicalImage, k: number, c: number, lo: number, hi: number): MedicalImage {
+  const src = img.data;
+  const out = src instanceof Float64Array ? new Float64Array(src.length) : new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const y = (src[i] as number) * k + c;
+    out[i] = Math.min(hi, Math.max(lo, y));
+  }
+  return withData(img, out);
+}
+
 /** Options of {@link scaleIntensityRange}. */
 export interface ScaleIntensityRangeOptions {
   readonly aMin: number;
@@ -45,10 +56,13 @@ export function scaleIntensityRange(
     (img, _p, o) =>
       o.mask
         ? img
-        : toFloat(img, (v) => {
-            const y = (v - aMin) * k + bMin;
-            return options.clip === true ? Math.min(hi, Math.max(lo, y)) : y;
-          }),
+        : scaleLinear(
+            img,
+            k,
+            bMin - aMin * k,
+            options.clip === true ? lo : -Infinity,
+            options.clip === true ? hi : Infinity,
+          ),
   );
 }
 
@@ -80,6 +94,27 @@ export function normalize(options: NormalizeOptions = {}): ImageTransform<undefi
       const src = img.data;
       const ch = img.shape[img.shape.length - 1] as number;
       const groups = options.channelWise === true ? ch : 1;
+      if (groups === 1 && options.nonzero !== true) {
+        // One group: two plain passes in locals (mean, then centred squares), about 5x faster than Welford
+        // through arrays and as accurate for image-sized data in float64.
+        let sum = 0;
+        let n = 0;
+        for (let i = 0; i < src.length; i++) {
+          const v = src[i] as number;
+          if (!Number.isNaN(v)) {
+            sum += v;
+            n++;
+          }
+        }
+        const mu = n > 0 ? sum / n : 0;
+        let ss = 0;
+        for (let i = 0; i < src.length; i++) {
+          const d = (src[i] as number) - mu;
+          if (!Number.isNaN(d)) ss += d * d;
+        }
+        const sd = n > 0 && ss > 0 ? Math.sqrt(ss / n) : 1;
+        return scaleLinear(img, 1 / sd, -mu / sd, -Infinity, Infinity);
+      }
       const mean = new Float64Array(groups);
       const m2 = new Float64Array(groups);
       const count = new Float64Array(groups);

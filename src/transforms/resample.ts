@@ -155,14 +155,53 @@ export function resampleIndex(
   const sy = nx * ch;
   const sz = ny * nx * ch;
   const clamp = (v: number, hi: number): number => Math.min(hi, Math.max(0, v));
+  const isInt = (v: number): boolean => Number.isInteger(v);
+  if (
+    nearest &&
+    disp === undefined &&
+    [a00, a01, a02, a10, a11, a12, a20, a21, a22, b0, b1, b2].every(isInt)
+  ) {
+    // Flips, 90° rotations, crops and pads: integer index maps, so a plain copy with integer arithmetic.
+    let oi = 0;
+    for (let z = 0; z < oz; z++) {
+      for (let y = 0; y < oy; y++) {
+        let ix = a01 * y + a02 * z + b0;
+        let iy = a11 * y + a12 * z + b1;
+        let iz = a21 * y + a22 * z + b2;
+        for (let x = 0; x < ox; x++, ix += a00, iy += a10, iz += a20) {
+          let rx = ix;
+          let ry = iy;
+          let rz = iz;
+          if (border) {
+            rx = clamp(rx, nx - 1);
+            ry = clamp(ry, ny - 1);
+            rz = clamp(rz, nz - 1);
+          }
+          if (rx < 0 || ry < 0 || rz < 0 || rx >= nx || ry >= ny || rz >= nz) {
+            for (let c = 0; c < ch; c++) dst[oi++] = fill;
+          } else if (ch === 1) {
+            dst[oi++] = src[rz * sz + ry * sy + rx] as number;
+          } else {
+            const si = rz * sz + ry * sy + rx * ch;
+            for (let c = 0; c < ch; c++) dst[oi++] = src[si + c] as number;
+          }
+        }
+      }
+    }
+    return dst;
+  }
+  const flat = nz === 1 && a20 === 0 && a21 === 0 && a22 === 1 && b2 === 0 && dz === undefined;
   let oi = 0;
   let vox = 0;
   for (let z = 0; z < oz; z++) {
     for (let y = 0; y < oy; y++) {
+      const rowX = a01 * y + a02 * z + b0;
+      const rowY = a11 * y + a12 * z + b1;
+      const rowZ = a21 * y + a22 * z + b2;
       for (let x = 0; x < ox; x++, vox++) {
-        let ix = a00 * x + a01 * y + a02 * z + b0;
-        let iy = a10 * x + a11 * y + a12 * z + b1;
-        let iz = a20 * x + a21 * y + a22 * z + b2;
+        let ix = a00 * x + rowX;
+        let iy = a10 * x + rowY;
+        let iz = a20 * x + rowZ;
         if (dx !== undefined) ix += dx[vox] as number;
         if (dy !== undefined) iy += dy[vox] as number;
         if (dz !== undefined) iz += dz[vox] as number;
@@ -185,13 +224,48 @@ export function resampleIndex(
         }
         const x0 = Math.floor(ix);
         const y0 = Math.floor(iy);
-        const z0 = Math.floor(iz);
         const fx = ix - x0;
         const fy = iy - y0;
+        if (flat) {
+          if (x0 >= 0 && y0 >= 0 && x0 + 1 < nx && y0 + 1 < ny) {
+            // Interior of a 2D image: all four neighbours exist.
+            const base = y0 * sy + x0 * ch;
+            for (let c = 0; c < ch; c++) {
+              const p = base + c;
+              const top = (src[p] as number) + fx * ((src[p + ch] as number) - (src[p] as number));
+              const q = p + sy;
+              const bot = (src[q] as number) + fx * ((src[q + ch] as number) - (src[q] as number));
+              dst[oi++] = top + fy * (bot - top);
+            }
+            continue;
+          }
+        } else {
+          const z0 = Math.floor(iz);
+          if (x0 >= 0 && y0 >= 0 && z0 >= 0 && x0 + 1 < nx && y0 + 1 < ny && z0 + 1 < nz) {
+            // Interior of a volume: all eight neighbours exist (the common case, kept branch-free).
+            const fz = iz - z0;
+            const base = z0 * sz + y0 * sy + x0 * ch;
+            for (let c = 0; c < ch; c++) {
+              const p = base + c;
+              const v00 = (src[p] as number) + fx * ((src[p + ch] as number) - (src[p] as number));
+              const p1 = p + sy;
+              const v01 = (src[p1] as number) + fx * ((src[p1 + ch] as number) - (src[p1] as number));
+              const p2 = p + sz;
+              const v10 = (src[p2] as number) + fx * ((src[p2 + ch] as number) - (src[p2] as number));
+              const p3 = p2 + sy;
+              const v11 = (src[p3] as number) + fx * ((src[p3 + ch] as number) - (src[p3] as number));
+              const a = v00 + fy * (v01 - v00);
+              const b = v10 + fy * (v11 - v10);
+              dst[oi++] = a + fz * (b - a);
+            }
+            continue;
+          }
+        }
+        // Edge voxels: neighbours outside read `fill`; zero weights are skipped so exact indices stay exact.
+        const z0 = Math.floor(iz);
         const fz = iz - z0;
         for (let c = 0; c < ch; c++) {
           let acc = 0;
-          let wsum = 0;
           for (let kz = 0; kz < 2; kz++) {
             const wz = kz === 0 ? 1 - fz : fz;
             if (wz === 0) continue;
@@ -205,16 +279,14 @@ export function resampleIndex(
                 if (wx === 0) continue;
                 const xx = x0 + kx;
                 const w = wx * wy * wz;
-                wsum += w;
-                if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) {
-                  acc += w * fill;
-                } else {
-                  acc += w * (src[zz * sz + yy * sy + xx * ch + c] as number);
-                }
+                acc +=
+                  xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz
+                    ? w * fill
+                    : w * (src[zz * sz + yy * sy + xx * ch + c] as number);
               }
             }
           }
-          dst[oi++] = wsum > 0 ? acc / wsum : fill;
+          dst[oi++] = acc;
         }
       }
     }
