@@ -90,6 +90,8 @@ async function tryOnednn(threads: number): Promise<{ isa: string; version: strin
  */
 export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
   const threads = resolveThreads(opts.threads);
+  // Production mode silences tfjs's console banners (e.g. the tfjs-node advert), which would corrupt CLI output.
+  tf.env().set("PROD", true);
   if (
     current &&
     (opts.backend === undefined || opts.backend === current.backend) &&

@@ -3,13 +3,19 @@ import type { Command } from "../command.js";
 import { deidCommand } from "./deid.js";
 import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
+import { evaluateCommand } from "./evaluate.js";
 import { infoCommand } from "./info.js";
+import { predictCommand } from "./predict.js";
 import { reportsEvaluateCommand, reportsGenerateCommand, reportsLabelCommand } from "./reports.js";
+import { trainCommand } from "./train.js";
 
 /** All commands, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
   infoCommand,
   dicomPixelsCommand,
+  trainCommand,
+  evaluateCommand,
+  predictCommand,
   doctorCommand,
   deidCommand,
   reportsLabelCommand,

@@ -31,7 +31,10 @@ test("16-bit gray PNG keeps its 16-bit values; RGB PNG gives 3 channels", async 
   });
   const values = Array.from({ length: w * h }, (_, i) => i * 4000 + 7);
   const buf = Buffer.alloc(w * h * 2);
-  values.forEach((v, i) => buf.writeUInt16LE(v, i * 2)); // pngjs packs 16-bit input from native-order samples
+  // pngjs packs 16-bit input from native-order samples.
+  values.forEach((v, i) => {
+    buf.writeUInt16LE(v, i * 2);
+  });
   g16.data = buf;
   const bytes16 = PNG.sync.write(g16, {
     colorType: 0,

@@ -46,7 +46,9 @@ test("reads PneumoniaMNIST with the shapes and dtypes of the official release", 
 test("reads stored and deflated members, big-endian and Fortran-ordered arrays", () => {
   const be = new Uint8Array(8);
   const dv = new DataView(be.buffer);
-  [1, -2, 300, -32768].forEach((v, i) => dv.setInt16(i * 2, v, false));
+  [1, -2, 300, -32768].forEach((v, i) => {
+    dv.setInt16(i * 2, v, false);
+  });
   // Fortran order of [[1,2,3],[4,5,6]] is 1,4,2,5,3,6.
   const f = new Float32Array([1, 4, 2, 5, 3, 6]);
   for (const level of [0, 6] as const) {

@@ -1,0 +1,56 @@
+/** `radiolens evaluate`: parses flags and calls evaluateBundle(); prints the headline metrics or the full JSON. */
+
+import { RadioLensError } from "../../core/errors.js";
+import type { BackendName } from "../../engine/backend.js";
+import { HEADLINE_KEYS } from "../../metrics/index.js";
+import { evaluateBundle } from "../../train/evaluate.js";
+import { type Command, flag, str } from "../command.js";
+
+export const evaluateCommand: Command = {
+  name: "evaluate",
+  summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",
+  help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME]
+
+Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
+log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.`,
+  options: {
+    model: { type: "string" },
+    data: { type: "string" },
+    split: { type: "string" },
+    json: { type: "boolean" },
+    bootstrap: { type: "string" },
+    threshold: { type: "string" },
+    backend: { type: "string" },
+  },
+  async run(args, io) {
+    const model = str(args, "model");
+    const data = str(args, "data");
+    if (!model || !data)
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "--model and --data are required" });
+    const bootstrap = str(args, "bootstrap");
+    const threshold = str(args, "threshold");
+    const backend = str(args, "backend") as BackendName | undefined;
+    const r = await evaluateBundle({
+      model,
+      data,
+      split: str(args, "split") ?? "test",
+      ...(bootstrap !== undefined ? { bootstrap: Number(bootstrap) } : {}),
+      ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
+      ...(backend ? { backend } : {}),
+    });
+    if (flag(args, "json")) {
+      io.stdout(
+        `${JSON.stringify(r, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`,
+      );
+      return 0;
+    }
+    io.stdout(`${r.model.name} ${r.model.version} on ${r.dataset.split} (${r.n_samples} samples)\n`);
+    for (const k of HEADLINE_KEYS) {
+      const v = r[k];
+      const ci = r.ci.bootstrap?.intervals[k];
+      const ciText = ci && Number.isFinite(ci.lo) ? `  [${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}]` : "";
+      io.stdout(`  ${k.padEnd(18)} ${Number.isFinite(v) ? v.toFixed(4) : "undefined"}${ciText}\n`);
+    }
+    return 0;
+  },
+};

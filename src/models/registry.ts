@@ -1,0 +1,59 @@
+/** The architectures `radiolens train --model NAME` can build, by name. */
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { RadioLensError } from "../core/errors.js";
+import { createSeedCnn } from "./seed-cnn.js";
+
+/** What every classifier factory receives. */
+export interface ClassifierOptions {
+  readonly inputShape: readonly [number, number, number];
+  readonly numClasses: number;
+  readonly seed: number;
+  /** Output activation: softmax for single-label, sigmoid for multi-label. */
+  readonly activation?: "softmax" | "sigmoid";
+}
+
+/** One registered architecture. */
+export interface ModelSpec {
+  readonly name: string;
+  readonly description: string;
+  create(opts: ClassifierOptions): tfl.LayersModel;
+}
+
+/** The registry, by name. */
+export const MODELS = new Map<string, ModelSpec>([
+  [
+    "seed-cnn",
+    {
+      name: "seed-cnn",
+      description: "The tutorial CNN: 2×(Conv 3×3 + MaxPool), Dense 128, Dropout 0.5, softmax",
+      create: (o) => createSeedCnn({ inputShape: o.inputShape, numClasses: o.numClasses, seed: o.seed }),
+    },
+  ],
+]);
+
+/**
+ * Adds an architecture to the registry.
+ *
+ * @example
+ * ```ts
+ * registerModel({ name: "resnet18-28", description: "...", create: (o) => createResNet({ ...o, depth: 18 }) });
+ * ```
+ */
+export function registerModel(spec: ModelSpec): void {
+  MODELS.set(spec.name, spec);
+}
+
+/**
+ * Builds a registered architecture.
+ *
+ * @example
+ * ```ts
+ * const model = createModel("seed-cnn", { inputShape: [28, 28, 1], numClasses: 2, seed: 1 });
+ * ```
+ */
+export function createModel(name: string, opts: ClassifierOptions): tfl.LayersModel {
+  const spec = MODELS.get(name);
+  if (!spec)
+    throw new RadioLensError("RL_ERR_UNKNOWN_MODEL", { name, available: [...MODELS.keys()].join(", ") });
+  return spec.create(opts);
+}
