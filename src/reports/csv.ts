@@ -11,8 +11,14 @@ export interface CsvTable {
   readonly rows: readonly Readonly<Record<string, string>>[];
 }
 
+/** Options for reading CSV. */
+export interface CsvReadOptions {
+  /** Column names for a file without a header row (every row is data). */
+  readonly columns?: readonly string[];
+}
+
 /**
- * Parses CSV text with a header row. A UTF-8 BOM is dropped; rows with a different number of fields are an error
+ * Parses CSV text with a header row (or without one when `opts.columns` names the columns). A UTF-8 BOM is dropped; rows with a different number of fields are an error
  * (a silently shifted column would mislabel a report).
  *
  * @example
@@ -20,7 +26,7 @@ export interface CsvTable {
  * parseCsv('id,text\n1,"a, b\nc"\n').rows[0]?.text; // "a, b\nc"
  * ```
  */
-export function parseCsv(text: string, source = "<csv>"): CsvTable {
+export function parseCsv(text: string, source = "<csv>", opts: CsvReadOptions = {}): CsvTable {
   let records: string[][];
   try {
     records = parse(text, { bom: true, skip_empty_lines: true, relax_column_count: false }) as string[][];
@@ -30,6 +36,16 @@ export function parseCsv(text: string, source = "<csv>"): CsvTable {
       { detail: `${source} is not valid CSV: ${(e as Error).message}` },
       { cause: e },
     );
+  }
+  if (opts.columns) {
+    // Header-less files (the CheXpert labeler's input is one quoted report per line).
+    const n = opts.columns.length;
+    if (records.some((r) => r.length !== n)) {
+      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        detail: `${source} rows do not have ${n} field(s): ${opts.columns.join(", ")}`,
+      });
+    }
+    records.unshift([...opts.columns]);
   }
   const header = records[0];
   if (!header)
@@ -58,7 +74,7 @@ export function parseCsv(text: string, source = "<csv>"): CsvTable {
  * const t = readCsv("reports.csv");
  * ```
  */
-export function readCsv(path: string): CsvTable {
+export function readCsv(path: string, opts: CsvReadOptions = {}): CsvTable {
   if (!existsSync(path)) throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
   let text: string;
   try {
@@ -66,7 +82,7 @@ export function readCsv(path: string): CsvTable {
   } catch (e) {
     throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message }, { cause: e });
   }
-  return parseCsv(text, path);
+  return parseCsv(text, path, opts);
 }
 
 /**

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { sharedData } from "../../core/testing.js";
 import { parseCsv } from "../../reports/csv.js";
 import { runCli } from "../main.js";
 
@@ -72,6 +73,27 @@ describe("radiolens reports", () => {
     assert.equal(parsed.micro.recall, 2 / 3);
     const table = await cli("reports", "evaluate", "--pred", out, "--gold", gold);
     assert.match(table.out, /\| Effusion \| 1 \| 1 \| 0 \| 0 \| 1\.000 \| 1\.000 \| 1\.000 \|/);
+  });
+
+  it("labels the CheXpert labeler's header-less sample file", async () => {
+    const out = join(dir, "sample.csv");
+    const r = await cli(
+      "reports",
+      "label",
+      sharedData("reports/sample_reports.csv"),
+      "--no-header",
+      "--out",
+      out,
+    );
+    assert.equal(r.code, 0, r.err);
+    const t = parseCsv(readFileSync(out, "utf8"));
+    assert.equal(t.rows.length, 4);
+    assert.equal(t.columns[0], "Reports");
+    assert.match(t.rows[1]?.["Reports"] ?? "", /^1\. Left pleural effusion/);
+    assert.deepEqual(
+      t.rows.map((row) => row["Cardiomegaly"]),
+      ["0", "1", "", "1"],
+    );
   });
 
   it("writes a manifest with patient and split columns from metadata", async () => {

@@ -35,6 +35,8 @@ Options:
   --out FILE               output CSV (required)
   --text-columns A,B       columns read as one report (default findings,impression)
   --id-column NAME         id column (default: the first column)
+  --no-header              the CSV has no header: one report per row (the CheXpert labeler's input);
+                           the report text itself is the id column, named Reports
   --manifest               write a training manifest instead: path,label[,patient_id][,split],<14 findings 0/1>
   --path-template T        manifest image path, {id} = row id (default {id}.png)
   --strip-prefix P         remove P from ids before filling {id}
@@ -46,6 +48,7 @@ Options:
     out: { type: "string" },
     "text-columns": { type: "string" },
     "id-column": { type: "string" },
+    "no-header": { type: "boolean" },
     manifest: { type: "boolean" },
     "path-template": { type: "string" },
     "strip-prefix": { type: "string" },
@@ -65,11 +68,12 @@ Options:
       ?.split(",")
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
-    const idColumn = str(args, "id-column");
-    const table = readCsv(input);
+    const noHeader = flag(args, "no-header");
+    const idColumn = noHeader ? "Reports" : str(args, "id-column");
+    const table = readCsv(input, noHeader ? { columns: ["Reports"] } : {});
     const labels = labelTable(table, {
       ...(idColumn ? { idColumn } : {}),
-      ...(textColumns ? { textColumns } : {}),
+      ...(noHeader ? { textColumns: ["Reports"] } : textColumns ? { textColumns } : {}),
     });
     if (!flag(args, "manifest")) {
       writeCsv(out, labels.columns, labels.rows);
