@@ -305,7 +305,7 @@ export function parseNiftiHeader(bytes: Uint8Array, path = "<bytes>"): NiftiHead
       detail: `unknown datatype code ${h.datatype}`,
     });
   }
-  if (!Number.isFinite(h.voxOffset) || h.voxOffset < 0) {
+  if (!Number.isInteger(h.voxOffset) || h.voxOffset < 0) {
     throw invalid(path, `vox_offset is ${h.voxOffset}`);
   }
   if (h.singleFile && h.voxOffset < headerSize) {

@@ -1,11 +1,11 @@
 /** Reads every NIfTI/Analyze file of ../shared/data/nifti and checks it against the values nibabel 5.0 reports. */
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { isRadioLensError } from "../../core/errors.js";
 import type { MedicalImage } from "../../core/image.js";
 import { sharedData } from "../../core/testing.js";
-import { bestAffine, type NiftiMeta, readNifti, readNiftiHeader } from "./index.js";
+import { bestAffine, isNifti, type NiftiMeta, readNifti, readNiftiHeader } from "./index.js";
 
 const nib = (f: string): string => sharedData("nifti", "nibabel", f);
 const niivue = (f: string): string => sharedData("nifti", "niivue", f);
@@ -237,6 +237,14 @@ describe("NIfTI files of ../shared/data/nifti (expected values from nibabel 5.0)
         (e: unknown) => isRadioLensError(e, "RL_ERR_NIFTI_MISSING_IMAGE") && e.message.includes(".img"),
       );
     }
+  });
+
+  it("isNifti recognises every NIfTI file (gzip or not) and nothing else", () => {
+    const yes = ["anatomical.nii", "example4d.nii.gz", "example_nifti2.nii.gz", "nifti1.hdr", "nifti2.hdr"];
+    for (const f of yes) assert.equal(isNifti(readFileSync(nib(f))), true, f);
+    assert.equal(isNifti(readFileSync(niivue("lesion.nii.gz"))), true);
+    for (const f of ["analyze.hdr", "test.mgz"]) assert.equal(isNifti(readFileSync(nib(f))), false, f);
+    assert.equal(isNifti(readFileSync(sharedData("dicom", "pydicom", "CT_small.dcm"))), false);
   });
 
   it("test.mgz (MGH, not NIfTI) is refused with a typed error", () => {

@@ -1,6 +1,7 @@
 /** Reads NIfTI-1/NIfTI-2/Analyze images (.nii, .nii.gz, .hdr/.img pairs, either byte order) into MedicalImage. */
 import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import { Gunzip } from "fflate";
 import { RadioLensError } from "../../core/errors.js";
 import { createImage, type MedicalImage, type PixelArray } from "../../core/image.js";
 import { affineToLps, bestAffine, qformAffine, sformAffine } from "./geometry.js";
@@ -71,6 +72,50 @@ function gunzip(b: Uint8Array, name: string, maxBytes: number): Uint8Array {
       { cause: e },
     );
   }
+}
+
+/**
+ * True when the bytes (gzip or not) start with a NIfTI-1 or NIfTI-2 header: `sizeof_hdr` 348/540 in either
+ * byte order and the magic (`n+1`/`ni1` at byte 344, `n+2`/`ni2` at byte 4). A gzip stream is inflated only
+ * as far as the header. Analyze headers (no magic) are not claimed.
+ *
+ * @example
+ * ```ts
+ * if (isNifti(bytes)) img = readNifti(bytes);
+ * ```
+ */
+export function isNifti(bytes: Uint8Array): boolean {
+  let b = bytes;
+  if (isGzip(b)) {
+    // Inflate only until a header's worth of bytes is out (fflate streams; zlib's sync API cannot stop early).
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    try {
+      const gz = new Gunzip((chunk) => {
+        parts.push(chunk);
+        got += chunk.length;
+      });
+      for (let off = 0; off < b.length && got < 548 && off < 1 << 20; off += 512) {
+        gz.push(b.subarray(off, Math.min(b.length, off + 512)));
+      }
+    } catch {
+      return false;
+    }
+    const head = new Uint8Array(got);
+    let o = 0;
+    for (const p of parts) {
+      head.set(p, o);
+      o += p.length;
+    }
+    b = head;
+  }
+  if (b.length < 348) return false;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const size = [dv.getInt32(0, true), dv.getInt32(0, false)];
+  const magic = (off: number): string => String.fromCharCode(b[off] ?? 0, b[off + 1] ?? 0, b[off + 2] ?? 0);
+  if (size.includes(348)) return (magic(344) === "n+1" || magic(344) === "ni1") && b[347] === 0;
+  if (size.includes(540)) return (magic(4) === "n+2" || magic(4) === "ni2") && b[7] === 0;
+  return false;
 }
 
 function readBytes(path: string): Uint8Array {
