@@ -46,7 +46,7 @@ test("train → evaluate --json → predict on a real chest X-ray JPEG", async (
     "--seed",
     "1",
     "--limit",
-    "640",
+    "1024",
     "--out",
     bundle,
     "--backend",
@@ -117,6 +117,32 @@ test("train → evaluate --json → predict on a real chest X-ray JPEG", async (
     assert.ok(["normal", "pneumonia"].includes(pr.label));
   }
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("the same train command twice with the same seed writes byte-identical weights (default backend)", async () => {
+  const args = (out: string) => [
+    "train",
+    "--data",
+    NPZ,
+    "--model",
+    "seed-cnn",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "32",
+    "--seed",
+    "7",
+    "--limit",
+    "256",
+    "--out",
+    out,
+  ];
+  const a = join(work, "det-a");
+  const b = join(work, "det-b");
+  assert.equal((await cli(args(a))).code, 0);
+  assert.equal((await cli(args(b))).code, 0);
+  assert.ok(readFileSync(join(a, "weights.bin")).equals(readFileSync(join(b, "weights.bin"))));
+  assert.equal(readFileSync(join(a, "model.json"), "utf8"), readFileSync(join(b, "model.json"), "utf8"));
 });
 
 function assertOneLine(r: { code: number; out: string; err: string }, pattern: RegExp): void {
