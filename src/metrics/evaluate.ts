@@ -451,6 +451,27 @@ const UNDEFINED_REASON: Record<EvaluationTask, Partial<Record<HeadlineKey, strin
 };
 
 /**
+ * The input with rows averaged per patient (mean score per column, common label), in first-appearance order,
+ * and `patientIds` removed; the input itself when it has no patient ids.
+ *
+ * @example
+ * ```ts
+ * aggregateByPatient({ task: "binary", labels: [1, 1], scores: [0.2, 0.6], patientIds: ["a", "a"] }).scores; // [[0.4]]
+ * ```
+ */
+export function aggregateByPatient(input: EvaluationInput): EvaluationInput {
+  if (input.patientIds === undefined) return input;
+  const { patientIds, ...rest } = input;
+  const agg = aggregatePatients(patientIds, asRows(input.labels), asRows(input.scores));
+  if (rest.task === "binary") {
+    return { ...rest, labels: agg.labels.map((r) => r[0]!), scores: agg.scores.map((r) => r[0]!) };
+  }
+  if (rest.task === "multiclass")
+    return { ...rest, labels: agg.labels.map((r) => r[0]!), scores: agg.scores };
+  return { ...rest, labels: agg.labels, scores: agg.scores };
+}
+
+/**
  * Evaluates predictions: the headline metrics (snake_case keys at the top level) plus per-class details,
  * confusion matrix, operating threshold, DeLong AUC intervals and stratified bootstrap intervals of every
  * headline metric. Binary metrics use the positive class (predict positive when score ≥ threshold);

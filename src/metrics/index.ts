@@ -5,6 +5,7 @@ export * from "./confusion.js";
 export * from "./delong.js";
 export * from "./evaluate.js";
 export * from "./medmnist.js";
+export * from "./predictions-csv.js";
 export * from "./probabilistic.js";
 export * from "./ranking.js";
 export * from "./segmentation.js";

@@ -1,9 +1,13 @@
 /** Evaluation plots as Vega-Lite specifications rendered server-side to SVG (vega's headless renderer), with PNG through resvg (WebAssembly). */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { CalibrationBin } from "./probabilistic.js";
+import { writeFileAtomic } from "../core/fs.js";
+import { aggregateByPatient, type EvaluationInput, type EvaluationResult } from "./evaluate.js";
+import { type CalibrationBin, computeCalibrationBins, topLabelConfidence } from "./probabilistic.js";
+import { computePrCurve, computeRocCurve } from "./ranking.js";
 import { metricInputError } from "./stats.js";
 
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -398,4 +402,111 @@ export async function svgToPng(
   } finally {
     r.free();
   }
+}
+
+/** The standard evaluation figures as SVG documents. */
+export interface EvaluationPlots {
+  readonly roc: string;
+  readonly pr: string;
+  readonly confusion: string | null;
+  readonly reliability: string;
+}
+
+/**
+ * ROC, precision–recall, confusion-matrix and reliability figures for an evaluation (after the same patient
+ * aggregation): one curve for binary, one per class (one-vs-rest) or per label otherwise; the reliability
+ * diagram shows P(class 1) for binary, top-label confidence for multi-class and all labels pooled for
+ * multi-label.
+ *
+ * @example
+ * ```ts
+ * const plots = await evaluationPlots(input, evaluatePredictions(input));
+ * writeFileAtomic("roc.svg", plots.roc);
+ * ```
+ */
+export async function evaluationPlots(
+  input: EvaluationInput,
+  result: EvaluationResult,
+): Promise<EvaluationPlots> {
+  const data = aggregateByPatient(input);
+  const curves: { name: string; y: number[]; s: number[] }[] = [];
+  let rel: { y: number[]; p: number[] };
+  if (data.task === "binary") {
+    const y = Array.from(data.labels);
+    const s = Array.from(data.scores);
+    curves.push({ name: result.class_names[1] ?? "positive", y, s });
+    rel = { y, p: s };
+  } else if (data.task === "multiclass") {
+    const y = Array.from(data.labels);
+    result.class_names.forEach((name, c) => {
+      curves.push({ name, y: y.map((v) => (v === c ? 1 : 0)), s: data.scores.map((r) => r[c] as number) });
+    });
+    const t = topLabelConfidence(y, data.scores);
+    rel = { y: Array.from(t.correct), p: Array.from(t.confidence) };
+  } else {
+    result.class_names.forEach((name, c) => {
+      curves.push({
+        name,
+        y: data.labels.map((r) => r[c] as number),
+        s: data.scores.map((r) => r[c] as number),
+      });
+    });
+    rel = { y: curves.flatMap((c) => c.y), p: curves.flatMap((c) => c.s) };
+  }
+  const per = new Map(result.per_class.map((p) => [p.name, p]));
+  const defined = curves.filter((c) => c.y.some((v) => v === 1) && c.y.some((v) => v === 0));
+  const rocSeries = defined.map((c) => {
+    const r = computeRocCurve(c.y, c.s);
+    const auc = data.task === "binary" ? result.auc : per.get(c.name)?.auc;
+    return { name: c.name, fpr: r.fpr, tpr: r.tpr, ...(auc === undefined ? {} : { auc }) };
+  });
+  const prSeries = defined.map((c) => {
+    const r = computePrCurve(c.y, c.s);
+    const ap = data.task === "binary" ? result.average_precision : per.get(c.name)?.average_precision;
+    return {
+      name: c.name,
+      precision: r.precision,
+      recall: r.recall,
+      prevalence: c.y.reduce((a, b) => a + b, 0) / c.y.length,
+      ...(ap === undefined ? {} : { averagePrecision: ap }),
+    };
+  });
+  const bins = computeCalibrationBins(rel.y, rel.p, result.ece_bins);
+  return {
+    roc: await rocCurveSvg(rocSeries),
+    pr: await prCurveSvg(prSeries),
+    confusion: result.confusion_matrix
+      ? await confusionMatrixSvg(result.confusion_matrix, { normalize: true })
+      : null,
+    reliability: await reliabilityDiagramSvg(bins, {
+      ...(data.task === "multilabel"
+        ? { title: "Reliability diagram (all labels pooled)" }
+        : { ece: result.ece }),
+    }),
+  };
+}
+
+/**
+ * Writes the evaluation figures as `roc.svg`, `pr.svg`, `confusion.svg` (when there is a matrix) and
+ * `reliability.svg` into `dir` (each file atomically); returns the written paths.
+ *
+ * @example
+ * ```ts
+ * await writeEvaluationPlots("out/plots", input, evaluatePredictions(input));
+ * ```
+ */
+export async function writeEvaluationPlots(
+  dir: string,
+  input: EvaluationInput,
+  result: EvaluationResult,
+): Promise<string[]> {
+  const plots = await evaluationPlots(input, result);
+  const written: string[] = [];
+  for (const [name, svg] of Object.entries(plots)) {
+    if (svg === null) continue;
+    const path = join(dir, `${name}.svg`);
+    writeFileAtomic(path, svg);
+    written.push(path);
+  }
+  return written;
 }

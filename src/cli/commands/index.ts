@@ -5,6 +5,7 @@ import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
 import { evaluateCommand } from "./evaluate.js";
 import { infoCommand } from "./info.js";
+import { metricsCommand } from "./metrics.js";
 import { predictCommand } from "./predict.js";
 import { reportsEvaluateCommand, reportsGenerateCommand, reportsLabelCommand } from "./reports.js";
 import { trainCommand } from "./train.js";
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   dicomPixelsCommand,
   trainCommand,
   evaluateCommand,
+  metricsCommand,
   predictCommand,
   doctorCommand,
   deidCommand,

@@ -1,0 +1,72 @@
+/** `radiolens metrics <predictions.csv>`: clinical metrics with confidence intervals for any model's saved predictions. */
+import { RadioLensError } from "../../core/errors.js";
+import { evaluatePredictionsCsv, formatEvaluationTable } from "../../metrics/predictions-csv.js";
+import { type Command, flag, str } from "../command.js";
+
+function numberOption(value: string | undefined, name: string, check: (v: number) => boolean, want: string) {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (value.trim() === "" || !Number.isFinite(v) || !check(v)) {
+    throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} ${value}: expected ${want}` });
+  }
+  return v;
+}
+
+export const metricsCommand: Command = {
+  name: "metrics",
+  summary: "Metrics with 95% CIs (bootstrap, DeLong) for a predictions CSV",
+  help: [
+    "Usage: radiolens metrics <predictions.csv> [--json] [--threshold T] [--bootstrap N] [--seed S] [--plots DIR]",
+    "",
+    "CSV header (one row per image):",
+    "  binary       label,score                       score = P(class 1); label 0/1",
+    "  multi-class  label,score_0,...,score_K         class probabilities (rows sum to 1)",
+    "  multi-label  label_<name>...,score_<name>...   one 0/1 label and one probability per finding",
+    "  optional     patient_id                        rows are averaged per patient first",
+    "",
+    "  --json          print JSON: headline metrics as top-level snake_case keys; null = undefined",
+    "  --threshold T   binary/multi-label: positive when score >= T (default 0.5)",
+    "  --bootstrap N   stratified bootstrap resamples for the CIs (default 1000; 0 = off)",
+    "  --seed S        bootstrap seed (default 0)",
+    "  --plots DIR     also write roc.svg, pr.svg, confusion.svg, reliability.svg into DIR",
+  ].join("\n"),
+  options: {
+    json: { type: "boolean" },
+    threshold: { type: "string" },
+    bootstrap: { type: "string" },
+    seed: { type: "string" },
+    plots: { type: "string" },
+  },
+  allowPositionals: true,
+  async run(args, io) {
+    if (args.positionals.length !== 1) {
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "give exactly one predictions CSV file" });
+    }
+    const threshold = numberOption(
+      str(args, "threshold"),
+      "threshold",
+      (v) => v >= 0 && v <= 1,
+      "a number in [0, 1]",
+    );
+    const resamples = numberOption(
+      str(args, "bootstrap"),
+      "bootstrap",
+      (v) => Number.isInteger(v) && v >= 0,
+      "an integer ≥ 0",
+    );
+    const seed = numberOption(str(args, "seed"), "seed", Number.isInteger, "an integer");
+    const { input, result } = evaluatePredictionsCsv(args.positionals[0]!, {
+      ...(threshold === undefined ? {} : { threshold }),
+      bootstrap: resamples === 0 ? false : { nResamples: resamples ?? 1000, seed: seed ?? 0 },
+    });
+    const plotsDir = str(args, "plots");
+    if (plotsDir !== undefined) {
+      // Loaded on demand: the charting library is only needed when figures are asked for.
+      const { writeEvaluationPlots } = await import("../../metrics/plots.js");
+      const written = await writeEvaluationPlots(plotsDir, input, result);
+      io.stderr(`wrote ${written.length} figures to ${plotsDir}\n`);
+    }
+    io.stdout(flag(args, "json") ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluationTable(result));
+    return 0;
+  },
+};
