@@ -201,6 +201,18 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 409,
   },
+  RL_ERR_DOWNLOAD: {
+    message: "Could not download {url}: {detail}",
+    fix: "Check the network or proxy settings, or download the file by hand and pass its path.",
+    exitCode: 2,
+    httpStatus: 502,
+  },
+  RL_ERR_DOWNLOAD_CHECKSUM: {
+    message: "The file downloaded from {url} has MD5 {actual}, expected {expected}; nothing was written to {path}",
+    fix: "Retry the download; if it fails again the server holds a different file than the release.",
+    exitCode: 3,
+    httpStatus: 502,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */
