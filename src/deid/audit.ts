@@ -95,7 +95,11 @@ export function readAuditForResume(path: string): AuditRecord[] {
   return out;
 }
 
-/** Appends audit lines durably: each line is one write followed by fsync, so a crash loses at most a torn last line. */
+/**
+ * Appends audit lines, each in one write. Lines are not fsynced one by one: an instance's output is already
+ * durable (written, fsynced, renamed) before its line is appended, so a line lost in a crash only makes the
+ * resumed run redo that instance, with the same bytes; the file is fsynced when the run closes it.
+ */
 export class AuditWriter {
   private readonly fd: number;
 
@@ -108,10 +112,10 @@ export class AuditWriter {
     const buf = Buffer.from(auditLine(r), "utf8");
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-    fsyncSync(this.fd);
   }
 
   close(): void {
+    fsyncSync(this.fd);
     closeSync(this.fd);
   }
 }

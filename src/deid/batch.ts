@@ -1,8 +1,18 @@
 /** De-identification of files, folders and zip archives: mirrored output tree, atomic writes, worker threads, resumable audit. */
-import { createHash, createHmac } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { Worker } from "node:worker_threads";
 import { unzipSync } from "fflate";
 import { RadioLensError } from "../core/errors.js";
@@ -23,6 +33,12 @@ export interface DeidTreeOptions extends DeidConfig {
   readonly workers?: number;
   /** Path of the encrypted pseudonym table to create or extend (PatientID → pseudonym). */
   readonly pseudonymTable?: string;
+  /**
+   * fsync each output before it is renamed into place (default true), so an output named in the audit survives
+   * a power loss. `false` keeps the write-then-rename atomicity (a killed run never leaves a partial file) but
+   * leaves flushing to the operating system.
+   */
+  readonly durable?: boolean;
 }
 
 /** Totals of one run. */
@@ -128,6 +144,18 @@ function listInput(input: string, output: string): Entry[] {
   return [{ rel: basename(input), path: input }];
 }
 
+/** Writes a temporary sibling and renames it into place; with `durable`, fsyncs before the rename. */
+function writeOutput(path: string, data: Uint8Array, durable: boolean): void {
+  if (durable) {
+    writeFileAtomic(path, data);
+    return;
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
 /**
  * De-identifies one instance read from `entry`, writing the output atomically under `outRoot`; never throws for
  * a bad instance (the failure becomes the audit record).
@@ -141,6 +169,7 @@ export function runTask(
   entry: { rel: string; path?: string; bytes?: Uint8Array },
   outRoot: string,
   config: DeidConfig,
+  durable = true,
 ): TaskResult {
   const rel = safeRelative(entry.rel);
   if (rel === undefined) {
@@ -164,7 +193,7 @@ export function runTask(
     if (r.status === "quarantined" || !r.bytes) {
       return { record: { ...base, status: "quarantined", quarantine: r.quarantine } };
     }
-    writeFileAtomic(join(outRoot, rel), r.bytes);
+    writeOutput(join(outRoot, rel), r.bytes, durable);
     const record: AuditRecord = {
       ...base,
       status: "written",
@@ -240,14 +269,16 @@ async function runPool(
   outRoot: string,
   config: DeidConfig,
   workers: number,
+  durable: boolean,
   onResult: (r: TaskResult) => void,
 ): Promise<void> {
   if (workers <= 0 || entries.length <= 1) {
-    for (const e of entries) onResult(runTask(e, outRoot, config));
+    for (const e of entries) onResult(runTask(e, outRoot, config, durable));
     return;
   }
   const shared = {
     outRoot,
+    durable,
     config: {
       secret: config.secret,
       options: config.options ?? {},
@@ -368,7 +399,7 @@ export async function deidentifyTree(
   try {
     const requested = options.workers ?? availableParallelism();
     const workers = Math.min(requested, pending.length);
-    await runPool(pending, outAbs, options, workers, (r) => {
+    await runPool(pending, outAbs, options, workers, options.durable !== false, (r) => {
       // The pseudonym table is saved before the audit line, so every audited instance's patient is in it.
       if (table && r.patient && table.get(r.patient.id) !== r.patient.pseudonym) {
         table.set(r.patient.id, r.patient.pseudonym);

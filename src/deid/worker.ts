@@ -5,6 +5,7 @@ import type { DeidConfig } from "./engine.js";
 
 interface Shared {
   readonly outRoot: string;
+  readonly durable: boolean;
   readonly config: DeidConfig;
 }
 
@@ -12,5 +13,5 @@ const shared = workerData as Shared;
 const config: DeidConfig = { ...shared.config, secret: new Uint8Array(shared.config.secret) };
 
 parentPort?.on("message", (task: { rel: string; path?: string; bytes?: Uint8Array }) => {
-  parentPort?.postMessage(runTask(task, shared.outRoot, config));
+  parentPort?.postMessage(runTask(task, shared.outRoot, config, shared.durable));
 });
