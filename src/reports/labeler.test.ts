@@ -43,6 +43,26 @@ describe("report labeler rules", () => {
     assert.equal(label("No new effusion.").Effusion, 0);
   });
 
+  it("reads common report phrasings", () => {
+    const cases: [string, string, number | null][] = [
+      ["The effusion is no longer present.", "Effusion", 0],
+      ["Pneumothorax has resolved.", "Pneumothorax", 0],
+      ["Interval resolution of the left effusion.", "Effusion", 0],
+      ["No further evidence of pneumothorax.", "Pneumothorax", 0],
+      ["Right pneumothorax is again noted, not significantly changed.", "Pneumothorax", 1],
+      ["Heart size is not significantly changed, with mild cardiomegaly.", "Cardiomegaly", 1],
+      ["Effusion is not excluded.", "Effusion", -1],
+      ["Findings may represent early pneumonia.", "Pneumonia", -1],
+      ["Opacity most suggestive of pulmonary edema.", "Edema", 1],
+      ["Streaky opacity, atelectasis versus scarring.", "Atelectasis", 1],
+      ["Borderline cardiomegaly.", "Cardiomegaly", 1],
+      ["Small hiatal hernia.", "Hernia", 1],
+    ];
+    for (const [text, finding, expected] of cases) {
+      assert.equal(label(text)[finding as keyof ReturnType<typeof label>], expected, text);
+    }
+  });
+
   it("drops unmentions and keeps sentence scope", () => {
     assert.equal(label("Subcutaneous emphysema in the chest wall.").Emphysema, null);
     assert.equal(label("No effusion. Large right pneumothorax.").Pneumothorax, 1);

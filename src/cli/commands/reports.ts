@@ -23,6 +23,14 @@ function readMap(path: string, idColumn: string, valueColumn: string): Map<strin
   return new Map(t.rows.map((r) => [r[idColumn] ?? "", r[valueColumn] ?? ""]));
 }
 
+/**
+ * `radiolens reports label`: labels a reports CSV, or writes a training manifest.
+ *
+ * @example
+ * ```sh
+ * radiolens reports label openi_reports_dev.csv --out labels.csv --text-columns findings,impression
+ * ```
+ */
 export const reportsLabelCommand: Command = {
   name: "reports label",
   summary: "Label chest X-ray reports: 14 findings + normal as 1/0/-1/blank, or a training manifest",
@@ -108,6 +116,14 @@ Options:
   },
 };
 
+/**
+ * `radiolens reports evaluate`: per-observation precision/recall/F1 of predicted labels against gold labels.
+ *
+ * @example
+ * ```sh
+ * radiolens reports evaluate --pred labels.csv --gold openi_labels_dev.csv
+ * ```
+ */
 export const reportsEvaluateCommand: Command = {
   name: "reports evaluate",
   summary: "Score report labels against gold labels: per-observation precision/recall/F1, micro/macro",
@@ -150,6 +166,14 @@ Options:
   },
 };
 
+/**
+ * `radiolens reports generate`: text report (en/zh) and optional DICOM Comprehensive SR from a prediction.
+ *
+ * @example
+ * ```sh
+ * radiolens reports generate --prediction pred.json --out report.txt --sr report.dcm --source cxr.dcm
+ * ```
+ */
 export const reportsGenerateCommand: Command = {
   name: "reports generate",
   summary: "Write a structured text report (en/zh) and optionally a DICOM Comprehensive SR from a prediction",
