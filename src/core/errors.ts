@@ -213,6 +213,36 @@ export const ERROR_CATALOGUE = {
     exitCode: 3,
     httpStatus: 502,
   },
+  RL_ERR_ONNX_UNSUPPORTED: {
+    message: "Cannot export layer '{layer}' ({className}) to ONNX: {detail}",
+    fix: "Export a model built from the zoo's layers, or run this model with --runtime tfjs.",
+    exitCode: 2,
+    httpStatus: 422,
+  },
+  RL_ERR_ONNX_INVALID: {
+    message: "{path} is not a usable ONNX model: {detail}",
+    fix: "Re-export the model (e.g. torch.onnx.export with opset_version=13) and check it with onnx.checker.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_ONNX_MISMATCH: {
+    message: "The ONNX model and its card disagree on {what}: {detail}",
+    fix: "Correct the card (input layout, size, channels, labels, names) to match the exported model, or re-export the model.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_CARD_INVALID: {
+    message: "The model card {path} is invalid: {detail}",
+    fix: "Fix the named field; docs/onnx.md lists every field of an import card.",
+    exitCode: 2,
+    httpStatus: 422,
+  },
+  RL_ERR_RUNTIME_UNAVAILABLE: {
+    message: "Runtime '{runtime}' cannot run the bundle at {path}: {detail}",
+    fix: "Use --runtime tfjs or --runtime onnx as the bundle's files allow (radiolens export --format onnx adds model.onnx).",
+    exitCode: 2,
+    httpStatus: 422,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */
