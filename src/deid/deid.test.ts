@@ -306,6 +306,16 @@ describe("options on a real CT", () => {
     assert.equal(basic.has("StudyDescription"), false);
   });
 
+  it("removes overlay planes whole with their Overlay Data (60xx,3000)", () => {
+    const bytes = new Uint8Array(readFileSync(sharedData("dicom/pydicom/examples_overlay.dcm")));
+    const before = parseDicom(bytes).dataset;
+    const overlays = (ds: DicomDataset) =>
+      [...ds.elements.keys()].filter((t) => t >>> 16 >= 0x6000 && t >>> 16 <= 0x601e);
+    assert.ok(overlays(before).length > 0);
+    const r = deidentifyBytes(bytes, { secret: SECRET, keepBurnedIn: true });
+    assert.deepEqual(overlays(parseDicom(r.bytes as Uint8Array).dataset), []);
+  });
+
   it("gives byte-identical output for the same secret and different UIDs for another", () => {
     const a = deidentifyBytes(ct(), { secret: SECRET }).bytes as Uint8Array;
     const b = deidentifyBytes(ct(), { secret: SECRET }).bytes as Uint8Array;

@@ -376,6 +376,18 @@ function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
     }
     applyAction(ds, el, vr, action, ctx, depth);
   }
+  // An overlay plane whose Overlay Data (60xx,3000) the profile removed is removed whole: rows, origin and bit
+  // layout without data would describe an overlay that is not there (PS3.3 C.9.2).
+  for (let g = 0x6000; g <= 0x601e; g += 2) {
+    const dataTag = ((g << 16) | 0x3000) >>> 0;
+    if (ds.has(dataTag)) continue;
+    for (const t of [...ds.elements.keys()]) {
+      if (t >>> 16 === g) {
+        ds.delete(t);
+        ctx.counts.removed++;
+      }
+    }
+  }
 }
 
 /** Gathers identifying strings (values the profile removes or replaces) for cleaning descriptors. */
