@@ -147,6 +147,21 @@ describe("exact spatial transforms", () => {
   });
 });
 
+describe("multi-channel and 2D spacing", () => {
+  it("channels travel with their voxel through rotate90, resize and spacing", () => {
+    // Two channels: c0 = v, c1 = -v, so every output voxel must keep c1 = -c0.
+    const data = Float32Array.from({ length: 6 * 8 * 2 }, (_, i) => (i % 2 === 0 ? i : -(i - 1)));
+    const x = createImage(data, [6, 8, 2], { spacing: [0.5, 2] });
+    for (const y of [rotate90()(x), resize({ size: [3, 5] })(x), spacing({ pixdim: [1, 1] })(x)]) {
+      assert.equal(y.shape[2], 2);
+      for (let i = 0; i < y.data.length; i += 2) assert.equal(y.data[i + 1], -(y.data[i] as number));
+    }
+    const s = spacing({ pixdim: 1 })(x);
+    assert.deepEqual(s.shape, [12, 4, 2]);
+    assert.deepEqual(s.spacing, [1, 1]);
+  });
+});
+
 describe("interpolating spatial transforms", () => {
   it("resize: shape, spacing ×(n_in/n_out), centre of the field of view kept, invert ≈ x", () => {
     const x = blob([32, 40, 1], [0.5, 0.8]);
