@@ -2,6 +2,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { RadioLensError } from "../core/errors.js";
 import { createSeedCnn } from "./seed-cnn.js";
+import { ZOO } from "./zoo/index.js";
 
 /** What every classifier factory receives. */
 export interface ClassifierOptions {
@@ -30,6 +31,22 @@ export const MODELS = new Map<string, ModelSpec>([
     },
   ],
 ]);
+
+// Every single-model classifier of the zoo trains through the same command.
+for (const [name, entry] of Object.entries(ZOO)) {
+  if (entry.kind !== "model" || entry.task !== "classification") continue;
+  MODELS.set(name, {
+    name,
+    description: entry.description,
+    create: (o) =>
+      entry.build({
+        inputShape: o.inputShape,
+        numClasses: o.numClasses,
+        seed: o.seed,
+        ...(o.activation ? { activation: o.activation } : {}),
+      }),
+  });
+}
 
 /**
  * Adds an architecture to the registry.

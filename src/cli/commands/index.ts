@@ -6,6 +6,7 @@ import { doctorCommand } from "./doctor.js";
 import { evaluateCommand } from "./evaluate.js";
 import { infoCommand } from "./info.js";
 import { metricsCommand } from "./metrics.js";
+import { modelsCommand } from "./models.js";
 import { predictCommand } from "./predict.js";
 import { reportsEvaluateCommand, reportsGenerateCommand, reportsLabelCommand } from "./reports.js";
 import { trainCommand } from "./train.js";
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   evaluateCommand,
   metricsCommand,
   predictCommand,
+  modelsCommand,
   doctorCommand,
   deidCommand,
   reportsLabelCommand,

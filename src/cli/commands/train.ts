@@ -3,7 +3,8 @@
 import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
 import { progressBar } from "../../train/callbacks.js";
-import { trainModel } from "../../train/run.js";
+import { loadTrainConfig } from "../../train/config.js";
+import { type TrainConfig, trainModel } from "../../train/run.js";
 import { type Command, type CommandArgs, flag, str } from "../command.js";
 
 function int(args: CommandArgs, name: string, fallback?: number): number {
@@ -18,16 +19,11 @@ function int(args: CommandArgs, name: string, fallback?: number): number {
   return n;
 }
 
-function required(args: CommandArgs, name: string): string {
-  const v = str(args, name);
-  if (v === undefined) throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} is required` });
-  return v;
-}
-
 export const trainCommand: Command = {
   name: "train",
   summary: "Train a model on a dataset and write a model bundle",
   help: `Usage: radiolens train --data <file.npz> --model <name> --epochs N --batch-size B --seed S --out DIR [options]
+       radiolens train --config train.yaml [flags that override the file]
 
 Options:
   --data FILE          MedMNIST-style .npz (train_images/train_labels, val_images/val_labels)
@@ -41,7 +37,9 @@ Options:
   --checkpoint-every N save a resumable checkpoint every N steps (default: each epoch)
   --resume             continue from DIR/checkpoints/last
   --backend NAME       onednn | wasm | cpu (default: fastest available)
-  --threads N          compute threads (default RADIOLENS_THREADS or the core count)`,
+  --threads N          compute threads (default RADIOLENS_THREADS or the core count)
+  --config FILE        JSON or YAML with the same keys in camelCase (data, model, epochs, batchSize, seed, out,
+                       learningRate, weightDecay, schedule, earlyStopping, clipNorm, ...), validated by a schema`,
   options: {
     data: { type: "string" },
     model: { type: "string" },
@@ -55,6 +53,7 @@ Options:
     resume: { type: "boolean" },
     backend: { type: "string" },
     threads: { type: "string" },
+    config: { type: "string" },
   },
   async run(args, io) {
     const lr = str(args, "lr");
@@ -62,26 +61,34 @@ Options:
     const every = str(args, "checkpoint-every");
     const backend = str(args, "backend") as BackendName | undefined;
     const threads = str(args, "threads");
-    const out = required(args, "out");
-    const result = await trainModel(
-      {
-        data: required(args, "data"),
-        model: required(args, "model"),
-        epochs: int(args, "epochs", 10),
-        batchSize: int(args, "batch-size", 32),
-        seed: int(args, "seed", 0),
-        out,
-        ...(lr !== undefined ? { learningRate: Number(lr) } : {}),
-        ...(limit !== undefined ? { limit: int(args, "limit") } : {}),
-        ...(every !== undefined ? { checkpointEverySteps: int(args, "checkpoint-every") } : {}),
-        ...(backend ? { backend } : {}),
-        ...(threads !== undefined ? { threads: int(args, "threads") } : {}),
-        resume: flag(args, "resume"),
-      },
-      [progressBar({ write: io.stderr, tty: io.isTTY })],
-    );
+    const flags: Partial<TrainConfig> = {
+      ...(str(args, "data") !== undefined ? { data: str(args, "data") as string } : {}),
+      ...(str(args, "model") !== undefined ? { model: str(args, "model") as string } : {}),
+      ...(str(args, "out") !== undefined ? { out: str(args, "out") as string } : {}),
+      ...(str(args, "epochs") !== undefined ? { epochs: int(args, "epochs") } : {}),
+      ...(str(args, "batch-size") !== undefined ? { batchSize: int(args, "batch-size") } : {}),
+      ...(str(args, "seed") !== undefined ? { seed: int(args, "seed") } : {}),
+      ...(lr !== undefined ? { learningRate: Number(lr) } : {}),
+      ...(limit !== undefined ? { limit: int(args, "limit") } : {}),
+      ...(every !== undefined ? { checkpointEverySteps: int(args, "checkpoint-every") } : {}),
+      ...(backend ? { backend } : {}),
+      ...(threads !== undefined ? { threads: int(args, "threads") } : {}),
+      ...(flag(args, "resume") ? { resume: true } : {}),
+    };
+    const configPath = str(args, "config");
+    let config: TrainConfig;
+    if (configPath) {
+      config = loadTrainConfig(configPath, flags);
+    } else {
+      config = { epochs: 10, batchSize: 32, seed: 0, ...flags } as TrainConfig;
+      for (const k of ["data", "model", "out"] as const) {
+        if (!config[k])
+          throw new RadioLensError("RL_ERR_USAGE", { detail: `--${k} is required (or give --config)` });
+      }
+    }
+    const result = await trainModel(config, [progressBar({ write: io.stderr, tty: io.isTTY })]);
     io.stdout(
-      `model bundle written to ${out} (${result.state.step} steps, ${result.seconds.toFixed(1)} s)\n`,
+      `model bundle written to ${config.out} (${result.state.step} steps, ${result.seconds.toFixed(1)} s)\n`,
     );
     return 0;
   },

@@ -1,0 +1,58 @@
+/** Config-file tests: JSON and YAML load, flags override, schema errors name the key. */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { isRadioLensError } from "../core/errors.js";
+import { REPO_ROOT } from "../core/testing.js";
+import { loadTrainConfig } from "./config.js";
+
+test("YAML and JSON configs load; flags override the file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-cfg-"));
+  const y = join(dir, "t.yaml");
+  writeFileSync(
+    y,
+    "data: d.npz\nmodel: seed-cnn\nepochs: 3\nbatchSize: 32\nseed: 1\nout: o\nschedule: { kind: cosine, minLr: 0.0001 }\n",
+  );
+  const c = loadTrainConfig(y, { seed: 5 });
+  assert.equal(c.seed, 5);
+  assert.deepEqual(c.schedule, { kind: "cosine", minLr: 0.0001 });
+  const j = join(dir, "t.json");
+  writeFileSync(
+    j,
+    JSON.stringify({ data: "d.npz", model: "seed-cnn", epochs: 3, batchSize: 32, seed: 1, out: "o" }),
+  );
+  assert.equal(loadTrainConfig(j).epochs, 3);
+});
+
+test("schema errors name the offending key; unknown keys are refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-cfg-"));
+  const bad = join(dir, "bad.json");
+  writeFileSync(
+    bad,
+    JSON.stringify({
+      data: "d.npz",
+      model: "m",
+      epochs: -1,
+      batchSize: 32,
+      seed: 1,
+      out: "o",
+      colour: "red",
+    }),
+  );
+  assert.throws(
+    () => loadTrainConfig(bad),
+    (e) =>
+      isRadioLensError(e, "RL_ERR_USAGE") &&
+      /epochs/.test((e as Error).message) &&
+      /colour/.test((e as Error).message),
+  );
+});
+
+test("every committed config under configs/ is valid", async () => {
+  const { readdirSync } = await import("node:fs");
+  const files = readdirSync(join(REPO_ROOT, "configs")).filter((f) => /\.(json|ya?ml)$/.test(f));
+  assert.ok(files.length > 0);
+  for (const f of files) loadTrainConfig(join(REPO_ROOT, "configs", f));
+});
