@@ -20,7 +20,10 @@ export interface ReadNiftiOptions {
   readonly name?: string;
 }
 
-/** What `meta.nifti` of an image read by {@link readNifti} holds: the header facts a writer needs to round-trip. */
+/**
+ * What `meta.nifti` of an image read by {@link readNifti} holds: facts of the source header (they describe the
+ * file, not later transforms) that a writer uses to round-trip the image.
+ */
 export interface NiftiMeta {
   readonly format: NiftiHeader["format"];
   readonly littleEndian: boolean;

@@ -123,8 +123,9 @@ function plan(img: MedicalImage, singleFile: boolean, opts: WriteNiftiOptions, n
     sliceEnd: 0,
     sliceCode: 0,
     xyztUnits: nm.xyztUnits ?? 2,
-    calMax: nm.calMax ?? 0,
-    calMin: nm.calMin ?? 0,
+    // The source's display range may no longer fit values changed since it was read: 0/0 lets viewers auto-range.
+    calMax: 0,
+    calMin: 0,
     sliceDuration: 0,
     toffset: 0,
     descrip: opts.descrip ?? nm.descrip ?? "RadioLens",
