@@ -23,6 +23,9 @@ const source: SourceImageRef = {
   SeriesInstanceUID: "2.25.1003",
   PatientID: "SYNTH-001",
   PatientName: "Synthetic^Patient",
+  StudyDate: "20240101",
+  StudyTime: "120000",
+  StudyID: "1",
 };
 const prediction: ModelPrediction = {
   model: { name: "densenet121-cxr14", version: "2.1.0" },
@@ -85,6 +88,20 @@ describe("Comprehensive SR", () => {
       assert.match(page, lang === "en" ? /Pleural effusion/ : /胸腔积液/);
     });
   }
+
+  it("has no IOD errors or warnings under dicom3tools dciodvfy", (t) => {
+    const probe = spawnSync("dciodvfy", ["-help"], { encoding: "utf8" });
+    if (probe.error) {
+      t.skip("dciodvfy (Debian dicom3tools) is not installed; dsrdump/dsr2html above still validate the SR");
+      return;
+    }
+    const path = join(dir, "report-iod.dcm");
+    writeFileSync(path, writeComprehensiveSR(generateReport(prediction, "zh"), source, opts));
+    const r = spawnSync("dciodvfy", [path], { encoding: "utf8" });
+    const text = `${r.stdout}${r.stderr}`;
+    assert.match(text, /ComprehensiveSR/);
+    assert.doesNotMatch(text, /^(Error|Warning)/m, text);
+  });
 
   it("is read back by dcmjs with the same content", () => {
     const bytes = writeComprehensiveSR(generateReport(prediction), source, opts);
