@@ -4,7 +4,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve } from "node:path
 import { RadioLensError } from "../core/errors.js";
 import type { MedicalImage } from "../core/image.js";
 import { readImage } from "../io/index.js";
-import { parseCsv } from "./csv.js";
+import { type CsvTable, parseCsv } from "./csv.js";
 import { assertNoPatientLeak, type Splits } from "./split.js";
 import type { DataSource, Label, TaskSpec, TaskType } from "./types.js";
 
@@ -178,6 +178,60 @@ export function readManifest(csvPath: string, opts: ManifestOptions = {}): Manif
   const hasPatient = table.columns.includes(patientCol);
   const hasSplit = table.columns.includes(splitCol);
   const base = dirname(resolve(csvPath));
+  const { task, labelOf } = labelSchema(table, opts, csvPath);
+  const splits: Record<string, number[]> = {};
+  const items = table.rows.map((row, k): FileItem => {
+    const line = k + 2;
+    const rel = (row[pathCol] ?? "").trim();
+    if (rel === "")
+      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        detail: `${csvPath} line ${line}: empty '${pathCol}'`,
+      });
+    const patient = hasPatient ? (row[patientCol] ?? "").trim() : "";
+    const split = hasSplit ? (row[splitCol] ?? "").trim() : "";
+    if (split !== "") (splits[split] ??= []).push(k);
+    let tabular: Float32Array | undefined;
+    if (opts.tabularColumns) {
+      tabular = Float32Array.from(opts.tabularColumns, (c) => {
+        const x = Number((row[c] ?? "").trim());
+        if (!Number.isFinite(x)) {
+          throw new RadioLensError("RL_ERR_DATA_INVALID", {
+            detail: `${csvPath} line ${line}: column '${c}' is not a number`,
+          });
+        }
+        return x;
+      });
+    }
+    return {
+      path: isAbsolute(rel) ? rel : join(base, rel),
+      label: labelOf(row, line),
+      ...(patient !== "" ? { patient } : {}),
+      ...(split !== "" ? { split } : {}),
+      ...(tabular ? { tabular } : {}),
+    };
+  });
+  if (hasPatient && hasSplit) assertNoPatientLeak(splits, (i) => items[i]?.patient, patientCol);
+  return {
+    source: fileSource(items, task, opts.reader),
+    splits,
+    patientColumn: hasPatient ? patientCol : undefined,
+  };
+}
+
+/**
+ * The label columns of a CSV table, as a task and a row → label function (shared by manifests and DICOM labels).
+ *
+ * @example
+ * ```ts
+ * const { task, labelOf } = labelSchema(parseCsv(text), { labelColumn: "finding" }, "labels.csv");
+ * ```
+ */
+export function labelSchema(
+  table: CsvTable,
+  opts: Pick<ManifestOptions, "labelColumn" | "labelColumns" | "uncertain" | "classNames">,
+  csvPath: string,
+): { task: TaskSpec; labelOf: (row: Readonly<Record<string, string>>, line: number) => Label } {
+  const labelCol = opts.labelColumn ?? "label";
   let task: TaskSpec;
   let labelOf: (row: Readonly<Record<string, string>>, line: number) => Label;
   if (opts.labelColumns) {
@@ -233,41 +287,5 @@ export function readManifest(csvPath: string, opts: ManifestOptions = {}): Manif
       labelOf = (row, line) => find((row[labelCol] ?? "").trim(), line);
     }
   }
-  const splits: Record<string, number[]> = {};
-  const items = table.rows.map((row, k): FileItem => {
-    const line = k + 2;
-    const rel = (row[pathCol] ?? "").trim();
-    if (rel === "")
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
-        detail: `${csvPath} line ${line}: empty '${pathCol}'`,
-      });
-    const patient = hasPatient ? (row[patientCol] ?? "").trim() : "";
-    const split = hasSplit ? (row[splitCol] ?? "").trim() : "";
-    if (split !== "") (splits[split] ??= []).push(k);
-    let tabular: Float32Array | undefined;
-    if (opts.tabularColumns) {
-      tabular = Float32Array.from(opts.tabularColumns, (c) => {
-        const x = Number((row[c] ?? "").trim());
-        if (!Number.isFinite(x)) {
-          throw new RadioLensError("RL_ERR_DATA_INVALID", {
-            detail: `${csvPath} line ${line}: column '${c}' is not a number`,
-          });
-        }
-        return x;
-      });
-    }
-    return {
-      path: isAbsolute(rel) ? rel : join(base, rel),
-      label: labelOf(row, line),
-      ...(patient !== "" ? { patient } : {}),
-      ...(split !== "" ? { split } : {}),
-      ...(tabular ? { tabular } : {}),
-    };
-  });
-  if (hasPatient && hasSplit) assertNoPatientLeak(splits, (i) => items[i]?.patient, patientCol);
-  return {
-    source: fileSource(items, task, opts.reader),
-    splits,
-    patientColumn: hasPatient ? patientCol : undefined,
-  };
+  return { task, labelOf };
 }

@@ -7,6 +7,7 @@ export {
   positiveWeights,
 } from "./balance.js";
 export { type CsvTable, parseCsv } from "./csv.js";
+export { type DicomFolder, type DicomFolderOptions, dicomFolderSource } from "./dicom.js";
 export { type DownloadOptions, downloadFile, downloadMedmnist, md5File } from "./download.js";
 export {
   type FileItem,
@@ -15,6 +16,7 @@ export {
   folderSource,
   IMAGE_EXTENSIONS,
   type ImageFileReader,
+  labelSchema,
   type Manifest,
   type ManifestOptions,
   readManifest,
@@ -48,3 +50,4 @@ export {
   type TaskSpec,
   type TaskType,
 } from "./types.js";
+export { niftiPairSource, type VolumePair, type VolumePairOptions } from "./volumes.js";

@@ -205,6 +205,34 @@ export class DataLoader {
     }
   }
 
+  /** One-hot (or index) label map `[...spatial, C]` from a sample's mask; values outside 0..C-1 are refused. */
+  private encodeMask(
+    s: Sample,
+    out: Float32Array,
+    offset: number,
+    voxels: number,
+    width: number,
+    enc: LabelEncoding,
+    c: number,
+  ): void {
+    const m = s.mask?.data;
+    if (!m || m.length !== voxels) {
+      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        detail: `item ${s.index} has ${m ? `a mask of ${m.length} voxels for ${voxels} image voxels` : "no mask"}`,
+      });
+    }
+    for (let v = 0; v < voxels; v++) {
+      const cls = m[v] as number;
+      if (!(Number.isInteger(cls) && cls >= 0 && cls < c)) {
+        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+          detail: `item ${s.index}: mask value ${cls} is not a class 0..${c - 1}; merge labels or name more classes`,
+        });
+      }
+      if (enc === "index") out[offset + v] = cls;
+      else out[offset + v * width + cls] = 1;
+    }
+  }
+
   private collate(samples: Sample[], epoch: number): Batch {
     const first = samples[0] as Sample;
     const shape = first.image.shape;
@@ -212,9 +240,11 @@ export class DataLoader {
     const b = samples.length;
     const x = new Float32Array(b * per);
     const c = this.source.task.classNames.length;
+    const seg = this.source.task.type === "segmentation";
     const enc = this.opts.labelEncoding ?? (this.source.task.type === "multilabel" ? "multihot" : "onehot");
     const width = enc === "index" ? 1 : c;
-    const y = new Float32Array(b * width);
+    const voxels = seg ? per / (shape[shape.length - 1] as number) : 1;
+    const y = new Float32Array(b * width * voxels);
     const tabWidth = first.tabular?.length ?? 0;
     const tabular = tabWidth > 0 ? new Float32Array(b * tabWidth) : undefined;
     const indices = new Int32Array(b);
@@ -225,7 +255,8 @@ export class DataLoader {
         });
       }
       x.set(s.image.data, k * per);
-      this.encodeLabel(s.label, y, k * width, enc, c);
+      if (seg) this.encodeMask(s, y, k * voxels * width, voxels, width, enc, c);
+      else this.encodeLabel(s.label, y, k * width, enc, c);
       if (tabular) {
         if (s.tabular?.length !== tabWidth) {
           throw new RadioLensError("RL_ERR_DATA_INVALID", {
@@ -240,7 +271,7 @@ export class DataLoader {
       x,
       xShape: [b, ...shape],
       y,
-      yShape: [b, width],
+      yShape: seg ? [b, ...shape.slice(0, -1), width] : [b, width],
       ...(tabular ? { tabular } : {}),
       indices,
       epoch,

@@ -2,16 +2,19 @@
 import type { MedicalImage } from "../core/image.js";
 
 /** Kinds of classification target. */
-export type TaskType = "binary" | "multiclass" | "multilabel";
+export type TaskType = "binary" | "multiclass" | "multilabel" | "segmentation";
 
 /** What a dataset's labels mean. */
 export interface TaskSpec {
   readonly type: TaskType;
-  /** Class names in index order (binary: two names; multi-label: one name per label). */
+  /** Class names in index order (binary: two names; multi-label: one per label; segmentation: one per mask value, background first). */
   readonly classNames: readonly string[];
 }
 
-/** A class index (binary, multi-class) or a 0/1 vector with one entry per label (multi-label). */
+/**
+ * A class index (binary, multi-class) or a 0/1 vector with one entry per label (multi-label). Segmentation samples
+ * carry 1 when their mask has any foreground, 0 otherwise, so splits can stratify by lesion presence.
+ */
 export type Label = number | readonly number[];
 
 /** One decoded example. */
@@ -20,6 +23,8 @@ export interface Sample {
   readonly label: Label;
   /** Position of the sample in its source. */
   readonly index: number;
+  /** Label map for segmentation: same spatial shape as the image, one channel, values 0..classes-1. */
+  readonly mask?: MedicalImage;
   /** Clinical covariates for fusion models (e.g. scaled age, one-hot sex). */
   readonly tabular?: Float32Array;
 }
