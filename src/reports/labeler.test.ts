@@ -78,6 +78,8 @@ describe("report labeler rules", () => {
 
   it("labels sections separately so a missing period does not merge them", () => {
     assert.equal(labelSections(["No pneumothorax", "Small effusion"]).labels.Effusion, 1);
+    assert.equal(labelSections(["", "  "]).labels.normal, null);
+    assert.equal(labelSections(["Clear lungs.", ""]).labels.normal, 1);
   });
 
   it("validates vocabulary files", () => {

@@ -216,7 +216,8 @@ export function labelReport(text: string, vocab: Vocabulary = defaultVocabulary(
 
 /**
  * Labels report sections (e.g. findings and impression) as one report; each section is split into
- * sentences on its own so a section without a final period does not run into the next.
+ * sentences on its own so a section without a final period does not run into the next. When every section is
+ * empty all labels, `normal` included, are blank.
  *
  * @example
  * ```ts
@@ -232,5 +233,7 @@ export function labelSections(
     .filter((s) => s.length > 0)
     .map((s) => (/[.!?]$/.test(s) ? s : `${s}.`))
     .join("\n");
-  return labelReport(text, vocab);
+  const res = labelReport(text, vocab);
+  // A report with no text says nothing, not "no finding".
+  return text.length === 0 ? { ...res, labels: { ...res.labels, normal: null } } : res;
 }
