@@ -1,5 +1,6 @@
 /** deidentifyTree over folders and zips: mirrored tree, quarantine listing, resume without duplicates, determinism, CLI. */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -108,8 +109,8 @@ describe("deidentifyTree", () => {
     const b = join(tmp, "same-b");
     const c = join(tmp, "other");
     await deidentifyTree(input, a, { secret: SECRET, workers: 2 });
-    await deidentifyTree(input, b, { secret: SECRET, workers: 0 });
-    await deidentifyTree(input, c, { secret: OTHER, workers: 1 });
+    await deidentifyTree(input, b, { secret: SECRET, workers: 0, durable: false });
+    await deidentifyTree(input, c, { secret: OTHER, workers: 1, durable: false });
     const files = listFiles(a).filter((f) => f.endsWith(".dcm"));
     assert.equal(files.length, 4);
     for (const f of files) {
@@ -149,6 +150,53 @@ describe("deidentifyTree", () => {
     await assert.rejects(deidentifyTree(input, out, { secret: SECRET, options: { retainUIDs: true } }), (e) =>
       isRadioLensError(e, "RL_ERR_DEID_RESUME_MISMATCH"),
     );
+  });
+
+  it("resumes a run killed mid-way (SIGKILL) to the same outputs as an uninterrupted run", async () => {
+    const big = join(tmp, "big");
+    const src = sharedData("dicom/pydicom");
+    const names = readdirSync(src)
+      .filter((f) => f.endsWith(".dcm") && !f.includes("truncated"))
+      .slice(0, 40);
+    for (let r = 0; r < 3; r++) {
+      mkdirSync(join(big, `r${r}`), { recursive: true });
+      for (const f of names) copyFileSync(join(src, f), join(big, `r${r}`, f));
+    }
+    const clean = join(tmp, "big-clean");
+    await deidentifyTree(big, clean, { secret: SECRET, workers: 0, durable: false });
+    const killed = join(tmp, "big-killed");
+    const script = `import { deidentifyTree } from ${JSON.stringify(new URL("./batch.ts", import.meta.url).href)};
+await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret: new Uint8Array(Buffer.from(${JSON.stringify(Buffer.from(SECRET).toString())})), workers: 0 });`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: "ignore",
+    });
+    await new Promise<void>((resolveKill) => {
+      const poll = setInterval(() => {
+        const p = join(killed, AUDIT_FILE);
+        const lines = existsSync(p) ? readFileSync(p, "utf8").split("\n").length - 1 : 0;
+        if (lines >= 10 || child.exitCode !== null) {
+          clearInterval(poll);
+          child.kill("SIGKILL");
+          resolveKill();
+        }
+      }, 5);
+    });
+    await new Promise((r) => child.once("exit", r));
+    const partial = readFileSync(join(killed, AUDIT_FILE), "utf8").split("\n").length - 1;
+    assert.ok(partial < 120, `the run was not interrupted (${partial} lines)`);
+    const s = await deidentifyTree(big, killed, { secret: SECRET, workers: 2, durable: false });
+    assert.equal(s.total, 120);
+    const recs = audit(killed);
+    assert.equal(recs.length, 120);
+    assert.equal(new Set(recs.map((r) => r.input)).size, 120, "no duplicate audit records");
+    const a = listFiles(clean).filter((f) => f.endsWith(".dcm"));
+    assert.deepEqual(
+      listFiles(killed).filter((f) => f.endsWith(".dcm")),
+      a,
+      "same files, no leftovers",
+    );
+    for (const f of a)
+      assert.ok(readFileSync(join(clean, f)).equals(readFileSync(join(killed, f))), `${f} differs`);
   });
 
   it("reads zip archives and refuses entries that would leave the output folder", async () => {
