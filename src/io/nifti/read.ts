@@ -6,6 +6,7 @@ import { RadioLensError } from "../../core/errors.js";
 import { createImage, type MedicalImage, type PixelArray } from "../../core/image.js";
 import { affineToLps, bestAffine, qformAffine, sformAffine } from "./geometry.js";
 import { datatypeOf, type NiftiDatatype, type NiftiHeader, parseNiftiHeader } from "./header.js";
+import { reorderVolumes } from "./layout.js";
 
 /** `intent_code` NIFTI_INTENT_VECTOR (nifti1.h): the 5th dimension holds vector components. */
 export const NIFTI_INTENT_VECTOR = 1007;
@@ -171,9 +172,18 @@ function swapBytes(b: Uint8Array, width: number): void {
 }
 
 /** Decodes raw component values into a typed array (a copy: the result owns its memory). */
-function decodeComponents(raw: Uint8Array, dt: NiftiDatatype, le: boolean, name: string): PixelArray {
-  const copy = new Uint8Array(raw.length);
-  copy.set(raw);
+function decodeComponents(
+  raw: Uint8Array,
+  dt: NiftiDatatype,
+  le: boolean,
+  name: string,
+  owned: boolean,
+): PixelArray {
+  let copy = raw;
+  if (!owned || raw.byteOffset !== 0 || raw.byteLength !== raw.buffer.byteLength) {
+    copy = new Uint8Array(raw.length);
+    copy.set(raw);
+  }
   // Node runs little endian; big-endian files are swapped once into native order.
   if (!le) swapBytes(copy, dt.bytes);
   const buf = copy.buffer;
@@ -265,25 +275,13 @@ function decodeImage(
       detail: `truncated: dim and datatype need ${nbytes} bytes from offset ${offset}, only ${Math.max(0, img.length - offset)} present`,
     });
   }
-  let data = decodeComponents(img.subarray(offset, offset + nbytes), dt, h.littleEndian, name);
+  let raw = img.subarray(offset, offset + nbytes);
+  // NIfTI stores t (and u, v, w) slowest; RadioLens keeps channels last, so volumes of a series interleave.
+  if (extra > 1) raw = reorderVolumes(raw, dt.bytes, nvox, extra, dt.components, "toChannelsLast");
+  let data = decodeComponents(raw, dt, h.littleEndian, name, extra > 1);
   const doScale = opts.scale ?? true;
   const scaled = doScale ? applyScaling(data, h, dt) : undefined;
   if (scaled !== undefined) data = scaled;
-  const comps = dt.components;
-  if (extra > 1) {
-    // NIfTI stores t (and u, v, w) slowest; RadioLens keeps channels last, so volumes of a series interleave.
-    const src = data;
-    const dst = new (src.constructor as new (n: number) => PixelArray)(src.length);
-    const ch = extra * comps;
-    for (let e = 0; e < extra; e++) {
-      for (let v = 0; v < nvox; v++) {
-        const si = (e * nvox + v) * comps;
-        const di = v * ch + e * comps;
-        for (let c = 0; c < comps; c++) dst[di + c] = src[si + c] as number;
-      }
-    }
-    data = dst;
-  }
   const { affine, source } = bestAffine(h);
   const geom = affineToLps(affine, h.pixdim, nd);
   const meta: NiftiMeta = {
@@ -310,7 +308,7 @@ function decodeImage(
     descrip: h.descrip,
     extensionCodes: h.extensions.map((x) => x.code),
   };
-  return createImage(data, [...spatial, extra * comps], {
+  return createImage(data, [...spatial, extra * dt.components], {
     ...geom,
     meta: { format: h.format, nifti: meta },
   });

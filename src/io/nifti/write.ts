@@ -5,6 +5,7 @@ import { writeFileAtomic } from "../../core/fs.js";
 import { dtypeOf, type MedicalImage, type PixelDType } from "../../core/image.js";
 import { affineToQuaternion, lpsToAffine } from "./geometry.js";
 import { type NiftiHeader, serializeNiftiHeader } from "./header.js";
+import { reorderVolumes } from "./layout.js";
 import { NIFTI_INTENT_VECTOR, type NiftiMeta } from "./read.js";
 
 /** Options for {@link writeNifti} and {@link encodeNifti}. */
@@ -147,20 +148,14 @@ function plan(img: MedicalImage, singleFile: boolean, opts: WriteNiftiOptions, n
   };
   // Channels last in memory, but NIfTI stores dims 4..7 slowest: de-interleave the extra volumes.
   const src = img.data;
-  let ordered = src;
+  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  let payload: Uint8Array;
   if (extra > 1) {
-    const nvox = src.length / ch;
-    ordered = new (src.constructor as new (n: number) => typeof src)(src.length);
-    for (let v = 0; v < nvox; v++) {
-      for (let e = 0; e < extra; e++) {
-        const si = v * ch + e * comps;
-        const di = (e * nvox + v) * comps;
-        for (let c = 0; c < comps; c++) ordered[di + c] = src[si + c] as number;
-      }
-    }
+    payload = reorderVolumes(bytes, bytesPer, src.length / ch, extra, comps, "toVolumes");
+  } else {
+    payload = new Uint8Array(bytes.length);
+    payload.set(bytes);
   }
-  const payload = new Uint8Array(ordered.byteLength);
-  payload.set(new Uint8Array(ordered.buffer, ordered.byteOffset, ordered.byteLength));
   if (opts.endian === "big" && bytesPer > 1) {
     for (let i = 0; i < payload.length; i += bytesPer) {
       for (let lo = i, hi = i + bytesPer - 1; lo < hi; lo++, hi--) {
