@@ -15,7 +15,7 @@ const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
 const CONFIG = {
   font: FONT,
   axis: { labelFontSize: 11, titleFontSize: 12, grid: true, gridOpacity: 0.4 },
-  legend: { labelFontSize: 11, titleFontSize: 11 },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 400 },
   title: { fontSize: 14, anchor: "start" },
   view: { stroke: "#888" },
 } as const;
@@ -116,8 +116,8 @@ export interface PrSeries {
 }
 
 /**
- * Precision–recall curves drawn as steps (average precision is the area under these steps), with the
- * prevalence baseline when given.
+ * Precision–recall curves drawn as steps — each precision holds from the previous recall up to its own,
+ * so the area under the drawn steps is the average precision — with the prevalence baseline when given.
  *
  * @example
  * ```ts
@@ -135,7 +135,7 @@ export async function prCurveSvg(series: readonly PrSeries[], options: { readonl
   const layers: unknown[] = [
     {
       data: { values },
-      mark: { type: "line", interpolate: "step-before" },
+      mark: { type: "line", interpolate: "step-after" },
       encoding: {
         x: { field: "recall", ...UNIT, title: "recall (sensitivity)" },
         y: { field: "precision", ...UNIT, title: "precision (PPV)" },
