@@ -71,3 +71,25 @@ test("JPEG round trip is close to the source; corrupt and unknown files give cat
   });
   await assert.rejects(readImage("/nonexistent/x.png"), (e) => isRadioLensError(e, "RL_ERR_FILE_NOT_FOUND"));
 });
+
+test("encodePng round-trips 8-bit gray, RGB and 16-bit gray", async () => {
+  const { encodePng } = await import("./png.js");
+  const { createImage } = await import("../../core/image.js");
+  const g = createImage(
+    Uint8Array.from({ length: 12 }, (_, i) => i * 20),
+    [3, 4, 1],
+  );
+  assert.deepEqual(Array.from((await readImage(encodePng(g))).data), Array.from(g.data));
+  const rgb = createImage(
+    Uint8Array.from({ length: 36 }, (_, i) => i * 7),
+    [3, 4, 3],
+  );
+  assert.deepEqual(Array.from((await readImage(encodePng(rgb))).data), Array.from(rgb.data));
+  const g16 = createImage(
+    Uint16Array.from({ length: 12 }, (_, i) => i * 5000 + 3),
+    [3, 4, 1],
+  );
+  const back = await readImage(encodePng(g16));
+  assert.ok(back.data instanceof Uint16Array);
+  assert.deepEqual(Array.from(back.data), Array.from(g16.data));
+});

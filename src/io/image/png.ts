@@ -44,3 +44,44 @@ export function decodePng(bytes: Uint8Array): MedicalImage {
     },
   });
 }
+
+/**
+ * Encodes a 2D MedicalImage as PNG: 1 channel → grayscale, 3 → RGB, 4 → RGBA; Uint16Array data → 16-bit,
+ * anything else is rounded and clamped to 8-bit.
+ *
+ * @example
+ * ```ts
+ * writeFileAtomic("grid.png", encodePng(createImage(u8, [64, 64, 1])));
+ * ```
+ */
+export function encodePng(img: MedicalImage): Uint8Array {
+  if (img.shape.length !== 3)
+    throw new RangeError(`PNG holds 2D images; got shape [${img.shape.join(", ")}]`);
+  const [rows, cols, ch] = img.shape as [number, number, number];
+  if (ch !== 1 && ch !== 3 && ch !== 4) throw new RangeError(`PNG holds 1, 3 or 4 channels; got ${ch}`);
+  const sixteen = img.data instanceof Uint16Array;
+  const colorType = ch === 1 ? 0 : ch === 3 ? 2 : 6;
+  const png = new PNG({
+    width: cols,
+    height: rows,
+    colorType,
+    bitDepth: sixteen ? 16 : 8,
+    inputColorType: colorType,
+    inputHasAlpha: ch === 4,
+  });
+  const n = rows * cols * ch;
+  if (sixteen) {
+    // pngjs packs 16-bit input from native-order samples.
+    png.data = Buffer.from(new Uint16Array(img.data as Uint16Array).buffer);
+  } else {
+    const buf = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) buf[i] = Math.min(255, Math.max(0, Math.round(img.data[i] as number)));
+    png.data = buf;
+  }
+  return PNG.sync.write(png, {
+    colorType,
+    bitDepth: sixteen ? 16 : 8,
+    inputColorType: colorType,
+    inputHasAlpha: ch === 4,
+  });
+}
