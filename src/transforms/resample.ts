@@ -10,14 +10,28 @@ export type PaddingMode = "zeros" | "border";
 /** A square matrix, row-major. */
 export type Matrix = readonly number[];
 
-/** Identity matrix of size n. */
+/**
+ * Identity matrix of size n, row-major.
+ *
+ * @example
+ * ```ts
+ * identity(2); // [1, 0, 0, 1]
+ * ```
+ */
 export function identity(n: number): number[] {
   const m = new Array<number>(n * n).fill(0);
   for (let i = 0; i < n; i++) m[i * n + i] = 1;
   return m;
 }
 
-/** Product a·b of two n×n matrices. */
+/**
+ * Product a·b of two n×n row-major matrices.
+ *
+ * @example
+ * ```ts
+ * matMul([0, 1, 1, 0], [2, 0, 0, 3], 2); // [0, 3, 2, 0]
+ * ```
+ */
 export function matMul(a: Matrix, b: Matrix, n: number): number[] {
   const out = new Array<number>(n * n).fill(0);
   for (let i = 0; i < n; i++) {
@@ -30,7 +44,14 @@ export function matMul(a: Matrix, b: Matrix, n: number): number[] {
   return out;
 }
 
-/** a·v for an n×n matrix. */
+/**
+ * a·v for an n×n row-major matrix.
+ *
+ * @example
+ * ```ts
+ * matVec([0, 1, 1, 0], [5, 7], 2); // [7, 5]
+ * ```
+ */
 export function matVec(a: Matrix, v: readonly number[], n: number): number[] {
   const out = new Array<number>(n).fill(0);
   for (let i = 0; i < n; i++) {
@@ -41,7 +62,14 @@ export function matVec(a: Matrix, v: readonly number[], n: number): number[] {
   return out;
 }
 
-/** Inverse of an n×n matrix by Gauss–Jordan elimination with partial pivoting. */
+/**
+ * Inverse of an n×n matrix by Gauss–Jordan elimination with partial pivoting; a singular matrix is a typed error.
+ *
+ * @example
+ * ```ts
+ * matInv([2, 0, 0, 4], 2); // [0.5, 0, 0, 0.25]
+ * ```
+ */
 export function matInv(a: Matrix, n: number): number[] {
   const m = [...a];
   const inv = identity(n);
@@ -80,7 +108,14 @@ export function matInv(a: Matrix, n: number): number[] {
   return inv;
 }
 
-/** Spatial sizes in geometry order (x = cols, y = rows, z = slices). */
+/**
+ * Spatial sizes in geometry order (x = cols, y = rows, z = slices).
+ *
+ * @example
+ * ```ts
+ * sizeXYZ([10, 20, 30, 1]); // [30, 20, 10]
+ * ```
+ */
 export function sizeXYZ(shape: readonly number[]): number[] {
   return shape.slice(0, shape.length - 1).reverse();
 }
@@ -346,7 +381,14 @@ export interface AppliedOperation {
   readonly invertible: boolean;
 }
 
-/** The appliedOperations stack of an image (empty when none). */
+/**
+ * The appliedOperations stack of an image (empty when none).
+ *
+ * @example
+ * ```ts
+ * appliedOperations(flip()(img)).map((op) => op.name); // ["flip"]
+ * ```
+ */
 export function appliedOperations(img: MedicalImage): readonly AppliedOperation[] {
   const ops = img.meta["appliedOperations"];
   return Array.isArray(ops) ? (ops as AppliedOperation[]) : [];

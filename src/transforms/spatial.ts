@@ -209,7 +209,14 @@ export function cropOrPad(options: CropOrPadOptions): ImageTransform<undefined, 
   );
 }
 
-/** Index map of flipping the given array axes. */
+/**
+ * Index map (input = A·output + b) of flipping the given spatial axes (shape order).
+ *
+ * @example
+ * ```ts
+ * flipMap(img2d, [1]); // { A: [-1, 0, 0, 1], b: [cols - 1, 0] }
+ * ```
+ */
 export function flipMap(img: MedicalImage, axes: readonly number[]): { A: number[]; b: number[] } {
   const nd = ndimOf(img);
   const A = identity(nd);

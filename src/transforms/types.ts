@@ -85,7 +85,14 @@ export function defineImageTransform<P, O extends object>(
   });
 }
 
-/** The context's RNG, or a typed error naming the random transform that needs one. */
+/**
+ * The context's RNG, or a typed error naming the random transform that needs one.
+ *
+ * @example
+ * ```ts
+ * const angle = requireRng(ctx, "randRotate").uniform(-0.3, 0.3);
+ * ```
+ */
 export function requireRng(ctx: TransformContext | undefined, name: string): Rng {
   if (ctx === undefined) {
     throw new RadioLensError("RL_ERR_TRANSFORM_INVALID", {
@@ -96,12 +103,26 @@ export function requireRng(ctx: TransformContext | undefined, name: string): Rng
   return ctx.rng;
 }
 
-/** A typed error for bad options or input of a transform. */
+/**
+ * A typed error (RL_ERR_TRANSFORM_INVALID) for bad options or input of a transform.
+ *
+ * @example
+ * ```ts
+ * throw invalid("resize", "size must hold positive integers");
+ * ```
+ */
 export function invalid(name: string, detail: string): RadioLensError {
   return new RadioLensError("RL_ERR_TRANSFORM_INVALID", { name, detail });
 }
 
-/** True when a value looks like a MedicalImage. */
+/**
+ * True when a value looks like a MedicalImage (typed-array data, shape and spacing arrays).
+ *
+ * @example
+ * ```ts
+ * if (isMedicalImage(sample["label"])) { ... }
+ * ```
+ */
 export function isMedicalImage(x: unknown): x is MedicalImage {
   if (typeof x !== "object" || x === null) return false;
   const o = x as Partial<MedicalImage>;
@@ -115,12 +136,26 @@ function checkImage(img: MedicalImage, name: string): MedicalImage {
   return img;
 }
 
-/** Spatial rank of an image (2 or 3). */
+/**
+ * Spatial rank of an image (2 or 3).
+ *
+ * @example
+ * ```ts
+ * ndimOf(createImage(new Uint8Array(8), [2, 2, 2, 1])); // 3
+ * ```
+ */
 export function ndimOf(img: MedicalImage): 2 | 3 {
   return img.shape.length === 4 ? 3 : 2;
 }
 
-/** Normalizes a per-axis option: one number for all axes, or one per axis (checked). */
+/**
+ * Normalizes a per-axis option: one number for all axes, or one per axis (checked).
+ *
+ * @example
+ * ```ts
+ * perAxis(0.5, 3, "randRotate", "range"); // [0.5, 0.5, 0.5]
+ * ```
+ */
 export function perAxis(v: number | readonly number[], nd: number, name: string, what: string): number[] {
   if (typeof v === "number") return new Array<number>(nd).fill(v);
   if (v.length !== nd) throw invalid(name, `${what} has ${v.length} values for a ${nd}D image`);

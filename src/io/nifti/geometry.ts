@@ -53,7 +53,14 @@ export function qformAffine(h: NiftiHeader): number[] {
   return m;
 }
 
-/** Method 3 of nifti1.h: the affine given row by row in srow_x/y/z. */
+/**
+ * Method 3 of nifti1.h: the affine given row by row in srow_x/y/z.
+ *
+ * @example
+ * ```ts
+ * const s = sformAffine(hdr); // [srow_x..., srow_y..., srow_z..., 0, 0, 0, 1]
+ * ```
+ */
 export function sformAffine(h: NiftiHeader): number[] {
   return [...h.srowX, ...h.srowY, ...h.srowZ, 0, 0, 0, 1];
 }

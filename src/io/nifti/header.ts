@@ -73,7 +73,14 @@ export interface NiftiDatatype {
   readonly kind: "uint" | "int" | "float";
 }
 
-/** The datatype codes of nifti1.h (`NIFTI_TYPE_*`) that RadioLens reads. */
+/**
+ * The datatype codes of nifti1.h (`NIFTI_TYPE_*`) that RadioLens reads.
+ *
+ * @example
+ * ```ts
+ * NIFTI_DATATYPES.get(4)?.name; // "int16"
+ * ```
+ */
 export const NIFTI_DATATYPES: ReadonlyMap<number, NiftiDatatype> = new Map(
   (
     [
@@ -102,9 +109,23 @@ const UNREADABLE_DATATYPES: ReadonlyMap<number, string> = new Map([
   [2048, "complex256"],
 ]);
 
-/** Size of the NIfTI-1 header (also Analyze 7.5). */
+/**
+ * Size of the NIfTI-1 header (also Analyze 7.5).
+ *
+ * @example
+ * ```ts
+ * const isV1 = view.getInt32(0, true) === NIFTI1_HEADER_SIZE;
+ * ```
+ */
 export const NIFTI1_HEADER_SIZE = 348;
-/** Size of the NIfTI-2 header. */
+/**
+ * Size of the NIfTI-2 header.
+ *
+ * @example
+ * ```ts
+ * const isV2 = view.getInt32(0, true) === NIFTI2_HEADER_SIZE;
+ * ```
+ */
 export const NIFTI2_HEADER_SIZE = 540;
 
 function invalid(path: string, detail: string): RadioLensError {
@@ -317,7 +338,14 @@ export function parseNiftiHeader(bytes: Uint8Array, path = "<bytes>"): NiftiHead
   return { ...h, extensions };
 }
 
-/** The NIfTI datatype of a parsed header. */
+/**
+ * The NIfTI datatype of a parsed header.
+ *
+ * @example
+ * ```ts
+ * datatypeOf(parseNiftiHeader(bytes)).components; // 3 for RGB24
+ * ```
+ */
 export function datatypeOf(h: NiftiHeader): NiftiDatatype {
   return NIFTI_DATATYPES.get(h.datatype) as NiftiDatatype;
 }

@@ -8,7 +8,14 @@ import { affineToLps, bestAffine, qformAffine, sformAffine } from "./geometry.js
 import { datatypeOf, type NiftiDatatype, type NiftiHeader, parseNiftiHeader } from "./header.js";
 import { reorderVolumes } from "./layout.js";
 
-/** `intent_code` NIFTI_INTENT_VECTOR (nifti1.h): the 5th dimension holds vector components. */
+/**
+ * `intent_code` NIFTI_INTENT_VECTOR (nifti1.h): the 5th dimension holds vector components.
+ *
+ * @example
+ * ```ts
+ * if (hdr.intentCode === NIFTI_INTENT_VECTOR) console.log("displacement field");
+ * ```
+ */
 export const NIFTI_INTENT_VECTOR = 1007;
 
 /** Options for {@link readNifti}. */
