@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { isRadioLensError } from "../core/errors.js";
 import { REPO_ROOT, sharedData } from "../core/testing.js";
-import { type DicomDataset, parseDicom, writeDicom } from "../io/dicom/index.js";
+import { DicomDataset, parseDicom, writeDicom } from "../io/dicom/index.js";
 import { cleanText, IdentifierSet } from "./clean.js";
 import { capAge, dateShiftDays, shiftDA, shiftDT } from "./dates.js";
 import { deidentifyBytes } from "./engine.js";
@@ -294,6 +294,33 @@ describe("options on a real CT", () => {
     const removed = run({}, edit).after;
     assert.equal(removed.has(0x00191023), false);
     assert.equal(removed.has(0x00190010), false);
+  });
+
+  it("Retain Safe Private honours blocks the instance declares SAFE or MIXED (0008,0300)", () => {
+    const edit = (ds: DicomDataset) => {
+      ds.setString(0x00410010, "ACME SAFE", "LO");
+      ds.setString(0x00411001, "2.5", "DS");
+      ds.setString(0x00430010, "ACME MIXED", "LO");
+      ds.setString(0x00431001, "3.5", "DS");
+      ds.setString(0x00431002, "identifying", "LO");
+      const safe = new DicomDataset(ds.littleEndian, ds.charset());
+      safe.setNumbers(0x00080301, [0x0041], "US");
+      safe.setString(0x00080302, "ACME SAFE", "LO");
+      safe.setString(0x00080303, "SAFE", "CS");
+      const mixed = new DicomDataset(ds.littleEndian, ds.charset());
+      mixed.setNumbers(0x00080301, [0x0043], "US");
+      mixed.setString(0x00080302, "ACME MIXED", "LO");
+      mixed.setString(0x00080303, "MIXED", "CS");
+      mixed.setNumbers(0x00080304, [0x01], "US");
+      ds.setItems(0x00080300, [safe, mixed]);
+    };
+    const kept = run({ retainSafePrivate: true }, edit).after;
+    assert.equal(kept.string(0x00411001), "2.5");
+    assert.equal(kept.string(0x00431001), "3.5");
+    assert.equal(kept.has(0x00431002), false);
+    const basic = run({}, edit).after;
+    assert.equal(basic.has(0x00411001), false);
+    assert.equal(basic.has(0x00431001), false);
   });
 
   it("Clean Descriptors keeps descriptors without the patient's identifiers", () => {

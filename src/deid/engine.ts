@@ -122,6 +122,31 @@ interface Ctx {
   readonly ids: IdentifierSet;
   readonly shiftDays: number;
   readonly pseudonym: string | undefined;
+  /** Private blocks the instance itself declares safe, keyed `group|CREATOR` (PS3.3 C.12.1.1.7). */
+  readonly declaredSafe: ReadonlyMap<
+    string,
+    { readonly all: boolean; readonly elements: ReadonlySet<number> }
+  >;
+}
+
+/**
+ * Reads Private Data Element Characteristics Sequence (0008,0300): a block whose Block Identifying Information
+ * Status (0008,0303) is SAFE is safe whole; a MIXED block is safe for the element numbers listed in
+ * Nonidentifying Private Elements (0008,0304). PS3.15 E.3.10 accepts either as knowledge that an element is safe.
+ */
+function declaredSafeBlocks(ds: DicomDataset): Ctx["declaredSafe"] {
+  const out = new Map<string, { all: boolean; elements: Set<number> }>();
+  for (const item of ds.items(0x00080300)) {
+    const group = item.number(0x00080301);
+    const creator = item.string(0x00080302);
+    const status = (item.string(0x00080303) ?? "").toUpperCase();
+    if (group === undefined || creator === undefined) continue;
+    const key = `${group}|${creator.trim().toUpperCase()}`;
+    if (status === "SAFE") out.set(key, { all: true, elements: new Set() });
+    else if (status === "MIXED")
+      out.set(key, { all: false, elements: new Set(item.numbers(0x00080304).map((n) => n & 0xff)) });
+  }
+  return out;
 }
 
 /** The element's VR for value handling: the dictionary's when it was read as UN (implicit/unknown). */
@@ -321,7 +346,11 @@ function processPrivate(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
     if (ctx.options.retainSafePrivate && element >= 0x1000) {
       const creatorTag = ((group << 16) | (element >>> 8)) >>> 0;
       const creator = ds.rawString(creatorTag);
-      if (creator !== undefined && isSafePrivate(group, creator, element & 0xff)) {
+      const declared =
+        creator === undefined ? undefined : ctx.declaredSafe.get(`${group}|${creator.trim().toUpperCase()}`);
+      const safeByInstance =
+        declared !== undefined && (declared.all || declared.elements.has(element & 0xff));
+      if (creator !== undefined && (safeByInstance || isSafePrivate(group, creator, element & 0xff))) {
         keep = true;
         keepCreators.add(creatorTag);
       }
@@ -471,6 +500,7 @@ export function deidentifyParsed(
     ids,
     shiftDays: dateShiftDays(config.secret, patientId),
     pseudonym,
+    declaredSafe: options.retainSafePrivate ? declaredSafeBlocks(ds) : new Map(),
   };
   processDataset(ds, ctx, 0, false);
 
