@@ -29,6 +29,27 @@ describe("report generation", () => {
     assert.match(r.confidence, /^Moderate confidence: .* Cardiomegaly at probability 0\.71/);
   });
 
+  it("derives the region box from a raw Grad-CAM map", () => {
+    const r = generateReport({
+      ...prediction,
+      regions: [],
+      heatmaps: [{ label: "Cardiomegaly", rows: 2, cols: 2, values: [0, 0, 0.2, 1] }],
+      imageSize: { rows: 1000, columns: 800 },
+    });
+    assert.deepEqual(r.positive.find((p) => p.finding === "Cardiomegaly")?.region, {
+      x: 400,
+      y: 500,
+      width: 400,
+      height: 500,
+    });
+    assert.throws(
+      () => generateReport({ ...prediction, heatmaps: [{ label: "Edema", rows: 1, cols: 1, values: [1] }] }),
+      {
+        code: "RL_ERR_DATA_INVALID",
+      },
+    );
+  });
+
   it("renders the Chinese template", () => {
     const r = generateReport(prediction, "zh");
     assert.match(r.text, /胸腔积液：阳性（模型概率 0\.93）/);

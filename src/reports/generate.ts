@@ -2,6 +2,7 @@
 import { RadioLensError } from "../core/errors.js";
 import templatesEn from "./data/templates.en.json" with { type: "json" };
 import templatesZh from "./data/templates.zh.json" with { type: "json" };
+import { regionFromHeatmap } from "./region.js";
 import { FINDINGS, type Finding } from "./vocab.js";
 
 /** A Grad-CAM region as a box in source-image pixel coordinates (column x, row y of the top-left corner). */
@@ -23,6 +24,18 @@ export interface ModelPrediction {
   readonly threshold?: number;
   /** Grad-CAM regions: the finding they explain and the box. */
   readonly regions?: readonly { readonly label: string; readonly box: RegionBox }[];
+  /**
+   * Raw Grad-CAM maps (row-major, `rows` × `cols`) stretched over the image; each becomes a box with
+   * {@link regionFromHeatmap} unless `regions` already has one for that label. Needs `imageSize`.
+   */
+  readonly heatmaps?: readonly {
+    readonly label: string;
+    readonly rows: number;
+    readonly cols: number;
+    readonly values: readonly number[];
+  }[];
+  /** Source image size in pixels, for `heatmaps`. */
+  readonly imageSize?: { readonly rows: number; readonly columns: number };
 }
 
 /** Report languages with a template. */
@@ -109,6 +122,10 @@ export function validatePrediction(p: ModelPrediction): void {
     const q = p.probabilities[i]!;
     if (!Number.isFinite(q) || q < 0 || q > 1) throw bad(`probability of ${l} is ${q}, not in [0, 1]`);
   });
+  for (const h of p.heatmaps ?? []) {
+    if (!seen.has(h.label)) throw bad(`heatmap for '${h.label}', which is not a predicted label`);
+    if (!p.imageSize) throw bad("heatmaps need imageSize {rows, columns} to map cells to pixels");
+  }
   const t = p.threshold ?? 0.5;
   if (!(t > 0 && t < 1)) throw bad(`threshold ${t} is not in (0, 1)`);
   for (const r of p.regions ?? []) {
@@ -169,7 +186,13 @@ export function generateReport(
     .filter((e) => e.probability >= threshold)
     .sort((a, b) => b.probability - a.probability)
     .map((e) => {
-      const region = prediction.regions?.find((r) => r.label === e.finding)?.box;
+      const heat = prediction.heatmaps?.find((h) => h.label === e.finding);
+      const size = prediction.imageSize;
+      const region =
+        prediction.regions?.find((r) => r.label === e.finding)?.box ??
+        (heat && size
+          ? regionFromHeatmap(heat.values, heat.rows, heat.cols, size.rows, size.columns)
+          : undefined);
       return region ? { ...e, region } : e;
     });
   const negative = entries.filter((e) => e.probability < threshold).map((e) => e.finding);

@@ -181,7 +181,9 @@ export const reportsGenerateCommand: Command = {
 
 pred.json: {"model":{"name":"...","version":"..."},"labels":["Effusion",...],"probabilities":[0.91,...],
             "threshold":0.5,"regions":[{"label":"Effusion","box":{"x":10,"y":20,"width":30,"height":40}}]}
-(region boxes in source-image pixels, x = column, y = row of the top-left corner).
+(region boxes in source-image pixels, x = column, y = row of the top-left corner). Instead of boxes, raw Grad-CAM
+maps may be given as "heatmaps":[{"label":"Effusion","rows":7,"cols":7,"values":[...49 numbers]}] with
+"imageSize":{"rows":2048,"columns":2048}; each becomes the box of its half-maximum region around the peak.
 --sr writes a Comprehensive SR (1.2.840.10008.5.1.4.1.1.88.33) referencing the --source DICOM image.`,
   options: {
     prediction: { type: "string" },
