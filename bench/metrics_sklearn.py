@@ -195,6 +195,8 @@ def multiclass(c, bins):
         r[f"recall_{avg}_zd0"] = run(lambda: M.recall_score(y, pred, average=avg, zero_division=0))
         r[f"f1_{avg}_zd0"] = run(lambda: M.f1_score(y, pred, average=avg, zero_division=0))
         r[f"roc_auc_ovr_{avg}"] = run(lambda: M.roc_auc_score(y, p, multi_class="ovr", average=avg))
+    for avg in ("macro", "weighted"):
+        r[f"roc_auc_ovo_{avg}"] = run(lambda: M.roc_auc_score(y, p, multi_class="ovo", average=avg))
     yb = label_binarize(y, classes=list(range(k)))
     r["average_precision_macro"] = run(lambda: M.average_precision_score(yb, p, average="macro"))
     r["average_precision_micro"] = run(lambda: M.average_precision_score(yb, p, average="micro"))

@@ -26,6 +26,7 @@ import {
   computeFBeta,
   computeHausdorff,
   computeIou,
+  computeLabelMapScores,
   computeLogLoss,
   computeLogLossMulticlass,
   computeMcc,
@@ -34,6 +35,7 @@ import {
   computePrecision,
   computeRecall,
   computeRocAuc,
+  computeRocAucOvo,
   computeRocAucOvr,
   computeRocCurve,
   computeSpecificity,
@@ -152,6 +154,8 @@ describe("ranking metrics (hand-computed)", () => {
     ];
     close(computeRocAucOvr(yt, p, "macro"), 0.9791666666666666);
     close(computeRocAucOvr(yt, p, "weighted"), 0.9791666666666666);
+    close(computeRocAucOvo(yt, p, "macro"), 0.9791666666666666);
+    close(computeRocAucOvo(yt, p, "weighted"), 0.9791666666666666);
     assert.ok(Number.isNaN(computeRocAucOvr([0, 0, 1, 1, 0, 1], p)), "a class with no sample");
     close(computeLogLossMulticlass(yt, p), 0.6506758059631615);
   });
@@ -317,6 +321,17 @@ describe("segmentation", () => {
     assert.equal(computeSurfaceDice(one, empty, 1), 0);
     assert.ok(Number.isNaN(computeSurfaceDice(empty, empty, 1)));
     assert.equal(computeHausdorff(one, one), 0);
+  });
+
+  it("label maps are scored per structure", () => {
+    const shape = [2, 3];
+    const r = computeLabelMapScores(
+      { data: [1, 1, 2, 0, 2, 2], shape },
+      { data: [1, 0, 2, 0, 2, 2], shape },
+      [1, 2],
+    );
+    close(r[1]!.dice, 2 / 3);
+    assert.equal(r[2]!.dice, 1);
   });
 
   it("SegmentationMetric accumulates and resets", () => {

@@ -186,6 +186,58 @@ export function computeRocAucOvr(
   );
 }
 
+/**
+ * Multi-class ROC AUC one-vs-one (Hand & Till 2001, "A simple generalisation of the area under the ROC curve"):
+ * for every class pair (a, b), the mean of AUC(a vs b on column a) and AUC(b vs a on column b) over the samples of
+ * those two classes; `macro` averages the pairs, `weighted` weights each pair by its share of samples
+ * (scikit-learn's `multi_class="ovo"`). NaN unless every class occurs in the labels.
+ *
+ * @example
+ * ```ts
+ * computeRocAucOvo([0, 1, 2], [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]]); // 1
+ * ```
+ */
+export function computeRocAucOvo(
+  yTrue: ArrayLike<number>,
+  scores: ScoreRows,
+  average: "macro" | "weighted" = "macro",
+): number {
+  checkSameLength("roc_auc_ovo", yTrue, scores);
+  const k = scores[0]?.length ?? 0;
+  checkRows("roc_auc_ovo", scores, k);
+  checkLabels("roc_auc_ovo", yTrue, k);
+  const n = yTrue.length;
+  const support = new Array<number>(k).fill(0);
+  for (let i = 0; i < n; i++) support[yTrue[i] as number]! += 1;
+  if (support.some((v) => v === 0)) return Number.NaN;
+  let sum = 0;
+  let weightSum = 0;
+  let pairs = 0;
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      const idx: number[] = [];
+      for (let i = 0; i < n; i++) if (yTrue[i] === a || yTrue[i] === b) idx.push(i);
+      const ya = idx.map((i) => (yTrue[i] === a ? 1 : 0));
+      const yb = idx.map((i) => (yTrue[i] === b ? 1 : 0));
+      const pair =
+        (computeRocAuc(
+          ya,
+          idx.map((i) => scores[i]![a] as number),
+        ) +
+          computeRocAuc(
+            yb,
+            idx.map((i) => scores[i]![b] as number),
+          )) /
+        2;
+      const w = average === "weighted" ? idx.length / n : 1;
+      sum += w * pair;
+      weightSum += w;
+      pairs++;
+    }
+  }
+  return pairs === 0 ? Number.NaN : sum / weightSum;
+}
+
 function averageBinary(
   truths: readonly Float64Array[],
   scoreCols: readonly Float64Array[],

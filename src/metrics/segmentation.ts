@@ -344,3 +344,31 @@ export function computeSegmentationScores(
     surfaceDice: surfaceDiceFromDistances(d, options.tolerance ?? 1),
   };
 }
+
+/**
+ * Per-structure scores of two label maps (0 = background, other values = structures): each requested label is
+ * compared as its own binary mask.
+ *
+ * @example
+ * ```ts
+ * const byOrgan = computeLabelMapScores(predLabels, gtLabels, [1, 2, 3], { tolerance: 2 });
+ * byOrgan[2]!.dice;
+ * ```
+ */
+export function computeLabelMapScores(
+  pred: Mask,
+  gt: Mask,
+  labels: readonly number[],
+  options: { readonly tolerance?: number } = {},
+): Record<number, SegmentationScores> {
+  const out: Record<number, SegmentationScores> = {};
+  for (const label of labels) {
+    const pick = (m: Mask): Mask => ({
+      data: Uint8Array.from(m.data as ArrayLike<number>, (v) => (v === label ? 1 : 0)),
+      shape: m.shape,
+      ...(m.spacing === undefined ? {} : { spacing: m.spacing }),
+    });
+    out[label] = computeSegmentationScores(pick(pred), pick(gt), options);
+  }
+  return out;
+}

@@ -35,6 +35,7 @@ import {
   computePrCurve,
   computeRocAuc,
   computeRocAucMultilabel,
+  computeRocAucOvo,
   computeRocAucOvr,
   computeRocCurve,
 } from "./ranking.js";
@@ -430,6 +431,8 @@ export function ourAgreementValues(c: AgreementCase): OurValue[] {
     add("roc_auc_ovr_macro", computeRocAucOvr(y, p, "macro"));
     add("roc_auc_ovr_weighted", computeRocAucOvr(y, p, "weighted"));
     add("roc_auc_ovr_micro", computeRocAucOvr(y, p, "micro"));
+    add("roc_auc_ovo_macro", computeRocAucOvo(y, p, "macro"));
+    add("roc_auc_ovo_weighted", computeRocAucOvo(y, p, "weighted"));
     add("average_precision_macro", computeAveragePrecisionOvr(y, p, "macro"));
     add("average_precision_micro", computeAveragePrecisionOvr(y, p, "micro"));
     add("log_loss", computeLogLossMulticlass(y, p), "value");
