@@ -174,20 +174,30 @@ function decodeJpegLossless(data: Uint8Array, spec: FrameSpec): DecodedFrame {
 }
 
 /**
- * Decodes one compressed frame with the codec its transfer syntax names; the result is checked against the
- * dataset's Rows, Columns and Samples per Pixel so that a lying header cannot overrun a buffer.
+ * Decodes one compressed frame in this thread with the codec its transfer syntax names; the result is checked
+ * against the dataset's Rows, Columns and Samples per Pixel so that a lying header cannot overrun a buffer.
+ * Codecs cannot be interrupted, so callers use {@link decodeFrame} (codec-pool.ts), which runs this in a
+ * worker under a time limit.
  *
  * @throws DicomError DICOM_DECODE on a damaged bitstream or a size mismatch; DICOM_UNSUPPORTED_TS otherwise.
  * @example
  * ```ts
- * const f = await decodeFrame("jpeg-ls", fragment, { rows: 64, cols: 64, samples: 1, bitsAllocated: 16 });
+ * const f = await decodeFrameInThread("jpeg-ls", fragment, { rows: 64, cols: 64, samples: 1, bitsAllocated: 16 });
  * ```
  */
-export async function decodeFrame(
+export async function decodeFrameInThread(
   encoding: PixelEncoding,
   data: Uint8Array,
   spec: FrameSpec,
 ): Promise<DecodedFrame> {
+  if ((encoding === "jpeg-ls" || encoding === "jpeg-lossless") && !endsWithEoi(data)) {
+    // JPEG-LS (T.87 / T.81 B.2.1) and lossless JPEG codestreams end with EOI (FFD9); without it the frame is
+    // truncated, and CharLS spins for tens of seconds on such input.
+    throw new DicomError(
+      "DICOM_DECODE",
+      `The ${encoding} codestream is truncated: it does not end with an EOI/EOC marker`,
+    );
+  }
   let f: DecodedFrame;
   switch (encoding) {
     case "rle":
@@ -294,4 +304,11 @@ export function withoutColorTransform(data: Uint8Array): Uint8Array {
     i += 2 + len;
   }
   return out;
+}
+
+/** True when the codestream ends with FFD9 (EOI/EOC), allowing the zero padding that makes fragments even. */
+export function endsWithEoi(data: Uint8Array): boolean {
+  let n = data.length;
+  while (n > 0 && data[n - 1] === 0 && data.length - n < 16) n--;
+  return n >= 2 && data[n - 2] === 0xff && data[n - 1] === 0xd9;
 }

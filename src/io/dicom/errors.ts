@@ -60,6 +60,8 @@ export class DicomError extends Error {
   readonly code: DicomErrorCode;
   readonly fix: string;
   readonly offset: number | undefined;
+  /** The message without the fix. */
+  readonly detail: string;
 
   constructor(code: DicomErrorCode, message: string, options: { offset?: number; cause?: unknown } = {}) {
     // The message carries the fix, so that one printed line tells the user what to do.
@@ -68,6 +70,7 @@ export class DicomError extends Error {
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "DicomError";
+    this.detail = message;
     this.code = code;
     this.fix = FIX[code];
     this.offset = options.offset;

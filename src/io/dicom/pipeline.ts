@@ -25,18 +25,22 @@ export function maskStoredValues(
       `High Bit ${highBit} is inconsistent with Bits Stored ${bitsStored}`,
     );
   }
-  const full = 2 ** bitsStored;
-  const half = full / 2;
-  const wide = bitsStored === 32 && pixelRepresentation === 0;
-  const out = wide ? new Float64Array(data.length) : new Int32Array(data.length);
-  const div = 2 ** shift;
-  for (let i = 0; i < data.length; i++) {
-    // Two's complement is undone first so that the arithmetic below works on the unsigned bit pattern.
-    let v = data[i] as number;
-    if (v < 0) v += 2 ** 32;
-    v = Math.floor(v / div) % full;
-    out[i] = pixelRepresentation === 1 && v >= half ? v - full : v;
+  if (bitsStored < 32) {
+    // Integer fast path: shift out the bits below, keep Bits Stored bits, sign-extend through bit 31.
+    const out = new Int32Array(data.length);
+    const mask = bitsStored === 31 ? 0x7fffffff : (1 << bitsStored) - 1;
+    const up = 32 - bitsStored;
+    const signed = pixelRepresentation === 1;
+    for (let i = 0; i < data.length; i++) {
+      const v = ((data[i] as number) >>> shift) & mask;
+      out[i] = signed ? (v << up) >> up : v;
+    }
+    return out;
   }
+  // 32 stored bits: unsigned values exceed Int32, so they are kept as doubles.
+  const out = pixelRepresentation === 1 ? new Int32Array(data.length) : new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++)
+    out[i] = pixelRepresentation === 1 ? (data[i] as number) | 0 : (data[i] as number) >>> 0;
   return out;
 }
 
@@ -239,14 +243,19 @@ export interface PaletteLuts {
 export function applyPalette(indices: ArrayLike<number>, luts: PaletteLuts): Uint8Array | Uint16Array {
   const bits = Math.max(luts.red.bits, luts.green.bits, luts.blue.bits);
   const out = bits > 8 ? new Uint16Array(indices.length * 3) : new Uint8Array(indices.length * 3);
-  for (const lut of [luts.red, luts.green, luts.blue]) {
+  const tables = [luts.red, luts.green, luts.blue].map((lut) => {
     if (lut.data.length === 0) throw new DicomError("DICOM_BAD_VALUE", "Palette Color LUT has no entries");
-  }
+    return { first: lut.firstMapped, last: lut.data.length - 1, data: Uint16Array.from(lut.data) };
+  });
+  const [r, g, b] = tables as [(typeof tables)[0], (typeof tables)[0], (typeof tables)[0]];
   for (let i = 0; i < indices.length; i++) {
     const x = indices[i] as number;
-    out[3 * i] = lutLookup(luts.red, x);
-    out[3 * i + 1] = lutLookup(luts.green, x);
-    out[3 * i + 2] = lutLookup(luts.blue, x);
+    let k = x - r.first;
+    out[3 * i] = r.data[k < 0 ? 0 : Math.min(k, r.last)] as number;
+    k = x - g.first;
+    out[3 * i + 1] = g.data[k < 0 ? 0 : Math.min(k, g.last)] as number;
+    k = x - b.first;
+    out[3 * i + 2] = b.data[k < 0 ? 0 : Math.min(k, b.last)] as number;
   }
   return out;
 }

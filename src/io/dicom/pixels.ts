@@ -1,9 +1,10 @@
 /** Stored pixel values (PS3.3 C.7.6.3, PS3.5 8 and A.4): Pixel Data → typed array [frames, rows, cols, samples]. */
 import type { PixelArray, PixelDType } from "../../core/image.js";
-import { decodeFrame } from "./codecs.js";
+import { DEFAULT_FRAME_TIME_LIMIT_MS, decodeFrame } from "./codec-pool.js";
 import { type DicomDataset, decodeBinary } from "./dataset.js";
 import { DicomError } from "./errors.js";
 import type { ParsedDicom } from "./parse.js";
+import { decodeRleFrame } from "./rle.js";
 import { transferSyntax } from "./transfer-syntax.js";
 
 /** The decoded stored values of a Pixel Data element, before any LUT: what pydicom's `pixel_array` holds. */
@@ -26,6 +27,8 @@ export interface StoredPixels {
 export interface DecodeOptions {
   /** Largest decoded pixel buffer in bytes; default 1 GiB. */
   readonly maxPixelBytes?: number;
+  /** Time one compressed frame may take to decode, in milliseconds; default 5000. */
+  readonly frameTimeLimitMs?: number;
   /** Decode only these frame indices (0-based); default all. */
   readonly frames?: readonly number[];
 }
@@ -154,6 +157,13 @@ function putFrame(
   planar: boolean,
 ): void {
   const n = m.rows * m.cols * m.samples;
+  if (!planar && littleEndian && bytesPer === out.BYTES_PER_ELEMENT && bytes.length >= n * bytesPer) {
+    // Same layout as the output: one aligned copy reinterpreted as the output's element type.
+    const copy = bytes.slice(0, n * bytesPer);
+    const Ctor = out.constructor as new (b: ArrayBuffer) => PixelArray;
+    out.set(new Ctor(copy.buffer) as never, offset);
+    return;
+  }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const signed = m.pixelRepresentation === 1;
   const px = m.rows * m.cols;
@@ -352,14 +362,23 @@ export async function decodeStoredPixels(
     m.frames,
     extendedOffsetTable(ds),
   );
-  for (const [k, f] of frameList.entries()) {
+  const spec = { rows: m.rows, cols: m.cols, samples: m.samples, bitsAllocated: m.bitsAllocated };
+  const limit = options.frameTimeLimitMs ?? DEFAULT_FRAME_TIME_LIMIT_MS;
+  // All frames are submitted at once so that the codec workers stay busy; RLE (our own, bounded) runs here.
+  const pendingFrames = frameList.map((f) => {
     const data = frames[f] as Uint8Array;
-    const decoded = await decodeFrame(ts.pixels, data, {
-      rows: m.rows,
-      cols: m.cols,
-      samples: m.samples,
-      bitsAllocated: m.bitsAllocated,
-    });
+    return ts.pixels === "rle"
+      ? Promise.resolve({
+          bytes: decodeRleFrame(data, m.rows, m.cols, m.samples, m.bitsAllocated / 8),
+          bitsPerSample: m.bitsAllocated,
+          signed: undefined as boolean | undefined,
+        })
+      : decodeFrame(ts.pixels, data, spec, limit);
+  });
+  const settled = await Promise.allSettled(pendingFrames);
+  for (const [k, s] of settled.entries()) {
+    if (s.status === "rejected") throw s.reason;
+    const decoded = s.value;
     const bytesPer = decoded.bitsPerSample > 8 ? 2 : 1;
     const bytes = decoded.bytes;
     if (bytesPer === m.bitsAllocated / 8 || ts.pixels === "rle") {

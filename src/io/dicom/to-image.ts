@@ -116,6 +116,13 @@ export function geometryOf(ds: DicomDataset): {
   };
 }
 
+function scaleTo8Bit(values: ArrayLike<number>, max: number): Uint8Array {
+  const out = new Uint8Array(values.length);
+  const k = 255 / max;
+  for (let i = 0; i < values.length; i++) out[i] = Math.min(255, Math.round((values[i] as number) * k));
+  return out;
+}
+
 function toUint8(values01: Float32Array): Uint8Array {
   const out = new Uint8Array(values01.length);
   for (let i = 0; i < values01.length; i++) out[i] = Math.round((values01[i] as number) * 255);
@@ -174,15 +181,11 @@ export async function dicomToImage(parsed: ParsedDicom, options: ToImageOptions 
     }
     const idx = maskStoredValues(px.data, px.bitsStored, px.highBit, 0);
     const rgb = applyPalette(idx, { red, green, blue });
-    data =
-      options.output === "display" && rgb instanceof Uint16Array ? Uint8Array.from(rgb, (v) => v >> 8) : rgb;
+    data = options.output === "display" && rgb instanceof Uint16Array ? scaleTo8Bit(rgb, 65535) : rgb;
     channels = 3;
   } else if (samples >= 3) {
     const rgb = colorImage(px);
-    data =
-      options.output === "display" && px.bitsStored > 8
-        ? Uint8Array.from(rgb, (v) => Math.round(((v as number) / (2 ** px.bitsStored - 1)) * 255))
-        : rgb;
+    data = options.output === "display" && px.bitsStored > 8 ? scaleTo8Bit(rgb, 2 ** px.bitsStored - 1) : rgb;
   } else {
     const stored = maskStoredValues(px.data, px.bitsStored, px.highBit, px.pixelRepresentation);
     const modality = applyModalityLut(stored, modalityLutOf(ds));

@@ -1,0 +1,158 @@
+/** DICOM decode benchmark: per-file match against pydicom's pixel_array and decode throughput ratio, same run. */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT, sharedData } from "../src/core/testing.js";
+import { warmUpCodecs } from "../src/io/dicom/codec-pool.js";
+import { DicomError, readDicomFile, transferSyntax } from "../src/io/dicom/index.js";
+import { decodeStoredPixels, type StoredPixels } from "../src/io/dicom/pixels.js";
+
+const DIR = sharedData("dicom", "pydicom");
+const REPEATS = Number(process.env["RADIOLENS_BENCH_REPEATS"] ?? 5);
+
+interface Ref {
+  ok: boolean;
+  shape?: number[];
+  dtype?: string;
+  ts?: string;
+  seconds?: number;
+  error?: string;
+}
+
+const CTORS = {
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  uint32: Uint32Array,
+  int32: Int32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+} as const;
+
+function category(uid: string): string {
+  const ts = transferSyntax(uid);
+  if (ts.deflated) return "deflated";
+  if (ts.pixels === "native") return "uncompressed";
+  if (ts.pixels === "jpeg-baseline" || ts.pixels === "jpeg-extended") return "JPEG lossy";
+  return (
+    {
+      "jpeg-lossless": "JPEG lossless",
+      "jpeg-ls": "JPEG-LS",
+      "jpeg-2000": "JPEG 2000",
+      htj2k: "HTJ2K",
+      rle: "RLE",
+    }[ts.pixels as string] ?? ts.pixels
+  );
+}
+
+async function timeOurs(path: string): Promise<{ ms: number; px: StoredPixels }> {
+  let best = Number.POSITIVE_INFINITY;
+  let px: StoredPixels | undefined;
+  for (let r = 0; r < REPEATS; r++) {
+    const t = performance.now();
+    px = await decodeStoredPixels(readDicomFile(path));
+    best = Math.min(best, performance.now() - t);
+  }
+  return { ms: best, px: px as StoredPixels };
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "rl-bench-dicom-"));
+  try {
+    const py = "/usr/bin/python3";
+    execFileSync(
+      py,
+      [join(REPO_ROOT, "bench", "dicom_pydicom.py"), DIR, join(work, "ref"), String(REPEATS)],
+      { stdio: "inherit" },
+    );
+    const manifest = JSON.parse(readFileSync(join(work, "ref", "manifest.json"), "utf8")) as {
+      pydicom: string;
+      files: Record<string, Ref>;
+    };
+    await warmUpCodecs();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith(".dcm"))
+      .sort();
+    const lines: string[] = [];
+    const perCat = new Map<string, { bytes: number; ours: number; theirs: number; files: number }>();
+    let matched = 0;
+    let decodable = 0;
+    let onlyOurs = 0;
+    const header = `${"file".padEnd(42)} ${"transfer syntax".padEnd(16)} ${"match".padEnd(12)} ${"ours ms".padStart(8)} ${"pydicom ms".padStart(10)} ${"speed-up".padStart(8)}`;
+    lines.push(header, "-".repeat(header.length));
+    for (const f of files) {
+      const path = join(DIR, f);
+      const r = manifest.files[f];
+      let ours: { ms: number; px: StoredPixels } | undefined;
+      let ourError = "";
+      try {
+        ours = await timeOurs(path);
+      } catch (e) {
+        ourError = e instanceof DicomError ? e.code : `UNTYPED ${String(e)}`;
+      }
+      const cat = r?.ts ? category(r.ts) : ours ? category(ours.px.transferSyntaxUID) : "-";
+      if (!r?.ok) {
+        if (ours) onlyOurs++;
+        lines.push(
+          `${f.padEnd(42)} ${cat.padEnd(16)} ${(ours ? "ours only" : ourError).padEnd(12)} ${(ours ? ours.ms.toFixed(2) : "-").padStart(8)} ${"fails".padStart(10)} ${"".padStart(8)}`,
+        );
+        continue;
+      }
+      decodable++;
+      let match = ourError || "mismatch";
+      if (ours) {
+        const C = CTORS[r.dtype as keyof typeof CTORS];
+        const refBytes = new Uint8Array(readFileSync(join(work, "ref", `${f}.bin`)));
+        const theirs = new C(refBytes.buffer, 0, refBytes.byteLength / C.BYTES_PER_ELEMENT);
+        let maxDiff = theirs.length === ours.px.data.length ? 0 : Number.POSITIVE_INFINITY;
+        for (let i = 0; i < theirs.length && maxDiff !== Number.POSITIVE_INFINITY; i++) {
+          maxDiff = Math.max(maxDiff, Math.abs((theirs[i] as number) - (ours.px.data[i] as number)));
+        }
+        const lossy8 = transferSyntax(r.ts ?? "").lossy && ours.px.dtype === "uint8" && cat === "JPEG lossy";
+        const ok = ours.px.dtype === r.dtype && (maxDiff === 0 || (lossy8 && maxDiff <= 2));
+        match = ok ? (maxDiff === 0 ? "exact" : `|d|<=${maxDiff}`) : `DIFF ${maxDiff}`;
+        if (ok) matched++;
+        const c = perCat.get(cat) ?? { bytes: 0, ours: 0, theirs: 0, files: 0 };
+        c.bytes += statSync(path).size;
+        c.ours += ours.ms;
+        c.theirs += (r.seconds ?? 0) * 1000;
+        c.files++;
+        perCat.set(cat, c);
+      }
+      const theirsMs = (r.seconds ?? 0) * 1000;
+      lines.push(
+        `${f.padEnd(42)} ${cat.padEnd(16)} ${match.padEnd(12)} ${(ours ? ours.ms.toFixed(2) : "-").padStart(8)} ${theirsMs.toFixed(2).padStart(10)} ${(ours ? `${(theirsMs / ours.ms).toFixed(2)}x` : "-").padStart(8)}`,
+      );
+    }
+    lines.push("");
+    lines.push(
+      `matched ${matched}/${decodable} files pydicom ${manifest.pydicom} decodes (exact for lossless, |diff| <= 2 for lossy 8-bit JPEG)`,
+    );
+    lines.push(`decoded ${onlyOurs} more files that pydicom cannot decode here`);
+    lines.push("");
+    lines.push(
+      `${"category".padEnd(16)} ${"files".padStart(5)} ${"ours MB/s".padStart(10)} ${"pydicom MB/s".padStart(12)} ${"ratio".padStart(7)}`,
+    );
+    let totOurs = 0;
+    let totTheirs = 0;
+    for (const [cat, c] of [...perCat.entries()].sort()) {
+      totOurs += c.ours;
+      totTheirs += c.theirs;
+      const mbOurs = c.bytes / 1e6 / (c.ours / 1000);
+      const mbTheirs = c.bytes / 1e6 / (c.theirs / 1000);
+      lines.push(
+        `${cat.padEnd(16)} ${String(c.files).padStart(5)} ${mbOurs.toFixed(1).padStart(10)} ${mbTheirs.toFixed(1).padStart(12)} ${`${(mbOurs / mbTheirs).toFixed(2)}x`.padStart(7)}`,
+      );
+    }
+    lines.push(
+      `overall decode throughput ratio (ours / pydicom, same files): ${(totTheirs / totOurs).toFixed(2)}x`,
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
