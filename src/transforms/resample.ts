@@ -197,12 +197,26 @@ export function resampleIndex(
     [a00, a01, a02, a10, a11, a12, a20, a21, a22, b0, b1, b2].every(isInt)
   ) {
     // Flips, 90° rotations, crops and pads: integer index maps, so a plain copy with integer arithmetic.
+    const rowCopy = a00 === 1 && a10 === 0 && a20 === 0 && !border;
     let oi = 0;
     for (let z = 0; z < oz; z++) {
       for (let y = 0; y < oy; y++) {
         let ix = a01 * y + a02 * z + b0;
         let iy = a11 * y + a12 * z + b1;
         let iz = a21 * y + a22 * z + b2;
+        if (rowCopy) {
+          // x runs forward through one input row: copy the overlapping run in one memcpy, fill the rest.
+          const lo = iy < 0 || iy >= ny || iz < 0 || iz >= nz ? ox : Math.min(ox, Math.max(0, -ix));
+          const hi = lo === ox ? ox : Math.max(lo, Math.min(ox, nx - ix));
+          if (lo > 0) dst.fill(fill, oi, oi + lo * ch);
+          if (hi > lo) {
+            const si = (iz * sz + iy * sy + (ix + lo) * ch) | 0;
+            dst.set(src.subarray(si, si + (hi - lo) * ch), oi + lo * ch);
+          }
+          if (hi < ox) dst.fill(fill, oi + hi * ch, oi + ox * ch);
+          oi += ox * ch;
+          continue;
+        }
         for (let x = 0; x < ox; x++, ix += a00, iy += a10, iz += a20) {
           let rx = ix;
           let ry = iy;
