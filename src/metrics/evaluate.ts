@@ -1,10 +1,5 @@
 /** The headline evaluation of a model's predictions (binary, multi-class, multi-label; optional patient-level aggregation) with per-class details and confidence intervals. */
-import {
-  type BootstrapInterval,
-  type BootstrapOptions,
-  type BootstrapSetting,
-  bootstrapCi,
-} from "./bootstrap.js";
+import { type BootstrapOptions, bootstrapCi } from "./bootstrap.js";
 import {
   type Average,
   accuracyFromConfusion,
@@ -16,7 +11,7 @@ import {
 } from "./confusion.js";
 import { computeDelongCi, type DelongCi } from "./delong.js";
 import { argmax, DEFAULT_ECE_BINS, LOG_LOSS_EPS } from "./probabilistic.js";
-import { chooseThreshold, type OperatingPoint, type ScoreRows } from "./ranking.js";
+import { chooseThreshold, type ScoreRows } from "./ranking.js";
 import { argsortAscending, checkLabels, checkScores, metricInputError } from "./stats.js";
 
 /** The kind of prediction problem. */
@@ -109,7 +104,16 @@ export interface AucDelongCi {
   readonly hi: number;
 }
 
-/** The result: headline metrics at the top level, details nested. */
+/** The Youden-optimal operating point in the JSON's naming. */
+export interface YoudenPoint {
+  /** Predict positive when score ≥ threshold (+Infinity, null in JSON: nothing positive). */
+  readonly threshold: number;
+  readonly sensitivity: number;
+  readonly specificity: number;
+  readonly youden_j: number;
+}
+
+/** The result: headline metrics at the top level, details nested (all keys snake_case). */
 export interface EvaluationResult extends Headline {
   readonly task: EvaluationTask;
   readonly n_samples: number;
@@ -122,15 +126,23 @@ export interface EvaluationResult extends Headline {
     readonly rule: string;
     readonly value: number | null;
     /** Binary: Youden-optimal operating point on the same data (informative; not used for the metrics). */
-    readonly youden?: OperatingPoint;
+    readonly youden?: YoudenPoint;
   };
   readonly confusion_matrix: { readonly labels: string[]; readonly matrix: number[][] } | null;
   readonly per_class: PerClassEntry[];
   readonly ci: {
     readonly level: number;
-    readonly bootstrap:
-      | (BootstrapSetting & { readonly intervals: Record<HeadlineKey, BootstrapInterval> })
-      | null;
+    readonly bootstrap: {
+      readonly method: "stratified percentile bootstrap";
+      readonly n_resamples: number;
+      readonly seed: number;
+      readonly level: number;
+      /** Resamples where a metric was undefined are left out; `n_valid` counts the others. */
+      readonly intervals: Record<
+        HeadlineKey,
+        { readonly lo: number; readonly hi: number; readonly n_valid: number }
+      >;
+    } | null;
     /** Binary: one entry; multi-class: one per class (one-vs-rest); multi-label: one per label. */
     readonly auc_delong: AucDelongCi[];
   };
@@ -579,7 +591,15 @@ export function evaluatePredictions(input: EvaluationInput): EvaluationResult {
       thresholdOut = {
         rule: "positive when score >= threshold",
         value: threshold,
-        youden: chooseThreshold(b.y, b.s, { rule: "youden" }),
+        youden: (() => {
+          const j = chooseThreshold(b.y, b.s, { rule: "youden" });
+          return {
+            threshold: j.threshold,
+            sensitivity: j.sensitivity,
+            specificity: j.specificity,
+            youden_j: j.youdenJ,
+          };
+        })(),
       };
     } else {
       const m = prepMulticlass(y, scoreRows, nBins);
@@ -659,7 +679,20 @@ export function evaluatePredictions(input: EvaluationInput): EvaluationResult {
   let boot: EvaluationResult["ci"]["bootstrap"] = null;
   if (bootOptions !== null) {
     const r = bootstrapCi(n, stat, { ...bootOptions, strata });
-    boot = { ...r.setting, intervals: r.intervals };
+    const intervals = {} as Record<HeadlineKey, { lo: number; hi: number; n_valid: number }>;
+    for (const key of HEADLINE_KEYS) {
+      const iv = r.intervals[key];
+      intervals[key] = iv
+        ? { lo: iv.lo, hi: iv.hi, n_valid: iv.nValid }
+        : { lo: Number.NaN, hi: Number.NaN, n_valid: 0 };
+    }
+    boot = {
+      method: r.setting.method,
+      n_resamples: r.setting.nResamples,
+      seed: r.setting.seed,
+      level: r.setting.level,
+      intervals,
+    };
   }
   return {
     task: input.task,

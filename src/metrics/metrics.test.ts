@@ -410,6 +410,18 @@ describe("evaluatePredictions", () => {
     assert.ok(r.ci.bootstrap && r.ci.auc_delong.length === 1);
     assert.equal(r.threshold.value, 0.5);
     const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
+    const keys = (v: unknown): string[] =>
+      v && typeof v === "object"
+        ? Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => [
+            ...(Array.isArray(v) ? [] : [k]),
+            ...keys(x),
+          ])
+        : [];
+    assert.deepEqual(
+      keys(json).filter((k) => !/^[a-z0-9_]+$/.test(k)),
+      [],
+      "every key is snake_case",
+    );
     assert.deepEqual(
       Object.keys(json).filter((k) => (HEADLINE_KEYS as readonly string[]).includes(k)),
       [...HEADLINE_KEYS],

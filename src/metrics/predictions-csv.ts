@@ -209,13 +209,13 @@ export function formatEvaluationTable(r: EvaluationResult): string {
   out.push(`task: ${r.task}, ${r.n_samples} rows${patients}; ${th}; averaging: ${r.averaging}`);
   const boot = r.ci.bootstrap;
   const ciTitle = boot
-    ? `${Math.round(r.ci.level * 100)}% CI (bootstrap, ${boot.nResamples} resamples, seed ${boot.seed})`
+    ? `${Math.round(r.ci.level * 100)}% CI (bootstrap, ${boot.n_resamples} resamples, seed ${boot.seed})`
     : "(bootstrap off)";
   out.push("");
   out.push(`${pad("metric", 19)}${pad("value", 11)}${ciTitle}`);
   for (const key of HEADLINE_KEYS) {
     const iv = boot?.intervals[key];
-    const ci = iv && iv.nValid > 0 ? `${fmt(iv.lo)} – ${fmt(iv.hi)}` : boot ? "undefined" : "";
+    const ci = iv && iv.n_valid > 0 ? `${fmt(iv.lo)} – ${fmt(iv.hi)}` : boot ? "undefined" : "";
     let extra = "";
     if (key === "auc" && r.task === "binary" && r.ci.auc_delong[0]) {
       const d = r.ci.auc_delong[0];

@@ -59,10 +59,10 @@ describe("radiolens metrics", () => {
     assert.equal(j["n_patients"], 60);
     assert.equal((j["threshold"] as { value: number }).value, 0.4);
     const ci = j["ci"] as {
-      bootstrap: { nResamples: number; intervals: Record<string, { lo: number; hi: number }> };
+      bootstrap: { n_resamples: number; intervals: Record<string, { lo: number; hi: number }> };
       auc_delong: unknown[];
     };
-    assert.equal(ci.bootstrap.nResamples, 50);
+    assert.equal(ci.bootstrap.n_resamples, 50);
     assert.ok(ci.bootstrap.intervals["auc"]!.lo <= (j["auc"] as number));
     assert.equal(ci.auc_delong.length, 1);
     assert.ok(!r.out.includes("P1,"), "no patient ids in the output");
