@@ -12,8 +12,15 @@ import {
 } from "./resample.js";
 import { defineImageTransform, type ImageTransform, invalid, ndimOf, perAxis } from "./types.js";
 
-/** Masks always use nearest interpolation, so labels stay labels. */
-function modeFor(mode: InterpolationMode | undefined, mask: boolean): InterpolationMode {
+/**
+ * The interpolation for one key: masks always use nearest, so labels stay labels.
+ *
+ * @example
+ * ```ts
+ * modeFor("linear", true); // "nearest"
+ * ```
+ */
+export function modeFor(mode: InterpolationMode | undefined, mask: boolean): InterpolationMode {
   return mask ? "nearest" : (mode ?? "linear");
 }
 
@@ -422,5 +429,3 @@ export function affine(options: AffineOptions): ImageTransform<undefined, Affine
     },
   );
 }
-
-export { modeFor };
