@@ -1,5 +1,6 @@
 /** The list of every `radiolens` command; a new command is one import and one entry here. */
 import type { Command } from "../command.js";
+import { convertCommand } from "./convert.js";
 import { deidCommand } from "./deid.js";
 import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
@@ -15,6 +16,7 @@ import { trainCommand } from "./train.js";
 export const COMMANDS: readonly Command[] = [
   infoCommand,
   dicomPixelsCommand,
+  convertCommand,
   trainCommand,
   evaluateCommand,
   metricsCommand,
