@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { zipSync } from "fflate";
-import { runCli } from "../cli/main.js";
+import { deidCommand } from "../cli/commands/deid.js";
 import { isRadioLensError } from "../core/errors.js";
 import { sharedData } from "../core/testing.js";
 import { parseDicom } from "../io/dicom/index.js";
@@ -123,7 +123,7 @@ describe("deidentifyTree", () => {
 
   it("resumes an interrupted run without duplicates and refuses other settings", async () => {
     const out = join(tmp, "resume");
-    await deidentifyTree(input, out, { secret: SECRET, workers: 0 });
+    await deidentifyTree(input, out, { secret: SECRET, workers: 0, durable: false });
     const full = readFileSync(join(out, AUDIT_FILE), "utf8").split("\n").filter(Boolean);
     const expected = listFiles(out).map((f) => [f, readFileSync(join(out, f))] as const);
     // Interrupt: two records kept, a torn third line, one output lost, a leftover temporary file.
@@ -133,7 +133,7 @@ describe("deidentifyTree", () => {
     );
     rmSync(join(out, "rtplan.dcm"));
     writeFileSync(join(out, "series/a/.JPEG2000.dcm.1234.abcdef01.tmp"), "partial");
-    const s = await deidentifyTree(input, out, { secret: SECRET, workers: 2 });
+    const s = await deidentifyTree(input, out, { secret: SECRET, workers: 0, durable: false });
     assert.equal(s.resumed, 1, "CT_small kept; rtplan redone since its output vanished");
     const recs = audit(out);
     assert.equal(recs.length, 6);
@@ -184,7 +184,7 @@ await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret
     await new Promise((r) => child.once("exit", r));
     const partial = readFileSync(join(killed, AUDIT_FILE), "utf8").split("\n").length - 1;
     assert.ok(partial < 120, `the run was not interrupted (${partial} lines)`);
-    const s = await deidentifyTree(big, killed, { secret: SECRET, workers: 2, durable: false });
+    const s = await deidentifyTree(big, killed, { secret: SECRET, workers: 0, durable: false });
     assert.equal(s.total, 120);
     const recs = audit(killed);
     assert.equal(recs.length, 120);
@@ -216,15 +216,18 @@ await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret
     assert.ok(!existsSync(join(tmp, "escape.dcm")));
   });
 
-  it("runs as `radiolens deid` and rejects a short secret", async () => {
+  it("runs as the `radiolens deid` command and rejects a short secret", async () => {
     const key = join(tmp, "deid.key");
     writeFileSync(key, "cli-secret-0123456789abcdef\n");
     assert.equal(readSecretFile(key).length, 27, "trailing newline dropped");
     const out = join(tmp, "cli-out");
     let stdout = "";
-    const code = await runCli(
-      ["deid", input, out, "--secret-file", key, "--option", "retain-modified-dates", "--workers", "1"],
-      { stdout: (t) => (stdout += t), stderr: () => {} },
+    const code = await deidCommand.run(
+      {
+        values: { "secret-file": key, option: ["retain-modified-dates"], workers: "1" },
+        positionals: [input, out],
+      },
+      { stdout: (t) => (stdout += t), stderr: () => {}, isTTY: false },
     );
     assert.equal(code, 3, "a failed instance gives exit code 3");
     assert.match(stdout, /4 written, 1 quarantined, 1 failed of 6/);
@@ -234,12 +237,12 @@ await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret
       ["113100", "113107"],
     );
     writeFileSync(key, "short");
-    let stderr = "";
-    const bad = await runCli(["deid", input, join(tmp, "cli-bad"), "--secret-file", key], {
-      stdout: () => {},
-      stderr: (t) => (stderr += t),
-    });
-    assert.equal(bad, 2);
-    assert.match(stderr, /RL_ERR_DEID_SECRET/);
+    await assert.rejects(
+      deidCommand.run(
+        { values: { "secret-file": key }, positionals: [input, join(tmp, "cli-bad")] },
+        { stdout: () => {}, stderr: () => {}, isTTY: false },
+      ),
+      (e) => isRadioLensError(e, "RL_ERR_DEID_SECRET") && e.exitCode === 2,
+    );
   });
 });

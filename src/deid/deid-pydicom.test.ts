@@ -129,7 +129,7 @@ describe("de-identification of the pydicom test files (Basic Profile)", () => {
   before(async () => {
     out = mkdtempSync(join(tmpdir(), "rl-deid-"));
     // Burned-in quarantine off so every parseable instance's metadata is checked; quarantine has its own test.
-    await deidentifyTree(SRC, out, { secret: SECRET, keepBurnedIn: true, workers: 2 });
+    await deidentifyTree(SRC, out, { secret: SECRET, keepBurnedIn: true, workers: 2, durable: false });
     records = readFileSync(join(out, "deid-audit.jsonl"), "utf8")
       .trim()
       .split("\n")
