@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createImage, type MedicalImage } from "../core/image.js";
+import { Rng } from "../core/rng.js";
 import {
   affine,
   appliedOperations,
@@ -144,6 +145,42 @@ describe("exact spatial transforms", () => {
     const a = affine({ rotate: [Math.PI / 2], mode: "nearest" })(x);
     assert.deepEqual(Array.from(a.data), Array.from(rotate90({ k: -1 })(x).data));
     assert.notDeepEqual(Array.from(a.data), Array.from(rotate90({ k: 1 })(x).data));
+  });
+});
+
+describe("random chains of exact transforms invert exactly", () => {
+  it("200 seeded chains of flip / rotate90 / crop / cropOrPad on 2D and 3D images", () => {
+    const rng = new Rng(99);
+    for (let c = 0; c < 200; c++) {
+      const nd = rng.bernoulli(0.5) ? 2 : 3;
+      const spatialShape = Array.from({ length: nd }, () => rng.int(2, 7));
+      const ch = rng.int(1, 2);
+      const n = spatialShape.reduce((a, b) => a * b, 1) * ch;
+      const x = createImage(
+        Int16Array.from({ length: n }, (_, i) => i + 1),
+        [...spatialShape, ch],
+        { spacing: Array.from({ length: nd }, () => rng.uniform(0.5, 2)) },
+      );
+      let y = x;
+      const steps = rng.int(1, 4);
+      for (let k = 0; k < steps; k++) {
+        const shape = y.shape.slice(0, nd);
+        const kind = rng.int(0, 2);
+        if (kind === 0) y = flip({ axes: [rng.int(0, nd - 1)] })(y);
+        else if (kind === 1) {
+          const p = rng.int(0, nd - 1);
+          y = rotate90({ k: rng.int(-3, 3), axes: [p, (p + 1) % nd] })(y);
+        } else {
+          // Only growing pads, so no voxel is lost and the chain must come back exactly.
+          y = cropOrPad({ size: shape.map((s) => s + rng.int(0, 3)) })(y);
+        }
+      }
+      const back = invert(y);
+      assert.deepEqual(back.shape, x.shape, `chain ${c}`);
+      assert.ok(back.data instanceof Int16Array);
+      assert.deepEqual(Array.from(back.data), Array.from(x.data), `chain ${c}`);
+      assertGeometryEqual(back, x, 0);
+    }
   });
 });
 
