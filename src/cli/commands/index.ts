@@ -5,6 +5,7 @@ import { deidCommand } from "./deid.js";
 import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
 import { evaluateCommand } from "./evaluate.js";
+import { ganSampleCommand, ganTrainCommand } from "./gan.js";
 import { infoCommand } from "./info.js";
 import { metricsCommand } from "./metrics.js";
 import { modelsCommand } from "./models.js";
@@ -22,6 +23,8 @@ export const COMMANDS: readonly Command[] = [
   metricsCommand,
   predictCommand,
   modelsCommand,
+  ganTrainCommand,
+  ganSampleCommand,
   doctorCommand,
   deidCommand,
   reportsLabelCommand,
