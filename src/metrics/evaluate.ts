@@ -11,7 +11,7 @@ import {
 } from "./confusion.js";
 import { computeDelongCi, type DelongCi } from "./delong.js";
 import { argmax, DEFAULT_ECE_BINS, LOG_LOSS_EPS } from "./probabilistic.js";
-import { chooseThreshold, type ScoreRows } from "./ranking.js";
+import { chooseThreshold, type ScoreRows, type ThresholdRule } from "./ranking.js";
 import { argsortAscending, checkLabels, checkScores, metricInputError } from "./stats.js";
 
 /** The kind of prediction problem. */
@@ -42,8 +42,12 @@ export type HeadlineKey = (typeof HEADLINE_KEYS)[number];
 export type Headline = Record<HeadlineKey, number>;
 
 interface CommonInput {
-  /** Binary and multi-label: predict positive when score ≥ threshold (default 0.5). */
-  readonly threshold?: number;
+  /**
+   * Binary and multi-label: predict positive when score ≥ threshold (default 0.5). Binary only: a rule
+   * (`youden`, or a target sensitivity/specificity) chooses the threshold on these same data — an optimistic,
+   * in-sample choice; the intervals then hold the threshold fixed.
+   */
+  readonly threshold?: number | ThresholdRule;
   /** One id per row: rows are averaged per patient (mean score) before any metric; labels must agree. */
   readonly patientIds?: readonly string[];
   /** Class (multi-class) or label (multi-label) names; binary defaults to ["negative", "positive"]. */
@@ -500,7 +504,14 @@ export function aggregateByPatient(input: EvaluationInput): EvaluationInput {
  * ```
  */
 export function evaluatePredictions(input: EvaluationInput): EvaluationResult {
-  const threshold = input.threshold ?? 0.5;
+  const thresholdRule = typeof input.threshold === "object" ? input.threshold : undefined;
+  if (thresholdRule !== undefined && input.task !== "binary") {
+    throw metricInputError(
+      "evaluate",
+      "a threshold rule (youden, sensitivity, specificity) needs a binary task",
+    );
+  }
+  let threshold = typeof input.threshold === "number" ? input.threshold : 0.5;
   if (!Number.isFinite(threshold))
     throw metricInputError("evaluate", `threshold ${threshold} is not a number`);
   const nBins = input.eceBins ?? DEFAULT_ECE_BINS;
@@ -568,12 +579,15 @@ export function evaluatePredictions(input: EvaluationInput): EvaluationResult {
       throw metricInputError("evaluate", `${classNames.length} class names for ${k} classes`);
     strata = Array.from(y);
     if (input.task === "binary") {
-      const b = prepBinary(
-        Uint8Array.from(y),
-        Float64Array.from(scoreRows, (r) => r[0]!),
-        threshold,
-        nBins,
-      );
+      const yb = Uint8Array.from(y);
+      const sb = Float64Array.from(scoreRows, (r) => r[0]!);
+      let ruleText = "positive when score >= threshold";
+      if (thresholdRule !== undefined) {
+        threshold = chooseThreshold(yb, sb, thresholdRule).threshold;
+        const target = thresholdRule.rule === "youden" ? "" : ` >= ${thresholdRule.target}`;
+        ruleText += `; threshold chosen on these data by ${thresholdRule.rule}${target} (in-sample, optimistic)`;
+      }
+      const b = prepBinary(yb, sb, threshold, nBins);
       stat = (w) => binaryHeadline(b, w, nBins, zd);
       headline = stat(ones);
       const cm = confusion(b.y, b.pred, 2, ones);
@@ -589,7 +603,7 @@ export function evaluatePredictions(input: EvaluationInput): EvaluationResult {
       }));
       delong = [delongEntries(classNames[1]!, b.y, b.s, level)];
       thresholdOut = {
-        rule: "positive when score >= threshold",
+        rule: ruleText,
         value: threshold,
         youden: (() => {
           const j = chooseThreshold(b.y, b.s, { rule: "youden" });

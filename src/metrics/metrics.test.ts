@@ -441,6 +441,43 @@ describe("evaluatePredictions", () => {
     close(r.mcc, computeMcc(y, pred));
   });
 
+  it("a threshold rule picks the operating point on the same data", () => {
+    const y = [0, 0, 0, 0, 1, 1, 1, 1];
+    const s = [0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9];
+    const r = evaluatePredictions({
+      task: "binary",
+      labels: y,
+      scores: s,
+      threshold: { rule: "sensitivity", target: 1 },
+      bootstrap: false,
+    });
+    assert.equal(r.threshold.value, 0.4);
+    assert.equal(r.recall, 1);
+    close(r.specificity, 0.75);
+    assert.match(r.threshold.rule, /in-sample/);
+    const j = evaluatePredictions({
+      task: "binary",
+      labels: y,
+      scores: s,
+      threshold: { rule: "youden" },
+      bootstrap: false,
+    });
+    assert.equal(j.threshold.value, 0.7);
+    assert.throws(
+      () =>
+        evaluatePredictions({
+          task: "multiclass",
+          labels: [0, 1],
+          scores: [
+            [0.6, 0.4],
+            [0.3, 0.7],
+          ],
+          threshold: { rule: "youden" },
+        }),
+      RadioLensError,
+    );
+  });
+
   it("undefined metrics are NaN (null in JSON) with a warning", () => {
     const r = evaluatePredictions({
       task: "binary",

@@ -68,6 +68,15 @@ describe("radiolens metrics", () => {
     assert.ok(!r.out.includes("P1,"), "no patient ids in the output");
   });
 
+  it("--threshold sensitivity:0.9 chooses the operating point", async () => {
+    const r = await cli(["metrics", csv, "--json", "--bootstrap", "0", "--threshold", "sensitivity:0.9"]);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as { recall: number; threshold: { rule: string } };
+    assert.ok(j.recall >= 0.9, `recall ${j.recall}`);
+    assert.match(j.threshold.rule, /sensitivity >= 0\.9/);
+    assert.equal((await cli(["metrics", csv, "--threshold", "sensitivity:x"])).code, 2);
+  });
+
   it("prints a table and writes SVG figures with --plots", async () => {
     const plots = join(dir, "plots");
     const r = await cli(["metrics", csv, "--bootstrap", "20", "--plots", plots]);

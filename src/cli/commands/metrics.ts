@@ -1,6 +1,7 @@
 /** `radiolens metrics <predictions.csv>`: clinical metrics with confidence intervals for any model's saved predictions. */
 import { RadioLensError } from "../../core/errors.js";
 import { evaluatePredictionsCsv, formatEvaluationTable } from "../../metrics/predictions-csv.js";
+import type { ThresholdRule } from "../../metrics/ranking.js";
 import { type Command, flag, str } from "../command.js";
 
 function numberOption(value: string | undefined, name: string, check: (v: number) => boolean, want: string) {
@@ -12,11 +13,28 @@ function numberOption(value: string | undefined, name: string, check: (v: number
   return v;
 }
 
+/** `--threshold`: a number, `youden`, `sensitivity:T` or `specificity:T`. */
+function parseThreshold(value: string | undefined): number | ThresholdRule | undefined {
+  if (value === undefined) return undefined;
+  if (value === "youden") return { rule: "youden" };
+  const m = /^(sensitivity|specificity):(.+)$/.exec(value);
+  if (m) {
+    const target = numberOption(m[2], "threshold", (v) => v >= 0 && v <= 1, "a target in [0, 1]")!;
+    return { rule: m[1] as "sensitivity" | "specificity", target };
+  }
+  return numberOption(
+    value,
+    "threshold",
+    (v) => v >= 0 && v <= 1,
+    "a number in [0, 1], youden, sensitivity:T or specificity:T",
+  );
+}
+
 export const metricsCommand: Command = {
   name: "metrics",
   summary: "Metrics with 95% CIs (bootstrap, DeLong) for a predictions CSV",
   help: [
-    "Usage: radiolens metrics <predictions.csv> [--json] [--threshold T] [--bootstrap N] [--seed S] [--plots DIR]",
+    "Usage: radiolens metrics <predictions.csv> [--json] [--threshold T|youden|sensitivity:T|specificity:T] [--bootstrap N] [--seed S] [--plots DIR]",
     "",
     "CSV header (one row per image):",
     "  binary       label,score                       score = P(class 1); label 0/1",
@@ -25,7 +43,8 @@ export const metricsCommand: Command = {
     "  optional     patient_id                        rows are averaged per patient first",
     "",
     "  --json          print JSON: headline metrics as top-level snake_case keys; null = undefined",
-    "  --threshold T   binary/multi-label: positive when score >= T (default 0.5)",
+    "  --threshold T   binary/multi-label: positive when score >= T (default 0.5); binary also",
+    "                  youden | sensitivity:0.9 | specificity:0.95 (chosen on these data: optimistic)",
     "  --bootstrap N   stratified bootstrap resamples for the CIs (default 1000; 0 = off)",
     "  --seed S        bootstrap seed (default 0)",
     "  --plots DIR     also write roc.svg, pr.svg, confusion.svg, reliability.svg into DIR",
@@ -42,12 +61,7 @@ export const metricsCommand: Command = {
     if (args.positionals.length !== 1) {
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give exactly one predictions CSV file" });
     }
-    const threshold = numberOption(
-      str(args, "threshold"),
-      "threshold",
-      (v) => v >= 0 && v <= 1,
-      "a number in [0, 1]",
-    );
+    const threshold = parseThreshold(str(args, "threshold"));
     const resamples = numberOption(
       str(args, "bootstrap"),
       "bootstrap",
