@@ -243,6 +243,42 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 422,
   },
+  RL_ERR_NOT_FOUND: {
+    message: "{what} not found",
+    fix: "Check the identifier; list what exists with the matching GET route (e.g. GET /v1/models).",
+    exitCode: 2,
+    httpStatus: 404,
+  },
+  RL_ERR_UNSUPPORTED_MEDIA: {
+    message: "Content type '{type}' is not accepted here (accepted: {accepted})",
+    fix: "Send the body with one of the accepted Content-Type values.",
+    exitCode: 2,
+    httpStatus: 415,
+  },
+  RL_ERR_NOT_IMPLEMENTED: {
+    message: "{feature} is not available in this build",
+    fix: "Leave the option out; the feature needs a module this installation does not have.",
+    exitCode: 2,
+    httpStatus: 501,
+  },
+  RL_ERR_RATE_LIMITED: {
+    message: "Too many requests: limit {limit} per {window}",
+    fix: "Retry after the number of seconds in the Retry-After header, or ask for a higher limit.",
+    exitCode: 2,
+    httpStatus: 429,
+  },
+  RL_ERR_TIMEOUT: {
+    message: "The request did not finish within {ms} ms",
+    fix: "Retry; if it persists, send smaller inputs or raise the configured timeout.",
+    exitCode: 1,
+    httpStatus: 503,
+  },
+  RL_ERR_BAD_REQUEST: {
+    message: "Malformed request: {detail}",
+    fix: "Fix the request as described; GET /openapi.json documents every route.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */
