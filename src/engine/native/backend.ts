@@ -55,16 +55,23 @@ export interface OnednnAddon extends NativeAddon {
     m: Float32Array,
     v: Float32Array,
     g: Float32Array,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    beta1Power: number,
-    beta2Power: number,
+    constants: Float32Array,
     outW: Float32Array,
     outM: Float32Array,
     outV: Float32Array,
   ): void;
+  clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
+  tile(x: Float32Array, inShape: Int32Array, out: Float32Array, outShape: Int32Array): void;
+  binary(
+    op: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    shape: Int32Array,
+    stridesA: Int32Array,
+    stridesB: Int32Array,
+  ): void;
+  unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   clearCache(): void;
 }
 
@@ -682,6 +689,221 @@ function reduceKernels(): tf.KernelConfig[] {
   return [reduce("Sum", false), reduce("Mean", true)];
 }
 
+/** Element strides of `shape` broadcast to `out` (0 along broadcast dimensions), right-aligned as numpy does. */
+function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const s = new Array<number>(out.length).fill(0);
+  let acc = 1;
+  for (let i = shape.length - 1, j = out.length - 1; i >= 0; i--, j--) {
+    const d = shape[i] ?? 1;
+    s[j] = d === 1 ? 0 : acc;
+    acc *= d;
+  }
+  return s;
+}
+
+/**
+ * Merges adjacent dimensions that both operands traverse the same way, so `[32,26,26,32] + [32]` runs as
+ * `[21632, 32]` rows, and makes the innermost stride 0 or 1 as the addon expects.
+ */
+function collapse(out: number[], sa: number[], sb: number[]): [number[], number[], number[]] {
+  const o: number[] = [];
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const d = out[i] ?? 1;
+    if (d === 1) continue;
+    const k = o.length - 1;
+    if (k >= 0 && (a[k] as number) === (sa[i] as number) * d && (b[k] as number) === (sb[i] as number) * d) {
+      o[k] = (o[k] as number) * d;
+      a[k] = sa[i] as number;
+      b[k] = sb[i] as number;
+    } else {
+      o.push(d);
+      a.push(sa[i] as number);
+      b.push(sb[i] as number);
+    }
+  }
+  if (o.length === 0) return [[1], [0], [0]];
+  return [o, a, b];
+}
+
+const BINARY = {
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+  RealDiv: 3,
+  Maximum: 4,
+  Minimum: 5,
+  SquaredDifference: 6,
+} as const;
+const UNARY = {
+  Step: 0,
+  Sqrt: 1,
+  Square: 2,
+  Exp: 3,
+  Log: 4,
+  Neg: 5,
+  Abs: 6,
+  Reciprocal: 7,
+  Rsqrt: 8,
+} as const;
+
+/** Elementwise kernels: tfjs's CPU versions index every broadcast element through generic coordinates. */
+function elementwiseKernels(): tf.KernelConfig[] {
+  const binary = Object.entries(BINARY).map(([name, op]) =>
+    kernel(name, ({ inputs }, be, ad) => {
+      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const av = be.f32(a);
+      const bv = be.f32(b);
+      if (!av || !bv) return undefined;
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const [shape, sa, sb] = collapse(
+        outShape,
+        broadcastStrides(a.shape, outShape),
+        broadcastStrides(b.shape, outShape),
+      );
+      const last = shape.length - 1;
+      if ((sa[last] ?? 0) > 1 || (sb[last] ?? 0) > 1) return undefined;
+      const o = be.out(outShape);
+      if (o.values.length === 0) return o.info;
+      ad.binary(op, av, bv, o.values, Int32Array.from(shape), Int32Array.from(sa), Int32Array.from(sb));
+      return o.info;
+    }),
+  );
+  const unary = Object.entries(UNARY).map(([name, op]) =>
+    kernel(name, ({ inputs, attrs = {} }, be, ad) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      const v = be.f32(x);
+      if (!v) return undefined;
+      const o = be.out(x.shape);
+      ad.unary(op, v, o.values, (attrs["alpha"] as number | undefined) ?? 0);
+      return o.info;
+    }),
+  );
+  const tile = kernel("Tile", ({ inputs, attrs = {} }, be, ad) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const v = be.f32(x);
+    const reps = attrs["reps"] as number[];
+    if (!v || x.shape.length === 0 || reps.length !== x.shape.length) return undefined;
+    const outShape = x.shape.map((d, i) => d * (reps[i] ?? 1));
+    const o = be.out(outShape);
+    if (o.values.length > 0) ad.tile(v, Int32Array.from(x.shape), o.values, Int32Array.from(outShape));
+    return o.info;
+  });
+  const clip = kernel("ClipByValue", ({ inputs, attrs = {} }, be, ad) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const v = be.f32(x);
+    if (!v) return undefined;
+    const o = be.out(x.shape);
+    ad.clip(v, o.values, attrs["clipValueMin"] as number, attrs["clipValueMax"] as number);
+    return o.info;
+  });
+  return [...binary, ...unary, tile, clip];
+}
+
+type VariableGradients = Parameters<tf.AdamOptimizer["applyGradients"]>[0];
+
+/** The AdamOptimizer fields the native update reads (tfjs keeps them protected). */
+interface AdamInternals {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
+  accumulatedSecondMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
+  incrementIterations(): void;
+}
+
+/** Storage of a variable that no other tensor shares, so it may be updated in place. */
+function exclusive(be: OnednnBackend, t: tf.Tensor): Float32Array | undefined {
+  const v = be.f32(t);
+  return v && be.refCount(t.dataId) === 1 ? v : undefined;
+}
+
+/**
+ * One Adam step for every variable as a single native pass (instead of ten tfjs ops, each allocating a tensor the
+ * size of the variable). The addon reproduces tfjs's operation order and float32 rounding, so weights are
+ * bit-identical to tfjs's own AdamOptimizer; moments and weights are updated in place when nothing else shares
+ * their storage.
+ */
+function nativeAdamStep(opt: AdamInternals, variableGradients: VariableGradients): void {
+  const be = tf.backend() as OnednnBackend;
+  const a = addon as OnednnAddon;
+  const names = Array.isArray(variableGradients)
+    ? variableGradients.map((v) => v.name)
+    : Object.keys(variableGradients);
+  const f = Math.fround;
+  const acc1 = (be.f32(opt.accBeta1) ?? new Float32Array([0]))[0] ?? 0;
+  const acc2 = (be.f32(opt.accBeta2) ?? new Float32Array([0]))[0] ?? 0;
+  const constants = Float32Array.from([
+    f(opt.beta1),
+    f(1 - opt.beta1),
+    f(opt.beta2),
+    f(1 - opt.beta2),
+    f(1 - acc1),
+    f(1 - acc2),
+    f(opt.epsilon),
+    f(-opt.learningRate),
+  ]);
+  names.forEach((name, i) => {
+    const value = tf.engine().registeredVariables[name] as tf.Variable;
+    const slot = (list: AdamInternals["accumulatedFirstMoment"], suffix: string) => {
+      let s = list[i];
+      if (!s) {
+        s = {
+          originalName: `${name}/${suffix}`,
+          variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+        };
+        list[i] = s;
+      }
+      return s.variable;
+    };
+    const m = slot(opt.accumulatedFirstMoment, "m");
+    const v = slot(opt.accumulatedSecondMoment, "v");
+    const grad = Array.isArray(variableGradients) ? variableGradients[i]?.tensor : variableGradients[name];
+    if (!grad) return;
+    const wv = be.f32(value);
+    const mv = be.f32(m);
+    const vv = be.f32(v);
+    const gv = be.f32(grad);
+    if (!wv || !mv || !vv || !gv || gv.length !== wv.length) throw new Error(`Adam: ${name} is not float32`);
+    const inW = exclusive(be, value);
+    const inM = exclusive(be, m);
+    const inV = exclusive(be, v);
+    const outW = inW ?? new Float32Array(wv.length);
+    const outM = inM ?? new Float32Array(wv.length);
+    const outV = inV ?? new Float32Array(wv.length);
+    a.adam(wv, mv, vv, gv, constants, outW, outM, outV);
+    if (!inW) tf.tidy(() => value.assign(tf.tensor(outW, value.shape, "float32")));
+    if (!inM) tf.tidy(() => m.assign(tf.tensor(outM, m.shape, "float32")));
+    if (!inV) tf.tidy(() => v.assign(tf.tensor(outV, v.shape, "float32")));
+  });
+  tf.tidy(() => {
+    opt.accBeta1.assign(tf.mul(opt.accBeta1, opt.beta1));
+    opt.accBeta2.assign(tf.mul(opt.accBeta2, opt.beta2));
+  });
+  opt.incrementIterations();
+}
+
+let adamPatched = false;
+
+/** Routes tfjs's AdamOptimizer through {@link nativeAdamStep} while the onednn backend is active. */
+function patchAdam(): void {
+  if (adamPatched) return;
+  adamPatched = true;
+  const proto = tf.AdamOptimizer.prototype;
+  const original = proto.applyGradients;
+  proto.applyGradients = function (this: tf.AdamOptimizer, g: VariableGradients) {
+    const floats = (Array.isArray(g) ? g.map((x) => x.tensor) : Object.values(g)).every(
+      (t) => t.dtype === "float32",
+    );
+    if (tf.getBackend() !== "onednn" || !addon || !floats) return original.call(this, g);
+    nativeAdamStep(this as unknown as AdamInternals, g);
+  };
+}
+
 let registered = false;
 
 /**
@@ -710,11 +932,13 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
       ...denseKernels(),
       ...eltwiseKernels(),
       ...reduceKernels(),
+      ...elementwiseKernels(),
     ]) {
       if (!cpuKernels.has(k.kernelName)) continue;
       tf.unregisterKernel(k.kernelName, "onednn");
       tf.registerKernel(k);
     }
+    patchAdam();
     registered = true;
   }
   const info = a.info();

@@ -200,19 +200,51 @@ struct ConvFwd {
   std::string impl;
 };
 struct ConvBwdData {
+  std::string impl;
   dnnl::convolution_backward_data prim;
   Staged wei;
   memory diffDst, diffSrc;
 };
 struct ConvBwdWeights {
+  std::string impl;
   dnnl::convolution_backward_weights prim;
   Staged diffWei;
   memory src, diffDst;
 };
 
-std::mutex g_mu;
 std::unordered_map<std::string, std::shared_ptr<void>> g_cache;
-std::string g_lastConvImpl;
+std::string g_lastConvImpl, g_lastBwdDataImpl, g_lastBwdWeightsImpl;
+
+// Small primitives run on one thread: a parallel region costs more than it saves on them, and far more when the
+// cores are shared with other processes (a worker that is not scheduled stalls the barrier). The choice depends
+// only on the shape, so results stay reproducible for a given thread setting.
+struct ThreadScope {
+  bool narrowed = false;
+  ThreadScope(double work, double threshold) {
+    if (g_threads > 1 && work < threshold) {
+      narrowed = true;
+      omp_set_num_threads(1);
+    }
+  }
+  ~ThreadScope() {
+    if (narrowed) omp_set_num_threads(g_threads);
+  }
+};
+constexpr double kMinParallelMacs = 4e6;
+constexpr double kMinParallelElems = 2.5e5;
+
+double convMacs(const std::vector<int32_t>& p) {
+  const int nd = p[0];
+  double macs = static_cast<double>(p[1]) * p[3] * (p[2] / p[4]);
+  for (int i = 0; i < nd; ++i) macs *= static_cast<double>(p[5 + 7 * i + 1]) * p[5 + 7 * i + 2];
+  return macs;
+}
+double poolWork(const std::vector<int32_t>& p) {
+  const int nd = p[0];
+  double w = static_cast<double>(p[1]) * p[2];
+  for (int i = 0; i < nd; ++i) w *= static_cast<double>(p[4 + 6 * i]) + p[4 + 6 * i + 1] * p[4 + 6 * i + 2];
+  return w;
+}
 
 template <typename T, typename F>
 T& cached(const std::string& key, F make) {
@@ -247,6 +279,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   float* bias = f32(info[3]);
   float alpha = info[5].As<Napi::Number>().FloatValue();
   p.push_back(bias ? 1 : 0);
+  ThreadScope ts(convMacs(p), kMinParallelMacs);
   ConvFwd& c = cached<ConvFwd>(keyOf('c', p, alpha), [&] {
     ConvParams cp(p);
     auto pd = cp.fwdPd(prop_kind::forward_inference, bias != nullptr, actAttr(cp.act, alpha));
@@ -278,6 +311,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
+  ThreadScope ts(convMacs(p), kMinParallelMacs);
   ConvBwdData& c = cached<ConvBwdData>(keyOf('d', p), [&] {
     ConvParams cp(p);
     auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
@@ -286,6 +320,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
     dnnl::convolution_backward_data::primitive_desc pd(d, plainAttr(), eng(), hint);
     auto e = std::make_shared<ConvBwdData>();
     e->prim = dnnl::convolution_backward_data(pd);
+    e->impl = pd.impl_info_str();
     e->wei.init(cp.weiUserMd(), pd.weights_desc(), true);
     e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
     e->diffSrc = memory(pd.diff_src_desc(), eng(), DNNL_MEMORY_NONE);
@@ -297,6 +332,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
                           {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))},
                           {DNNL_ARG_DIFF_SRC, c.diffSrc}});
   strm().wait();
+  g_lastBwdDataImpl = c.impl;
   GUARD_END
 }
 
@@ -304,6 +340,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
 Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
+  ThreadScope ts(convMacs(p), kMinParallelMacs);
   ConvBwdWeights& c = cached<ConvBwdWeights>(keyOf('w', p), [&] {
     ConvParams cp(p);
     auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
@@ -312,6 +349,7 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
     dnnl::convolution_backward_weights::primitive_desc pd(d, plainAttr(), eng(), hint);
     auto e = std::make_shared<ConvBwdWeights>();
     e->prim = dnnl::convolution_backward_weights(pd);
+    e->impl = pd.impl_info_str();
     e->diffWei.init(cp.weiUserMd(), pd.diff_weights_desc(), false);
     e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
     e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
@@ -324,6 +362,7 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
                           {DNNL_ARG_DIFF_WEIGHTS, c.diffWei.out(f32(info[3]))}});
   c.diffWei.flush();
   strm().wait();
+  g_lastBwdWeightsImpl = c.impl;
   GUARD_END
 }
 
@@ -379,6 +418,7 @@ struct PoolBwd {
 Napi::Value PoolForward(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
+  ThreadScope ts(poolWork(p), kMinParallelElems);
   PoolFwd& c = cached<PoolFwd>(keyOf('p', p), [&] {
     PoolParams pp(p);
     auto pd = pp.fwdPd(prop_kind::forward_inference);
@@ -399,6 +439,7 @@ Napi::Value PoolForward(const Napi::CallbackInfo& info) {
 Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
+  ThreadScope ts(poolWork(p), kMinParallelElems);
   PoolBwd& c = cached<PoolBwd>(keyOf('q', p), [&] {
     PoolParams pp(p);
     auto hint = pp.fwdPd(prop_kind::forward_training);
@@ -450,6 +491,7 @@ Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
   float alpha = info[5].As<Napi::Number>().FloatValue();
+  ThreadScope ts(static_cast<double>(p[0]) * p[1] * p[2] * p[3], kMinParallelMacs);
   MatMul& c = cached<MatMul>(keyOf('m', p, alpha), [&] {
     memory::dim B = p[0], M = p[1], K = p[2], N = p[3];
     auto aMd = mmOperand(p[4], M, K, p[6] != 0);
@@ -512,6 +554,7 @@ Napi::Value EltwiseForward(const Napi::CallbackInfo& info) {
   memory::dim n = static_cast<memory::dim>(f32len(info[1]));
   float alpha = info[3].As<Napi::Number>().FloatValue();
   std::vector<int32_t> p{act, static_cast<int32_t>(n)};
+  ThreadScope ts(static_cast<double>(n), kMinParallelElems);
   Elt& c = cached<Elt>(keyOf('e', p, alpha), [&] {
     memory::desc md({n}, dt::f32, tag::x);
     dnnl::eltwise_forward::desc d(prop_kind::forward_inference, eltAlg(act, false), md, eltAlpha(act, alpha),
@@ -536,6 +579,7 @@ Napi::Value EltwiseBackward(const Napi::CallbackInfo& info) {
   memory::dim n = static_cast<memory::dim>(f32len(info[1]));
   float alpha = info[4].As<Napi::Number>().FloatValue();
   std::vector<int32_t> p{act, static_cast<int32_t>(n)};
+  ThreadScope ts(static_cast<double>(n), kMinParallelElems);
   Elt& c = cached<Elt>(keyOf('f', p, alpha), [&] {
     memory::desc md({n}, dt::f32, tag::x);
     dnnl::eltwise_forward::desc fd(prop_kind::forward_training, eltAlg(act, true), md, eltAlpha(act, alpha),
@@ -566,6 +610,7 @@ struct Softmax {
 Napi::Value SoftmaxFn(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   std::vector<int32_t> p{info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value()};
+  ThreadScope ts(static_cast<double>(p[0]) * p[1], kMinParallelElems);
   Softmax& c = cached<Softmax>(keyOf('s', p), [&] {
     memory::desc md({p[0], p[1]}, dt::f32, tag::ab);
     dnnl::softmax_forward::desc d(prop_kind::forward_inference, md, 1);
@@ -596,6 +641,7 @@ Napi::Value BatchNormFn(const Napi::CallbackInfo& info) {
   float eps = info[8].As<Napi::Number>().FloatValue();
   std::vector<int32_t> p{info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
                          scale ? 1 : 0, shift ? 1 : 0};
+  ThreadScope ts(static_cast<double>(p[0]) * p[1], kMinParallelElems);
   BatchNorm& c = cached<BatchNorm>(keyOf('b', p, eps), [&] {
     memory::desc md({p[0], p[1]}, dt::f32, tag::nc);
     memory::desc cMd({p[1]}, dt::f32, tag::x);
@@ -646,7 +692,7 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
   const float scale = info[4].As<Napi::Number>().FloatValue();
   constexpr int64_t kBlock = 64;
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+#pragma omp parallel for schedule(static) if (rows * cols > 250000)
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t c0 = b * kBlock, c1 = std::min(cols, c0 + kBlock);
     float acc[kBlock] = {0};
@@ -659,34 +705,205 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// adam(param, m, v, grad, lr, beta1, beta2, eps, beta1Power, beta2Power, outParam, outM, outV): one Adam step
-// (Kingma & Ba 2015, Algorithm 1) in the operation order of tfjs's AdamOptimizer, elementwise (deterministic).
+// adam(w, m, v, g, c, outW, outM, outV) with c = [beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, eps, -lr]
+// (each rounded to float32 by the caller): one Adam step (Kingma & Ba 2015, Algorithm 1) in exactly the operation
+// order and float32 rounding of tfjs's AdamOptimizer.applyGradients, so both paths give identical bits. Outputs may
+// alias inputs.
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   const float* w = f32(info[0]);
   const float* m = f32(info[1]);
   const float* v = f32(info[2]);
   const float* g = f32(info[3]);
+  const float* c = f32(info[4]);
+  float* ow = f32(info[5]);
+  float* om = f32(info[6]);
+  float* ov = f32(info[7]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  const float lr = info[4].As<Napi::Number>().FloatValue();
-  const float b1 = info[5].As<Napi::Number>().FloatValue();
-  const float b2 = info[6].As<Napi::Number>().FloatValue();
-  const float eps = info[7].As<Napi::Number>().FloatValue();
-  const float c1 = 1.f - info[8].As<Napi::Number>().FloatValue();
-  const float c2 = 1.f - info[9].As<Napi::Number>().FloatValue();
-  float* ow = f32(info[10]);
-  float* om = f32(info[11]);
-  float* ov = f32(info[12]);
-  const float ob1 = 1.f - b1, ob2 = 1.f - b2;
-#pragma omp parallel for schedule(static) if (n > 65536)
+  const double b1 = c[0], ob1 = c[1], b2 = c[2], ob2 = c[3], c1 = c[4], c2 = c[5], eps = c[6], nlr = c[7];
+  auto F = [](double x) { return static_cast<double>(static_cast<float>(x)); };
+#pragma omp parallel for schedule(static) if (n > 250000)
   for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float mi = m[i] * b1 + gi * ob1;
-    const float vi = v[i] * b2 + (gi * gi) * ob2;
-    const float mh = mi / c1;
-    const float vh = vi / c2;
-    ow[i] = w[i] + (-lr) * (mh / (std::sqrt(vh) + eps));
-    om[i] = mi;
-    ov[i] = vi;
+    const double gi = g[i];
+    const double mi = F(F(m[i] * b1) + F(gi * ob1));
+    const double vi = F(F(v[i] * b2) + F(F(gi * gi) * ob2));
+    const double mh = F(mi / c1);
+    const double vh = F(vi / c2);
+    const double upd = F(F(mh / F(F(std::sqrt(vh)) + eps)) * nlr);
+    ow[i] = static_cast<float>(upd + static_cast<double>(w[i]));
+    om[i] = static_cast<float>(mi);
+    ov[i] = static_cast<float>(vi);
+  }
+  return info.Env().Undefined();
+}
+
+// ---------- elementwise arithmetic with broadcasting ----------
+// Computed in double and rounded once to float, which is what the tfjs CPU kernels do (JS numbers are doubles),
+// so results are bit-identical to them for + - * / sqrt and within an ulp for exp/log.
+
+enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF };
+
+template <int OP>
+inline float binop(float x, float y) {
+  const double a = x, b = y;
+  if constexpr (OP == B_ADD) return static_cast<float>(a + b);
+  if constexpr (OP == B_SUB) return static_cast<float>(a - b);
+  if constexpr (OP == B_MUL) return static_cast<float>(a * b);
+  if constexpr (OP == B_DIV) return static_cast<float>(a / b);
+  if constexpr (OP == B_MAX) return std::isnan(x) || std::isnan(y) ? NAN : (x > y ? x : y);
+  if constexpr (OP == B_MIN) return std::isnan(x) || std::isnan(y) ? NAN : (x < y ? x : y);
+  if constexpr (OP == B_SQDIFF) return static_cast<float>((a - b) * (a - b));
+  return 0.f;
+}
+
+// out[shape] = a op b, with per-dimension element strides (0 = broadcast) for a and b; the last dimension's
+// strides are 0 or 1.
+template <int OP>
+void binaryLoop(const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
+                const std::vector<int64_t>& sa, const std::vector<int64_t>& sb) {
+  const int rank = static_cast<int>(shape.size());
+  const int64_t inner = shape[rank - 1];
+  const int64_t ia = sa[rank - 1], ib = sb[rank - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; ++d) outer *= shape[d];
+#pragma omp parallel for schedule(static) if (outer * inner > 250000 && outer > 1)
+  for (int64_t r = 0; r < outer; ++r) {
+    int64_t offA = 0, offB = 0, rem = r;
+    for (int d = rank - 2; d >= 0; --d) {
+      const int64_t i = rem % shape[d];
+      rem /= shape[d];
+      offA += i * sa[d];
+      offB += i * sb[d];
+    }
+    const float* pa = a + offA;
+    const float* pb = b + offB;
+    float* po = out + r * inner;
+    if (ia == 1 && ib == 1) {
+      for (int64_t j = 0; j < inner; ++j) po[j] = binop<OP>(pa[j], pb[j]);
+    } else if (ia == 1) {
+      const float y = pb[0];
+      for (int64_t j = 0; j < inner; ++j) po[j] = binop<OP>(pa[j], y);
+    } else if (ib == 1) {
+      const float x = pa[0];
+      for (int64_t j = 0; j < inner; ++j) po[j] = binop<OP>(x, pb[j]);
+    } else {
+      const float v = binop<OP>(pa[0], pb[0]);
+      for (int64_t j = 0; j < inner; ++j) po[j] = v;
+    }
+  }
+}
+
+std::vector<int64_t> i64s(const Napi::Value& v) {
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// binary(op, a, b, out, shape, stridesA, stridesB)
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  const float* a = f32(info[1]);
+  const float* b = f32(info[2]);
+  float* out = f32(info[3]);
+  auto shape = i64s(info[4]);
+  auto sa = i64s(info[5]);
+  auto sb = i64s(info[6]);
+  switch (op) {
+    case B_ADD: binaryLoop<B_ADD>(a, b, out, shape, sa, sb); break;
+    case B_SUB: binaryLoop<B_SUB>(a, b, out, shape, sa, sb); break;
+    case B_MUL: binaryLoop<B_MUL>(a, b, out, shape, sa, sb); break;
+    case B_DIV: binaryLoop<B_DIV>(a, b, out, shape, sa, sb); break;
+    case B_MAX: binaryLoop<B_MAX>(a, b, out, shape, sa, sb); break;
+    case B_MIN: binaryLoop<B_MIN>(a, b, out, shape, sa, sb); break;
+    case B_SQDIFF: binaryLoop<B_SQDIFF>(a, b, out, shape, sa, sb); break;
+    default: break;
+  }
+  return info.Env().Undefined();
+}
+
+// tile(x, inShape, out, outShape): out[i...] = x[i % inShape...] (tfjs Tile).
+Napi::Value Tile(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  auto in = i64s(info[1]);
+  float* out = f32(info[2]);
+  auto shape = i64s(info[3]);
+  const int rank = static_cast<int>(shape.size());
+  std::vector<int64_t> inStride(rank, 1);
+  for (int d = rank - 2; d >= 0; --d) inStride[d] = inStride[d + 1] * in[d + 1];
+  const int64_t inner = shape[rank - 1], inInner = in[rank - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; ++d) outer *= shape[d];
+#pragma omp parallel for schedule(static) if (outer * inner > 250000 && outer > 1)
+  for (int64_t r = 0; r < outer; ++r) {
+    int64_t off = 0, rem = r;
+    for (int d = rank - 2; d >= 0; --d) {
+      off += ((rem % shape[d]) % in[d]) * inStride[d];
+      rem /= shape[d];
+    }
+    const float* src = x + off;
+    float* dst = out + r * inner;
+    if (inInner == inner) {
+      std::memcpy(dst, src, sizeof(float) * inner);
+    } else {
+      for (int64_t j = 0; j < inner; ++j) dst[j] = src[j % inInner];
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// clip(x, y, lo, hi): tfjs ClipByValue (comparisons in double, NaN passes through).
+Napi::Value Clip(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* y = f32(info[1]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  const double lo = info[2].As<Napi::Number>().DoubleValue();
+  const double hi = info[3].As<Napi::Number>().DoubleValue();
+  const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+#pragma omp parallel for schedule(static) if (n > 250000)
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    y[i] = v > hi ? fhi : (v < lo ? flo : x[i]);
+  }
+  return info.Env().Undefined();
+}
+
+enum UnOp { U_STEP = 0, U_SQRT, U_SQUARE, U_EXP, U_LOG, U_NEG, U_ABS, U_RECIPROCAL, U_RSQRT };
+
+template <int OP>
+void unaryLoop(const float* x, float* y, int64_t n, float alpha) {
+#pragma omp parallel for schedule(static) if (n > 250000)
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    double r;
+    if constexpr (OP == U_STEP) r = std::isnan(v) ? v : (v > 0 ? 1.0 : alpha);
+    if constexpr (OP == U_SQRT) r = std::sqrt(v);
+    if constexpr (OP == U_SQUARE) r = v * v;
+    if constexpr (OP == U_EXP) r = std::exp(v);
+    if constexpr (OP == U_LOG) r = std::log(v);
+    if constexpr (OP == U_NEG) r = -v;
+    if constexpr (OP == U_ABS) r = std::fabs(v);
+    if constexpr (OP == U_RECIPROCAL) r = 1.0 / v;
+    if constexpr (OP == U_RSQRT) r = 1.0 / std::sqrt(v);
+    y[i] = static_cast<float>(r);
+  }
+}
+
+// unary(op, x, y, alpha)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  const float* x = f32(info[1]);
+  float* y = f32(info[2]);
+  const int64_t n = static_cast<int64_t>(f32len(info[1]));
+  const float alpha = info[3].As<Napi::Number>().FloatValue();
+  switch (op) {
+    case U_STEP: unaryLoop<U_STEP>(x, y, n, alpha); break;
+    case U_SQRT: unaryLoop<U_SQRT>(x, y, n, alpha); break;
+    case U_SQUARE: unaryLoop<U_SQUARE>(x, y, n, alpha); break;
+    case U_EXP: unaryLoop<U_EXP>(x, y, n, alpha); break;
+    case U_LOG: unaryLoop<U_LOG>(x, y, n, alpha); break;
+    case U_NEG: unaryLoop<U_NEG>(x, y, n, alpha); break;
+    case U_ABS: unaryLoop<U_ABS>(x, y, n, alpha); break;
+    case U_RECIPROCAL: unaryLoop<U_RECIPROCAL>(x, y, n, alpha); break;
+    case U_RSQRT: unaryLoop<U_RSQRT>(x, y, n, alpha); break;
+    default: break;
   }
   return info.Env().Undefined();
 }
@@ -718,6 +935,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("isa", isaName());
   o.Set("threads", g_threads);
   o.Set("lastConvImpl", g_lastConvImpl);
+  o.Set("lastBwdDataImpl", g_lastBwdDataImpl);
+  o.Set("lastBwdWeightsImpl", g_lastBwdWeightsImpl);
   o.Set("cachedPrimitives", static_cast<double>(g_cache.size()));
   return o;
 }
@@ -756,6 +975,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNorm", Napi::Function::New(env, BatchNormFn));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("adam", Napi::Function::New(env, Adam));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("clip", Napi::Function::New(env, Clip));
   return exports;
 }
 

@@ -1,0 +1,333 @@
+/**
+ * Engine benchmark: trains and infers three reference CNNs on tfjs-onednn, tfjs-wasm and PyTorch (same architectures,
+ * batch sizes and thread counts) and prints samples/s, the onednn/PyTorch ratio and achieved GFLOPS against peak.
+ *
+ * Usage: npm run bench:engine [-- --configs a,b,c --threads 1,2 --seconds 2 --no-wasm --profile]
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { Rng } from "../src/core/rng.js";
+import { initEngine, tf } from "../src/engine/backend.js";
+
+type Tfl = typeof tf extends never ? never : typeof import("@tensorflow/tfjs-layers");
+const tfl: Tfl = await import("@tensorflow/tfjs-layers");
+
+interface Config {
+  readonly key: string;
+  readonly title: string;
+  readonly batch: number;
+  readonly input: [number, number, number];
+  readonly classes: number;
+  readonly build: (
+    input: [number, number, number],
+    classes: number,
+    seed: number,
+  ) => import("@tensorflow/tfjs-layers").LayersModel;
+  /** Most timed steps per measurement on the slow peers (WASM): keeps the run bounded. */
+  readonly wasmSteps: number;
+}
+
+const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
+
+function tutorialCnn(input: [number, number, number], classes: number, seed: number) {
+  const m = tfl.sequential();
+  m.add(
+    tfl.layers.conv2d({
+      inputShape: input,
+      filters: 32,
+      kernelSize: 3,
+      activation: "relu",
+      kernelInitializer: init(seed),
+    }),
+  );
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  m.add(
+    tfl.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", kernelInitializer: init(seed + 1) }),
+  );
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(seed + 2) }));
+  m.add(tfl.layers.dropout({ rate: 0.5, seed }));
+  m.add(tfl.layers.dense({ units: classes, activation: "softmax", kernelInitializer: init(seed + 3) }));
+  return m;
+}
+
+/** ResNet-18 (He et al. 2016) in the MedMNIST form (Yang et al. 2023): 3×3 stride-1 stem, no max-pool. */
+function resnet18(input: [number, number, number], classes: number, seed: number) {
+  let s = seed;
+  const conv = (
+    x: import("@tensorflow/tfjs-layers").SymbolicTensor,
+    filters: number,
+    k: number,
+    strides: number,
+  ) =>
+    tfl.layers
+      .conv2d({
+        filters,
+        kernelSize: k,
+        strides,
+        padding: "same",
+        useBias: false,
+        kernelInitializer: init(s++),
+      })
+      .apply(x) as import("@tensorflow/tfjs-layers").SymbolicTensor;
+  const bn = (x: import("@tensorflow/tfjs-layers").SymbolicTensor) =>
+    tfl.layers.batchNormalization().apply(x) as import("@tensorflow/tfjs-layers").SymbolicTensor;
+  const relu = (x: import("@tensorflow/tfjs-layers").SymbolicTensor) =>
+    tfl.layers.reLU().apply(x) as import("@tensorflow/tfjs-layers").SymbolicTensor;
+  const inp = tfl.input({ shape: input });
+  let x = relu(bn(conv(inp, 64, 3, 1)));
+  let cin = 64;
+  for (const [cout, stride] of [
+    [64, 1],
+    [128, 2],
+    [256, 2],
+    [512, 2],
+  ] as const) {
+    for (let b = 0; b < 2; b++) {
+      const st = b === 0 ? stride : 1;
+      const y = bn(conv(relu(bn(conv(x, cout, 3, st))), cout, 3, 1));
+      const short = st !== 1 || cin !== cout ? bn(conv(x, cout, 1, st)) : x;
+      x = relu(tfl.layers.add().apply([y, short]) as import("@tensorflow/tfjs-layers").SymbolicTensor);
+      cin = cout;
+    }
+  }
+  x = tfl.layers.globalAveragePooling2d({}).apply(x) as import("@tensorflow/tfjs-layers").SymbolicTensor;
+  const out = tfl.layers
+    .dense({ units: classes, activation: "softmax", kernelInitializer: init(s++) })
+    .apply(x) as import("@tensorflow/tfjs-layers").SymbolicTensor;
+  return tfl.model({ inputs: inp, outputs: out });
+}
+
+function cnn224(input: [number, number, number], classes: number, seed: number) {
+  const m = tfl.sequential();
+  [32, 64, 128].forEach((filters, i) => {
+    m.add(
+      tfl.layers.conv2d({
+        ...(i === 0 ? { inputShape: input } : {}),
+        filters,
+        kernelSize: 3,
+        padding: "same",
+        activation: "relu",
+        kernelInitializer: init(seed + i),
+      }),
+    );
+    m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  });
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 1024, activation: "relu", kernelInitializer: init(seed + 5) }));
+  m.add(tfl.layers.dense({ units: classes, activation: "softmax", kernelInitializer: init(seed + 6) }));
+  return m;
+}
+
+const CONFIGS: Config[] = [
+  {
+    key: "a",
+    title: "tutorial CNN 28×28×1 b32",
+    batch: 32,
+    input: [28, 28, 1],
+    classes: 10,
+    build: tutorialCnn,
+    wasmSteps: 20,
+  },
+  {
+    key: "b",
+    title: "ResNet-18 28×28×1 b64",
+    batch: 64,
+    input: [28, 28, 1],
+    classes: 10,
+    build: resnet18,
+    wasmSteps: 1,
+  },
+  {
+    key: "c",
+    title: "CNN 224×224×3 b8",
+    batch: 8,
+    input: [224, 224, 3],
+    classes: 10,
+    build: cnn224,
+    wasmSteps: 1,
+  },
+];
+
+/** Multiply-accumulates of one forward pass of one sample, from the conv and dense layers' shapes. */
+function forwardMacs(model: import("@tensorflow/tfjs-layers").LayersModel): number {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (cls !== "Conv2D" && cls !== "Dense") continue;
+    const kernel = layer.getWeights()[0];
+    if (!kernel) continue;
+    const out = layer.outputShape as number[];
+    const spatial = cls === "Conv2D" ? (out[1] ?? 1) * (out[2] ?? 1) : 1;
+    macs += spatial * kernel.size;
+  }
+  return macs;
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
+}
+
+/** Seconds per step: one untimed warm-up, then steps until `seconds` pass or `maxSteps` ran. */
+async function timeSteps(step: () => Promise<void>, seconds: number, maxSteps: number): Promise<number> {
+  const t0 = performance.now();
+  await step();
+  const first = (performance.now() - t0) / 1000;
+  if (first >= seconds || maxSteps <= 0) return first;
+  let n = 0;
+  const t1 = performance.now();
+  do {
+    await step();
+    n++;
+  } while (performance.now() - t1 < seconds * 1000 && n < maxSteps);
+  return (performance.now() - t1) / 1000 / n;
+}
+
+interface Result {
+  train: number;
+  infer: number;
+}
+
+async function measureTfjs(
+  cfg: Config,
+  seconds: number,
+  maxSteps: number,
+  profile: boolean,
+): Promise<Result> {
+  const rng = new Rng(1);
+  const n = cfg.batch * cfg.input.reduce((a, b) => a * b, 1);
+  const xData = new Float32Array(n);
+  for (let i = 0; i < n; i++) xData[i] = rng.normal();
+  const labels = Array.from({ length: cfg.batch }, () => rng.int(0, cfg.classes - 1));
+  const x = tf.tensor4d(xData, [cfg.batch, ...cfg.input]);
+  const y = tf.oneHot(tf.tensor1d(labels, "int32"), cfg.classes).toFloat();
+  const model = cfg.build(cfg.input, cfg.classes, 7);
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: "categoricalCrossentropy" });
+  const train = async () => {
+    await model.trainOnBatch(x, y);
+  };
+  const infer = async () => {
+    const p = tf.tidy(() => model.predict(x) as tf.Tensor);
+    await p.data();
+    p.dispose();
+  };
+  if (profile) await printProfile(cfg, train);
+  const tTrain = await timeSteps(train, seconds, maxSteps);
+  const tInfer = await timeSteps(infer, seconds, maxSteps * 4);
+  model.dispose();
+  tf.dispose([x, y]);
+  return { train: cfg.batch / tTrain, infer: cfg.batch / tInfer };
+}
+
+/** Kernel time shares of one training step (after a warm-up step). */
+async function printProfile(cfg: Config, step: () => Promise<void>): Promise<void> {
+  await step();
+  const info = await tf.profile(step);
+  const byKernel = new Map<string, number>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + ms);
+    total += ms;
+  }
+  const wall = await timeSteps(step, 0, 0);
+  console.log(
+    `profile ${cfg.key} (${tf.getBackend()}): step ${(wall * 1000).toFixed(1)} ms, kernels ${total.toFixed(1)} ms`,
+  );
+  for (const [name, ms] of [...byKernel].sort((p, q) => q[1] - p[1]).slice(0, 14)) {
+    console.log(
+      `  ${name.padEnd(34)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / (wall * 1000)).toFixed(1).padStart(5)}%`,
+    );
+  }
+}
+
+function torchResults(cfg: Config, threads: number[], seconds: number): Map<string, number> {
+  const py = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import torch"]).status === 0);
+  const out = new Map<string, number>();
+  if (!py) return out;
+  const script = join(import.meta.dirname, "engine_torch.py");
+  const res = spawnSync(
+    py,
+    [script, "--config", cfg.key, "--threads", threads.join(","), "--seconds", String(seconds)],
+    {
+      encoding: "utf8",
+    },
+  );
+  for (const line of res.stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const r = JSON.parse(line) as { mode: string; threads: number; samplesPerSec: number };
+    out.set(`${r.mode}:${r.threads}`, r.samplesPerSec);
+  }
+  return out;
+}
+
+/** Nominal fp32 peak of one core: clock × 32 FLOP/cycle (two 256-bit FMA pipes, or AVX-512 split over them). */
+function corePeakGflops(): { gflops: number; mhz: number } {
+  const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"));
+  const mhz = m ? Number(m[1]) : 2000;
+  return { gflops: (mhz / 1000) * 32, mhz };
+}
+
+const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(d));
+
+async function main(): Promise<void> {
+  const keys = arg("configs", "a,b,c").split(",");
+  const threads = arg("threads", "1,2")
+    .split(",")
+    .map(Number)
+    .filter((t) => t > 0);
+  const seconds = Number(arg("seconds", "2"));
+  const withWasm = !process.argv.includes("--no-wasm");
+  const profile = process.argv.includes("--profile");
+  const peak = corePeakGflops();
+  console.log(
+    `engine bench: ${availableParallelism()} cores, nominal peak ${peak.gflops.toFixed(0)} GFLOPS/core (${peak.mhz.toFixed(0)} MHz × 32 FLOP/cycle)`,
+  );
+  await initEngine({ backend: "onednn", threads: threads[0] ?? 1 });
+  const rows: string[][] = [];
+  for (const cfg of CONFIGS.filter((c) => keys.includes(c.key))) {
+    const torch = torchResults(cfg, threads, seconds);
+    const probe = cfg.build(cfg.input, cfg.classes, 1);
+    const macs = forwardMacs(probe);
+    probe.dispose();
+    // Training ≈ forward + backward-data + backward-weights, each about one forward's FLOPs.
+    const flops = { train: 3 * 2 * macs, infer: 2 * macs };
+    let wasm: Result | undefined;
+    if (withWasm) {
+      await initEngine({ backend: "wasm" });
+      wasm = await measureTfjs(cfg, seconds, cfg.wasmSteps, false);
+    }
+    for (const t of threads) {
+      const eng = await initEngine({ backend: "onednn", threads: t });
+      const r = await measureTfjs(cfg, seconds, 1000, profile && t === threads[threads.length - 1]);
+      for (const mode of ["train", "infer"] as const) {
+        const pt = torch.get(`${mode}:${t}`);
+        const gflops = (r[mode] * flops[mode]) / 1e9;
+        rows.push([
+          cfg.title,
+          mode,
+          String(t),
+          fmt(r[mode]),
+          t === 1 ? fmt(wasm?.[mode]) : "—",
+          fmt(pt),
+          pt ? fmt(r[mode] / pt, 2) : "—",
+          fmt(gflops),
+          `${fmt((100 * gflops) / (peak.gflops * t), 0)}%`,
+        ]);
+      }
+      if (eng.isa) process.stdout.write(`  ${cfg.key} onednn ${t} thread(s) done (isa ${eng.isa})\n`);
+    }
+  }
+  const head = ["model", "mode", "thr", "onednn/s", "wasm/s", "torch/s", "onednn/torch", "GFLOPS", "of peak"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
+await main();
