@@ -239,6 +239,20 @@ export function resampleIndex(
     }
     return dst;
   }
+  if (
+    !nearest &&
+    border &&
+    disp === undefined &&
+    a01 === 0 &&
+    a02 === 0 &&
+    a10 === 0 &&
+    a12 === 0 &&
+    a20 === 0 &&
+    a21 === 0
+  ) {
+    // Resize and spacing: a diagonal map is separable, so three 1D passes replace per-voxel trilinear.
+    return separableLinear(src, dst, [nx, ny, nz], [ox, oy, oz], [a00, a11, a22], [b0, b1, b2], ch);
+  }
   const flat = nz === 1 && a20 === 0 && a21 === 0 && a22 === 1 && b2 === 0 && dz === undefined;
   let oi = 0;
   let vox = 0;
@@ -338,6 +352,89 @@ export function resampleIndex(
           dst[oi++] = acc;
         }
       }
+    }
+  }
+  return dst;
+}
+
+/** Sample positions of one axis: clamped (border) indices and weights of a 1D linear interpolation. */
+function axisTaps(
+  n: number,
+  out: number,
+  scale: number,
+  shift: number,
+): { i0: Int32Array; i1: Int32Array; w: Float64Array } {
+  const i0 = new Int32Array(out);
+  const i1 = new Int32Array(out);
+  const w = new Float64Array(out);
+  for (let o = 0; o < out; o++) {
+    const pos = Math.min(n - 1, Math.max(0, scale * o + shift));
+    const f = Math.floor(pos);
+    i0[o] = f;
+    i1[o] = Math.min(f + 1, n - 1);
+    w[o] = pos - f;
+  }
+  return { i0, i1, w };
+}
+
+/**
+ * Linear resampling for a diagonal index map with border padding, as three separable passes (x, then y, then
+ * z); equal to trilinear interpolation up to rounding, at a fraction of the cost.
+ */
+function separableLinear(
+  src: PixelArray,
+  dst: PixelArray,
+  n: readonly [number, number, number],
+  o: readonly [number, number, number],
+  scale: readonly [number, number, number],
+  shift: readonly [number, number, number],
+  ch: number,
+): PixelArray {
+  const [nx, ny, nz] = n;
+  const [ox, oy, oz] = o;
+  const tx = axisTaps(nx, ox, scale[0], shift[0]);
+  const ty = axisTaps(ny, oy, scale[1], shift[1]);
+  const tz = axisTaps(nz, oz, scale[2], shift[2]);
+  // Pass x: [nz][ny][nx][ch] → [nz][ny][ox][ch].
+  const px = new Float64Array(nz * ny * ox * ch);
+  for (let r = 0, rows = nz * ny; r < rows; r++) {
+    const si = r * nx * ch;
+    const di = r * ox * ch;
+    for (let x = 0; x < ox; x++) {
+      const a = si + (tx.i0[x] as number) * ch;
+      const b = si + (tx.i1[x] as number) * ch;
+      const w = tx.w[x] as number;
+      for (let c = 0; c < ch; c++) {
+        const va = src[a + c] as number;
+        px[di + x * ch + c] = va + w * ((src[b + c] as number) - va);
+      }
+    }
+  }
+  // Pass y: rows of ox·ch values are blended whole.
+  const row = ox * ch;
+  const py = new Float64Array(nz * oy * row);
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < oy; y++) {
+      const a = (z * ny + (ty.i0[y] as number)) * row;
+      const b = (z * ny + (ty.i1[y] as number)) * row;
+      const w = ty.w[y] as number;
+      const d = (z * oy + y) * row;
+      for (let k = 0; k < row; k++) {
+        const va = px[a + k] as number;
+        py[d + k] = va + w * ((px[b + k] as number) - va);
+      }
+    }
+  }
+  // Pass z: planes of oy·ox·ch values.
+  const plane = oy * row;
+  for (let z = 0; z < oz; z++) {
+    const a = (tz.i0[z] as number) * plane;
+    const b = (tz.i1[z] as number) * plane;
+    const w = tz.w[z] as number;
+    const d = z * plane;
+    for (let k = 0; k < plane; k++) {
+      const va = py[a + k] as number;
+      dst[d + k] = va + w * ((py[b + k] as number) - va);
     }
   }
   return dst;
