@@ -90,6 +90,11 @@ describe("plots", () => {
     assertWellFormedSvg(svg);
     assert.equal(count(svg, "line mark"), 3);
     assert.equal(count(svg, "point") >= 9, true, "a point per epoch per series");
+    const fromLogs = await trainingCurvesSvg([
+      { epoch: 1, loss: 0.7, val_auc: 0.7 },
+      { epoch: 2, loss: 0.5, val_auc: 0.8 },
+    ]);
+    assert.equal(count(fromLogs, "line mark"), 2);
   });
 
   it("rasterizes to PNG", async () => {

@@ -310,7 +310,8 @@ export async function reliabilityDiagramSvg(
 
 /**
  * Training curves: one line per series (e.g. `loss`, `val_loss`, `val_auc`) against epoch; series whose name
- * contains "loss" go to the top panel, the rest below.
+ * contains "loss" go to the top panel, the rest below. `history` is either arrays per series or one log object
+ * per epoch (a trainer's `history`).
  *
  * @example
  * ```ts
@@ -318,11 +319,21 @@ export async function reliabilityDiagramSvg(
  * ```
  */
 export async function trainingCurvesSvg(
-  history: Readonly<Record<string, readonly number[]>>,
+  history: Readonly<Record<string, readonly number[]>> | readonly Readonly<Record<string, unknown>>[],
   options: { readonly title?: string } = {},
 ) {
+  // Per-epoch log objects (a trainer's history) become one series per numeric key.
+  const series: Record<string, number[]> = {};
+  if (Array.isArray(history)) {
+    (history as readonly Readonly<Record<string, unknown>>[]).forEach((logs, i) => {
+      for (const [k, v] of Object.entries(logs)) {
+        if (k === "epoch" || typeof v !== "number") continue;
+        (series[k] ??= new Array<number>(history.length).fill(Number.NaN))[i] = v;
+      }
+    });
+  } else Object.assign(series, history);
   const rows = (pick: (name: string) => boolean) =>
-    Object.entries(history)
+    Object.entries(series)
       .filter(([name]) => pick(name))
       .flatMap(([name, vals]) =>
         vals.flatMap((v, i) => (Number.isFinite(v) ? [{ epoch: i + 1, value: v, series: name }] : [])),
