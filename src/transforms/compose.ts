@@ -1,7 +1,14 @@
 /** Pipelines: compose() runs steps and names the failing one, onKeys() moves image and mask together, invert() undoes. */
 import { RadioLensError } from "../core/errors.js";
 import { createImage, type MedicalImage } from "../core/image.js";
-import { type AppliedOperation, appliedOperations, matInv, matVec, resampleIndex } from "./resample.js";
+import {
+  type AppliedOperation,
+  appliedOperations,
+  type InterpolationMode,
+  matInv,
+  matVec,
+  resampleIndex,
+} from "./resample.js";
 import {
   type ImageTransform,
   invalid,
@@ -119,7 +126,12 @@ export function onKeys<P>(
   return Object.assign(run, { transformName: name });
 }
 
-function undo(img: MedicalImage, op: AppliedOperation): MedicalImage {
+function undo(
+  img: MedicalImage,
+  op: AppliedOperation,
+  rest: readonly AppliedOperation[],
+  mode: InterpolationMode | undefined,
+): MedicalImage {
   if (!op.invertible || op.matrix.length === 0) {
     throw new RadioLensError("RL_ERR_TRANSFORM_NOT_INVERTIBLE", {
       name: op.name,
@@ -127,13 +139,18 @@ function undo(img: MedicalImage, op: AppliedOperation): MedicalImage {
     });
   }
   const nd = op.inputGeometry.spacing.length;
+  const spatial = op.inputShape.slice(0, -1);
+  if (img.shape.length - 1 !== nd) {
+    throw new RadioLensError("RL_ERR_TRANSFORM_NOT_INVERTIBLE", {
+      name: op.name,
+      detail: `the image is ${img.shape.length - 1}D but the operation was ${nd}D`,
+    });
+  }
   // Forward: input = A·output + b. Inverse: output = A⁻¹·input − A⁻¹·b, sampled on the original grid.
   const Ainv = matInv(op.matrix, nd);
   const binv = matVec(Ainv, op.offset, nd).map((v) => -v);
   const ch = img.shape[img.shape.length - 1] as number;
-  const spatial = op.inputShape.slice(0, -1);
-  const data = resampleIndex(img, spatial, Ainv, binv, { mode: op.mode, padding: op.padding });
-  const rest = appliedOperations(img).slice(0, -1);
+  const data = resampleIndex(img, spatial, Ainv, binv, { mode: mode ?? op.mode, padding: op.padding });
   return createImage(data, [...spatial, ch], {
     spacing: op.inputGeometry.spacing,
     origin: op.inputGeometry.origin,
@@ -146,6 +163,14 @@ function undo(img: MedicalImage, op: AppliedOperation): MedicalImage {
 export interface InvertOptions {
   /** Undo only the last n recorded operations (default all). */
   readonly steps?: number;
+  /**
+   * Take the operations from this image instead (MONAI Invertd's `orig_keys`): maps a model output that
+   * carries no history, e.g. a predicted mask or probability map on the transformed grid, back to the
+   * original grid. Its spatial shape must be the one `like` has now; channels may differ.
+   */
+  readonly like?: MedicalImage;
+  /** Interpolation for the inverse (default: the one each operation used); "nearest" for predicted labels. */
+  readonly mode?: InterpolationMode;
 }
 
 /**
@@ -156,18 +181,30 @@ export interface InvertOptions {
  *
  * @example
  * ```ts
- * const pred = model(transform(image));   // prediction on the transformed grid
- * const onOriginal = invert(pred);       // back on the scanner grid
+ * const x = preprocess(image);                       // records its spatial steps
+ * const pred = createImage(labels, x.shape);         // a model's mask on the transformed grid
+ * const onScanner = invert(pred, { like: x, mode: "nearest" });
  * ```
  */
 export function invert<T extends MedicalImage | Sample>(x: T, options: InvertOptions = {}): T {
   if (isMedicalImage(x)) {
-    let img: MedicalImage = x;
-    const ops = appliedOperations(img);
+    const source = options.like ?? x;
+    if (options.like !== undefined) {
+      const want = source.shape.slice(0, -1).join("x");
+      const got = x.shape.slice(0, -1).join("x");
+      if (want !== got) {
+        throw new RadioLensError("RL_ERR_TRANSFORM_NOT_INVERTIBLE", {
+          name: "invert",
+          detail: `the image is ${got} but the reference it should follow is ${want}`,
+        });
+      }
+    }
+    const ops = appliedOperations(source);
     const n = Math.min(options.steps ?? ops.length, ops.length);
+    let img: MedicalImage = x;
     for (let i = 0; i < n; i++) {
-      const cur = appliedOperations(img);
-      img = undo(img, cur[cur.length - 1] as AppliedOperation);
+      const k = ops.length - 1 - i;
+      img = undo(img, ops[k] as AppliedOperation, ops.slice(0, k), options.mode);
     }
     return img as T;
   }
