@@ -222,15 +222,54 @@ export interface SurfaceDistances {
  */
 export function computeSurfaceDistances(pred: Mask, gt: Mask): SurfaceDistances {
   const { spacing } = checkPair("surface_distance", pred, gt);
-  const sp = surfaceVoxels(pred);
-  const sg = surfaceVoxels(gt);
+  // Surfaces come from the full image (the image border counts as background); the distance transforms then
+  // run on the bounding box of both surfaces only, which is exact because every source and target voxel lies
+  // inside it, and much cheaper for small structures in large volumes.
+  const crop = cropToSurfaces(surfaceVoxels(pred), surfaceVoxels(gt), pred.shape);
   const directed = (from: Uint8Array, to: Uint8Array): Float64Array => {
-    const d2 = squaredEdt(to, pred.shape, spacing);
+    const d2 = squaredEdt(to, crop.shape, spacing);
     const out: number[] = [];
     for (let i = 0; i < from.length; i++) if (from[i]) out.push(Math.sqrt(d2[i]!));
     return Float64Array.from(out);
   };
-  return { predToGt: directed(sp, sg), gtToPred: directed(sg, sp) };
+  return { predToGt: directed(crop.a, crop.b), gtToPred: directed(crop.b, crop.a) };
+}
+
+function cropToSurfaces(a: Uint8Array, b: Uint8Array, shape: readonly number[]) {
+  const nd = shape.length;
+  const lo = shape.map((s) => s);
+  const hi = shape.map(() => -1);
+  const coord = new Array<number>(nd).fill(0);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] || b[i]) {
+      for (let ax = 0; ax < nd; ax++) {
+        if (coord[ax]! < lo[ax]!) lo[ax] = coord[ax]!;
+        if (coord[ax]! > hi[ax]!) hi[ax] = coord[ax]!;
+      }
+    }
+    for (let ax = nd - 1; ax >= 0; ax--) {
+      if (++coord[ax]! < shape[ax]!) break;
+      coord[ax] = 0;
+    }
+  }
+  if (hi[0]! < 0) return { a: new Uint8Array(0), b: new Uint8Array(0), shape: shape.map(() => 0) };
+  const cshape = shape.map((_, ax) => hi[ax]! - lo[ax]! + 1);
+  const size = cshape.reduce((x, y) => x * y, 1);
+  const ca = new Uint8Array(size);
+  const cb = new Uint8Array(size);
+  const src = stridesOf(shape);
+  const c = new Array<number>(nd).fill(0);
+  for (let j = 0; j < size; j++) {
+    let i = 0;
+    for (let ax = 0; ax < nd; ax++) i += (c[ax]! + lo[ax]!) * src[ax]!;
+    ca[j] = a[i]!;
+    cb[j] = b[i]!;
+    for (let ax = nd - 1; ax >= 0; ax--) {
+      if (++c[ax]! < cshape[ax]!) break;
+      c[ax] = 0;
+    }
+  }
+  return { a: ca, b: cb, shape: cshape };
 }
 
 function emptiness(d: SurfaceDistances): "both" | "one" | "none" {
