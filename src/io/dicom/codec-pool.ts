@@ -5,7 +5,14 @@ import type { DecodedFrame, FrameSpec } from "./codecs.js";
 import { DicomError, type DicomErrorCode } from "./errors.js";
 import type { PixelEncoding } from "./transfer-syntax.js";
 
-/** Default time one compressed frame may take to decode, in milliseconds. */
+/**
+ * Default time one compressed frame may take to decode, in milliseconds.
+ *
+ * @example
+ * ```ts
+ * await decodeStoredPixels(parsed, { frameTimeLimitMs: DEFAULT_FRAME_TIME_LIMIT_MS * 4 });
+ * ```
+ */
 export const DEFAULT_FRAME_TIME_LIMIT_MS = 5000;
 
 type Reply =

@@ -247,6 +247,11 @@ export async function decodeFrameInThread(
  * Whether libjpeg converted YCbCr to RGB while decoding, by its own rules (jdapimin.c default_decompress_parms):
  * an Adobe APP14 marker decides by its transform flag, then a JFIF APP0 means YCbCr, then component IDs
  * 'R','G','B' mean RGB, else three components are taken as YCbCr.
+ *
+ * @example
+ * ```ts
+ * jpegColorTransformed(fragment); // true for a JFIF YCbCr codestream
+ * ```
  */
 export function jpegColorTransformed(data: Uint8Array): boolean {
   let adobe: number | undefined;
@@ -281,6 +286,11 @@ export function jpegColorTransformed(data: Uint8Array): boolean {
  * Returns a copy of a JPEG codestream that libjpeg decodes without YCbCr → RGB conversion: a JFIF APP0 is
  * renamed to an APP15 it ignores, and an Adobe APP14 with transform 0 (no transform) replaces or precedes the rest.
  * Entropy-coded data is untouched, so the decoded samples are the codestream's own components.
+ *
+ * @example
+ * ```ts
+ * const raw = await decodeFrameInThread("jpeg-baseline", withoutColorTransform(fragment), spec);
+ * ```
  */
 export function withoutColorTransform(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(data.length + 16);
@@ -306,7 +316,14 @@ export function withoutColorTransform(data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** True when the codestream ends with FFD9 (EOI/EOC), allowing the zero padding that makes fragments even. */
+/**
+ * True when the codestream ends with FFD9 (EOI/EOC), allowing the zero padding that makes fragments even.
+ *
+ * @example
+ * ```ts
+ * endsWithEoi(Uint8Array.of(0xff, 0xd8, 0xff, 0xd9, 0)); // true
+ * ```
+ */
 export function endsWithEoi(data: Uint8Array): boolean {
   let n = data.length;
   while (n > 0 && data[n - 1] === 0 && data.length - n < 16) n--;

@@ -1,5 +1,8 @@
 /** DICOM I/O: Part 10 parsing and writing, the data dictionary, transfer syntaxes and the typed DicomError. */
 export { decodeText, encodeText } from "./charset.js";
+export { DEFAULT_FRAME_TIME_LIMIT_MS, decodeFrame, warmUpCodecs } from "./codec-pool.js";
+export { type DecodedFrame, decodeFrameInThread, type FrameSpec, preloadCodecs } from "./codecs.js";
+export { type ConvertOptions, type ConvertResult, convertDicom } from "./convert.js";
 export {
   DicomDataset,
   type DicomElement,
@@ -10,6 +13,7 @@ export {
 } from "./dataset.js";
 export { type DictionaryEntry, implicitVRCandidates, lookupKeyword, lookupTag, tagOf } from "./dictionary.js";
 export { DicomError, type DicomErrorCode, type DicomWarning, tagString } from "./errors.js";
+export { type DicomInfo, describeDicom, exportStoredPixels, type PixelExportHeader } from "./export.js";
 export {
   DEFAULT_PARSE_LIMITS,
   type ParsedDicom,
@@ -17,6 +21,34 @@ export {
   parseDicom,
   readDicomFile,
 } from "./parse.js";
+export {
+  applyModalityLut,
+  applyPalette,
+  applyVoiLut,
+  interleavePlanes,
+  invertDisplay,
+  type LookupTable,
+  type ModalityLut,
+  maskStoredValues,
+  minMaxWindow,
+  type PaletteLuts,
+  type VoiFunction,
+  type VoiLut,
+  WINDOW_PRESETS,
+  type WindowPreset,
+  ybrFullToRgb,
+} from "./pipeline.js";
+export {
+  type DecodeOptions,
+  decodeStoredPixels,
+  framesOfFragments,
+  type PixelModule,
+  readPixelModule,
+  type StoredPixels,
+} from "./pixels.js";
+export { decodeRleFrame } from "./rle.js";
+export { groupBySeries, type SeriesVolume, type SeriesWarning, seriesToVolume } from "./series.js";
+export { dicomToImage, geometryOf, modalityLutOf, type ToImageOptions, voiOf } from "./to-image.js";
 export {
   isKnownTransferSyntax,
   type PixelEncoding,

@@ -41,7 +41,14 @@ export interface ParsedDicom {
   readonly warnings: readonly DicomWarning[];
 }
 
-/** Defaults of {@link ParseOptions}. */
+/**
+ * Defaults of {@link ParseOptions}.
+ *
+ * @example
+ * ```ts
+ * parseDicom(bytes, { maxPixelBytes: 4 * DEFAULT_PARSE_LIMITS.maxPixelBytes });
+ * ```
+ */
 export const DEFAULT_PARSE_LIMITS = {
   maxPixelBytes: 2 ** 30,
   maxInflatedBytes: 2 ** 30,

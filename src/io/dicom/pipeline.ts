@@ -91,7 +91,14 @@ export type VoiLut =
   | { readonly kind: "window"; readonly center: number; readonly width: number; readonly fn?: VoiFunction }
   | { readonly kind: "lut"; readonly lut: LookupTable };
 
-/** Common CT windows in HU (center, width) used by radiologists. */
+/**
+ * Common CT windows in HU (center, width) used by radiologists.
+ *
+ * @example
+ * ```ts
+ * applyVoiLut(hu, { kind: "window", ...WINDOW_PRESETS.lung });
+ * ```
+ */
 export const WINDOW_PRESETS = {
   lung: { center: -600, width: 1500 },
   mediastinum: { center: 50, width: 350 },

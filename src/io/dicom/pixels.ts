@@ -180,7 +180,14 @@ function putFrame(
   }
 }
 
-/** Splits encapsulated fragments into frames (PS3.5 A.4): one fragment per frame, the offset table, or EOI markers. */
+/**
+ * Splits encapsulated fragments into frames (PS3.5 A.4): one fragment per frame, the offset table, or EOI markers.
+ *
+ * @example
+ * ```ts
+ * const frames = framesOfFragments(el.fragments ?? [], el.offsetTable ?? new Uint8Array(0), 30);
+ * ```
+ */
 export function framesOfFragments(
   fragments: readonly Uint8Array[],
   offsetTable: Uint8Array,

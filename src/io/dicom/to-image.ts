@@ -97,7 +97,14 @@ export function voiOf(ds: DicomDataset): VoiLut | undefined {
   return undefined;
 }
 
-/** Geometry from Pixel Spacing, Image Position/Orientation (Patient) (PS3.3 C.7.6.2). */
+/**
+ * Geometry from Pixel Spacing, Image Position/Orientation (Patient) (PS3.3 C.7.6.2).
+ *
+ * @example
+ * ```ts
+ * geometryOf(dataset).spacing; // [column spacing, row spacing] in mm
+ * ```
+ */
 export function geometryOf(ds: DicomDataset): {
   spacing: [number, number];
   position: [number, number, number] | undefined;

@@ -27,7 +27,14 @@ export interface TransferSyntaxInfo {
   readonly lossy: boolean;
 }
 
-/** UIDs of the transfer syntaxes RadioLens names in code. */
+/**
+ * UIDs of the transfer syntaxes RadioLens names in code.
+ *
+ * @example
+ * ```ts
+ * transferSyntax(TS.JPEGLSLossless).pixels; // "jpeg-ls"
+ * ```
+ */
 export const TS = {
   ImplicitVRLittleEndian: "1.2.840.10008.1.2",
   ExplicitVRLittleEndian: "1.2.840.10008.1.2.1",

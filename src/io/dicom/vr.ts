@@ -1,6 +1,13 @@
 /** Value representations (PS3.5 6.2): which use 32-bit lengths, how they pad and how many bytes a binary value has. */
 
-/** Every VR of PS3.5 Table 6.2-1. */
+/**
+ * Every VR of PS3.5 Table 6.2-1.
+ *
+ * @example
+ * ```ts
+ * VRS.includes("SQ"); // true
+ * ```
+ */
 export const VRS = [
   "AE",
   "AS",
@@ -55,7 +62,14 @@ export function isVR(s: string): s is VR {
   return VR_SET.has(s);
 }
 
-/** VRs whose explicit encoding has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2, Table 7.1-1). */
+/**
+ * VRs whose explicit encoding has 2 reserved bytes and a 32-bit length (PS3.5 7.1.2, Table 7.1-1).
+ *
+ * @example
+ * ```ts
+ * LONG_LENGTH_VRS.has("OB"); // true
+ * ```
+ */
 export const LONG_LENGTH_VRS: ReadonlySet<VR> = new Set<VR>([
   "OB",
   "OD",
@@ -72,7 +86,14 @@ export const LONG_LENGTH_VRS: ReadonlySet<VR> = new Set<VR>([
   "UV",
 ]);
 
-/** Character-string VRs (PS3.5 6.2): padded with a space, multi-valued with backslash unless single-valued. */
+/**
+ * Character-string VRs (PS3.5 6.2): padded with a space, multi-valued with backslash unless single-valued.
+ *
+ * @example
+ * ```ts
+ * STRING_VRS.has("PN"); // true
+ * ```
+ */
 export const STRING_VRS: ReadonlySet<VR> = new Set<VR>([
   "AE",
   "AS",
@@ -93,10 +114,24 @@ export const STRING_VRS: ReadonlySet<VR> = new Set<VR>([
   "UT",
 ]);
 
-/** String VRs whose value is a single value that may contain backslashes (PS3.5 6.4). */
+/**
+ * String VRs whose value is a single value that may contain backslashes (PS3.5 6.4).
+ *
+ * @example
+ * ```ts
+ * SINGLE_VALUE_TEXT_VRS.has("LT"); // true: backslashes are text
+ * ```
+ */
 export const SINGLE_VALUE_TEXT_VRS: ReadonlySet<VR> = new Set<VR>(["LT", "ST", "UT", "UR"]);
 
-/** String VRs affected by Specific Character Set (0008,0005) (PS3.5 6.1.2.3). */
+/**
+ * String VRs affected by Specific Character Set (0008,0005) (PS3.5 6.1.2.3).
+ *
+ * @example
+ * ```ts
+ * CHARSET_VRS.has("UI"); // false: UIDs are ASCII
+ * ```
+ */
 export const CHARSET_VRS: ReadonlySet<VR> = new Set<VR>(["LO", "LT", "PN", "SH", "ST", "UC", "UT"]);
 
 /**

@@ -5,9 +5,23 @@ import { DicomError, tagString } from "./errors.js";
 import { transferSyntax } from "./transfer-syntax.js";
 import { binaryWidth, LONG_LENGTH_VRS, type VR } from "./vr.js";
 
-/** RadioLens's Implementation Class UID (0002,0012), under the UUID-derived root 2.25 (PS3.5 B.2). */
+/**
+ * RadioLens's Implementation Class UID (0002,0012), under the UUID-derived root 2.25 (PS3.5 B.2).
+ *
+ * @example
+ * ```ts
+ * meta.uid("ImplementationClassUID") === IMPLEMENTATION_CLASS_UID;
+ * ```
+ */
 export const IMPLEMENTATION_CLASS_UID = "2.25.203046518390451834125374470296541729811";
-/** Implementation Version Name (0002,0013). */
+/**
+ * Implementation Version Name (0002,0013).
+ *
+ * @example
+ * ```ts
+ * meta.string("ImplementationVersionName"); // "RADIOLENS_010"
+ * ```
+ */
 export const IMPLEMENTATION_VERSION_NAME = "RADIOLENS_010";
 
 /** Options of {@link writeDicom}. */
