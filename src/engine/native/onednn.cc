@@ -719,36 +719,39 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
   float* om = f32(info[6]);
   float* ov = f32(info[7]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  const double b1 = c[0], ob1 = c[1], b2 = c[2], ob2 = c[3], c1 = c[4], c2 = c[5], eps = c[6], nlr = c[7];
-  auto F = [](double x) { return static_cast<double>(static_cast<float>(x)); };
+  // float32 + - * / and sqrt of float32 operands are correctly rounded, which is exactly what tfjs gets by computing
+  // in double and rounding to float32 after each op (double has more than 2p+2 bits), so plain float arithmetic
+  // reproduces it bit for bit as long as nothing is contracted into an FMA (built with -ffp-contract=off).
+  const float b1 = c[0], ob1 = c[1], b2 = c[2], ob2 = c[3], c1 = c[4], c2 = c[5], eps = c[6], nlr = c[7];
 #pragma omp parallel for schedule(static) if (n > 250000)
   for (int64_t i = 0; i < n; ++i) {
-    const double gi = g[i];
-    const double mi = F(F(m[i] * b1) + F(gi * ob1));
-    const double vi = F(F(v[i] * b2) + F(F(gi * gi) * ob2));
-    const double mh = F(mi / c1);
-    const double vh = F(vi / c2);
-    const double upd = F(F(mh / F(F(std::sqrt(vh)) + eps)) * nlr);
-    ow[i] = static_cast<float>(upd + static_cast<double>(w[i]));
-    om[i] = static_cast<float>(mi);
-    ov[i] = static_cast<float>(vi);
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    const float mh = mi / c1;
+    const float vh = vi / c2;
+    const float upd = (mh / (std::sqrt(vh) + eps)) * nlr;
+    ow[i] = upd + w[i];
+    om[i] = mi;
+    ov[i] = vi;
   }
   return info.Env().Undefined();
 }
 
 // ---------- elementwise arithmetic with broadcasting ----------
-// Computed in double and rounded once to float, which is what the tfjs CPU kernels do (JS numbers are doubles),
-// so results are bit-identical to them for + - * / sqrt and within an ulp for exp/log.
+// The tfjs CPU kernels compute in double and round to float32; for + - * / and sqrt of float32 operands that equals
+// the correctly rounded float32 operation, so float arithmetic (no FMA contraction) is bit-identical to them.
+// Compound operations (squared difference, exp, log) are computed in double as JS does.
 
 enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF };
 
 template <int OP>
 inline float binop(float x, float y) {
   const double a = x, b = y;
-  if constexpr (OP == B_ADD) return static_cast<float>(a + b);
-  if constexpr (OP == B_SUB) return static_cast<float>(a - b);
-  if constexpr (OP == B_MUL) return static_cast<float>(a * b);
-  if constexpr (OP == B_DIV) return static_cast<float>(a / b);
+  if constexpr (OP == B_ADD) return x + y;
+  if constexpr (OP == B_SUB) return x - y;
+  if constexpr (OP == B_MUL) return x * y;
+  if constexpr (OP == B_DIV) return x / y;
   if constexpr (OP == B_MAX) return std::isnan(x) || std::isnan(y) ? NAN : (x > y ? x : y);
   if constexpr (OP == B_MIN) return std::isnan(x) || std::isnan(y) ? NAN : (x < y ? x : y);
   if constexpr (OP == B_SQDIFF) return static_cast<float>((a - b) * (a - b));

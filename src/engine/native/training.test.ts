@@ -197,7 +197,12 @@ test("2,000 training steps: no tensor growth, RSS stable within 5%", async (t) =
   const opt = tf.train.adam(1e-3);
   const loss = () =>
     tf.tidy(() => {
-      const h = tf.maxPool(tf.relu(tf.add(tf.conv2d(xs, w1 as tf.Tensor4D, 1, "valid"), b1)) as tf.Tensor4D, 2, 2, "valid");
+      const h = tf.maxPool(
+        tf.relu(tf.add(tf.conv2d(xs, w1 as tf.Tensor4D, 1, "valid"), b1)) as tf.Tensor4D,
+        2,
+        2,
+        "valid",
+      );
       return tf.losses.softmaxCrossEntropy(ys, tf.matMul(tf.reshape(h, [4, 36]), w2)) as tf.Scalar;
     });
   let tensors = 0;
