@@ -131,8 +131,15 @@ export function mutate(rng: Rng): { kind: (typeof KINDS)[number]; bytes: Uint8Ar
       ];
       const [g, e] = targets[rng.int(0, targets.length - 1)] as [number, number];
       const at = valueOffset(b, g, e);
-      if (g === 0x7fe0) setU32(b, at - 4 + (b[at - 2] === 0 ? 0 : 0), rng.int(0, 0xffffffff));
-      else setU16(b, at, [0, 1, 3, 7, 65535, 32768, rng.int(0, 65535)][rng.int(0, 6)] as number);
+      if (g === 0x7fe0) {
+        // Pixel Data is OB/OW: its 32-bit length sits after the VR and 2 reserved bytes, i.e. at the offset
+        // valueOffset() computes for short VRs. Lie both ways: a little shorter or longer, or absurdly large.
+        const real = at >= 0 && at + 4 <= b.length ? new DataView(b.buffer).getUint32(at, true) : 0;
+        const lie = [real - 2, real + 2, Math.floor(real / 2), real * 4, 0xfffffff0, rng.int(0, 0xffffffff)][
+          rng.int(0, 5)
+        ] as number;
+        setU32(b, at, Math.max(0, lie));
+      } else setU16(b, at, [0, 1, 3, 7, 65535, 32768, rng.int(0, 65535)][rng.int(0, 6)] as number);
       // Number of Frames is IS text; make it huge or nonsense where present.
       const nf = valueOffset(b, 0x0028, 0x0008);
       if (nf > 0 && rng.bernoulli(0.3)) b.set([0x39, 0x39, 0x39, 0x39], nf);
