@@ -89,24 +89,14 @@ const STRUCTURAL_UIDS: ReadonlySet<number> = new Set([
 
 /** Text VRs whose values a D action on an enclosing sequence replaces with dummies. */
 const TEXT_VRS: ReadonlySet<VR> = new Set<VR>(["AE", "AS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"]);
-/** Binary VRs whose bytes a D action on an enclosing sequence zeroes. */
-const BINARY_VRS: ReadonlySet<VR> = new Set<VR>([
-  "FD",
-  "FL",
-  "OB",
-  "OD",
-  "OF",
-  "OL",
-  "OV",
-  "OW",
-  "SL",
-  "SS",
-  "SV",
-  "UL",
-  "UN",
-  "US",
-  "UV",
-]);
+/**
+ * Opaque binary VRs whose bytes a D action on an enclosing sequence zeroes. Numeric VRs (US, UL, FL, FD, ...) stay:
+ * they hold coordinates and references such as Referenced Content Item Identifier (0040,DB73), not text.
+ */
+const BINARY_VRS: ReadonlySet<VR> = new Set<VR>(["OB", "OW", "UN"]);
+/** DS/IS values that are only numbers (PS3.5 6.2): kept inside D sequences like binary numbers, e.g. Referenced Frame Number. */
+const NUMBER_STRING =
+  /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*(\\\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*)*$/;
 const DATE_VRS: ReadonlySet<VR> = new Set<VR>(["DA", "DT", "TM"]);
 
 /** The synthetic rule for date/time attributes Table E.1-1 does not list (E.1.1 Note 4: handle by VR). */
@@ -393,7 +383,8 @@ function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
     const vr = effectiveVR(el);
     let action = actionFor(el, vr, ds, ctx.options);
     if (dummyLeaves && action !== "X" && action !== "Z") {
-      if (vr === "SQ" || TEXT_VRS.has(vr) || vr === "DS" || vr === "IS") action = "D";
+      const numericText = (vr === "DS" || vr === "IS") && NUMBER_STRING.test(ds.rawString(el.tag) ?? "");
+      if (vr === "SQ" || TEXT_VRS.has(vr) || ((vr === "DS" || vr === "IS") && !numericText)) action = "D";
       else if (BINARY_VRS.has(vr)) {
         // Keep the value's length (and so its VM) but not its content.
         if (el.value.length > 0) {
