@@ -221,7 +221,14 @@ export function computeAccuracy(yTrue: ArrayLike<number>, yPred: ArrayLike<numbe
   return hit / yTrue.length;
 }
 
-/** Accuracy of a confusion matrix (trace / total). */
+/**
+ * Accuracy of a confusion matrix (trace / total).
+ *
+ * @example
+ * ```ts
+ * accuracyFromConfusion([[2, 1], [2, 3]]); // 0.625
+ * ```
+ */
 export function accuracyFromConfusion(cm: readonly (readonly number[])[]): number {
   let tr = 0;
   let n = 0;
@@ -251,7 +258,14 @@ export function computeBalancedAccuracy(
   return balancedAccuracyFromConfusion(cmOf("balanced_accuracy", yTrue, yPred, options));
 }
 
-/** Balanced accuracy of a confusion matrix. */
+/**
+ * Balanced accuracy of a confusion matrix (mean recall over rows with samples).
+ *
+ * @example
+ * ```ts
+ * balancedAccuracyFromConfusion([[2, 1], [2, 3]]); // (2/3 + 3/5) / 2
+ * ```
+ */
 export function balancedAccuracyFromConfusion(cm: readonly (readonly number[])[]): number {
   let sum = 0;
   let m = 0;
@@ -363,7 +377,15 @@ export function computeF1(
   return computeFBeta(yTrue, yPred, 1, options);
 }
 
-/** Precision, recall, specificity, NPV or Fβ of a confusion matrix under an averaging rule. */
+/**
+ * Precision, recall, specificity, NPV or Fβ of a confusion matrix under an averaging rule.
+ *
+ * @example
+ * ```ts
+ * averagedFromConfusion([[2, 1], [2, 3]], "recall"); // 0.6 (binary: class 1)
+ * averagedFromConfusion(cm, { fbeta: 2 }, { average: "macro" });
+ * ```
+ */
 export function averagedFromConfusion(
   cm: readonly (readonly number[])[],
   metric: "precision" | "recall" | "specificity" | "npv" | "f1" | { readonly fbeta: number },
@@ -395,7 +417,14 @@ export function computeMcc(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, n
   return mccFromConfusion(cmOf("mcc", yTrue, yPred, numClasses === undefined ? {} : { numClasses }));
 }
 
-/** MCC of a confusion matrix. */
+/**
+ * MCC of a confusion matrix (NaN when a marginal is concentrated in one class).
+ *
+ * @example
+ * ```ts
+ * mccFromConfusion([[2, 1], [2, 3]]); // 4 / √240
+ * ```
+ */
 export function mccFromConfusion(cm: readonly (readonly number[])[]): number {
   const k = cm.length;
   const t = new Array<number>(k).fill(0);
@@ -443,7 +472,14 @@ export function computeCohenKappa(
   return kappaFromConfusion(cmOf("kappa", yTrue, yPred, numClasses === undefined ? {} : { numClasses }));
 }
 
-/** Cohen's kappa of a confusion matrix. */
+/**
+ * Cohen's kappa of a confusion matrix.
+ *
+ * @example
+ * ```ts
+ * kappaFromConfusion([[2, 1], [2, 3]]); // 0.25
+ * ```
+ */
 export function kappaFromConfusion(cm: readonly (readonly number[])[]): number {
   const k = cm.length;
   const rows = new Array<number>(k).fill(0);

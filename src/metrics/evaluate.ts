@@ -12,12 +12,19 @@ import {
 import { computeDelongCi, type DelongCi } from "./delong.js";
 import { argmax, DEFAULT_ECE_BINS, LOG_LOSS_EPS } from "./probabilistic.js";
 import { chooseThreshold, type ScoreRows, type ThresholdRule } from "./ranking.js";
-import { argsortAscending, checkLabels, checkScores, metricInputError } from "./stats.js";
+import { argsortAscending, checkLabels, checkScores, metricInputError, strictMean } from "./stats.js";
 
 /** The kind of prediction problem. */
 export type EvaluationTask = "binary" | "multiclass" | "multilabel";
 
-/** The headline metric keys, in report order (the JSON's top-level keys). */
+/**
+ * The headline metric keys, in report order (the JSON's top-level keys).
+ *
+ * @example
+ * ```ts
+ * for (const k of HEADLINE_KEYS) console.log(k, result[k]);
+ * ```
+ */
 export const HEADLINE_KEYS = [
   "accuracy",
   "balanced_accuracy",
@@ -349,10 +356,6 @@ function prepMulticlass(y: Int32Array, rows: ScoreRows, nBins: number): Multicla
     return { y: Uint8Array.from(y, (v) => (v === c ? 1 : 0)), s, order: descendingOrder(s) };
   });
   return { k, y, pred, ll, br, conf, correct, confBin, cols };
-}
-
-function strictMean(v: readonly number[]): number {
-  return v.length === 0 ? Number.NaN : v.reduce((a, b) => a + b, 0) / v.length;
 }
 
 function multiclassHeadline(

@@ -2,7 +2,14 @@
 import type { ScoreRows } from "./ranking.js";
 import { checkLabels, checkSameLength, checkScores, metricInputError } from "./stats.js";
 
-/** Clipping of scikit-learn 1.2's `log_loss(eps="auto")`: float64 machine epsilon. */
+/**
+ * Clipping of scikit-learn 1.2's `log_loss(eps="auto")`: float64 machine epsilon.
+ *
+ * @example
+ * ```ts
+ * computeLogLoss([1], [0]) === -Math.log(LOG_LOSS_EPS); // true
+ * ```
+ */
 export const LOG_LOSS_EPS = Number.EPSILON;
 
 /**
@@ -119,7 +126,14 @@ export interface CalibrationBin {
   readonly fractionPositive: number;
 }
 
-/** Default number of equal-width bins for ECE (Guo et al. 2017 use 15). */
+/**
+ * Default number of equal-width bins for ECE (Guo et al. 2017 use 15).
+ *
+ * @example
+ * ```ts
+ * computeEce(labels, scores, DEFAULT_ECE_BINS);
+ * ```
+ */
 export const DEFAULT_ECE_BINS = 15;
 
 /**
@@ -177,7 +191,14 @@ export function computeCalibrationBins(
   }));
 }
 
-/** ECE of reliability bins: Σ_b (n_b / N)·|observed_b − predicted_b| over non-empty bins. */
+/**
+ * ECE of reliability bins: Σ_b (n_b / N)·|observed_b − predicted_b| over non-empty bins.
+ *
+ * @example
+ * ```ts
+ * eceFromBins(computeCalibrationBins([0, 1, 1, 0], [0.2, 0.7, 0.9, 0.4], 10)); // 0.25
+ * ```
+ */
 export function eceFromBins(bins: readonly CalibrationBin[]): number {
   let n = 0;
   let s = 0;
@@ -202,7 +223,14 @@ export function computeEce(yTrue: ArrayLike<number>, p: ArrayLike<number>, nBins
   return eceFromBins(computeCalibrationBins(yTrue, p, nBins));
 }
 
-/** Confidence (largest probability) and correctness of the arg-max prediction of each row. */
+/**
+ * Confidence (largest probability) and correctness of the arg-max prediction of each row.
+ *
+ * @example
+ * ```ts
+ * topLabelConfidence([1], [[0.3, 0.7]]); // { confidence: [0.7], correct: [1] }
+ * ```
+ */
 export function topLabelConfidence(
   yTrue: ArrayLike<number>,
   probs: ScoreRows,

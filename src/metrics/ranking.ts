@@ -297,7 +297,14 @@ export function computeRocAucMultilabel(
   return averageBinary(truths, cols, average, computeRocAuc);
 }
 
-/** Per-label binary ROC AUC (NaN for a label with one class). */
+/**
+ * Per-label binary ROC AUC (NaN for a label with one class).
+ *
+ * @example
+ * ```ts
+ * computeRocAucPerLabel([[1, 0], [0, 0]], [[0.9, 0.2], [0.1, 0.8]]); // [1, NaN]
+ * ```
+ */
 export function computeRocAucPerLabel(yTrue: ScoreRows, scores: ScoreRows): number[] {
   const { truths, cols } = labelColumns("roc_auc_multilabel", yTrue, scores);
   return truths.map((t, c) => computeRocAuc(t, cols[c]!));

@@ -294,7 +294,14 @@ export function computeHausdorff(pred: Mask, gt: Mask, percentile = 95): number 
   return hausdorffFromDistances(computeSurfaceDistances(pred, gt), percentile);
 }
 
-/** Percentile Hausdorff distance of precomputed surface distances. */
+/**
+ * Percentile Hausdorff distance of precomputed surface distances.
+ *
+ * @example
+ * ```ts
+ * hausdorffFromDistances(computeSurfaceDistances(pred, gt), 100); // the classic Hausdorff distance
+ * ```
+ */
 export function hausdorffFromDistances(d: SurfaceDistances, percentile = 95): number {
   const e = emptiness(d);
   if (e === "both") return Number.NaN;
@@ -316,7 +323,14 @@ export function computeAssd(pred: Mask, gt: Mask): number {
   return assdFromDistances(computeSurfaceDistances(pred, gt));
 }
 
-/** ASSD of precomputed surface distances. */
+/**
+ * ASSD of precomputed surface distances.
+ *
+ * @example
+ * ```ts
+ * assdFromDistances(computeSurfaceDistances(pred, gt));
+ * ```
+ */
 export function assdFromDistances(d: SurfaceDistances): number {
   const e = emptiness(d);
   if (e === "both") return Number.NaN;
@@ -342,7 +356,14 @@ export function computeSurfaceDice(pred: Mask, gt: Mask, tolerance: number): num
   return surfaceDiceFromDistances(computeSurfaceDistances(pred, gt), tolerance);
 }
 
-/** Surface Dice of precomputed surface distances. */
+/**
+ * Surface Dice of precomputed surface distances.
+ *
+ * @example
+ * ```ts
+ * surfaceDiceFromDistances(computeSurfaceDistances(pred, gt), 2);
+ * ```
+ */
 export function surfaceDiceFromDistances(d: SurfaceDistances, tolerance: number): number {
   const total = d.predToGt.length + d.gtToPred.length;
   if (total === 0) return Number.NaN;

@@ -41,9 +41,23 @@ import {
 } from "./ranking.js";
 import { computeSegmentationScores } from "./segmentation.js";
 
-/** ECE bins used in the agreement cases. */
+/**
+ * ECE bins used in the agreement cases.
+ *
+ * @example
+ * ```ts
+ * computeEce(labels, scores, AGREEMENT_ECE_BINS);
+ * ```
+ */
 export const AGREEMENT_ECE_BINS = 15;
-/** Surface-Dice tolerance of the segmentation cases (in spacing units). */
+/**
+ * Surface-Dice tolerance of the segmentation cases (in spacing units).
+ *
+ * @example
+ * ```ts
+ * computeSurfaceDice(pred, gt, AGREEMENT_TOLERANCE);
+ * ```
+ */
 export const AGREEMENT_TOLERANCE = 1.5;
 
 /** One generated case. */
@@ -490,11 +504,9 @@ export function ourAgreementValues(c: AgreementCase): OurValue[] {
     add("average_precision_micro", computeAveragePrecisionMultilabel(y, p, "micro"));
     add("log_loss_label_mean", mean(perLabel((a, _b, s) => computeLogLoss(a, s))), "value");
     add("brier_label_mean", mean(perLabel((a, _b, s) => computeBrierScore(a, s))), "value");
-    const strictPred = p.map((r) => r.map((v) => (v > 0.5 ? 1 : 0)));
     const mm = medmnistEvaluate("multi-label, binary-class", y, p);
     add("medmnist_acc", mm.acc, "value");
     add("medmnist_auc", mm.auc);
-    void strictPred;
     const ev = evaluatePredictions({
       task: "multilabel",
       labels: y,
@@ -537,10 +549,24 @@ export interface PeerValue {
   readonly src: string;
 }
 
-/** Path of the Python peer script. */
+/**
+ * Path of the Python peer script.
+ *
+ * @example
+ * ```ts
+ * spawnSync(peerPython(), [PEER_SCRIPT], { input });
+ * ```
+ */
 export const PEER_SCRIPT = join(REPO_ROOT, "bench", "metrics_sklearn.py");
 
-/** The Python interpreter that has Debian's scikit-learn 1.2 (override with RADIOLENS_PYTHON). */
+/**
+ * The Python interpreter that has Debian's scikit-learn 1.2 (override with RADIOLENS_PYTHON).
+ *
+ * @example
+ * ```ts
+ * peerPython(); // "/usr/bin/python3"
+ * ```
+ */
 export function peerPython(): string {
   return process.env["RADIOLENS_PYTHON"] ?? "/usr/bin/python3";
 }

@@ -116,12 +116,26 @@ export function midranks(values: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** Throws RL_ERR_METRIC_INPUT. */
+/**
+ * The RL_ERR_METRIC_INPUT error for a metric (to be thrown by the caller).
+ *
+ * @example
+ * ```ts
+ * throw metricInputError("roc_auc", "no samples");
+ * ```
+ */
 export function metricInputError(metric: string, detail: string): RadioLensError {
   return new RadioLensError("RL_ERR_METRIC_INPUT", { metric, detail });
 }
 
-/** Checks equal lengths and at least one sample. */
+/**
+ * Checks equal lengths and at least one sample.
+ *
+ * @example
+ * ```ts
+ * checkSameLength("accuracy", yTrue, yPred);
+ * ```
+ */
 export function checkSameLength(metric: string, a: ArrayLike<unknown>, b: ArrayLike<unknown>): void {
   if (a.length !== b.length) {
     throw metricInputError(metric, `labels have ${a.length} entries but predictions have ${b.length}`);
@@ -129,7 +143,14 @@ export function checkSameLength(metric: string, a: ArrayLike<unknown>, b: ArrayL
   if (a.length === 0) throw metricInputError(metric, "no samples");
 }
 
-/** Checks that every label is an integer in [0, numClasses). */
+/**
+ * Checks that every label is an integer in [0, numClasses).
+ *
+ * @example
+ * ```ts
+ * checkLabels("roc_auc", yTrue, 2);
+ * ```
+ */
 export function checkLabels(metric: string, labels: ArrayLike<number>, numClasses: number): void {
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i] as number;
@@ -139,7 +160,14 @@ export function checkLabels(metric: string, labels: ArrayLike<number>, numClasse
   }
 }
 
-/** Checks that every score is a finite number (and, when `probability`, inside [0, 1]). */
+/**
+ * Checks that every score is a finite number (and, when `probability`, inside [0, 1]).
+ *
+ * @example
+ * ```ts
+ * checkScores("log_loss", p, true);
+ * ```
+ */
 export function checkScores(metric: string, scores: ArrayLike<number>, probability: boolean): void {
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i] as number;
@@ -150,7 +178,14 @@ export function checkScores(metric: string, scores: ArrayLike<number>, probabili
   }
 }
 
-/** Mean of values; NaN when any value is NaN or there are none (an undefined part makes the mean undefined). */
+/**
+ * Mean of values; NaN when any value is NaN or there are none (an undefined part makes the mean undefined).
+ *
+ * @example
+ * ```ts
+ * strictMean([0.8, Number.NaN]); // NaN
+ * ```
+ */
 export function strictMean(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   let s = 0;

@@ -30,6 +30,14 @@ function parseThreshold(value: string | undefined): number | ThresholdRule | und
   );
 }
 
+/**
+ * The `radiolens metrics` command.
+ *
+ * @example
+ * ```ts
+ * await runCli(["metrics", "preds.csv", "--json", "--threshold", "sensitivity:0.9"]);
+ * ```
+ */
 export const metricsCommand: Command = {
   name: "metrics",
   summary: "Metrics with 95% CIs (bootstrap, DeLong) for a predictions CSV",
