@@ -48,6 +48,8 @@ export {
   cropOrPad,
   type FlipOptions,
   flip,
+  type OrientOptions,
+  orient,
   type ResizeOptions,
   type Rotate90Options,
   resize,

@@ -11,6 +11,7 @@ import {
   flip,
   type ImageTransform,
   invert,
+  orient,
   resize,
   rotate90,
   spacing,
@@ -181,6 +182,58 @@ describe("random chains of exact transforms invert exactly", () => {
       assert.deepEqual(Array.from(back.data), Array.from(x.data), `chain ${c}`);
       assertGeometryEqual(back, x, 0);
     }
+  });
+});
+
+describe("orient", () => {
+  it("turns a RAS-stored volume into LPS by flipping x and y, exactly and invertibly", () => {
+    const data = Int16Array.from({ length: 2 * 3 * 4 }, (_, i) => i);
+    const ras = createImage(data, [2, 3, 4, 1], {
+      direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1],
+      origin: [10, 20, 30],
+    });
+    const lps = orient({ axcodes: "LPS" })(ras);
+    assert.deepEqual(lps.direction, [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    assert.deepEqual(Array.from(lps.data), Array.from(flip({ axes: [1, 2] })(ras).data));
+    // The first voxel of the output is the last column and row of the input: world (10 - 3, 20 - 2, 30).
+    assert.deepEqual(lps.origin, [7, 18, 30]);
+    assert.deepEqual(Array.from(invert(lps).data), Array.from(data));
+    assert.deepEqual(orient({ axcodes: "RAS" })(ras).data, ras.data);
+  });
+
+  it("permutes axes whose directions are swapped, 2D and 3D", () => {
+    const x = createImage(
+      Float32Array.from({ length: 6 }, (_, i) => i),
+      [2, 3, 1],
+      { direction: [0, 1, 1, 0] },
+    );
+    const y = orient({ axcodes: "LP" })(x);
+    assert.deepEqual(y.shape, [3, 2, 1]);
+    assert.deepEqual(y.direction, [1, 0, 0, 1]);
+    assert.deepEqual(Array.from(y.data), [0, 3, 1, 4, 2, 5]);
+    assert.throws(
+      () => orient({ axcodes: "LLS" }),
+      (e: unknown) => e instanceof Error && /axcodes/.test(e.message),
+    );
+  });
+
+  it("an oblique volume gets a dominant, correctly signed diagonal and keeps world positions", () => {
+    const c = Math.cos(0.3);
+    const s = Math.sin(0.3);
+    // Columns: x → mostly -y (anterior), y → mostly +x, z → S; rotated by 0.3 rad.
+    const x = blob([4, 5, 6, 1]);
+    const obl = createImage(x.data, x.shape, { direction: [s, c, 0, -c, s, 0, 0, 0, 1], origin: [1, 2, 3] });
+    const y = orient({ axcodes: "RAS" })(obl);
+    assert.deepEqual(y.shape, [4, 6, 5, 1]);
+    assert.ok((y.direction[0] as number) < -0.9 && (y.direction[4] as number) < -0.9 && y.direction[8] === 1);
+    const op = appliedOperations(y)[0];
+    assert.ok(op !== undefined);
+    const o = [2, 1, 3];
+    const i = matVec(op.matrix, o, 3).map((v, k) => v + (op.offset[k] as number));
+    world(y, o).forEach((w, k) => {
+      assert.ok(Math.abs(w - (world(obl, i)[k] as number)) < 1e-9);
+    });
+    assert.deepEqual(Array.from(invert(y).data), Array.from(obl.data));
   });
 });
 
