@@ -20,7 +20,7 @@ import { isRadioLensError } from "../core/errors.js";
 import { sharedData } from "../core/testing.js";
 import { parseDicom } from "../io/dicom/index.js";
 import type { AuditRecord } from "./audit.js";
-import { AUDIT_FILE, deidentifyTree, readSecretFile } from "./batch.js";
+import { AUDIT_FILE, deidentifyFile, deidentifyTree, readSecretFile } from "./batch.js";
 import { readPseudonymTable } from "./pseudonym.js";
 
 const SECRET = new Uint8Array(Buffer.from("batch-test-secret-0123456789abcdef"));
@@ -197,6 +197,21 @@ await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret
     );
     for (const f of a)
       assert.ok(readFileSync(join(clean, f)).equals(readFileSync(join(killed, f))), `${f} differs`);
+  });
+
+  it("de-identifies a single file with deidentifyFile and writes nothing for a quarantined one", () => {
+    const out = join(tmp, "single", "ct.dcm");
+    const r = deidentifyFile(sharedData("dicom/pydicom/CT_small.dcm"), out, { secret: SECRET });
+    assert.equal(r.record.status, "written");
+    assert.equal(
+      parseDicom(new Uint8Array(readFileSync(out))).dataset.string("PatientIdentityRemoved"),
+      "YES",
+    );
+    const q = deidentifyFile(sharedData("dicom/pydicom/MR_small.dcm"), join(tmp, "single", "mr.dcm"), {
+      secret: SECRET,
+    });
+    assert.equal(q.record.status, "quarantined");
+    assert.ok(!existsSync(join(tmp, "single", "mr.dcm")));
   });
 
   it("reads zip archives and refuses entries that would leave the output folder", async () => {
