@@ -9,6 +9,7 @@ import {
   mccFromConfusion,
 } from "./confusion.js";
 import { type EvaluationInput, type EvaluationResult, evaluatePredictions } from "./evaluate.js";
+import { computeAveragePrecision, computeRocAuc } from "./ranking.js";
 import { computeSegmentationScores, type Mask, type SegmentationScores } from "./segmentation.js";
 import { metricInputError } from "./stats.js";
 
@@ -89,6 +90,78 @@ export class ConfusionMatrixMetric {
   /** Forgets every batch. */
   reset(): void {
     this.counts = this.empty();
+  }
+}
+
+/**
+ * ROC AUC and average precision accumulated over batches of (label, score) — a cheap validation metric for
+ * training loops. Binary: one score per row; multi-class: probability rows (one-vs-rest macro); multi-label:
+ * indicator rows (macro over labels). NaN when a class or label has a single class, as the compute functions.
+ *
+ * @example
+ * ```ts
+ * const auc = new RankingMetric();
+ * auc.update([0, 1], [0.2, 0.9]);
+ * auc.update([1, 0], [0.6, 0.7]);
+ * auc.aggregate().auc; // 0.75
+ * auc.reset();
+ * ```
+ */
+export class RankingMetric {
+  private truth: number[][] = [];
+  private scores: number[][] = [];
+  private width: number | undefined;
+
+  constructor(readonly task: "binary" | "multiclass" | "multilabel" = "binary") {}
+
+  /** Adds a batch. */
+  update(
+    labels: ArrayLike<number> | readonly ArrayLike<number>[],
+    scores: ArrayLike<number> | readonly ArrayLike<number>[],
+  ): void {
+    if (labels.length !== scores.length) {
+      throw metricInputError("RankingMetric", `${labels.length} labels but ${scores.length} scores`);
+    }
+    for (let i = 0; i < scores.length; i++) {
+      const row = scores[i] as number | ArrayLike<number>;
+      const s = typeof row === "number" ? [row] : Array.from(row);
+      this.width ??= s.length;
+      if (s.length !== this.width)
+        throw metricInputError("RankingMetric", `row width ${s.length}, expected ${this.width}`);
+      const l = labels[i] as number | ArrayLike<number>;
+      const y =
+        typeof l === "number"
+          ? this.task === "multiclass"
+            ? s.map((_, c) => (c === l ? 1 : 0))
+            : [l]
+          : Array.from(l);
+      if (y.length !== s.length)
+        throw metricInputError("RankingMetric", `label width ${y.length}, expected ${s.length}`);
+      this.truth.push(y);
+      this.scores.push(s);
+    }
+  }
+
+  /** AUC and average precision (macro over columns when there are several). */
+  aggregate(): { auc: number; averagePrecision: number; n: number } {
+    const k = this.width ?? 0;
+    if (this.scores.length === 0) return { auc: Number.NaN, averagePrecision: Number.NaN, n: 0 };
+    let auc = 0;
+    let ap = 0;
+    for (let c = 0; c < k; c++) {
+      const y = this.truth.map((r) => r[c]!);
+      const s = this.scores.map((r) => r[c]!);
+      auc += computeRocAuc(y, s);
+      ap += computeAveragePrecision(y, s);
+    }
+    return { auc: auc / k, averagePrecision: ap / k, n: this.scores.length };
+  }
+
+  /** Forgets every batch. */
+  reset(): void {
+    this.truth = [];
+    this.scores = [];
+    this.width = undefined;
   }
 }
 

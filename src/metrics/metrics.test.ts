@@ -48,6 +48,7 @@ import {
   normalCdf,
   normalQuantile,
   quantileSorted,
+  RankingMetric,
   SegmentationMetric,
   squaredEdt,
 } from "./index.js";
@@ -572,6 +573,33 @@ describe("accumulators equal the one-shot functions", () => {
     close(a.kappa, 0.25);
     m.reset();
     assert.equal(m.aggregate().n, 0);
+  });
+
+  it("RankingMetric over batches", () => {
+    const r = new RankingMetric();
+    r.update([0, 0], [0.1, 0.4]);
+    r.update([1, 1], [0.35, 0.8]);
+    close(r.aggregate().auc, 0.75);
+    close(r.aggregate().averagePrecision, 0.5 + 0.5 * (2 / 3));
+    const mc = new RankingMetric("multiclass");
+    mc.update(
+      [0, 1, 2],
+      [
+        [0.8, 0.1, 0.1],
+        [0.2, 0.7, 0.1],
+        [0.1, 0.2, 0.7],
+      ],
+    );
+    assert.equal(mc.aggregate().auc, 1);
+    mc.reset();
+    mc.update(
+      [0, 0],
+      [
+        [0.8, 0.1, 0.1],
+        [0.2, 0.7, 0.1],
+      ],
+    );
+    assert.ok(Number.isNaN(mc.aggregate().auc), "classes without samples");
   });
 
   it("EvaluationAccumulator over batches", () => {
