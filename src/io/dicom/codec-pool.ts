@@ -26,6 +26,8 @@ interface Job {
   readonly data: Uint8Array;
   readonly spec: FrameSpec;
   readonly timeLimitMs: number;
+  /** `performance.now()` after which the job is refused (the whole file's budget). */
+  readonly deadline: number;
   readonly resolve: (f: DecodedFrame) => void;
   readonly reject: (e: DicomError) => void;
 }
@@ -95,6 +97,12 @@ function pump(): void {
     const slot = slots[i] ?? spawn(i);
     if (!slot.ready || slot.job) continue;
     const job = queue.shift() as Job;
+    const limit = Math.min(job.timeLimitMs, job.deadline - performance.now());
+    if (limit <= 0) {
+      job.reject(new DicomError("DICOM_TIMEOUT", "The file's decoding time budget is spent"));
+      i--;
+      continue;
+    }
     slot.job = job;
     slot.timer = setTimeout(() => {
       slots[i] = undefined;
@@ -109,7 +117,7 @@ function pump(): void {
       // The replacement starts now, so that its start-up overlaps the caller's next work.
       spawn(i);
       pump();
-    }, job.timeLimitMs);
+    }, limit);
     // Only this frame's bytes travel (a view would clone the whole file buffer); the copy is transferred.
     const data = job.data.slice();
     slot.worker.postMessage({ id: job.id, encoding: job.encoding, data, spec: job.spec }, [data.buffer]);
@@ -130,7 +138,8 @@ function updateRefs(): void {
 /**
  * Decodes one compressed frame in a codec worker; if the codec has not answered within `timeLimitMs` of taking
  * the frame, its worker is terminated (a fresh one takes its place) and DICOM_TIMEOUT is thrown. Frames of a
- * multi-frame image may be submitted together: up to two workers decode in parallel.
+ * multi-frame image may be submitted together: up to two workers decode in parallel. A frame still queued at
+ * `deadline` (a `performance.now()` time: the file's budget) is refused with DICOM_TIMEOUT.
  *
  * @throws DicomError DICOM_DECODE, DICOM_UNSUPPORTED_TS or DICOM_TIMEOUT.
  * @example
@@ -143,9 +152,10 @@ export function decodeFrame(
   data: Uint8Array,
   spec: FrameSpec,
   timeLimitMs = DEFAULT_FRAME_TIME_LIMIT_MS,
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<DecodedFrame> {
   return new Promise<DecodedFrame>((resolve, reject) => {
-    queue.push({ id: nextId++, encoding, data, spec, timeLimitMs, resolve, reject });
+    queue.push({ id: nextId++, encoding, data, spec, timeLimitMs, deadline, resolve, reject });
     for (let i = 0; i < POOL_SIZE; i++) if (!slots[i]) spawn(i);
     pump();
   });

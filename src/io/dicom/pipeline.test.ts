@@ -134,6 +134,20 @@ describe("dicomToImage", () => {
     assert.ok((ybr.data[0] as number) > 250 && (ybr.data[1] as number) < 5 && (ybr.data[2] as number) < 5);
   });
 
+  it("times out a slow codec, restarts its worker, and keeps decoding", async () => {
+    const j2k = readDicomFile(sharedData("dicom/pydicom/693_J2KI.dcm"));
+    await assert.rejects(
+      decodeStoredPixels(j2k, { timeLimitMs: 0 }),
+      (e: unknown) => e instanceof DicomError && e.code === "DICOM_TIMEOUT",
+    );
+    await assert.rejects(
+      decodeStoredPixels(j2k, { frameTimeLimitMs: 1 }),
+      (e: unknown) => e instanceof DicomError && e.code === "DICOM_TIMEOUT",
+    );
+    const ok = await decodeStoredPixels(j2k);
+    assert.deepEqual(ok.shape, [1, 512, 512, 1]);
+  });
+
   it("decodes HTJ2K (OpenJPH) frames", async () => {
     const { createRequire } = await import("node:module");
     const req = createRequire(import.meta.url);

@@ -29,6 +29,8 @@ export interface DecodeOptions {
   readonly maxPixelBytes?: number;
   /** Time one compressed frame may take to decode, in milliseconds; default 5000. */
   readonly frameTimeLimitMs?: number;
+  /** Time decoding all frames of the file may take, in milliseconds; default 60000. */
+  readonly timeLimitMs?: number;
   /** Decode only these frame indices (0-based); default all. */
   readonly frames?: readonly number[];
 }
@@ -274,6 +276,7 @@ export async function decodeStoredPixels(
   parsed: ParsedDicom,
   options: DecodeOptions = {},
 ): Promise<StoredPixels> {
+  const started = performance.now();
   const ds = parsed.dataset;
   const el = ds.get(0x7fe00010) ?? ds.get(0x7fe00008) ?? ds.get(0x7fe00009);
   if (!el) throw new DicomError("DICOM_MISSING_ATTRIBUTE", "The dataset has no Pixel Data (7FE0,0010)");
@@ -371,6 +374,7 @@ export async function decodeStoredPixels(
   );
   const spec = { rows: m.rows, cols: m.cols, samples: m.samples, bitsAllocated: m.bitsAllocated };
   const limit = options.frameTimeLimitMs ?? DEFAULT_FRAME_TIME_LIMIT_MS;
+  const deadline = started + (options.timeLimitMs ?? 60_000);
   // All frames are submitted at once so that the codec workers stay busy; RLE (our own, bounded) runs here.
   const pendingFrames = frameList.map((f) => {
     const data = frames[f] as Uint8Array;
@@ -380,7 +384,7 @@ export async function decodeStoredPixels(
           bitsPerSample: m.bitsAllocated,
           signed: undefined as boolean | undefined,
         })
-      : decodeFrame(ts.pixels, data, spec, limit);
+      : decodeFrame(ts.pixels, data, spec, limit, deadline);
   });
   const settled = await Promise.allSettled(pendingFrames);
   for (const [k, s] of settled.entries()) {
