@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RadioLensError } from "../src/core/errors.js";
 import { Rng } from "../src/core/rng.js";
 import {
   computeAveragePrecision,
@@ -81,7 +82,11 @@ function speed(): void {
       input: JSON.stringify({ labels_path: labelsPath, scores_path: scoresPath, repeats: 3 }),
       encoding: "utf8",
     });
-    if (r.status !== 0) throw new Error(`peer timing failed: ${r.stderr}`);
+    if (r.status !== 0) {
+      throw new RadioLensError("RL_ERR_INTERNAL", {
+        detail: `scikit-learn timing peer exited with ${r.status}: ${r.stderr}`,
+      });
+    }
     const peer = JSON.parse(r.stdout) as Record<string, { seconds: number; value: number }>;
     const jobs: Record<string, () => number> = {
       roc_auc: () => computeRocAuc(labels, scores),

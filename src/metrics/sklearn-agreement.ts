@@ -1,6 +1,7 @@
 /** Seeded agreement cases against scikit-learn 1.2 (and a SciPy/NumPy reference where scikit-learn has no such metric): case generator, our values, and the comparison rules. */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { RadioLensError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { REPO_ROOT } from "../core/testing.js";
 import {
@@ -590,7 +591,9 @@ export function runSklearnPeer(cases: readonly AgreementCase[]): {
     maxBuffer: 1 << 30,
   });
   if (r.status !== 0) {
-    throw new Error(`scikit-learn peer failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    throw new RadioLensError("RL_ERR_INTERNAL", {
+      detail: `scikit-learn peer ${PEER_SCRIPT} exited with ${r.status}: ${(r.stderr ?? "").slice(-2000)}`,
+    });
   }
   // The peer writes ±Infinity as strings (JSON has no infinities).
   const revive = (_k: string, v: unknown) =>
