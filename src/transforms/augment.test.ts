@@ -5,16 +5,19 @@ import { isRadioLensError } from "../core/errors.js";
 import { createImage, type MedicalImage, pixelStats } from "../core/image.js";
 import { Rng } from "../core/rng.js";
 import {
+  appliedOperations,
   type ImageTransform,
   invert,
   onKeys,
   randAffine,
   randContrast,
+  randCropByLabel,
   randElastic,
   randFlip,
   randGamma,
   randGaussianNoise,
   randRotate,
+  randSpatialCrop,
 } from "./index.js";
 
 /** A label map of three nested boxes (labels 0..3) on a `shape` grid. */
@@ -172,6 +175,71 @@ describe("random transforms", () => {
       (e: unknown) =>
         isRadioLensError(e, "RL_ERR_TRANSFORM_NOT_INVERTIBLE") && e.message.includes("randElastic"),
     );
+  });
+
+  it("randSpatialCrop: fixed size, seeded position, exact inverse", () => {
+    const x = asImage(labels([20, 24, 1]));
+    const t = randSpatialCrop({ size: [8, 10] });
+    const a = t(x, { rng: new Rng(1) });
+    assert.deepEqual(a.shape, [8, 10, 1]);
+    assert.deepEqual(Array.from(a.data), Array.from(t(x, { rng: new Rng(1) }).data));
+    const starts = new Set<string>();
+    for (let seed = 0; seed < 10; seed++) {
+      const y = t(x, { rng: new Rng(seed) });
+      const op = appliedOperations(y)[0];
+      assert.ok(op !== undefined);
+      starts.add(op.offset.join(","));
+      const back = invert(y);
+      // Inside the patch the original values come back; outside, zeros.
+      const [sx, sy] = op.offset as [number, number];
+      for (let r = 0; r < 20; r++) {
+        for (let c = 0; c < 24; c++) {
+          const inside = r >= sy && r < sy + 8 && c >= sx && c < sx + 10;
+          assert.equal(back.data[r * 24 + c], inside ? x.data[r * 24 + c] : 0);
+        }
+      }
+    }
+    assert.ok(starts.size > 5, "positions vary with the seed");
+  });
+
+  it("randCropByLabel centres patches on foreground or background as asked, image and label together", () => {
+    // Foreground = left half of the columns, so a patch shifted back inside the image keeps its centre's class.
+    const label = createImage(
+      Uint8Array.from({ length: 16 * 20 * 24 }, (_, i) => (i % 24 < 12 ? 2 : 0)),
+      [16, 20, 24, 1],
+    );
+    const image = asImage(label);
+    const centreOf = (p: MedicalImage): number => p.data[(2 * 4 + 2) * 4 + 2] as number;
+    for (const [pos, neg, wantFg] of [
+      [1, 0, true],
+      [0, 1, false],
+    ] as const) {
+      const t = onKeys(["image", "label"], randCropByLabel({ size: [4, 4, 4], pos, neg }), {
+        refKey: "label",
+        masks: ["label"],
+      });
+      for (let seed = 0; seed < 15; seed++) {
+        const out = t({ image, label }, { rng: new Rng(seed) });
+        const lab = out["label"] as MedicalImage;
+        const img = out["image"] as MedicalImage;
+        assert.deepEqual(lab.shape, [4, 4, 4, 1]);
+        assert.equal(centreOf(lab) > 0, wantFg, `seed ${seed}`);
+        for (let i = 0; i < lab.data.length; i++) assert.equal(img.data[i], (lab.data[i] as number) * 100);
+      }
+    }
+    // The centre comes from the refKey image: an inverted "image" would put foreground patches on label 0.
+    const inverted = createImage(
+      Float32Array.from(label.data, (v) => (v > 0 ? 0 : 1)),
+      label.shape,
+    );
+    const fromLabel = onKeys(["image", "label"], randCropByLabel({ size: [4, 4, 4], pos: 1, neg: 0 }), {
+      refKey: "label",
+      masks: ["label"],
+    })({ image: inverted, label }, { rng: new Rng(3) });
+    assert.ok(centreOf(fromLabel["label"] as MedicalImage) > 0);
+    const empty = createImage(new Uint8Array(16 * 20 * 24), [16, 20, 24, 1]);
+    const p = randCropByLabel({ size: [8, 8, 8], pos: 1, neg: 0 })(empty, { rng: new Rng(0) });
+    assert.deepEqual(p.shape, [8, 8, 8, 1]);
   });
 
   it("randGamma and randContrast keep the value range; noise has the drawn spread", () => {

@@ -11,7 +11,7 @@ import {
   resampleIndex,
   sizeXYZ,
 } from "./resample.js";
-import { type AffineParams, affineIndexMap, flipMap, modeFor } from "./spatial.js";
+import { type AffineParams, affineIndexMap, cropBox, flipMap, modeFor } from "./spatial.js";
 import { defineImageTransform, type ImageTransform, invalid, ndimOf, perAxis, requireRng } from "./types.js";
 
 /** MONAI's default probability for its Rand* transforms. */
@@ -451,5 +451,115 @@ export function randElastic(options: RandElasticOptions): ImageTransform<number 
         meta: { ...img.meta, appliedOperations: [...appliedOperations(img), op] },
       });
     },
+  );
+}
+
+/** Options of {@link randSpatialCrop}. */
+export interface RandSpatialCropOptions {
+  /** Patch size in shape order; an axis larger than the image is padded with zeros. */
+  readonly size: readonly number[];
+}
+
+function checkSize(size: readonly number[], ref: MedicalImage, name: string): void {
+  const nd = ndimOf(ref);
+  if (size.length !== nd || size.some((s) => !(Number.isInteger(s) && s >= 1))) {
+    throw invalid(name, `size [${size.join(", ")}] must hold ${nd} positive integers`);
+  }
+}
+
+/**
+ * Crops a patch at a uniformly random position (MONAI RandSpatialCrop with a fixed size). Exact and invertible.
+ *
+ * @example
+ * ```ts
+ * const patch = randSpatialCrop({ size: [64, 96, 96] })(ct, { rng: new Rng(0) });
+ * ```
+ */
+export function randSpatialCrop(
+  options: RandSpatialCropOptions,
+): ImageTransform<number[], RandSpatialCropOptions> {
+  return defineImageTransform(
+    "randSpatialCrop",
+    "spatial",
+    options,
+    (ref, ctx) => {
+      const rng = requireRng(ctx, "randSpatialCrop");
+      checkSize(options.size, ref, "randSpatialCrop");
+      return options.size.map((s, a) => {
+        const n = ref.shape[a] as number;
+        return n > s ? rng.int(0, n - s) : Math.floor((n - s) / 2);
+      });
+    },
+    (img, start) => cropBox(img, "randSpatialCrop", start, options.size, 0),
+  );
+}
+
+/** Options of {@link randCropByLabel}. */
+export interface RandCropByLabelOptions {
+  readonly size: readonly number[];
+  /** Relative weight of patches centred on a foreground (label > 0) voxel (default 1). */
+  readonly pos?: number;
+  /** Relative weight of patches centred on a background voxel (default 1). */
+  readonly neg?: number;
+}
+
+/**
+ * Crops a patch centred on a random foreground voxel with probability pos/(pos + neg), else on a background one
+ * (MONAI RandCropByPosNegLabel), the usual way to keep small lesions in 3D patch training. Use it through
+ * `onKeys(keys, t, { refKey: "label", masks: ["label"] })` so the centre is drawn from the label map; patches
+ * are shifted inside the image where it is large enough. Exact and invertible.
+ *
+ * @example
+ * ```ts
+ * const t = onKeys(["image", "label"], randCropByLabel({ size: [32, 64, 64], pos: 2, neg: 1 }), {
+ *   refKey: "label",
+ *   masks: ["label"],
+ * });
+ * ```
+ */
+export function randCropByLabel(
+  options: RandCropByLabelOptions,
+): ImageTransform<number[], RandCropByLabelOptions> {
+  const pos = options.pos ?? 1;
+  const neg = options.neg ?? 1;
+  if (!(pos >= 0 && neg >= 0 && pos + neg > 0))
+    throw invalid("randCropByLabel", "pos and neg must be ≥ 0, not both 0");
+  return defineImageTransform(
+    "randCropByLabel",
+    "spatial",
+    options,
+    (ref, ctx) => {
+      const rng = requireRng(ctx, "randCropByLabel");
+      checkSize(options.size, ref, "randCropByLabel");
+      const ch = ref.shape[ref.shape.length - 1] as number;
+      const nvox = ref.data.length / ch;
+      let fg = 0;
+      for (let v = 0; v < nvox; v++) if ((ref.data[v * ch] as number) > 0) fg++;
+      const wantFg = rng.float() < pos / (pos + neg);
+      // Fall back to the other class when the wanted one is empty (an all-background label map).
+      const useFg = fg === 0 ? false : fg === nvox ? true : wantFg;
+      const count = useFg ? fg : nvox - fg;
+      let k = rng.int(0, count - 1);
+      let centre = 0;
+      for (let v = 0; v < nvox; v++) {
+        if ((ref.data[v * ch] as number) > 0 === useFg && k-- === 0) {
+          centre = v;
+          break;
+        }
+      }
+      const nd = ndimOf(ref);
+      const idx = new Array<number>(nd).fill(0);
+      for (let a = nd - 1, r = centre; a >= 0; a--) {
+        const n = ref.shape[a] as number;
+        idx[a] = r % n;
+        r = Math.floor(r / n);
+      }
+      return options.size.map((s, a) => {
+        const n = ref.shape[a] as number;
+        const start = (idx[a] as number) - Math.floor(s / 2);
+        return n >= s ? Math.min(n - s, Math.max(0, start)) : start;
+      });
+    },
+    (img, start) => cropBox(img, "randCropByLabel", start, options.size, 0),
   );
 }

@@ -77,6 +77,10 @@ describe("compose", () => {
       () => t({ image: ramp(), label: other }),
       (e: unknown) => isRadioLensError(e) && e.message.includes("one grid"),
     );
+    assert.throws(
+      () => onKeys(["image"], flip(), { refKey: "nope" })({ image: ramp() }),
+      (e: unknown) => isRadioLensError(e, "RL_ERR_TRANSFORM_INVALID") && e.message.includes("'nope'"),
+    );
     const lenient = onKeys(["image", "label"], flip(), { allowMissingKeys: true });
     assert.deepEqual(Array.from((lenient({ image: ramp() })["image"] as MedicalImage).data)[0], 15);
   });

@@ -71,6 +71,8 @@ export interface OnKeysOptions {
   readonly masks?: readonly string[];
   /** Skip keys absent from a sample instead of failing (default false). */
   readonly allowMissingKeys?: boolean;
+  /** The key whose image random parameters are drawn from (default the first key), e.g. the label for label-guided crops. */
+  readonly refKey?: string;
 }
 
 /**
@@ -104,7 +106,10 @@ export function onKeys<P>(
       present.push(k);
     }
     if (present.length === 0) return sample;
-    const ref = sample[present[0] as string] as MedicalImage;
+    const refName = options.refKey ?? (present[0] as string);
+    const ref = sample[refName];
+    if (!isMedicalImage(ref))
+      throw invalid(name, `the reference key '${refName}' is not a MedicalImage in the sample`);
     if (transform.kind === "spatial") {
       const refShape = ref.shape.slice(0, -1).join("x");
       for (const k of present) {

@@ -2,18 +2,22 @@
 export {
   type RandAffineOptions,
   type RandContrastOptions,
+  type RandCropByLabelOptions,
   type RandElasticOptions,
   type RandFlipOptions,
   type RandGammaOptions,
   type RandGaussianNoiseOptions,
   type RandRotateOptions,
+  type RandSpatialCropOptions,
   randAffine,
   randContrast,
+  randCropByLabel,
   randElastic,
   randFlip,
   randGamma,
   randGaussianNoise,
   randRotate,
+  randSpatialCrop,
 } from "./augment.js";
 export { type Compose, compose, type InvertOptions, invert, type OnKeysOptions, onKeys } from "./compose.js";
 export {
@@ -45,6 +49,7 @@ export {
   type CropOptions,
   type CropOrPadOptions,
   crop,
+  cropBox,
   cropOrPad,
   type FlipOptions,
   flip,

@@ -137,7 +137,15 @@ export function spacing(options: SpacingOptions): ImageTransform<undefined, Spac
   );
 }
 
-function shiftImage(
+/**
+ * Cuts the box `start`..`start + size` (shape order, may reach outside: padded with `fill`) and records it.
+ *
+ * @example
+ * ```ts
+ * const patch = cropBox(img, "myCrop", [0, 10, 10], [16, 32, 32], 0);
+ * ```
+ */
+export function cropBox(
   img: MedicalImage,
   name: string,
   startArray: readonly number[],
@@ -178,7 +186,7 @@ export function crop(options: CropOptions): ImageTransform<undefined, CropOption
       if (options.start.length !== nd || options.size.length !== nd) {
         throw invalid("crop", `start and size need ${nd} values for a ${nd}D image`);
       }
-      return shiftImage(img, "crop", options.start, options.size, options.value ?? 0);
+      return cropBox(img, "crop", options.start, options.size, options.value ?? 0);
     },
   );
 }
@@ -211,7 +219,7 @@ export function cropOrPad(options: CropOrPadOptions): ImageTransform<undefined, 
       if (options.size.length !== nd)
         throw invalid("cropOrPad", `size has ${options.size.length} values for a ${nd}D image`);
       const start = options.size.map((s, a) => Math.floor(((img.shape[a] as number) - s) / 2));
-      return shiftImage(img, "cropOrPad", start, options.size, options.value ?? 0);
+      return cropBox(img, "cropOrPad", start, options.size, options.value ?? 0);
     },
   );
 }
