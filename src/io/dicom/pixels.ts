@@ -159,7 +159,12 @@ function putFrame(
   planar: boolean,
 ): void {
   const n = m.rows * m.cols * m.samples;
-  if (!planar && littleEndian && bytesPer === out.BYTES_PER_ELEMENT && bytes.length >= n * bytesPer) {
+  if (
+    !planar &&
+    (littleEndian || bytesPer === 1) &&
+    bytesPer === out.BYTES_PER_ELEMENT &&
+    bytes.length >= n * bytesPer
+  ) {
     // Same layout as the output: one aligned copy reinterpreted as the output's element type.
     const copy = bytes.slice(0, n * bytesPer);
     const Ctor = out.constructor as new (b: ArrayBuffer) => PixelArray;
