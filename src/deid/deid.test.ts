@@ -323,6 +323,37 @@ describe("options on a real CT", () => {
     assert.equal(basic.has(0x00431001), false);
   });
 
+  it("Clean Structured Content keeps an SR's codes and cleans its text instead of replacing it", () => {
+    const sr = () => new Uint8Array(readFileSync(sharedData("dicom/pydicom/test-SR.dcm")));
+    const edit = (ds: DicomDataset) => {
+      ds.setString("PatientName", "Doe^Johnathan", "PN");
+      const item = new DicomDataset(ds.littleEndian, ds.charset());
+      item.setString(0x0040a010, "CONTAINS", "CS");
+      item.setString(0x0040a040, "TEXT", "CS");
+      const concept = new DicomDataset(ds.littleEndian, ds.charset());
+      concept.setString(0x00080100, "121071", "SH");
+      concept.setString(0x00080102, "DCM", "SH");
+      concept.setString(0x00080104, "Finding", "LO");
+      item.setItems(0x0040a043, [concept]);
+      item.setString(0x0040a160, "Nodule in right lung, Johnathan Doe seen 2004-01-19", "UT");
+      ds.setItems(0x0040a730, [...ds.items(0x0040a730), item]);
+    };
+    const parse = (options: Parameters<typeof deidentifyBytes>[1]["options"]) => {
+      const parsed = parseDicom(sr());
+      edit(parsed.dataset);
+      const r = deidentifyBytes(writeDicom(parsed), { secret: SECRET, ...(options ? { options } : {}) });
+      return parseDicom(r.bytes as Uint8Array)
+        .dataset.items(0x0040a730)
+        .at(-1);
+    };
+    const cleaned = parse({ cleanStructuredContent: true });
+    assert.equal(cleaned?.string(0x0040a160), "Nodule in right lung, seen");
+    assert.equal(cleaned?.items(0x0040a043)[0]?.string(0x00080100), "121071");
+    assert.equal(cleaned?.items(0x0040a043)[0]?.string(0x00080104), "Finding");
+    const basic = parse({});
+    assert.equal(basic?.string(0x0040a160), "ANONYMIZED");
+  });
+
   it("Clean Descriptors keeps descriptors without the patient's identifiers", () => {
     const { after } = run({ cleanDescriptors: true }, (ds) => {
       ds.setString("PatientName", "Doe^Johnathan", "PN");

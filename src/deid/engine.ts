@@ -105,6 +105,14 @@ const UNLISTED_DATE: { basic: ProfileAction; options: Record<string, ProfileActi
   options: { F: "K", M: "C" },
 };
 
+/** How a dataset's leaves are treated: by the profile alone, replaced (inside a D sequence), or cleaned (inside a C sequence). */
+type Mode = "normal" | "dummy" | "clean";
+
+/** Code attributes (PS3.3 8.1, 8.8) that cleaning keeps: they come from coding schemes, not from people. */
+const CODE_TAGS: ReadonlySet<number> = new Set([
+  0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119, 0x00080120,
+]);
+
 interface Ctx {
   readonly secret: Uint8Array;
   readonly options: DeidOptions;
@@ -223,7 +231,7 @@ function remapUids(ds: DicomDataset, el: DicomElement, ctx: Ctx): void {
 /** Clean (C) by VR: dates shift (Modified Dates), free text loses identifiers, sequences recurse. */
 function clean(ds: DicomDataset, el: DicomElement, vr: VR, ctx: Ctx, depth: number): void {
   if (vr === "SQ") {
-    for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, false);
+    for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, "clean");
     ctx.counts.cleaned++;
     return;
   }
@@ -265,6 +273,7 @@ function applyAction(
   action: ResolvedAction,
   ctx: Ctx,
   depth: number,
+  mode: Mode,
 ): void {
   switch (action) {
     case "X":
@@ -283,7 +292,7 @@ function applyAction(
       return;
     case "D":
       if (vr === "SQ") {
-        for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, true);
+        for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, "dummy");
         ctx.counts.dummied++;
         return;
       }
@@ -296,7 +305,7 @@ function applyAction(
       return;
     case "K":
       if (vr === "SQ") {
-        for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, false);
+        for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, mode);
       } else if (el.tag === PatientAge) {
         const raw = decodeString(ds, el);
         const capped = capAge(raw);
@@ -313,7 +322,7 @@ function applyAction(
       return;
     case "U":
       if (vr === "SQ") {
-        for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, false);
+        for (const item of el.items ?? []) processDataset(item, ctx, depth + 1, mode);
         return;
       }
       if (vr === "UI" || vr === "UN") remapUids(ds, el, ctx);
@@ -323,7 +332,7 @@ function applyAction(
 }
 
 /** Private elements (odd groups): removed, or kept when Retain Safe Private lists them (PS3.15 E.3.10). */
-function processPrivate(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: boolean): void {
+function processPrivate(ds: DicomDataset, ctx: Ctx, depth: number, mode: Mode): void {
   const keepCreators = new Set<number>();
   const privateTags = [...ds.elements.keys()].filter((t) => (t >>> 16) & 1);
   for (const tag of privateTags) {
@@ -351,7 +360,7 @@ function processPrivate(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
       continue;
     }
     ctx.counts.privateKept++;
-    if (el.items) for (const item of el.items) processDataset(item, ctx, depth + 1, dummyLeaves);
+    if (el.items) for (const item of el.items) processDataset(item, ctx, depth + 1, mode);
     else if (effectiveVR(el) === "UI" && !ctx.options.retainUIDs) remapUids(ds, el, ctx);
   }
   for (const tag of privateTags) {
@@ -364,12 +373,13 @@ function processPrivate(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
 }
 
 /**
- * Applies the profile to one dataset (top level or a sequence item). With `dummyLeaves` (inside a sequence whose
+ * Applies the profile to one dataset (top level or a sequence item). In "dummy" mode (inside a sequence whose
  * action is D) every remaining text value is replaced by a dummy as well, since D asks for the whole sequence's
- * content to be replaced (PS3.15 E.1.1: actions on a sequence apply to all of its contents).
+ * content to be replaced; in "clean" mode (inside a sequence whose action is C) remaining free text is cleaned
+ * (PS3.15 E.1.1: actions on a sequence apply to all of its contents).
  */
-function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: boolean): void {
-  processPrivate(ds, ctx, depth, dummyLeaves);
+function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, mode: Mode): void {
+  processPrivate(ds, ctx, depth, mode);
   for (const el of [...ds.elements.values()]) {
     const tag = el.tag >>> 0;
     const group = tag >>> 16;
@@ -382,7 +392,11 @@ function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
     if (tag === PixelData || tag === 0x7fe00008 || tag === 0x7fe00009) continue;
     const vr = effectiveVR(el);
     let action = actionFor(el, vr, ds, ctx.options);
-    if (dummyLeaves && action !== "X" && action !== "Z") {
+    if (mode === "clean" && action === "K" && TEXT_VRS.has(vr) && vr !== "PN" && !CODE_TAGS.has(tag)) {
+      // Inside a cleaned sequence (e.g. Content Sequence under Clean Structured Content) free text is cleaned too.
+      action = "C";
+    }
+    if (mode === "dummy" && action !== "X" && action !== "Z") {
       const numericText = (vr === "DS" || vr === "IS") && NUMBER_STRING.test(ds.rawString(el.tag) ?? "");
       if (vr === "SQ" || TEXT_VRS.has(vr) || ((vr === "DS" || vr === "IS") && !numericText)) action = "D";
       else if (BINARY_VRS.has(vr)) {
@@ -394,7 +408,7 @@ function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, dummyLeaves: 
         continue;
       }
     }
-    applyAction(ds, el, vr, action, ctx, depth);
+    applyAction(ds, el, vr, action, ctx, depth, mode);
   }
   // An overlay plane whose Overlay Data (60xx,3000) the profile removed is removed whole: rows, origin and bit
   // layout without data would describe an overlay that is not there (PS3.3 C.9.2).
@@ -483,7 +497,9 @@ export function deidentifyParsed(
   const patientId = ds.rawString(PatientID)?.trim() ?? "";
   const pseudonym = patientId !== "" ? pseudonymFor(config.secret, patientId) : undefined;
   const ids = new IdentifierSet();
-  if (options.cleanDescriptors || options.retainPatientCharacteristics) harvest(ds, options, ids, 0);
+  if (options.cleanDescriptors || options.retainPatientCharacteristics || options.cleanStructuredContent) {
+    harvest(ds, options, ids, 0);
+  }
   const ctx: Ctx = {
     secret: config.secret,
     options,
@@ -493,7 +509,7 @@ export function deidentifyParsed(
     pseudonym,
     declaredSafe: options.retainSafePrivate ? declaredSafeBlocks(ds) : new Map(),
   };
-  processDataset(ds, ctx, 0, false);
+  processDataset(ds, ctx, 0, "normal");
 
   const charset = ds.charset();
   ds.setString(0x00120062, "YES", "CS");

@@ -11,7 +11,8 @@ export type DeidOptionName =
   | "retainInstitutionIdentity"
   | "retainUIDs"
   | "retainSafePrivate"
-  | "cleanDescriptors";
+  | "cleanDescriptors"
+  | "cleanStructuredContent";
 
 /** What an option is: its Table E.1-1 column, its CID 7050 code (PS3.16) and its CLI spelling. */
 export interface DeidOptionSpec {
@@ -25,7 +26,7 @@ export interface DeidOptionSpec {
 }
 
 /**
- * The implemented options (PS3.15 E.3.5-E.3.11), in CID 7050 code order.
+ * The implemented options (PS3.15 E.3.4-E.3.11), in CID 7050 code order.
  *
  * @example
  * ```ts
@@ -33,6 +34,12 @@ export interface DeidOptionSpec {
  * ```
  */
 export const DEID_OPTIONS: Readonly<Record<DeidOptionName, DeidOptionSpec>> = {
+  cleanStructuredContent: {
+    letter: "T",
+    code: "113104",
+    meaning: "Clean Structured Content Option",
+    cli: "clean-structured-content",
+  },
   cleanDescriptors: {
     letter: "D",
     code: "113105",
