@@ -198,6 +198,7 @@ export function resampleIndex(
   ) {
     // Flips, 90° rotations, crops and pads: integer index maps, so a plain copy with integer arithmetic.
     const rowCopy = a00 === 1 && a10 === 0 && a20 === 0 && !border;
+    const rowReverse = a00 === -1 && a10 === 0 && a20 === 0 && !border;
     let oi = 0;
     for (let z = 0; z < oz; z++) {
       for (let y = 0; y < oy; y++) {
@@ -212,6 +213,26 @@ export function resampleIndex(
           if (hi > lo) {
             const si = (iz * sz + iy * sy + (ix + lo) * ch) | 0;
             dst.set(src.subarray(si, si + (hi - lo) * ch), oi + lo * ch);
+          }
+          if (hi < ox) dst.fill(fill, oi + hi * ch, oi + ox * ch);
+          oi += ox * ch;
+          continue;
+        }
+        if (rowReverse) {
+          // x runs backwards through one input row (a flip of x): a tight reversed copy of the overlap.
+          const rowOk = iy >= 0 && iy < ny && iz >= 0 && iz < nz;
+          const lo = rowOk ? Math.min(ox, Math.max(0, ix - nx + 1)) : ox;
+          const hi = rowOk ? Math.max(lo, Math.min(ox, ix + 1)) : ox;
+          if (lo > 0) dst.fill(fill, oi, oi + lo * ch);
+          const base = iz * sz + iy * sy;
+          if (ch === 1) {
+            for (let x = lo; x < hi; x++) dst[oi + x] = src[base + ix - x] as number;
+          } else {
+            for (let x = lo; x < hi; x++) {
+              const si = base + (ix - x) * ch;
+              const di = oi + x * ch;
+              for (let c = 0; c < ch; c++) dst[di + c] = src[si + c] as number;
+            }
           }
           if (hi < ox) dst.fill(fill, oi + hi * ch, oi + ox * ch);
           oi += ox * ch;
