@@ -43,7 +43,8 @@ def main():
             entry["error"] = "%s: %s" % (type(e).__name__, str(e)[:200])
         manifest[name] = entry
     with open(os.path.join(out, "manifest.json"), "w") as f:
-        json.dump({"pydicom": pydicom.__version__, "files": manifest}, f, indent=1)
+        handlers = [h.__name__.split(".")[-1] for h in pydicom.config.pixel_data_handlers if h.is_available()]
+        json.dump({"pydicom": pydicom.__version__, "handlers": handlers, "files": manifest}, f, indent=1)
 
 
 main()
