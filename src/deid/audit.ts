@@ -1,7 +1,14 @@
 /** The de-identification audit: one JSON line per instance with actions counted by kind; never a removed value. */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from "node:fs";
 
-/** Kinds of action the audit counts (PS3.15 E.1.1 action codes and what RadioLens does around them). */
+/**
+ * Kinds of action the audit counts (PS3.15 E.1.1 action codes and what RadioLens does around them).
+ *
+ * @example
+ * ```ts
+ * for (const k of ACTION_KINDS) console.log(k, record.actions[k]);
+ * ```
+ */
 export const ACTION_KINDS = [
   "removed",
   "emptied",
@@ -99,6 +106,11 @@ export function readAuditForResume(path: string): AuditRecord[] {
  * Appends audit lines, each in one write. Lines are not fsynced one by one: an instance's output is already
  * durable (written, fsynced, renamed) before its line is appended, so a line lost in a crash only makes the
  * resumed run redo that instance, with the same bytes; the file is fsynced when the run closes it.
+ *
+ * @example
+ * ```ts
+ * const w = new AuditWriter("/out/deid-audit.jsonl"); w.append(record); w.close();
+ * ```
  */
 export class AuditWriter {
   private readonly fd: number;

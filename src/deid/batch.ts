@@ -22,9 +22,23 @@ import { type DeidConfig, deidentifyBytes } from "./engine.js";
 import { activeOptions, validateOptions } from "./options.js";
 import { readPseudonymTable, writePseudonymTable } from "./pseudonym.js";
 
-/** Name of the audit file inside the output folder. */
+/**
+ * Name of the audit file inside the output folder.
+ *
+ * @example
+ * ```ts
+ * readFileSync(join(out, AUDIT_FILE), "utf8");
+ * ```
+ */
 export const AUDIT_FILE = "deid-audit.jsonl";
-/** Name of the run description inside the output folder (what a resumed run must match). */
+/**
+ * Name of the run description inside the output folder (what a resumed run must match).
+ *
+ * @example
+ * ```ts
+ * JSON.parse(readFileSync(join(out, RUN_FILE), "utf8")).options;
+ * ```
+ */
 export const RUN_FILE = "deid-run.json";
 
 /** Options of {@link deidentifyTree}. */

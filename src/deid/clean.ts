@@ -1,6 +1,13 @@
 /** The C (clean) action for free text (PS3.15 E.3.5 Clean Descriptors): strip identifiers known from the instance. */
 
-/** Identifying strings of one instance that cleaning must strip from descriptors. */
+/**
+ * Identifying strings of one instance that cleaning must strip from descriptors.
+ *
+ * @example
+ * ```ts
+ * const ids = new IdentifierSet(); ids.add("Doe^John"); cleanText("CT John Doe", ids); // "CT"
+ * ```
+ */
 export class IdentifierSet {
   private readonly terms = new Set<string>();
 

@@ -1,7 +1,14 @@
 /** Longitudinal dates (PS3.15 E.3.6 Modified Dates: one shift per patient) and the age cap of the Patient Characteristics option. */
 import { createHmac } from "node:crypto";
 
-/** Shifts reach at most this many days back (ten years), never forward, so shifted dates never lie in the future. */
+/**
+ * Shifts reach at most this many days back (ten years), never forward, so shifted dates never lie in the future.
+ *
+ * @example
+ * ```ts
+ * dateShiftDays(secret, "PAT1") >= -MAX_SHIFT_DAYS; // true
+ * ```
+ */
 export const MAX_SHIFT_DAYS = 3652;
 
 /**

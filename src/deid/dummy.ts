@@ -1,7 +1,14 @@
 /** Dummy values for the D action (PS3.15 E.1.1: "a non-zero length value ... consistent with the VR"). */
 import type { VR } from "../io/dicom/vr.js";
 
-/** Text put in place of removed free text, names and identifiers. */
+/**
+ * Text put in place of removed free text, names and identifiers.
+ *
+ * @example
+ * ```ts
+ * ds.string("InstitutionName") === DUMMY_TEXT; // after a D action
+ * ```
+ */
 export const DUMMY_TEXT = "ANONYMIZED";
 
 /**

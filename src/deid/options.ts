@@ -85,7 +85,14 @@ export const DEID_OPTIONS: Readonly<Record<DeidOptionName, DeidOptionSpec>> = {
   },
 };
 
-/** CID 7050 code of the Basic Application Level Confidentiality Profile itself. */
+/**
+ * CID 7050 code of the Basic Application Level Confidentiality Profile itself.
+ *
+ * @example
+ * ```ts
+ * BASIC_PROFILE_CODE.code; // "113100"
+ * ```
+ */
 export const BASIC_PROFILE_CODE = {
   code: "113100",
   meaning: "Basic Application Confidentiality Profile",

@@ -67,7 +67,14 @@ export function findRule(tag: number): ProfileRule | undefined {
   return undefined;
 }
 
-/** Every row, for listing and tests. */
+/**
+ * Every row, for listing and tests.
+ *
+ * @example
+ * ```ts
+ * allRules().filter((r) => r.basic === "U").length;
+ * ```
+ */
 export function allRules(): ProfileRule[] {
   const rows = [...load().values(), ...masked.map((m) => m.rule)];
   if (privateRule) rows.push(privateRule);

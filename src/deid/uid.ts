@@ -1,7 +1,14 @@
 /** UID remapping: HMAC-SHA256(secret, UID) written as a `2.25.<decimal>` UID (PS3.5 B.2, ISO/IEC 9834-8). */
 import { createHmac } from "node:crypto";
 
-/** UID roots defined by the DICOM standard itself: SOP classes, transfer syntaxes, well-known frames of reference. */
+/**
+ * UID roots defined by the DICOM standard itself: SOP classes, transfer syntaxes, well-known frames of reference.
+ *
+ * @example
+ * ```ts
+ * "1.2.840.10008.1.2".startsWith(DICOM_UID_ROOT); // true
+ * ```
+ */
 export const DICOM_UID_ROOT = "1.2.840.10008.";
 
 /**
