@@ -239,7 +239,7 @@ await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret
     let stdout = "";
     const code = await deidCommand.run(
       {
-        values: { "secret-file": key, option: ["retain-modified-dates"], workers: "1" },
+        values: { "secret-file": key, option: ["retain-modified-dates"], workers: "1", "no-fsync": true },
         positionals: [input, out],
       },
       { stdout: (t) => (stdout += t), stderr: () => {}, isTTY: false },
