@@ -49,7 +49,14 @@ export interface OnednnAddon extends NativeAddon {
     y: Float32Array,
     eps: number,
   ): void;
-  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array, scale: number): void;
+  reduce(
+    x: Float32Array,
+    outer: number,
+    reduced: number,
+    inner: number,
+    out: Float32Array,
+    divisor: number,
+  ): void;
   adam(
     w: Float32Array,
     m: Float32Array,
@@ -668,7 +675,10 @@ function eltwiseKernels(): tf.KernelConfig[] {
   ];
 }
 
-/** Sum/Mean over leading axes (bias gradients, batch statistics): the CPU kernel transposes first. */
+/**
+ * Sum/Mean over one contiguous run of axes (bias gradients, batch statistics, global pooling): the CPU kernel
+ * transposes the reduced axes innermost first.
+ */
 function reduceKernels(): tf.KernelConfig[] {
   const reduce = (name: string, mean: boolean) =>
     kernel(name, ({ inputs, attrs = {} }, be, a) => {
@@ -676,14 +686,19 @@ function reduceKernels(): tf.KernelConfig[] {
       const v = be.f32(x);
       if (!v || v.length === 0) return undefined;
       const axes = tf.util.parseAxisParam(attrs["axis"] as number | number[], x.shape).sort((p, q) => p - q);
-      if (!axes.every((ax, i) => ax === i) || axes.length === 0 || axes.length === x.shape.length)
-        return undefined;
-      const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
-      const kept = x.shape.slice(axes.length);
-      const cols = v.length / rows;
-      const outShape = attrs["keepDims"] === true ? [...axes.map(() => 1), ...kept] : kept;
+      const first = axes[0] ?? 0;
+      if (axes.length === 0 || !axes.every((ax, i) => ax === first + i)) return undefined;
+      const last = first + axes.length;
+      const prod = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      const outer = prod(x.shape.slice(0, first));
+      const reduced = prod(x.shape.slice(first, last));
+      const inner = prod(x.shape.slice(last));
+      const outShape =
+        attrs["keepDims"] === true
+          ? x.shape.map((d, i) => (i >= first && i < last ? 1 : d))
+          : x.shape.filter((_, i) => i < first || i >= last);
       const o = be.out(outShape);
-      a.sumRows(v, rows, cols, o.values, mean ? 1 / rows : 1);
+      a.reduce(v, outer, reduced, inner, o.values, mean ? reduced : 1);
       return o.info;
     });
   return [reduce("Sum", false), reduce("Mean", true)];

@@ -366,5 +366,67 @@ test("activations, softmax, batch norm and leading-axis reductions match cpu", a
   );
   await compare("sum over batch", rng, (x) => tf.sum(x, [0, 1, 2]), [shape], ["Sum"]);
   await compare("mean keepDims", rng, (x) => tf.mean(x, [0, 1], true), [shape], ["Mean"]);
+  await compare("mean over H,W", rng, (x) => tf.mean(x, [1, 2]), [shape], ["Mean"]);
+  await compare("sum over last axis", rng, (x) => tf.sum(x, -1), [shape], ["Sum"]);
   await compare("moments", rng, (x) => tf.moments(x, [0, 1, 2]).variance, [[4, 6, 6, 33]], ["Mean"]);
+});
+
+test("elementwise arithmetic with broadcasting, unary math, clip and tile match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(17);
+  const pairs: [number[], number[]][] = [
+    [
+      [2, 5, 7, 9],
+      [2, 5, 7, 9],
+    ],
+    [[2, 5, 7, 9], [9]],
+    [[2, 5, 7, 9], []],
+    [[], [3, 4]],
+    [
+      [2, 1, 1, 9],
+      [2, 5, 7, 9],
+    ],
+    [
+      [4, 1],
+      [1, 6],
+    ],
+    [
+      [3, 1, 5],
+      [3, 4, 1],
+    ],
+  ];
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+    ["Add", tf.add],
+    ["Sub", tf.sub],
+    ["Multiply", tf.mul],
+    ["RealDiv", (a, b) => tf.div(a, tf.add(tf.abs(b), 0.5))],
+    ["Maximum", tf.maximum],
+    ["Minimum", tf.minimum],
+    ["SquaredDifference", tf.squaredDifference],
+  ];
+  for (const [a, b] of pairs) {
+    for (const [name, op] of ops) {
+      // tfjs's SquaredDifference gradient does not reduce broadcast dimensions.
+      const grad =
+        name === "SquaredDifference" ? a.join() === b.join() : name !== "Maximum" && name !== "Minimum";
+      await compare(`${name} ${a} ${b}`, rng, op, [a, b], [name], { grad });
+    }
+  }
+  const shape = [3, 4, 5];
+  const unary: [string, (x: tf.Tensor) => tf.Tensor][] = [
+    ["Sqrt", (x) => tf.sqrt(tf.abs(x))],
+    ["Square", tf.square],
+    ["Exp", tf.exp],
+    ["Log", (x) => tf.log(tf.add(tf.abs(x), 0.1))],
+    ["Neg", tf.neg],
+    ["Abs", tf.abs],
+    ["Reciprocal", (x) => tf.reciprocal(tf.add(tf.abs(x), 0.5))],
+    ["Rsqrt", (x) => tf.rsqrt(tf.add(tf.abs(x), 0.5))],
+  ];
+  for (const [name, op] of unary) await compare(name, rng, op, [shape], [name]);
+  await compare("Step", rng, (x) => tf.step(x, 0.3), [shape], ["Step"], { grad: false });
+  await compare("ClipByValue", rng, (x) => tf.clipByValue(x, -0.4, 0.6), [shape], ["ClipByValue"]);
+  await compare("Tile", rng, (x) => tf.tile(x, [2, 1, 3]), [shape], ["Tile"]);
+  await compare("Tile of broadcast", rng, (x) => tf.tile(x, [4, 3, 1, 2]), [[1, 1, 5, 3]], ["Tile"]);
 });

@@ -213,7 +213,7 @@ struct ConvBwdWeights {
 };
 
 std::unordered_map<std::string, std::shared_ptr<void>> g_cache;
-std::string g_lastConvImpl, g_lastBwdDataImpl, g_lastBwdWeightsImpl;
+std::string g_lastConvImpl, g_lastBwdDataImpl, g_lastBwdWeightsImpl, g_lastBnImpl;
 
 // Small primitives run on one thread: a parallel region costs more than it saves on them, and far more when the
 // cores are shared with other processes (a worker that is not scheduled stalls the barrier). The choice depends
@@ -643,14 +643,17 @@ Napi::Value BatchNormFn(const Napi::CallbackInfo& info) {
                          scale ? 1 : 0, shift ? 1 : 0};
   ThreadScope ts(static_cast<double>(p[0]) * p[1], kMinParallelElems);
   BatchNorm& c = cached<BatchNorm>(keyOf('b', p, eps), [&] {
-    memory::desc md({p[0], p[1]}, dt::f32, tag::nc);
+    // As N×C×1×1 channels-last: oneDNN's JIT batch norm handles nhwc, its 2D "nc" path is the reference one.
+    memory::desc md = channelsLast({p[0], p[1], 1, 1});
     memory::desc cMd({p[1]}, dt::f32, tag::x);
     auto flags = dnnl::normalization_flags::use_global_stats;
     if (scale) flags |= dnnl::normalization_flags::use_scale;
     if (shift) flags |= dnnl::normalization_flags::use_shift;
     dnnl::batch_normalization_forward::desc d(prop_kind::forward_inference, md, eps, flags);
     auto e = std::make_shared<BatchNorm>();
-    e->prim = dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(d, plainAttr(), eng()));
+    dnnl::batch_normalization_forward::primitive_desc pd(d, plainAttr(), eng());
+    e->prim = dnnl::batch_normalization_forward(pd);
+    g_lastBnImpl = pd.impl_info_str();
     e->x = memory(md, eng(), DNNL_MEMORY_NONE);
     e->y = memory(md, eng(), DNNL_MEMORY_NONE);
     e->mean = memory(cMd, eng(), DNNL_MEMORY_NONE);
@@ -682,25 +685,33 @@ Napi::Value BatchNormFn(const Napi::CallbackInfo& info) {
 
 // ---------- plain loops: reductions over leading axes, Adam ----------
 
-// sumRows(x, rows, cols, out, scale): out[c] = scale * sum_r x[r, c]. Each column is summed in row order by one
-// thread, so the result does not depend on the thread count.
-Napi::Value SumRows(const Napi::CallbackInfo& info) {
+// reduce(x, outer, R, inner, out, divisor): out[o, i] = sum_r float32(x[o, r, i] / divisor), accumulated in double
+// in r order, as the tfjs CPU Sum (divisor 1) and Mean (sum of x / n) kernels do, so the results match them bit for
+// bit. Each output element is owned by one thread, so the result does not depend on the thread count.
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
-  const int64_t rows = info[1].As<Napi::Number>().Int64Value();
-  const int64_t cols = info[2].As<Napi::Number>().Int64Value();
-  float* out = f32(info[3]);
-  const float scale = info[4].As<Napi::Number>().FloatValue();
+  const int64_t outer = info[1].As<Napi::Number>().Int64Value();
+  const int64_t R = info[2].As<Napi::Number>().Int64Value();
+  const int64_t inner = info[3].As<Napi::Number>().Int64Value();
+  float* out = f32(info[4]);
+  const float divisor = info[5].As<Napi::Number>().FloatValue();
   constexpr int64_t kBlock = 64;
-  const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * cols > 250000)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * kBlock, c1 = std::min(cols, c0 + kBlock);
-    float acc[kBlock] = {0};
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = x + r * cols;
-      for (int64_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  const bool div = divisor != 1.f;
+#pragma omp parallel for schedule(static) if (outer * R * inner > 250000 && outer * blocks > 1)
+  for (int64_t t = 0; t < outer * blocks; ++t) {
+    const int64_t o = t / blocks, c0 = (t % blocks) * kBlock, c1 = std::min(inner, c0 + kBlock);
+    double acc[kBlock] = {0};
+    const float* base = x + o * R * inner;
+    for (int64_t r = 0; r < R; ++r) {
+      const float* row = base + r * inner;
+      if (div) {
+        for (int64_t c = c0; c < c1; ++c) acc[c - c0] += static_cast<double>(row[c] / divisor);
+      } else {
+        for (int64_t c = c0; c < c1; ++c) acc[c - c0] += static_cast<double>(row[c]);
+      }
     }
-    for (int64_t c = c0; c < c1; ++c) out[c] = acc[c - c0] * scale;
+    for (int64_t c = c0; c < c1; ++c) out[o * inner + c] = static_cast<float>(acc[c - c0]);
   }
   return info.Env().Undefined();
 }
@@ -940,6 +951,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("lastConvImpl", g_lastConvImpl);
   o.Set("lastBwdDataImpl", g_lastBwdDataImpl);
   o.Set("lastBwdWeightsImpl", g_lastBwdWeightsImpl);
+  o.Set("lastBatchNormImpl", g_lastBnImpl);
   o.Set("cachedPrimitives", static_cast<double>(g_cache.size()));
   return o;
 }
@@ -976,7 +988,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward));
   exports.Set("softmax", Napi::Function::New(env, SoftmaxFn));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNormFn));
-  exports.Set("sumRows", Napi::Function::New(env, SumRows));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("adam", Napi::Function::New(env, Adam));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
