@@ -141,6 +141,18 @@ describe("writeNifti → readNifti round trip", () => {
     const back = readNifti(encodeNifti(img));
     assert.equal((back.meta["nifti"] as NiftiMeta).datatypeName, "rgb24");
     assertSameImage(back, img);
+    const plain = createImage(Uint8Array.from(data), [2, 3, 3]);
+    const asRgb = readNifti(encodeNifti(plain, { rgb: true }));
+    assert.equal((asRgb.meta["nifti"] as NiftiMeta).datatype, 128);
+    assertSameImage(asRgb, plain);
+    assert.equal((readNifti(encodeNifti(plain)).meta["nifti"] as NiftiMeta).intentCode, 1007);
+    const rgba = createImage(
+      Uint8Array.from({ length: 2 * 2 * 2 * 4 }, (_, i) => i),
+      [2, 2, 2, 4],
+    );
+    const backRgba = readNifti(encodeNifti(rgba, { rgb: true, endian: "big" }));
+    assert.equal((backRgba.meta["nifti"] as NiftiMeta).datatypeName, "rgba32");
+    assertSameImage(backRgba, rgba);
   });
 
   it("complex64 and int64 voxels are decoded (complex as 2 channels, int64 as float64)", () => {

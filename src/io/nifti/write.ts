@@ -16,6 +16,11 @@ export interface WriteNiftiOptions {
   readonly endian?: "little" | "big";
   /** `descrip` field (≤ 79 ASCII characters); default the one the image was read with, else "RadioLens". */
   readonly descrip?: string;
+  /**
+   * Store 3- or 4-channel uint8 images as RGB24/RGBA32 voxels (what viewers show in colour) rather than as a
+   * vector of channels. Default: only when the image was read from an RGB NIfTI.
+   */
+  readonly rgb?: boolean;
   /** gzip level 1..9 for `.nii.gz` (default 6). */
   readonly gzipLevel?: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 }
@@ -55,8 +60,9 @@ function plan(img: MedicalImage, singleFile: boolean, opts: WriteNiftiOptions, n
   let datatype = DATATYPE_OF[dtype];
   let comps = 1;
   // RGB24/RGBA32 images read from NIfTI go back as RGB, one voxel = 3 or 4 interleaved bytes.
-  if (dtype === "uint8" && ((nm.datatype === 128 && ch === 3) || (nm.datatype === 2304 && ch === 4))) {
-    datatype = nm.datatype;
+  const wantRgb = opts.rgb ?? (nm.datatype === 128 || nm.datatype === 2304);
+  if (dtype === "uint8" && wantRgb && (ch === 3 || ch === 4)) {
+    datatype = ch === 3 ? 128 : 2304;
     comps = ch;
   }
   const extra = ch / comps;
