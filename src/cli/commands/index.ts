@@ -11,6 +11,7 @@ import { metricsCommand } from "./metrics.js";
 import { modelsCommand } from "./models.js";
 import { predictCommand } from "./predict.js";
 import { reportsEvaluateCommand, reportsGenerateCommand, reportsLabelCommand } from "./reports.js";
+import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 
 /** All commands, in the order `--help` lists them. */
@@ -30,4 +31,5 @@ export const COMMANDS: readonly Command[] = [
   reportsLabelCommand,
   reportsEvaluateCommand,
   reportsGenerateCommand,
+  serveCommand,
 ];

@@ -1,0 +1,261 @@
+/** Analysis of stored instances: decode, predict, write the DICOM SR result, commit exactly once, send it on. */
+import { createRequire } from "node:module";
+import { RadioLensError } from "../core/errors.js";
+import { createImage, type MedicalImage } from "../core/image.js";
+import { DicomError, parseDicom } from "../io/dicom/index.js";
+import { dicomToImage } from "../io/dicom/to-image.js";
+import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
+import type { Prediction } from "../models/predict.js";
+import { generateReport } from "../reports/generate.js";
+import { buildComprehensiveSR, readSourceImageRef } from "../reports/sr.js";
+import { FINDINGS } from "../reports/vocab.js";
+import type { InstanceStore } from "./instances.js";
+import { NETWORK_PARSE_LIMITS } from "./instances.js";
+import type { ServedModel } from "./models.js";
+import type { InstanceRecord, JobRecord, Repository } from "./store.js";
+
+/**
+ * Decodes DICOM bytes to the display image the models see: VOI LUT applied (PS3.3 C.11.2), MONOCHROME1 inverted,
+ * 8-bit, as a PNG export of the same file would be. Multi-frame instances give their middle frame.
+ *
+ * @example
+ * ```ts
+ * const img = await dicomDisplayImage(readFileSync("CT_small.dcm"));
+ * ```
+ */
+export async function dicomDisplayImage(bytes: Uint8Array): Promise<MedicalImage> {
+  // A plain Uint8Array view: Buffer.slice shares memory where the pixel decoder expects Uint8Array.slice to copy.
+  const plain = Buffer.isBuffer(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : bytes;
+  const parsed = parseDicom(plain, NETWORK_PARSE_LIMITS);
+  const img = await dicomToImage(parsed, {
+    output: "display",
+    maxPixelBytes: NETWORK_PARSE_LIMITS.maxPixelBytes,
+  });
+  if (img.shape.length === 3) return img;
+  const [frames, rows, cols, ch] = img.shape as [number, number, number, number];
+  const per = rows * cols * ch;
+  const mid = Math.floor(frames / 2);
+  return createImage(img.data.slice(mid * per, (mid + 1) * per), [rows, cols, ch], { meta: img.meta });
+}
+
+/**
+ * Maps a model's labels onto the report generator's findings (case-insensitive, e.g. "pneumonia" → Pneumonia);
+ * labels that are no finding ("normal") are left out of the SR's coded findings.
+ *
+ * @example
+ * ```ts
+ * findingsOf({ normal: 0.2, pneumonia: 0.8 }); // { labels: ["Pneumonia"], probabilities: [0.8] }
+ * ```
+ */
+export function findingsOf(probabilities: Readonly<Record<string, number>>): {
+  labels: string[];
+  probabilities: number[];
+} {
+  const labels: string[] = [];
+  const probs: number[] = [];
+  for (const [label, p] of Object.entries(probabilities)) {
+    const f = FINDINGS.find((x) => x.toLowerCase() === label.toLowerCase().replace(/[\s-]/g, "_"));
+    if (f && !labels.includes(f)) {
+      labels.push(f);
+      probs.push(Math.min(1, Math.max(0, p)));
+    }
+  }
+  return { labels, probabilities: probs };
+}
+
+const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
+
+interface DcmjsWriter {
+  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown> };
+  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
+}
+
+/**
+ * Builds the Comprehensive SR for one prediction of one source instance, or undefined when the model has no
+ * label the report vocabulary knows. The report module's tree (PS3.3 A.35.3) carries coded positive findings;
+ * the Findings container here also gets one TEXT (DCM 121071 Finding) per model output with its probability,
+ * so a below-threshold result still states the number a reader can check.
+ *
+ * @example
+ * ```ts
+ * const sr = buildResultSR(sourceBytes, model, prediction);
+ * ```
+ */
+export function buildResultSR(source: Uint8Array, model: ServedModel, p: Prediction): Uint8Array | undefined {
+  const f = findingsOf(p.probabilities);
+  if (f.labels.length === 0) return undefined;
+  const threshold = p.threshold > 0 && p.threshold < 1 ? p.threshold : 0.5;
+  const report = generateReport(
+    { model: { name: model.card.name, version: model.card.version }, ...f, threshold },
+    "en",
+  );
+  const ds = buildComprehensiveSR(report, readSourceImageRef(source), { SeriesNumber: 999 });
+  const content = ds["ContentSequence"] as Record<string, unknown>[];
+  const findings = content.find(
+    (c) =>
+      (c["ConceptNameCodeSequence"] as { CodeValue?: string }[] | undefined)?.[0]?.CodeValue === "59776-5",
+  );
+  if (findings) {
+    const items = findings["ContentSequence"] as Record<string, unknown>[];
+    for (const [label, prob] of Object.entries(p.probabilities)) {
+      items.push({
+        RelationshipType: "CONTAINS",
+        ValueType: "TEXT",
+        ConceptNameCodeSequence: [
+          { CodeValue: "121071", CodingSchemeDesignator: "DCM", CodeMeaning: "Finding" },
+        ],
+        TextValue: `Model output '${label}': probability ${prob.toFixed(4)} (threshold ${threshold.toFixed(2)})`,
+      });
+    }
+  }
+  const require = createRequire(import.meta.url);
+  const data = (require("dcmjs") as { data: DcmjsWriter }).data;
+  const meta = data.DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: ds["SOPClassUID"],
+    MediaStorageSOPInstanceUID: ds["SOPInstanceUID"],
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: "RADIOLENS",
+  });
+  const dict = new data.DicomDict(meta);
+  dict.dict = data.DicomMetaDictionary.denaturalizeDataset(ds);
+  return new Uint8Array(dict.write());
+}
+
+/** Sends result objects on (the DIMSE C-STORE SCU); resolves with the DIMSE status. */
+export type ResultSender = (bytes: Uint8Array) => Promise<number>;
+
+/** What the worker needs. */
+export interface AnalysisContext {
+  readonly repo: Repository;
+  readonly store: InstanceStore;
+  readonly models: ReadonlyMap<string, ServedModel>;
+  readonly send?: ResultSender;
+  readonly onResult?: (
+    job: JobRecord,
+    outcome: "done" | "failed" | "sent" | "send-failed",
+    error?: unknown,
+  ) => void;
+  readonly maxAttempts?: number;
+}
+
+function permanent(e: unknown): boolean {
+  return e instanceof DicomError || (e instanceof RadioLensError && e.httpStatus < 500);
+}
+
+/**
+ * Runs one claimed job. The prediction, the SR's index row and the job's "done" mark commit in one transaction,
+ * so a crash before it re-runs the job and a crash after it never does: exactly one committed analysis.
+ *
+ * @example
+ * ```ts
+ * const job = repo.claimJob();
+ * if (job) await runJob(ctx, job);
+ * ```
+ */
+export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void> {
+  let committed = false;
+  let sr: Uint8Array | undefined;
+  try {
+    const model = ctx.models.get(job.modelId);
+    if (!model) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${job.modelId}'` });
+    const inst = ctx.repo.getInstance(job.sopInstanceUid);
+    if (!inst) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance of job" });
+    const bytes = ctx.store.read(inst);
+    const p = await model.batcher.predict(await dicomDisplayImage(bytes));
+    sr = buildResultSR(bytes, model, p);
+    let result: InstanceRecord | undefined;
+    if (sr) result = ctx.store.writeResult(sr);
+    committed = ctx.repo.completeJob(
+      job.id,
+      {
+        sopInstanceUid: job.sopInstanceUid,
+        modelId: model.id,
+        modelVersion: model.card.version,
+        label: p.label,
+        probabilities: p.probabilities,
+        resultSopInstanceUid: result?.sopInstanceUid ?? null,
+      },
+      result,
+    );
+    ctx.onResult?.(job, "done");
+  } catch (e) {
+    ctx.repo.failJob(
+      job.id,
+      e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : "error",
+      permanent(e) ? 0 : (ctx.maxAttempts ?? 3),
+    );
+    ctx.onResult?.(job, "failed", e);
+    return;
+  }
+  if (committed && sr && ctx.send) {
+    try {
+      const status = await ctx.send(sr);
+      ctx.onResult?.(job, status === 0 ? "sent" : "send-failed", status);
+    } catch (e) {
+      ctx.onResult?.(job, "send-failed", e);
+    }
+  }
+}
+
+/**
+ * The queue worker: claims pending jobs (oldest first) and runs up to `concurrency` at once so the micro-batcher
+ * can group them. On start it returns jobs a crashed process left running to the queue.
+ *
+ * @example
+ * ```ts
+ * const w = new JobWorker(ctx, 4); w.start(); w.notify(); await w.stop();
+ * ```
+ */
+export class JobWorker {
+  private active = 0;
+  private stopped = true;
+  private poll: NodeJS.Timeout | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ctx: AnalysisContext,
+    private readonly concurrency = 4,
+    private readonly pollMs = 500,
+  ) {}
+
+  /** Recovers interrupted jobs and starts claiming. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.ctx.repo.recoverJobs();
+    this.poll = setInterval(() => this.notify(), this.pollMs);
+    this.poll.unref();
+    this.notify();
+  }
+
+  /** Wakes the worker (called after an instance is stored). */
+  notify(): void {
+    while (!this.stopped && this.active < this.concurrency) {
+      const job = this.ctx.repo.claimJob();
+      if (!job) return;
+      this.active++;
+      const p = runJob(this.ctx, job).finally(() => {
+        this.active--;
+        this.inflight.delete(p);
+        this.notify();
+      });
+      this.inflight.add(p);
+    }
+  }
+
+  /** Stops claiming and waits for running jobs. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    await Promise.all([...this.inflight]);
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.active;
+  }
+}

@@ -1,0 +1,459 @@
+/** buildApp end to end with app.inject(): predict, auth on every route, audit, STOW/QIDO/WADO, limits, log hygiene. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { after, before, test } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { createImage } from "../core/image.js";
+import { sharedData } from "../core/testing.js";
+import { initEngine, tf } from "../engine/backend.js";
+import { encodePng } from "../io/image/png.js";
+import { buildApp } from "./app.js";
+import { signJwt } from "./auth.js";
+import { buildMultipart, parseMultipart } from "./multipart.js";
+import { withNewUids, writeTestBundle } from "./testing.js";
+
+const KEYS = {
+  viewer: "viewer-key-0123456789",
+  clinician: "clinician-key-0123456789",
+  admin: "admin-key-0123456789",
+} as const;
+const SECRET = "jwt-secret-for-tests-0123456789abcdef";
+const work = mkdtempSync(join(tmpdir(), "rl-serve-"));
+const modelDir = join(work, "model");
+let app: FastifyInstance;
+const logs = new PassThrough();
+let logText = "";
+logs.on("data", (c: Buffer) => {
+  logText += c.toString("utf8");
+});
+
+const CT = sharedData("dicom/pydicom/CT_small.dcm");
+const MR = sharedData("dicom/pydicom/MR_small.dcm");
+
+function png(): Buffer {
+  const data = new Uint8Array(64 * 64);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 256;
+  return Buffer.from(encodePng(createImage(data, [64, 64, 1])));
+}
+
+async function make(extra: Partial<Parameters<typeof buildApp>[0]> = {}): Promise<FastifyInstance> {
+  return buildApp({
+    models: [{ dir: modelDir, id: "default" }],
+    dataDir: join(work, `data-${Math.random().toString(36).slice(2)}`),
+    auth: {
+      apiKeys: [
+        { id: "v1", role: "viewer", key: KEYS.viewer },
+        { id: "c1", role: "clinician", key: KEYS.clinician },
+        { id: "a1", role: "admin", key: KEYS.admin },
+      ],
+      jwtSecret: SECRET,
+    },
+    log: { level: "info", stream: logs },
+    ...extra,
+  });
+}
+
+before(async () => {
+  await initEngine({ backend: "wasm" });
+  await writeTestBundle(modelDir);
+  app = await make();
+  await app.ready();
+});
+
+after(async () => {
+  await app.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("predict accepts PNG, JPEG-less octet-stream, DICOM and multipart, and frees its tensors", async () => {
+  const before = tf.memory().numTensors;
+  const h = { "x-api-key": KEYS.clinician };
+  const a = await app.inject({
+    method: "POST",
+    url: "/v1/models/default/predict",
+    headers: { ...h, "content-type": "image/png" },
+    payload: png(),
+  });
+  assert.equal(a.statusCode, 200, a.body);
+  const pa = a.json();
+  assert.deepEqual(Object.keys(pa.probabilities), ["normal", "pneumonia"]);
+  const sum = (pa.probabilities.normal as number) + (pa.probabilities.pneumonia as number);
+  assert.ok(Math.abs(sum - 1) < 1e-5, `softmax sums to ${sum}`);
+  assert.equal(pa.model.version, "0.0.1-test");
+  assert.equal(pa.input.format, "png");
+  assert.ok(pa.timings.totalMs >= pa.timings.inferenceMs);
+
+  const d = await app.inject({
+    method: "POST",
+    url: "/v1/models/default/predict",
+    headers: { ...h, "content-type": "application/dicom" },
+    payload: readFileSync(CT),
+  });
+  assert.equal(d.statusCode, 200, d.body);
+  assert.equal(d.json().input.format, "dicom");
+  assert.equal(d.json().input.rows, 128);
+
+  const form = buildMultipart([png()], "image/png", "xyz");
+  const formBody = Buffer.from(
+    form.body
+      .toString("latin1")
+      .replace(
+        "Content-Type: image/png",
+        'Content-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png',
+      ),
+    "latin1",
+  );
+  const m = await app.inject({
+    method: "POST",
+    url: "/v1/models/default/predict",
+    headers: { ...h, "content-type": "multipart/form-data; boundary=xyz" },
+    payload: formBody,
+  });
+  assert.equal(m.statusCode, 200, m.body);
+  assert.deepEqual(m.json().probabilities, pa.probabilities, "same image, same answer through the form");
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("concurrent predictions are micro-batched and each gets its own answer", async () => {
+  const imgs = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => {
+    const data = new Uint8Array(28 * 28).fill(k * 30);
+    return Buffer.from(encodePng(createImage(data, [28, 28, 1])));
+  });
+  const one = async (b: Buffer): Promise<Record<string, number>> => {
+    const r = await app.inject({
+      method: "POST",
+      url: "/v1/models/default/predict",
+      headers: { "x-api-key": KEYS.clinician, "content-type": "image/png" },
+      payload: b,
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    return r.json().probabilities;
+  };
+  const together = await Promise.all(imgs.map(one));
+  const alone: Record<string, number>[] = [];
+  for (const b of imgs) alone.push(await one(b));
+  together.forEach((p, i) => {
+    for (const k of Object.keys(p)) assert.ok(Math.abs((p[k] as number) - (alone[i]?.[k] as number)) < 1e-5);
+  });
+  const metrics = await app.inject({ method: "GET", url: "/metrics", headers: { "x-api-key": KEYS.admin } });
+  const count = /radiolens_batch_size_count\{model="default"\} (\d+)/.exec(metrics.body);
+  const sum = /radiolens_batch_size_sum\{model="default"\} (\d+)/.exec(metrics.body);
+  assert.ok(count && sum, "batch histogram exported");
+  assert.ok(Number(sum[1]) > Number(count[1]), "at least one batch held more than one image");
+});
+
+test("every route: 401 without credentials, 403 with a role below the one it declares; /healthz is open", async () => {
+  const routes = app.radiolens.routes;
+  assert.ok(routes.length >= 18, `routes: ${routes.length}`);
+  const fill = (url: string): string =>
+    url.replace(/:study|:series|:instance|:sopInstanceUid/g, "1.2.3").replace(":id", "default");
+  const below: Record<string, string> = { admin: KEYS.clinician, clinician: KEYS.viewer };
+  const guest = signJwt({ sub: "guest-user", role: "guest" }, SECRET);
+  for (const r of routes) {
+    const url = fill(r.url);
+    const open = await app.inject({ method: r.method as "GET", url });
+    if (r.url === "/healthz") {
+      assert.equal(r.auth, "public");
+      assert.equal(open.statusCode, 200);
+      continue;
+    }
+    assert.ok(r.auth && r.auth !== "public", `${r.method} ${r.url} declares a role`);
+    assert.equal(open.statusCode, 401, `${r.method} ${r.url} without credentials`);
+    assert.equal(open.json().error.code, "RL_ERR_AUTH");
+    const wrongKey = await app.inject({
+      method: r.method as "GET",
+      url,
+      headers: { "x-api-key": "not-a-valid-key-123456" },
+    });
+    assert.equal(wrongKey.statusCode, 401, `${r.method} ${r.url} with a wrong key`);
+    const cred = below[r.auth as string];
+    const wrong = await app.inject({
+      method: r.method as "GET",
+      url,
+      headers: cred ? { "x-api-key": cred } : { authorization: `Bearer ${guest}` },
+    });
+    assert.equal(wrong.statusCode, 403, `${r.method} ${r.url} with a lower role`);
+    assert.equal(wrong.json().error.code, "RL_ERR_FORBIDDEN");
+  }
+  const unknown = await app.inject({ method: "GET", url: "/no/such/route" });
+  assert.equal(unknown.statusCode, 401, "unknown URLs are not a way around authentication");
+});
+
+test("JWTs: a valid HS256 token works; expired, alg=none and wrongly signed tokens are refused", async () => {
+  const ok = signJwt({ sub: "dr-a", role: "viewer" }, SECRET);
+  assert.equal(
+    (await app.inject({ url: "/v1/models", headers: { authorization: `Bearer ${ok}` } })).statusCode,
+    200,
+  );
+  const expired = signJwt({ sub: "dr-a", role: "viewer" }, SECRET, 60, Math.floor(Date.now() / 1000) - 3600);
+  const forged = signJwt({ sub: "dr-a", role: "admin" }, "another-secret-0123456789abcdefghij");
+  const [, body] = ok.split(".");
+  const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${body}.`;
+  for (const t of [expired, forged, none]) {
+    const r = await app.inject({ url: "/v1/models", headers: { authorization: `Bearer ${t}` } });
+    assert.equal(r.statusCode, 401);
+  }
+});
+
+test("STOW-RS of the CT and MR files → analysed once each, SR stored, QIDO and WADO serve both, logs hold no identifiers", async () => {
+  const files = [CT, MR].map((f) => new Uint8Array(readFileSync(f)));
+  const { body, contentType } = buildMultipart(files, "application/dicom");
+  const r = await app.inject({
+    method: "POST",
+    url: "/dicomweb/studies",
+    headers: { "x-api-key": KEYS.clinician, "content-type": contentType },
+    payload: body,
+  });
+  assert.equal(r.statusCode, 200, r.body);
+  const stored = r.json()["00081199"].Value as Record<string, { Value: string[] }>[];
+  assert.equal(stored.length, 2);
+  const uids = stored.map((s) => s["00081155"]?.Value[0] as string);
+
+  // The worker analyses them; bounded wait.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && app.radiolens.repo.countPredictions() < 2)
+    await new Promise((res) => setTimeout(res, 50));
+  for (const uid of uids) {
+    const p = await app.inject({ url: `/v1/predictions/${uid}`, headers: { "x-api-key": KEYS.viewer } });
+    assert.equal(p.statusCode, 200);
+    const preds = p.json().predictions;
+    assert.equal(preds.length, 1, "analysed exactly once");
+    assert.ok(preds[0].resultSopInstanceUid, "an SR was written");
+  }
+  // Storing the same instances again is idempotent: no new job.
+  const again = await app.inject({
+    method: "POST",
+    url: "/dicomweb/studies",
+    headers: { "x-api-key": KEYS.clinician, "content-type": contentType },
+    payload: body,
+  });
+  assert.equal(again.statusCode, 200);
+  assert.equal(app.radiolens.repo.listJobs(100).length, 2);
+
+  const ctStudy = stored[0]?.["00081190"]?.Value[0]?.split("/studies/")[1]?.split("/")[0] as string;
+  const q = await app.inject({
+    url: `/dicomweb/studies?StudyInstanceUID=${ctStudy}`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  assert.equal(q.statusCode, 200);
+  const study = q.json()[0];
+  assert.deepEqual(
+    [...study["00080061"].Value].sort(),
+    ["CT", "SR"],
+    "the SR result sits in the source study",
+  );
+
+  const series = await app.inject({
+    url: `/dicomweb/studies/${ctStudy}/series`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  const srSeries = series
+    .json()
+    .find((s: Record<string, { Value: string[] }>) => s["00080060"]?.Value[0] === "SR");
+  const srUid = srSeries["0020000E"].Value[0] as string;
+  const inst = await app.inject({
+    url: `/dicomweb/studies/${ctStudy}/series/${srUid}/instances`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  const srSop = inst.json()[0]["00080018"].Value[0] as string;
+  const w = await app.inject({
+    url: `/dicomweb/studies/${ctStudy}/series/${srUid}/instances/${srSop}`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  assert.equal(w.statusCode, 200);
+  const boundary = /boundary=([^;]+)/.exec(w.headers["content-type"] as string)?.[1] as string;
+  const [part] = parseMultipart(w.rawPayload, boundary);
+  assert.ok(part);
+  const srPath = join(work, "sr.dcm");
+  writeFileSync(srPath, part.body);
+  const dump = execFileSync("dsrdump", ["-Ee", "+Pl", srPath], { encoding: "utf8" });
+  assert.match(dump, /Comprehensive SR/);
+  assert.match(dump, /Model output .pneumonia.: probability 0\.\d{4}/);
+  assert.match(dump, /Algorithm Version"\)="0\.0\.1-test"/);
+
+  const ctUid = uids[0] as string;
+  const ctSeries = (
+    await app.inject({
+      url: `/dicomweb/instances?SOPInstanceUID=${ctUid}`,
+      headers: { "x-api-key": KEYS.viewer },
+    })
+  ).json()[0]["0020000E"].Value[0];
+  const wc = await app.inject({
+    url: `/dicomweb/studies/${ctStudy}/series/${ctSeries}/instances/${ctUid}`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  const [ctPart] = parseMultipart(
+    wc.rawPayload,
+    /boundary=([^;]+)/.exec(wc.headers["content-type"] as string)?.[1] as string,
+  );
+  assert.deepEqual(new Uint8Array(ctPart?.body ?? []), files[0], "WADO returns the bytes received");
+  const rendered = await app.inject({
+    url: `/dicomweb/studies/${ctStudy}/series/${ctSeries}/instances/${ctUid}/rendered`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  assert.equal(rendered.headers["content-type"], "image/png");
+
+  // No file name is a UID; the patient's identifiers never reach the log.
+  const names = readdirSync(join(app.radiolens.store.root), { recursive: true }).map(String);
+  assert.ok(names.every((n) => !n.includes(ctUid)));
+  const patient = (
+    await app.inject({ url: "/dicomweb/studies", headers: { "x-api-key": KEYS.viewer } })
+  ).json();
+  for (const s of patient) {
+    for (const v of [
+      s["00100020"]?.Value?.[0],
+      s["00100010"]?.Value?.[0]?.Alphabetic,
+      s["0020000D"]?.Value?.[0],
+    ]) {
+      if (typeof v === "string" && v.length > 2)
+        assert.ok(!logText.includes(v), "log holds a patient attribute");
+    }
+  }
+  assert.ok(logText.includes('"route":"/dicomweb/studies"'), "requests are logged by route pattern");
+});
+
+test("malformed DICOM → 4xx with the DicomError code and nothing written", async () => {
+  const bytes = new Uint8Array(readFileSync(MR));
+  const truncated = bytes.subarray(0, 900);
+  const before = readdirSync(app.radiolens.store.root, { recursive: true }).length;
+  const p = await app.inject({
+    method: "POST",
+    url: "/v1/models/default/predict",
+    headers: { "x-api-key": KEYS.clinician, "content-type": "application/dicom" },
+    payload: Buffer.from(truncated),
+  });
+  assert.equal(p.statusCode, 422);
+  assert.match(p.json().error.code, /^DICOM_/);
+  const { body, contentType } = buildMultipart([truncated], "application/dicom");
+  const s = await app.inject({
+    method: "POST",
+    url: "/dicomweb/studies",
+    headers: { "x-api-key": KEYS.clinician, "content-type": contentType },
+    payload: body,
+  });
+  assert.equal(s.statusCode, 409);
+  assert.match(s.headers["warning"] as string, /DICOM_[A-Z_]+/);
+  assert.equal(
+    readdirSync(app.radiolens.store.root, { recursive: true }).length,
+    before,
+    "nothing half-written",
+  );
+  const dup = withNewUids(bytes, { SOPInstanceUID: "1.2.3.4.5.6.7" });
+  const dup2 = withNewUids(bytes, { SOPInstanceUID: "1.2.3.4.5.6.7" });
+  const mp = buildMultipart([dup, dup2], "application/dicom");
+  const d = await app.inject({
+    method: "POST",
+    url: "/dicomweb/studies",
+    headers: { "x-api-key": KEYS.clinician, "content-type": mp.contentType },
+    payload: mp.body,
+  });
+  assert.equal(d.statusCode, 202, "one stored, the same UID with other content refused");
+  assert.equal(d.json()["00081198"].Value[0]["00081197"].Value[0], 0x0111);
+});
+
+test("audit: one record per store, predict, access and failed authentication, with PS3.15 event IDs", async () => {
+  const r = await app.inject({ url: "/v1/audit?limit=10000", headers: { "x-api-key": KEYS.admin } });
+  assert.equal(r.statusCode, 200);
+  const recs = r.json().records as { eventId: string; outcome: number; user: string; object: string }[];
+  const by = (id: string): typeof recs => recs.filter((x) => x.eventId === id);
+  assert.ok(by("110114").length > 0, "failed authentications");
+  assert.ok(by("110114").every((x) => x.outcome === 4 && x.user === "anonymous"));
+  assert.ok(by("110113").length > 0, "forbidden attempts");
+  assert.ok(
+    by("110104").some((x) => x.outcome === 0),
+    "stores",
+  );
+  assert.ok(
+    by("110104").some((x) => x.outcome === 4),
+    "refused stores",
+  );
+  assert.ok(
+    by("110103").some((x) => x.object.startsWith("predict:default:")),
+    "predictions",
+  );
+  assert.ok(by("110112").length > 0, "queries");
+  assert.ok(
+    recs.every((x) => !/\d+\.\d+\.\d+\.\d+\.\d+/.test(x.object)),
+    "no UID as the audited object",
+  );
+});
+
+test("a 100 MB upload is refused with 413 while streaming, without the server's memory growing", async () => {
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const port = (app.server.address() as { port: number }).port;
+  const total = 100 * 1024 * 1024;
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({
+      host: "127.0.0.1",
+      port,
+      method: "POST",
+      path: "/v1/models/default/predict",
+      headers: { "x-api-key": KEYS.clinician, "content-type": "image/png", "content-length": total },
+    });
+    let sent = 0;
+    let done = false;
+    req.on("response", (res) => {
+      done = true;
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on("error", (e) => (done ? undefined : reject(e)));
+    const pump = (): void => {
+      while (!done && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once("drain", pump);
+          return;
+        }
+      }
+      if (!done) req.end();
+    };
+    pump();
+  });
+  const grew = process.memoryUsage().rss - rss0;
+  assert.equal(status, 413);
+  assert.ok(grew < 40 * 1024 * 1024, `RSS grew by ${(grew / 1048576).toFixed(1)} MiB`);
+});
+
+test("rate limit: the limit answers 429 with the catalogue code", async () => {
+  const small = await make({ limits: { rateMax: 3, rateWindowMs: 60_000 } });
+  try {
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await small.inject({ url: "/healthz" })).statusCode);
+    assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+    const r = await small.inject({ url: "/healthz" });
+    assert.equal(r.json().error.code, "RL_ERR_RATE_LIMITED");
+  } finally {
+    await small.close();
+  }
+});
+
+test("explain=gradcam without an explain module is a clear 501, and OpenAPI lists every route", async () => {
+  const r = await app.inject({
+    method: "POST",
+    url: "/v1/models/default/predict?explain=gradcam",
+    headers: { "x-api-key": KEYS.clinician, "content-type": "image/png" },
+    payload: png(),
+  });
+  if (existsSync(new URL("../explain/index.ts", import.meta.url))) assert.notEqual(r.statusCode, 500);
+  else {
+    assert.equal(r.statusCode, 501);
+    assert.equal(r.json().error.code, "RL_ERR_NOT_IMPLEMENTED");
+  }
+  const doc = (await app.inject({ url: "/openapi.json", headers: { "x-api-key": KEYS.viewer } })).json();
+  for (const route of app.radiolens.routes) {
+    const path = route.url.replace(/:(\w+)/g, "{$1}");
+    assert.ok(doc.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path} documented`);
+  }
+  const docs = await app.inject({ url: "/docs", headers: { "x-api-key": KEYS.viewer } });
+  assert.match(docs.body, /\/dicomweb\/studies/);
+});

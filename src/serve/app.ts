@@ -1,0 +1,347 @@
+/** buildApp: the Fastify inference service assembled from route plugins, with auth, audit, limits, metrics and the job worker. */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { RadioLensError } from "../core/errors.js";
+import { VERSION } from "../version.js";
+import { type AnalysisContext, JobWorker, type ResultSender } from "./analysis.js";
+import { recordAudit } from "./audit.js";
+import { type AuthConfig, authenticate, roleAllows, validateAuthConfig } from "./auth.js";
+import type { ServeLimits, ServeMetrics, ServiceContext } from "./context.js";
+import { toHttpError } from "./errors.js";
+import { InstanceStore } from "./instances.js";
+import { type BatchingOptions, loadServedModels, type ModelSource } from "./models.js";
+import { dicomwebRoutes } from "./routes/dicomweb.js";
+import { modelRoutes } from "./routes/models.js";
+import { systemRoutes } from "./routes/system.js";
+import { openSqliteRepository, type Repository } from "./store.js";
+
+/** Options of {@link buildApp}. */
+export interface AppOptions {
+  /** Bundles to serve. */
+  readonly models: readonly ModelSource[];
+  /** Folder for the SQLite store and received instances. */
+  readonly dataDir: string;
+  readonly auth: AuthConfig;
+  readonly limits?: Partial<ServeLimits>;
+  readonly batching?: Partial<BatchingOptions>;
+  /** Analysis worker: concurrent jobs (default 4); `enabled: false` leaves jobs queued (tests of durability). */
+  readonly worker?: { readonly concurrency?: number; readonly enabled?: boolean };
+  /** Where results go (the DIMSE C-STORE SCU), if anywhere. */
+  readonly sendResult?: ResultSender;
+  /** Logging: level and an optional stream (tests capture it); default: no logging. */
+  readonly log?: { readonly level: string; readonly stream?: NodeJS.WritableStream };
+  /** Use this repository instead of opening SQLite in `dataDir` (another implementation of the interface). */
+  readonly repository?: Repository;
+  /** Also serve the web console's built files from this folder at `/` (the console handles sign-in). */
+  readonly webRoot?: string;
+}
+
+/** Default limits. */
+export const DEFAULT_LIMITS: ServeLimits = {
+  predictBytes: 32 * 1024 * 1024,
+  stowBytes: 64 * 1024 * 1024,
+  rateMax: 600,
+  rateWindowMs: 60_000,
+  requestTimeoutMs: 30_000,
+  predictTimeoutMs: 10_000,
+};
+
+declare module "fastify" {
+  interface FastifyInstance {
+    radiolens: ServiceContext;
+  }
+}
+
+function createMetrics(): ServeMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: "radiolens_http_request_duration_seconds",
+      help: "HTTP request duration by route pattern",
+      labelNames: ["method", "route", "status"] as const,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: "radiolens_batch_size",
+      help: "Images per micro-batch",
+      labelNames: ["model"] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
+    inferenceSeconds: new Histogram({
+      name: "radiolens_inference_seconds",
+      help: "Time to run one micro-batch",
+      labelNames: ["model"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    instances: new Counter({
+      name: "radiolens_instances_received_total",
+      help: "DICOM instances received",
+      labelNames: ["via", "outcome"] as const,
+      registers: [registry],
+    }),
+    jobs: new Counter({
+      name: "radiolens_jobs_total",
+      help: "Analysis jobs finished",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** Route pattern of a request (never the URL: paths and queries can carry UIDs and patient IDs). */
+export function routeOf(req: FastifyRequest): string {
+  return req.routeOptions.url ?? "(unmatched)";
+}
+
+/**
+ * Builds the service: loads the models, opens the store, registers the route plugins, and starts the analysis
+ * worker when the app is ready. Every route but `/healthz` requires a role; errors map to catalogue codes in one
+ * handler; logs carry route patterns and status codes, never URLs, headers or DICOM values.
+ *
+ * @example
+ * ```ts
+ * const app = await buildApp({ models: [{ dir: "models/default", id: "default" }], dataDir: "/tmp/rl", auth: { apiKeys: [{ id: "ops", role: "admin", key: "0123456789abcdef" }] } });
+ * const res = await app.inject({ method: "GET", url: "/v1/models", headers: { "x-api-key": "0123456789abcdef" } });
+ * ```
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  validateAuthConfig(opts.auth);
+  const limits: ServeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const batching: BatchingOptions = { maxBatchSize: 16, maxWaitMs: 2, ...opts.batching };
+  const metrics = createMetrics();
+  const models = await loadServedModels(opts.models, batching, (model, size, seconds) => {
+    metrics.batchSize.observe({ model }, size);
+    metrics.inferenceSeconds.observe({ model }, seconds);
+  });
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const repo = opts.repository ?? openSqliteRepository(join(dataDir, "radiolens.db"));
+  const store = new InstanceStore(join(dataDir, "instances"), repo);
+
+  const app = Fastify({
+    logger: opts.log
+      ? {
+          level: opts.log.level,
+          ...(opts.log.stream ? { stream: opts.log.stream } : {}),
+          // Only the request id, method and route pattern: URLs, headers and bodies can hold patient data.
+          serializers: {
+            req: (req: FastifyRequest) => ({ id: req.id, method: req.method, route: routeOf(req) }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
+        }
+      : false,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.requestTimeoutMs,
+    bodyLimit: limits.predictBytes,
+    return503OnClosing: true,
+    trustProxy: false,
+    exposeHeadRoutes: false,
+  });
+
+  const analysis: AnalysisContext = {
+    repo,
+    store,
+    models,
+    ...(opts.sendResult ? { send: opts.sendResult } : {}),
+    onResult: (job, outcome, err) => {
+      metrics.jobs.inc({ outcome });
+      if (outcome === "sent" || outcome === "send-failed") {
+        recordAudit(repo, {
+          event: "export",
+          action: "R",
+          outcome: outcome === "sent" ? 0 : 8,
+          user: "radiolens",
+          role: "system",
+          source: "dimse-scu",
+          object: `job:${job.id}`,
+          detail:
+            outcome === "sent"
+              ? "SR sent"
+              : `SR not sent (${typeof err === "number" ? `status ${err}` : "network"})`,
+        });
+      }
+      if (outcome === "failed")
+        app.log.warn({ job: job.id, code: (err as { code?: string })?.code ?? "error" }, "analysis failed");
+    },
+  };
+  const worker = new JobWorker(analysis, opts.worker?.concurrency ?? 4);
+  const ctx: ServiceContext = {
+    models,
+    repo,
+    store,
+    worker,
+    auth: opts.auth,
+    limits,
+    metrics,
+    ready: false,
+    routes: [],
+  };
+  app.decorate("radiolens", ctx);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) {
+      if (method === "HEAD" || method === "OPTIONS") continue;
+      ctx.routes.push({ method, url: r.url, auth: (r.config as { auth?: string } | undefined)?.auth });
+    }
+  });
+
+  // Authentication for every route, including unknown URLs: only routes that declare auth "public" skip it.
+  app.addHook("onRequest", async (req) => {
+    const need = req.routeOptions.config?.auth;
+    if (need === "public") return;
+    const who = authenticate(req.headers, opts.auth);
+    const source = req.ip;
+    if (!who) {
+      recordAudit(repo, {
+        event: "userAuthentication",
+        action: "E",
+        outcome: 4,
+        user: "anonymous",
+        role: "",
+        source,
+        object: routeOf(req),
+        detail:
+          req.headers.authorization || req.headers["x-api-key"] ? "invalid credentials" : "no credentials",
+      });
+      throw new RadioLensError("RL_ERR_AUTH");
+    }
+    req.principal = who;
+    // A route without a declared role is refused: a new route cannot be public by omission.
+    if (!need || !roleAllows(who.role, need)) {
+      recordAudit(repo, {
+        event: "securityAlert",
+        action: "E",
+        outcome: 4,
+        user: who.id,
+        role: who.role,
+        source,
+        object: routeOf(req),
+        detail: `role '${who.role}' lacks '${need ?? "a declared role"}'`,
+      });
+      throw new RadioLensError("RL_ERR_FORBIDDEN", { action: `${req.method} ${routeOf(req)}` });
+    }
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = routeOf(req);
+    metrics.httpDuration.observe(
+      { method: req.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    const kind = req.routeOptions.config?.audit;
+    if (kind && req.principal) {
+      recordAudit(repo, {
+        event: kind === "query" ? "query" : kind === "auditLog" ? "auditLogUsed" : "instancesAccessed",
+        action: kind === "query" ? "E" : "R",
+        outcome: reply.statusCode < 400 ? 0 : reply.statusCode < 500 ? 4 : 8,
+        user: req.principal.id,
+        role: req.principal.role,
+        source: req.ip,
+        object: route,
+        detail: `HTTP ${reply.statusCode}`,
+      });
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, internal } = toHttpError(err);
+    if (internal) {
+      // The stack, not the message: a message can quote input values.
+      req.log.error(
+        { route: routeOf(req), err: { name: (err as Error).name, stack: (err as Error).stack } },
+        "internal error",
+      );
+    }
+    if (status === 429 || status === 503) reply.header("retry-after", "1");
+    void reply.code(status).type("application/json").send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new RadioLensError("RL_ERR_NOT_FOUND", { what: `route ${req.method}` });
+    void reply.code(404).send({ error: { code: e.code, message: e.message, fix: e.fix } });
+  });
+
+  // Bodies are read as bytes for these media types; the route's bodyLimit is checked against Content-Length
+  // first and then while streaming, so an oversized upload is refused without being held in memory.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    [
+      "application/dicom",
+      "image/png",
+      "image/jpeg",
+      "application/octet-stream",
+      "multipart/related",
+      "multipart/form-data",
+    ],
+    { parseAs: "buffer" },
+    (_req, body, done) => done(null, body),
+  );
+
+  await app.register(rateLimit, {
+    global: true,
+    max: limits.rateMax,
+    timeWindow: limits.rateWindowMs,
+    keyGenerator: (req) => req.ip,
+    errorResponseBuilder: (_req, c) =>
+      new RadioLensError("RL_ERR_RATE_LIMITED", { limit: c.max, window: `${Math.round(c.ttl / 1000)} s` }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "RadioLens inference service",
+        version: VERSION,
+        description:
+          "Model inference (REST), DICOMweb (STOW-RS, QIDO-RS, WADO-RS) and results as DICOM SR. Every route but /healthz needs an API key (X-API-Key) or a bearer token with a role: viewer < clinician < admin.",
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
+          bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+  });
+  await app.register(systemRoutes, { ctx });
+  await app.register(modelRoutes, { ctx });
+  await app.register(dicomwebRoutes, { ctx });
+
+  app.addHook("onReady", async () => {
+    ctx.ready = true;
+    if (opts.worker?.enabled !== false) worker.start();
+    recordAudit(repo, {
+      event: "applicationActivity",
+      action: "E",
+      outcome: 0,
+      user: "radiolens",
+      role: "system",
+      source: "local",
+      object: "service",
+      detail: `started with models ${[...models.keys()].join(", ")}`,
+    });
+  });
+  app.addHook("onClose", async () => {
+    ctx.ready = false;
+    await worker.stop();
+    recordAudit(repo, {
+      event: "applicationActivity",
+      action: "E",
+      outcome: 0,
+      user: "radiolens",
+      role: "system",
+      source: "local",
+      object: "service",
+      detail: "stopped",
+    });
+    if (!opts.repository) repo.close();
+  });
+  return app;
+}

@@ -1,0 +1,151 @@
+/** Served models: bundles loaded once, a predictor seam (tfjs today, any InferenceRuntime later) and micro-batching. */
+import { basename, resolve } from "node:path";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { RadioLensError } from "../core/errors.js";
+import type { MedicalImage } from "../core/image.js";
+import { loadBundle, type ModelCard } from "../models/bundle.js";
+import { type Prediction, predictImages } from "../models/predict.js";
+
+/**
+ * Runs a model on a batch of images. The tfjs implementation below is what the service uses; an ONNX Runtime
+ * predictor (src/engine/runtime) fits the same signature.
+ */
+export type Predictor = (images: readonly MedicalImage[]) => Promise<Prediction[]> | Prediction[];
+
+/** Micro-batching settings: a batch runs when it is full or when its oldest request has waited `maxWaitMs`. */
+export interface BatchingOptions {
+  readonly maxBatchSize: number;
+  readonly maxWaitMs: number;
+}
+
+/** Statistics hook called after every batch (for Prometheus). */
+export type BatchObserver = (modelId: string, size: number, seconds: number) => void;
+
+interface Waiting {
+  readonly image: MedicalImage;
+  readonly resolve: (p: Prediction) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * Collects concurrent requests into batches so the engine runs one larger matrix product instead of many small
+ * ones (the dynamic batching of Triton / TorchServe).
+ *
+ * @example
+ * ```ts
+ * const b = new MicroBatcher("default", (imgs) => predictImages(model, card, imgs), { maxBatchSize: 16, maxWaitMs: 2 });
+ * const p = await b.predict(image);
+ * ```
+ */
+export class MicroBatcher {
+  private queue: Waiting[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    readonly modelId: string,
+    private readonly predictor: Predictor,
+    private readonly opts: BatchingOptions,
+    private readonly observe?: BatchObserver,
+  ) {}
+
+  /** Queues one image; resolves with its prediction. */
+  predict(image: MedicalImage): Promise<Prediction> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ image, resolve, reject });
+      if (this.queue.length >= this.opts.maxBatchSize) this.kick(0);
+      else this.kick(this.opts.maxWaitMs);
+    });
+  }
+
+  private kick(delay: number): void {
+    if (this.running) return;
+    if (delay === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      setImmediate(() => void this.flush());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, delay);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.queue.splice(0, this.opts.maxBatchSize);
+    const t0 = performance.now();
+    try {
+      const out = await this.predictor(batch.map((w) => w.image));
+      batch.forEach((w, i) => {
+        const p = out[i];
+        if (p) w.resolve(p);
+        else
+          w.reject(
+            new RadioLensError("RL_ERR_INTERNAL", { detail: "the model returned fewer rows than inputs" }),
+          );
+      });
+    } catch (e) {
+      for (const w of batch) w.reject(e);
+    } finally {
+      this.observe?.(this.modelId, batch.length, (performance.now() - t0) / 1000);
+      this.running = false;
+      if (this.queue.length > 0)
+        this.kick(this.queue.length >= this.opts.maxBatchSize ? 0 : this.opts.maxWaitMs);
+    }
+  }
+}
+
+/** One served model. */
+export interface ServedModel {
+  readonly id: string;
+  readonly dir: string;
+  readonly card: ModelCard;
+  readonly batcher: MicroBatcher;
+  /** The tfjs model, when the predictor is tfjs (Grad-CAM needs the layers). */
+  readonly layers?: tfl.LayersModel;
+}
+
+/** Where a model comes from: a bundle folder and the id it is served under (default: the folder name). */
+export interface ModelSource {
+  readonly dir: string;
+  readonly id?: string;
+}
+
+/**
+ * Loads every bundle and wraps it in a micro-batcher. Ids must be unique and URL-safe.
+ *
+ * @example
+ * ```ts
+ * const models = await loadServedModels([{ dir: "models/default", id: "default" }], { maxBatchSize: 16, maxWaitMs: 2 });
+ * ```
+ */
+export async function loadServedModels(
+  sources: readonly ModelSource[],
+  batching: BatchingOptions,
+  observe?: BatchObserver,
+): Promise<Map<string, ServedModel>> {
+  const out = new Map<string, ServedModel>();
+  for (const s of sources) {
+    const dir = resolve(s.dir);
+    const id = s.id ?? basename(dir);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) {
+      throw new RadioLensError("RL_ERR_USAGE", {
+        detail: `model id '${id}' must be 1-64 letters, digits, '.', '_' or '-' (give another with id=)`,
+      });
+    }
+    if (out.has(id)) throw new RadioLensError("RL_ERR_USAGE", { detail: `two models are served as '${id}'` });
+    const { model, card } = await loadBundle(dir);
+    const predictor: Predictor = (images) => predictImages(model, card, images);
+    out.set(id, {
+      id,
+      dir,
+      card,
+      layers: model,
+      batcher: new MicroBatcher(id, predictor, batching, observe),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,196 @@
+/** Model routes: list, model card, and predict (DICOM, PNG, JPEG, multipart) through the micro-batcher. */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { RadioLensError } from "../../core/errors.js";
+import type { MedicalImage } from "../../core/image.js";
+import { readImage } from "../../io/index.js";
+import { dicomDisplayImage } from "../analysis.js";
+import { recordAudit } from "../audit.js";
+import type { ServiceContext } from "../context.js";
+import { shortHash } from "../hash.js";
+import type { ServedModel } from "../models.js";
+import { contentTypeParams, parseMultipart } from "../multipart.js";
+
+const ACCEPTED = [
+  "application/dicom",
+  "image/png",
+  "image/jpeg",
+  "application/octet-stream",
+  "multipart/form-data",
+];
+
+/** True for a DICOM Part 10 file (preamble + "DICM", PS3.10 7.1). */
+function isPart10(b: Uint8Array): boolean {
+  return b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
+}
+
+/**
+ * Decodes an uploaded body to an image by its media type: DICOM through the display pipeline (VOI LUT), PNG and
+ * JPEG through the image readers; octet-stream and form parts by their magic bytes.
+ *
+ * @example
+ * ```ts
+ * const { image, format } = await decodeUpload(bytes, "application/dicom");
+ * ```
+ */
+export async function decodeUpload(
+  body: Uint8Array,
+  contentType: string,
+): Promise<{ image: MedicalImage; format: string }> {
+  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type === "multipart/form-data") {
+    const parts = parseMultipart(body, contentTypeParams(contentType)["boundary"] ?? "");
+    const part = parts.find((p) =>
+      /filename=|name="?(file|image)"?/.test(p.headers["content-disposition"] ?? ""),
+    );
+    if (!part) throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "the form has no 'file' part" });
+    return decodeUpload(part.body, part.headers["content-type"] ?? "application/octet-stream");
+  }
+  if (body.length === 0)
+    throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "the request body is empty" });
+  if (type === "application/dicom" || (type === "application/octet-stream" && isPart10(body)))
+    return { image: await dicomDisplayImage(body), format: "dicom" };
+  if (type === "image/png" || type === "image/jpeg" || type === "application/octet-stream") {
+    const image = await readImage(body, "upload");
+    return { image, format: String(image.meta["format"] ?? type.split("/")[1]) };
+  }
+  throw new RadioLensError("RL_ERR_UNSUPPORTED_MEDIA", { type, accepted: ACCEPTED.join(", ") });
+}
+
+function modelOf(ctx: ServiceContext, req: FastifyRequest): ServedModel {
+  const { id } = req.params as { id: string };
+  const m = ctx.models.get(id);
+  if (!m) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${id}'` });
+  return m;
+}
+
+interface GradCamModule {
+  gradCam?: unknown;
+}
+
+async function gradCamAvailable(): Promise<boolean> {
+  try {
+    const mod = (await import(new URL("../../explain/index.js", import.meta.url).href)) as GradCamModule;
+    return typeof mod.gradCam === "function";
+  } catch {
+    return false;
+  }
+}
+
+const ID_PARAMS = {
+  type: "object",
+  properties: { id: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" } },
+  required: ["id"],
+} as const;
+
+/**
+ * Registers `GET /v1/models`, `GET /v1/models/:id` and `POST /v1/models/:id/predict`.
+ *
+ * @example
+ * ```ts
+ * await app.register(modelRoutes, { ctx });
+ * ```
+ */
+export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceContext }): Promise<void> {
+  app.get(
+    "/v1/models",
+    { config: { auth: "viewer" }, schema: { summary: "Served models", tags: ["models"] } },
+    async () => ({
+      models: [...ctx.models.values()].map((m) => ({
+        id: m.id,
+        name: m.card.name,
+        version: m.card.version,
+        task: m.card.task,
+        labels: m.card.labels,
+      })),
+    }),
+  );
+
+  app.get(
+    "/v1/models/:id",
+    {
+      config: { auth: "viewer" },
+      schema: { summary: "A model's card (radiolens.json)", tags: ["models"], params: ID_PARAMS },
+    },
+    async (req) => {
+      const m = modelOf(ctx, req);
+      return { id: m.id, card: m.card };
+    },
+  );
+
+  app.post(
+    "/v1/models/:id/predict",
+    {
+      config: { auth: "clinician" },
+      bodyLimit: ctx.limits.predictBytes,
+      schema: {
+        summary:
+          "Predict one image (application/dicom, image/png, image/jpeg or multipart/form-data with a 'file' part)",
+        tags: ["models"],
+        params: ID_PARAMS,
+        querystring: {
+          type: "object",
+          properties: { explain: { type: "string", enum: ["gradcam"] } },
+        },
+      },
+    },
+    async (req) => {
+      const t0 = performance.now();
+      const m = modelOf(ctx, req);
+      const body = req.body as Uint8Array | undefined;
+      const who = req.principal;
+      const audit = (outcome: 0 | 4 | 8, detail: string): void =>
+        recordAudit(ctx.repo, {
+          event: "instancesAccessed",
+          action: "E",
+          outcome,
+          user: who?.id ?? "anonymous",
+          role: who?.role ?? "",
+          source: req.ip,
+          object: `predict:${m.id}:${body ? shortHash(body) : "empty"}`,
+          detail,
+        });
+      try {
+        if (!body)
+          throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "send the image as the request body" });
+        const { explain } = req.query as { explain?: string };
+        if (explain === "gradcam" && !(await gradCamAvailable()))
+          throw new RadioLensError("RL_ERR_NOT_IMPLEMENTED", { feature: "Grad-CAM (explain=gradcam)" });
+        const { image, format } = await decodeUpload(body, req.headers["content-type"] ?? "");
+        const t1 = performance.now();
+        let timer: NodeJS.Timeout | undefined;
+        const p = await Promise.race([
+          m.batcher.predict(image),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new RadioLensError("RL_ERR_TIMEOUT", { ms: ctx.limits.predictTimeoutMs })),
+              ctx.limits.predictTimeoutMs,
+            );
+          }),
+        ]).finally(() => clearTimeout(timer));
+        const t2 = performance.now();
+        audit(0, `predicted ${format}`);
+        return {
+          model: { id: m.id, name: m.card.name, version: m.card.version },
+          label: p.label,
+          probabilities: p.probabilities,
+          threshold: p.threshold,
+          input: { format, rows: image.shape[0], columns: image.shape[1] },
+          timings: {
+            decodeMs: +(t1 - t0).toFixed(3),
+            inferenceMs: +(t2 - t1).toFixed(3),
+            totalMs: +(t2 - t0).toFixed(3),
+          },
+        };
+      } catch (e) {
+        audit(
+          (e as { httpStatus?: number }).httpStatus !== undefined &&
+            (e as { httpStatus: number }).httpStatus >= 500
+            ? 8
+            : 4,
+          `failed: ${(e as { code?: string }).code ?? "error"}`,
+        );
+        throw e;
+      }
+    },
+  );
+}

@@ -1,0 +1,180 @@
+/** Runs the whole service from one configuration: HTTP (REST + DICOMweb), the DIMSE SCP, the result SCU, the console. */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { RadioLensError } from "../core/errors.js";
+import { initEngine } from "../engine/backend.js";
+import { buildApp } from "./app.js";
+import { ROLES } from "./auth.js";
+import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
+import { webConsoleRoutes } from "./routes/web.js";
+
+/** The bundled reference model's folder (written by `npm run build:model`). */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/default", import.meta.url));
+
+const Dest = z.object({
+  aeTitle: z.string().min(1).max(16),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+});
+
+/** The schema of `serve.json`. */
+export const ServeConfigSchema = z
+  .object({
+    models: z.array(z.object({ dir: z.string().min(1), id: z.string().optional() })).default([]),
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+    dataDir: z.string().default("radiolens-data"),
+    auth: z
+      .object({
+        apiKeys: z
+          .array(z.object({ id: z.string().min(1), role: z.enum(ROLES), key: z.string().min(16) }))
+          .default([]),
+        jwtSecret: z.string().min(32).optional(),
+        jwtIssuer: z.string().optional(),
+      })
+      .default({ apiKeys: [] }),
+    limits: z
+      .object({
+        predictBytes: z.number().int().positive(),
+        stowBytes: z.number().int().positive(),
+        rateMax: z.number().int().positive(),
+        rateWindowMs: z.number().int().positive(),
+        requestTimeoutMs: z.number().int().positive(),
+        predictTimeoutMs: z.number().int().positive(),
+      })
+      .partial()
+      .default({}),
+    batching: z
+      .object({ maxBatchSize: z.number().int().min(1).max(1024), maxWaitMs: z.number().min(0).max(1000) })
+      .partial()
+      .default({}),
+    dimse: z
+      .object({
+        enabled: z.boolean().default(true),
+        aeTitle: z.string().min(1).max(16).default("RADIOLENS"),
+        port: z.number().int().min(0).max(65535).default(11112),
+        allowedCallingAeTitles: z.array(z.string().min(1).max(16)).default([]),
+        destination: Dest.optional(),
+      })
+      .default({ enabled: true, aeTitle: "RADIOLENS", port: 11112, allowedCallingAeTitles: [] }),
+    webRoot: z.string().optional(),
+    logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  })
+  .strict();
+
+/** A validated configuration. */
+export type ServeConfig = z.infer<typeof ServeConfigSchema>;
+
+/**
+ * Reads and validates `serve.json` (or `{}` when no path), naming the bad field in the error.
+ *
+ * @example
+ * ```ts
+ * const cfg = loadServeConfig("serve.json");
+ * ```
+ */
+export function loadServeConfig(path?: string, overrides: Record<string, unknown> = {}): ServeConfig {
+  let raw: Record<string, unknown> = {};
+  if (path) {
+    if (!existsSync(path)) throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
+    try {
+      raw = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new RadioLensError("RL_ERR_USAGE", { detail: `${path} is not JSON: ${(e as Error).message}` });
+    }
+  }
+  const merged: Record<string, unknown> = { ...raw };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) continue;
+    const cur = merged[k];
+    merged[k] =
+      typeof v === "object" && !Array.isArray(v) && cur && typeof cur === "object"
+        ? { ...(cur as object), ...v }
+        : v;
+  }
+  const r = ServeConfigSchema.safeParse(merged);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new RadioLensError("RL_ERR_USAGE", {
+      detail: `serve configuration: ${i?.path.join(".") || "(root)"}: ${i?.message ?? "invalid"}`,
+    });
+  }
+  return r.data;
+}
+
+/** Drops undefined fields, which zod leaves for absent optional keys and exactOptionalPropertyTypes refuses. */
+function clean<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+/** A running service. */
+export interface RunningService {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly dimse?: { readonly aeTitle: string; readonly port: number };
+  /** An admin key generated because none was configured (shown once). */
+  readonly generatedAdminKey?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the service: engine, models (the bundled reference model as `default` when none is given), HTTP, DIMSE.
+ *
+ * @example
+ * ```ts
+ * const svc = await startService(loadServeConfig(undefined, { port: 0 }));
+ * await svc.close();
+ * ```
+ */
+export async function startService(cfg: ServeConfig): Promise<RunningService> {
+  await initEngine();
+  let models = cfg.models;
+  if (models.length === 0) {
+    if (!existsSync(join(DEFAULT_MODEL_DIR, "radiolens.json"))) {
+      throw new RadioLensError("RL_ERR_MODEL_NOT_FOUND", {
+        path: DEFAULT_MODEL_DIR,
+        detail:
+          "the bundled reference model is not built yet; run `npm run build:model`, or pass --model DIR",
+      });
+    }
+    models = [{ dir: DEFAULT_MODEL_DIR, id: "default" }];
+  }
+  let generatedAdminKey: string | undefined;
+  let apiKeys = cfg.auth.apiKeys;
+  if (apiKeys.length === 0 && !cfg.auth.jwtSecret) {
+    generatedAdminKey = randomBytes(24).toString("base64url");
+    apiKeys = [{ id: "generated-admin", role: "admin", key: generatedAdminKey }];
+  }
+  const dest = cfg.dimse.enabled ? cfg.dimse.destination : undefined;
+  const app = await buildApp({
+    models: models.map((m) => ({ dir: resolve(m.dir), ...(m.id ? { id: m.id } : {}) })),
+    dataDir: cfg.dataDir,
+    auth: clean({ ...cfg.auth, apiKeys }),
+    limits: clean(cfg.limits),
+    batching: clean(cfg.batching),
+    log: { level: cfg.logLevel },
+    ...(dest ? { sendResult: createResultSender(cfg.dimse.aeTitle, dest) } : {}),
+  });
+  if (cfg.webRoot) await app.register(webConsoleRoutes, { root: resolve(cfg.webRoot) });
+  await app.listen({ host: cfg.host, port: cfg.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : cfg.port;
+  let scp: DimseServer | undefined;
+  if (cfg.dimse.enabled) scp = startDimseServer(app.radiolens, clean(cfg.dimse));
+  return {
+    app,
+    url: `http://${cfg.host}:${port}`,
+    ...(cfg.dimse.enabled ? { dimse: { aeTitle: cfg.dimse.aeTitle, port: cfg.dimse.port } } : {}),
+    ...(generatedAdminKey ? { generatedAdminKey } : {}),
+    close: async () => {
+      scp?.close();
+      await app.close();
+    },
+  };
+}
