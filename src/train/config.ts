@@ -53,6 +53,7 @@ export const TrainConfigSchema = z
       .optional(),
     limit: z.number().int().positive().optional(),
     version: z.string().optional(),
+    shuffleLabels: z.boolean().optional(),
   })
   .strict();
 

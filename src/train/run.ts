@@ -51,6 +51,11 @@ export interface TrainConfig {
   readonly limit?: number;
   /** Model version written to the card. */
   readonly version?: string;
+  /**
+   * Random-label canary: permute the training labels (seeded) so the model can learn nothing real; its test AUC
+   * must then stay near 0.5, which catches leaks between splits and evaluation bugs (Zhang et al., ICLR 2017).
+   */
+  readonly shuffleLabels?: boolean;
 }
 
 /** Result of {@link trainModel}. */
@@ -106,6 +111,15 @@ export async function trainModel(
     idx.forEach((s, i) => {
       xTrain.set(train.x.subarray(s * per, (s + 1) * per), i * per);
       yTrain.set(yAll.subarray(s * ds.numClasses, (s + 1) * ds.numClasses), i * ds.numClasses);
+    });
+  }
+  if (config.shuffleLabels) {
+    const k = ds.numClasses;
+    const perm = new Rng(config.seed ^ 0x5eed).permutation(n);
+    const src = yTrain.slice();
+    yTrain = new Float32Array(src.length);
+    perm.forEach((from, to) => {
+      yTrain.set(src.subarray(from * k, (from + 1) * k), to * k);
     });
   }
   const trainSrc = new MemoryBatchSource({
@@ -212,6 +226,7 @@ export async function trainModel(
       loss: ds.task === "multilabel" ? "binary_crossentropy" : "categorical_crossentropy",
       backend: engine.backend,
       steps: state.step,
+      ...(config.shuffleLabels ? { shuffledLabels: true } : {}),
     },
     metrics: { final: last },
     versions: { radiolens: VERSION, ...engine.versions },

@@ -38,6 +38,7 @@ Options:
   --resume             continue from DIR/checkpoints/last
   --backend NAME       onednn | wasm | cpu (default: fastest available)
   --threads N          compute threads (default RADIOLENS_THREADS or the core count)
+  --shuffle-labels     random-label canary: permute training labels; test AUC must stay near 0.5
   --config FILE        JSON or YAML with the same keys in camelCase (data, model, epochs, batchSize, seed, out,
                        learningRate, weightDecay, schedule, earlyStopping, clipNorm, ...), validated by a schema`,
   options: {
@@ -54,6 +55,7 @@ Options:
     backend: { type: "string" },
     threads: { type: "string" },
     config: { type: "string" },
+    "shuffle-labels": { type: "boolean" },
   },
   async run(args, io) {
     const lr = str(args, "lr");
@@ -74,6 +76,7 @@ Options:
       ...(backend ? { backend } : {}),
       ...(threads !== undefined ? { threads: int(args, "threads") } : {}),
       ...(flag(args, "resume") ? { resume: true } : {}),
+      ...(flag(args, "shuffle-labels") ? { shuffleLabels: true } : {}),
     };
     const configPath = str(args, "config");
     let config: TrainConfig;
