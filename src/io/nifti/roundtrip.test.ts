@@ -133,6 +133,16 @@ describe("writeNifti → readNifti round trip", () => {
       });
     }
     assert.equal((v2.meta["nifti"] as NiftiMeta).qformCode, 1);
+    // The qform written from the quaternion describes the same grid as the sform, for both handednesses.
+    for (const direction of [
+      [c, -s, 0, s, c, 0, 0, 0, 1],
+      [c, -s, 0, s, c, 0, 0, 0, -1],
+    ]) {
+      const m = readNifti(encodeNifti({ ...img, direction }, { version: 2 })).meta["nifti"] as NiftiMeta;
+      (m.sform as number[]).forEach((v, i) => {
+        assert.ok(Math.abs(v - ((m.qform as number[])[i] as number)) < 1e-9, `qform[${i}]`);
+      });
+    }
   });
 
   it("RGB24 images are written and read as 3 interleaved channels", () => {
