@@ -22,12 +22,12 @@ export type DicomErrorCode =
 
 const FIX: Record<DicomErrorCode, string> = {
   DICOM_NO_META:
-    "The file lacks the 128-byte preamble, 'DICM' and File Meta Information (PS3.10 7.1); read it with { strict: false } to guess the encoding.",
+    "The file lacks the 128-byte preamble, 'DICM' and File Meta Information (PS3.10 7.1); read it leniently (--lenient, or { strict: false }) to guess the encoding.",
   DICOM_BAD_META:
     "The File Meta Information (group 0002, PS3.10 7.1) is damaged; re-export the file from its source.",
   DICOM_TRUNCATED: "The file ends before a declared length; copy it again from its source.",
   DICOM_BAD_VR:
-    "An element has a value representation not in PS3.5 6.2; read with { strict: false } to fall back to the dictionary VR.",
+    "An element has a value representation not in PS3.5 6.2; read it leniently (--lenient, or { strict: false }) to fall back to the dictionary VR.",
   DICOM_BAD_LENGTH: "An element declares a length the file cannot hold (PS3.5 7.1); the file is damaged.",
   DICOM_BAD_SEQUENCE: "A sequence or item is not delimited as PS3.5 7.5 requires; the file is damaged.",
   DICOM_DEPTH: "Sequences nest deeper than the limit (default 64); raise maxDepth only for trusted files.",

@@ -272,3 +272,58 @@ describe("data dictionary", () => {
     assert.ok(readFileSync(new URL("./dictionary-data.ts", import.meta.url), "utf8").length < 300_000);
   });
 });
+
+describe("transcoding between native transfer syntaxes", () => {
+  it("keeps every value and the decoded pixels through implicit LE, explicit BE and deflated", async () => {
+    const { decodeStoredPixels } = await import("./pixels.js");
+    const targets = [
+      TS.ImplicitVRLittleEndian,
+      TS.ExplicitVRBigEndian,
+      TS.DeflatedExplicitVRLittleEndian,
+      TS.ExplicitVRLittleEndian,
+    ];
+    let n = 0;
+    for (const f of [
+      "CT_small.dcm",
+      "MR_small_bigendian.dcm",
+      "rtdose.dcm",
+      "SC_rgb_small_odd.dcm",
+      "rtplan.dcm",
+      "liver_expb_1frame.dcm",
+    ]) {
+      const src = readDicomFile(`${DIR}/${f}`);
+      const before = src.dataset.has("PixelData") ? await decodeStoredPixels(src) : undefined;
+      let cur = src;
+      for (const ts of targets) {
+        cur = parseDicom(writeDicom(cur, { transferSyntaxUID: ts }));
+        assert.equal(cur.transferSyntaxUID, ts);
+        for (const k of [
+          "Rows",
+          "Columns",
+          "BitsAllocated",
+          "NumberOfFrames",
+          "PixelSpacing",
+          "ImagePositionPatient",
+        ]) {
+          assert.deepEqual(
+            cur.dataset.strings(k).length ? cur.dataset.strings(k) : cur.dataset.numbers(k),
+            src.dataset.strings(k).length ? src.dataset.strings(k) : src.dataset.numbers(k),
+            `${f} → ${ts} ${k}`,
+          );
+        }
+        assert.equal(cur.dataset.string("PatientName"), src.dataset.string("PatientName"), `${f} → ${ts}`);
+        assert.equal(
+          cur.dataset.items("BeamSequence").length,
+          src.dataset.items("BeamSequence").length,
+          `${f} → ${ts}`,
+        );
+        if (before) {
+          const after = await decodeStoredPixels(cur);
+          assert.deepEqual([...after.data], [...before.data], `${f} → ${ts} pixels`);
+        }
+        n++;
+      }
+    }
+    assert.equal(n, 24);
+  });
+});

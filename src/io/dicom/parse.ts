@@ -557,7 +557,8 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): ParsedDicom {
 /**
  * Reads and parses a DICOM file; the file size is checked against the limits before it is read.
  *
- * @throws RadioLensError RL_ERR_FILE_NOT_FOUND when the path does not exist; DicomError otherwise.
+ * @throws RadioLensError RL_ERR_FILE_NOT_FOUND when the path does not exist, RL_ERR_IO when it cannot be read;
+ * DicomError for everything about the bytes.
  * @example
  * ```ts
  * const { dataset } = readDicomFile("CT_small.dcm", { strict: false });
@@ -566,12 +567,21 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): ParsedDicom {
 export function readDicomFile(path: string, options: ParseOptions = {}): ParsedDicom {
   let size: number;
   try {
-    size = statSync(path).size;
+    const st = statSync(path);
+    if (!st.isFile()) throw new RadioLensError("RL_ERR_IO", { path, detail: "not a regular file" });
+    size = st.size;
   } catch (e) {
+    if (e instanceof RadioLensError) throw e;
     throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path }, { cause: e });
   }
   const cap = (options.maxPixelBytes ?? DEFAULT_PARSE_LIMITS.maxPixelBytes) + 64 * 2 ** 20;
   if (size > cap)
     throw new DicomError("DICOM_TOO_LARGE", `File of ${size} bytes exceeds the limit of ${cap} bytes`);
-  return parseDicom(new Uint8Array(readFileSync(path)), options);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message }, { cause: e });
+  }
+  return parseDicom(bytes, options);
 }

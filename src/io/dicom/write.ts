@@ -104,6 +104,7 @@ function swapped(value: Uint8Array, width: number): Uint8Array {
 const MAX_WRITE_DEPTH = 64;
 
 function encodeElement(
+  pixelWidth: number,
   el: DicomElement,
   srcLE: boolean,
   enc: Enc,
@@ -156,7 +157,9 @@ function encodeElement(
     out.push(itemHeader(0xfffee0dd, 0, true));
     return;
   }
-  const w = binaryWidth(el.vr);
+  // Native Pixel Data is swapped per sample (Bits Allocated), as readers of big endian files take it
+  // (PS3.5 8.1.1): 8-bit samples in OW are not swapped, 32-bit samples are swapped 4 bytes at a time.
+  const w = el.tag === 0x7fe00010 && pixelWidth > 0 ? pixelWidth : binaryWidth(el.vr);
   const value = srcLE !== enc.le && w > 1 ? swapped(el.value, w) : el.value;
   out.push(header(el.tag, el.vr, value.length, enc));
   out.push(value);
@@ -164,6 +167,8 @@ function encodeElement(
 
 function encodeDataset(ds: DicomDataset, enc: Enc, encapsulatedOK: boolean, out: Sink, depth = 0): void {
   const sorted = ds.sorted();
+  const bitsAllocated = ds.elements.has(0x00280100) ? (ds.number(0x00280100) ?? 0) : 0;
+  const pixelWidth = bitsAllocated >= 16 ? bitsAllocated / 8 : bitsAllocated > 0 ? 1 : 0;
   let i = 0;
   while (i < sorted.length) {
     const group = (sorted[i] as DicomElement).tag >>> 16;
@@ -173,7 +178,7 @@ function encodeDataset(ds: DicomDataset, enc: Enc, encapsulatedOK: boolean, out:
       const el = sorted[i] as DicomElement;
       // Group Length (gggg,0000) is recomputed so that it stays true after edits (PS3.5 7.2).
       if ((el.tag & 0xffff) === 0 && el.vr === "UL" && !el.items) lengthEl = el;
-      else encodeElement(el, ds.littleEndian, enc, encapsulatedOK, groupSink, depth);
+      else encodeElement(pixelWidth, el, ds.littleEndian, enc, encapsulatedOK, groupSink, depth);
     }
     if (lengthEl) {
       const v = new Uint8Array(4);
