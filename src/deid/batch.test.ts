@@ -199,6 +199,29 @@ await deidentifyTree(${JSON.stringify(big)}, ${JSON.stringify(killed)}, { secret
       assert.ok(readFileSync(join(clean, f)).equals(readFileSync(join(killed, f))), `${f} differs`);
   });
 
+  it("names outputs by the replaced UIDs with layout uid, so input names cannot leak", async () => {
+    const named = join(tmp, "in-named", "DOE_JOHN");
+    mkdirSync(named, { recursive: true });
+    copyFileSync(sharedData("dicom/pydicom/CT_small.dcm"), join(named, "DOE_JOHN_CT.dcm"));
+    const out = join(tmp, "uid-out");
+    const s = await deidentifyTree(join(tmp, "in-named"), out, {
+      secret: SECRET,
+      layout: "uid",
+      workers: 0,
+      durable: false,
+    });
+    assert.equal(s.written, 1);
+    const files = listFiles(out).filter((f) => f.endsWith(".dcm"));
+    assert.equal(files.length, 1);
+    assert.ok(!(files[0] as string).includes("DOE"));
+    const ds = parseDicom(new Uint8Array(readFileSync(join(out, files[0] as string)))).dataset;
+    assert.equal(
+      files[0],
+      `${ds.uid("StudyInstanceUID")}/${ds.uid("SeriesInstanceUID")}/${ds.uid("SOPInstanceUID")}.dcm`,
+    );
+    assert.equal(audit(out)[0]?.output, files[0]);
+  });
+
   it("de-identifies a single file with deidentifyFile and writes nothing for a quarantined one", () => {
     const out = join(tmp, "single", "ct.dcm");
     const r = deidentifyFile(sharedData("dicom/pydicom/CT_small.dcm"), out, { secret: SECRET });

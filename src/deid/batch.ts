@@ -53,6 +53,12 @@ export interface DeidTreeOptions extends DeidConfig {
    * leaves flushing to the operating system.
    */
   readonly durable?: boolean;
+  /**
+   * How outputs are named: `mirror` (default) keeps the input's relative paths; `uid` writes
+   * `<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm` with the replaced UIDs, for exports whose file
+   * or folder names carry patient names or IDs.
+   */
+  readonly layout?: "mirror" | "uid";
 }
 
 /** Totals of one run. */
@@ -184,6 +190,7 @@ export function runTask(
   outRoot: string,
   config: DeidConfig,
   durable = true,
+  layout: "mirror" | "uid" = "mirror",
 ): TaskResult {
   const rel = safeRelative(entry.rel);
   if (rel === undefined) {
@@ -207,11 +214,29 @@ export function runTask(
     if (r.status === "quarantined" || !r.bytes) {
       return { record: { ...base, status: "quarantined", quarantine: r.quarantine } };
     }
-    writeOutput(join(outRoot, rel), r.bytes, durable);
+    let outRel = rel;
+    if (layout === "uid") {
+      const u = r.uids;
+      // UIDs are digits and dots only (PS3.5 9.1), so they cannot name a path outside the output folder.
+      if (!u || ![u.study, u.series, u.instance].every((x) => /^[0-9.]+$/.test(x))) {
+        return {
+          record: {
+            ...base,
+            status: "failed",
+            error: {
+              code: "RL_ERR_DATA_INVALID",
+              message: "no valid Study/Series/SOP Instance UID to name the output by",
+            },
+          },
+        };
+      }
+      outRel = `${u.study}/${u.series}/${u.instance}.dcm`;
+    }
+    writeOutput(join(outRoot, outRel), r.bytes, durable);
     const record: AuditRecord = {
       ...base,
       status: "written",
-      output: rel,
+      output: outRel,
       ...(r.quarantine.length ? { quarantine: r.quarantine } : {}),
       ...(r.maskRule !== undefined ? { maskRule: r.maskRule } : {}),
     };
@@ -241,7 +266,7 @@ export function deidentifyFile(inPath: string, outPath: string, config: DeidConf
   return runTask({ rel: basename(outPath), path: inPath }, outRoot, config);
 }
 
-function runDescription(config: DeidConfig): Record<string, unknown> {
+function runDescription(config: DeidTreeOptions): Record<string, unknown> {
   return {
     format: "radiolens-deid-run",
     version: 1,
@@ -252,6 +277,7 @@ function runDescription(config: DeidConfig): Record<string, unknown> {
       .slice(0, 16),
     options: activeOptions(config.options ?? {}),
     keepBurnedIn: config.keepBurnedIn === true,
+    layout: config.layout ?? "mirror",
     maskRules: createHash("sha256")
       .update(JSON.stringify(config.maskRules ?? []))
       .digest("hex")
@@ -284,15 +310,17 @@ async function runPool(
   config: DeidConfig,
   workers: number,
   durable: boolean,
+  layout: "mirror" | "uid",
   onResult: (r: TaskResult) => void,
 ): Promise<void> {
   if (workers <= 0 || entries.length <= 1) {
-    for (const e of entries) onResult(runTask(e, outRoot, config, durable));
+    for (const e of entries) onResult(runTask(e, outRoot, config, durable, layout));
     return;
   }
   const shared = {
     outRoot,
     durable,
+    layout,
     config: {
       secret: config.secret,
       options: config.options ?? {},
@@ -381,7 +409,7 @@ export async function deidentifyTree(
   const desc = runDescription(options);
   if (existsSync(runPath)) {
     const prev = JSON.parse(readFileSync(runPath, "utf8")) as Record<string, unknown>;
-    for (const k of ["secretFingerprint", "options", "keepBurnedIn", "maskRules"]) {
+    for (const k of ["secretFingerprint", "options", "keepBurnedIn", "maskRules", "layout"]) {
       if (JSON.stringify(prev[k]) !== JSON.stringify(desc[k])) {
         throw new RadioLensError("RL_ERR_DEID_RESUME_MISMATCH", { path: output, detail: `${k} differs` });
       }
@@ -413,17 +441,25 @@ export async function deidentifyTree(
   try {
     const requested = options.workers ?? availableParallelism();
     const workers = Math.min(requested, pending.length);
-    await runPool(pending, outAbs, options, workers, options.durable !== false, (r) => {
-      // The pseudonym table is saved before the audit line, so every audited instance's patient is in it.
-      if (table && r.patient && table.get(r.patient.id) !== r.patient.pseudonym) {
-        table.set(r.patient.id, r.patient.pseudonym);
-        writePseudonymTable(options.pseudonymTable as string, table, options.secret);
-      }
-      audit.append(r.record);
-      if (r.record.status === "written") written++;
-      else if (r.record.status === "quarantined") quarantined++;
-      else failed++;
-    });
+    await runPool(
+      pending,
+      outAbs,
+      options,
+      workers,
+      options.durable !== false,
+      options.layout ?? "mirror",
+      (r) => {
+        // The pseudonym table is saved before the audit line, so every audited instance's patient is in it.
+        if (table && r.patient && table.get(r.patient.id) !== r.patient.pseudonym) {
+          table.set(r.patient.id, r.patient.pseudonym);
+          writePseudonymTable(options.pseudonymTable as string, table, options.secret);
+        }
+        audit.append(r.record);
+        if (r.record.status === "written") written++;
+        else if (r.record.status === "quarantined") quarantined++;
+        else failed++;
+      },
+    );
   } finally {
     audit.close();
   }

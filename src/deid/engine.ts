@@ -53,6 +53,8 @@ export interface DeidInstanceResult {
   readonly sopClassUID?: string;
   /** Original Patient ID and its pseudonym, for the encrypted pseudonym table (never logged). */
   readonly patient?: { readonly id: string; readonly pseudonym: string };
+  /** Study, Series and SOP Instance UIDs of the output (already replaced), for naming files by UID. */
+  readonly uids?: { readonly study: string; readonly series: string; readonly instance: string };
 }
 
 const PatientName = 0x00100010;
@@ -607,9 +609,13 @@ export function deidentifyBytes(input: Uint8Array, config: DeidConfig): DeidInst
   }
   const { meta, actions, patient } = deidentifyParsed(parsed, config);
   const bytes = writeDicom({ meta, dataset: ds, transferSyntaxUID: parsed.transferSyntaxUID });
+  const study = ds.uid(0x0020000d);
+  const series = ds.uid(0x0020000e);
+  const instance = ds.uid(SOPInstanceUID);
   return {
     status: "written",
     bytes,
+    ...(study && series && instance ? { uids: { study, series, instance } } : {}),
     actions,
     quarantine: verdict.reasons,
     ...(maskRule !== undefined ? { maskRule } : {}),

@@ -6,6 +6,7 @@ import type { DeidConfig } from "./engine.js";
 interface Shared {
   readonly outRoot: string;
   readonly durable: boolean;
+  readonly layout: "mirror" | "uid";
   readonly config: DeidConfig;
 }
 
@@ -13,5 +14,5 @@ const shared = workerData as Shared;
 const config: DeidConfig = { ...shared.config, secret: new Uint8Array(shared.config.secret) };
 
 parentPort?.on("message", (task: { rel: string; path?: string; bytes?: Uint8Array }) => {
-  parentPort?.postMessage(runTask(task, shared.outRoot, config, shared.durable));
+  parentPort?.postMessage(runTask(task, shared.outRoot, config, shared.durable, shared.layout));
 });

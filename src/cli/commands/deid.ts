@@ -35,6 +35,8 @@ ${optionList}
                          burned-in verdicts instead of quarantining
   --keep-burned-in       write instances flagged for burned-in text (only after checking their pixels)
   --workers N            worker threads (default: all cores)
+  --layout mirror|uid    output names: the input's relative paths (default) or Study/Series/SOP Instance UID
+                         folders, for exports whose names hold patient names or IDs
   --no-fsync             skip the fsync of each output (still written atomically; faster, less crash-proof)
   --json                 print the summary as JSON
 
@@ -48,6 +50,7 @@ written. Running the same command again resumes an interrupted run.`,
     "keep-burned-in": { type: "boolean" },
     workers: { type: "string" },
     "no-fsync": { type: "boolean" },
+    layout: { type: "string" },
     json: { type: "boolean" },
   },
   allowPositionals: true,
@@ -64,6 +67,10 @@ written. Running the same command again resumes an interrupted run.`,
     if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) {
       throw new RadioLensError("RL_ERR_USAGE", { detail: "--workers must be a whole number ≥ 0" });
     }
+    const layout = str(args, "layout") ?? "mirror";
+    if (layout !== "mirror" && layout !== "uid") {
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "--layout is mirror or uid" });
+    }
     const maskPath = str(args, "mask-rules");
     const tablePath = str(args, "pseudonym-table");
     const summary = await deidentifyTree(input, output, {
@@ -71,6 +78,7 @@ written. Running the same command again resumes an interrupted run.`,
       options: parseOptionNames(strs(args, "option")),
       keepBurnedIn: flag(args, "keep-burned-in"),
       durable: !flag(args, "no-fsync"),
+      layout,
       ...(maskPath !== undefined ? { maskRules: loadMaskRules(maskPath) } : {}),
       ...(tablePath !== undefined ? { pseudonymTable: tablePath } : {}),
       ...(workers !== undefined ? { workers } : {}),
