@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RadioLensError } from "../core/errors.js";
 import { evaluatePredictions } from "./evaluate.js";
-import { formatEvaluationTable, parsePredictionsCsv } from "./predictions-csv.js";
+import {
+  compareAucs,
+  formatAucComparisons,
+  formatEvaluationTable,
+  parsePredictionsCsv,
+} from "./predictions-csv.js";
 
 const isCsvError = (pattern: RegExp) => (e: unknown) =>
   e instanceof RadioLensError && e.code === "RL_ERR_PREDICTIONS_CSV" && pattern.test(e.message);
@@ -64,6 +69,27 @@ describe("parsePredictionsCsv", () => {
       (e: unknown) =>
         e instanceof RadioLensError && /rows 1 and 2/.test(e.message) && !e.message.includes("MRN-9"),
     );
+  });
+
+  it("compares two models per class with DeLong and refuses mismatched cases", () => {
+    const a = parsePredictionsCsv(
+      "label,score_0,score_1,score_2\n0,0.7,0.2,0.1\n1,0.2,0.5,0.3\n2,0.1,0.3,0.6\n2,0.3,0.4,0.3\n1,0.1,0.8,0.1\n0,0.4,0.4,0.2\n",
+      "a.csv",
+    );
+    const b = parsePredictionsCsv(
+      "label,score_0,score_1,score_2\n0,0.4,0.3,0.3\n1,0.3,0.4,0.3\n2,0.3,0.3,0.4\n2,0.4,0.3,0.3\n1,0.3,0.3,0.4\n0,0.3,0.4,0.3\n",
+      "b.csv",
+    );
+    const rows = compareAucs(a, b);
+    assert.equal(rows.length, 3);
+    const ev = evaluatePredictions({ ...a, bootstrap: false });
+    rows.forEach((r, c) => {
+      assert.equal(r.auc_a, ev.per_class[c]!.auc);
+      assert.ok(Math.abs(r.difference - (r.auc_a - r.auc_b)) < 1e-15);
+    });
+    assert.match(formatAucComparisons(rows), /p \(DeLong\)/);
+    const shifted = parsePredictionsCsv("label,score_0,score_1,score_2\n1,0.7,0.2,0.1\n", "c.csv");
+    assert.throws(() => compareAucs(a, shifted), RadioLensError);
   });
 
   it("formats a table with every headline metric and 'undefined' for NaN", () => {

@@ -1,12 +1,15 @@
-/** Reads a predictions CSV (binary, multi-class or multi-label, optional patient_id) into an evaluation input, and formats an evaluation as a terminal table. */
+/** Reads a predictions CSV (binary, multi-class or multi-label, optional patient_id) into an evaluation input, compares two models' AUCs, and formats results as terminal tables. */
 import { readFileSync } from "node:fs";
 import { RadioLensError } from "../core/errors.js";
+import { computeDelongTest } from "./delong.js";
 import {
+  aggregateByPatient,
   type EvaluationInput,
   type EvaluationResult,
   evaluatePredictions,
   HEADLINE_KEYS,
 } from "./evaluate.js";
+import { normalQuantile } from "./stats.js";
 
 /** Splits one CSV record (RFC 4180 quoting: "a,b" and "" escapes). */
 function splitCsvLine(line: string): string[] {
@@ -179,6 +182,107 @@ export function evaluatePredictionsCsv(
 ): { input: EvaluationInput; result: EvaluationResult } {
   const input = readPredictionsCsv(path, options);
   return { input, result: evaluatePredictions(input) };
+}
+
+/** The DeLong comparison of two models' AUC for one class or label (snake_case, as the JSON). */
+export interface AucComparison {
+  readonly name: string;
+  readonly auc_a: number;
+  readonly auc_b: number;
+  /** auc_a − auc_b with its DeLong Wald interval at `level`. */
+  readonly difference: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly z: number;
+  readonly p_value: number;
+  readonly level: number;
+}
+
+/**
+ * Compares two models' predictions on the same cases with DeLong's paired test (DeLong et al. 1988): binary gives
+ * one comparison, multi-class one per class (one-vs-rest), multi-label one per label. The two inputs must have the
+ * same task, the same rows in the same order (after patient aggregation) and identical labels.
+ *
+ * @example
+ * ```ts
+ * const [c] = compareAucs(readPredictionsCsv("model-a.csv"), readPredictionsCsv("model-b.csv"));
+ * c!.p_value;
+ * ```
+ */
+export function compareAucs(a: EvaluationInput, b: EvaluationInput, level = 0.95): AucComparison[] {
+  const fail = (detail: string) =>
+    new RadioLensError("RL_ERR_METRIC_INPUT", { metric: "delong comparison", detail });
+  if (a.task !== b.task) throw fail(`the tasks differ (${a.task} vs ${b.task})`);
+  const A = aggregateByPatient(a);
+  const B = aggregateByPatient(b);
+  const rows = (x: EvaluationInput["labels"] | EvaluationInput["scores"]) =>
+    Array.from(x as ArrayLike<number | ArrayLike<number>>, (v) =>
+      typeof v === "number" ? [v] : Array.from(v),
+    );
+  const la = rows(A.labels);
+  const lb = rows(B.labels);
+  if (la.length !== lb.length) throw fail(`${la.length} vs ${lb.length} rows (or patients)`);
+  la.forEach((r, i) => {
+    if (r.some((v, j) => v !== lb[i]![j]))
+      throw fail(`row ${i + 1}: the labels differ; give both files the same cases in the same order`);
+  });
+  if (a.patientIds !== undefined && b.patientIds !== undefined) {
+    const order = (ids: readonly string[]) => [...new Set(ids)];
+    const oa = order(a.patientIds);
+    const ob = order(b.patientIds);
+    if (oa.some((id, i) => id !== ob[i])) throw fail("the patients differ or come in a different order");
+  }
+  const sa = rows(A.scores);
+  const sb = rows(B.scores);
+  const width = sa[0]?.length ?? 0;
+  if ((sb[0]?.length ?? 0) !== width) throw fail("the score columns differ");
+  const z = normalQuantile(0.5 + level / 2);
+  const names = a.classNames ?? b.classNames;
+  const columns =
+    A.task === "binary"
+      ? [{ name: names?.[1] ?? "positive", c: 0 }]
+      : Array.from({ length: width }, (_, c) => ({ name: names?.[c] ?? String(c), c }));
+  return columns.map(({ name, c }) => {
+    const y = A.task === "multiclass" ? la.map((r) => (r[0] === c ? 1 : 0)) : la.map((r) => r[c]!);
+    const t = computeDelongTest(
+      y,
+      sa.map((r) => r[c]!),
+      sb.map((r) => r[c]!),
+    );
+    const half = z * Math.sqrt(t.variance);
+    return {
+      name,
+      auc_a: t.auc1,
+      auc_b: t.auc2,
+      difference: t.difference,
+      lo: t.difference - half,
+      hi: t.difference + half,
+      z: t.z,
+      p_value: t.pValue,
+      level,
+    };
+  });
+}
+
+/**
+ * Formats AUC comparisons as a plain-text table.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatAucComparisons(compareAucs(a, b)));
+ * ```
+ */
+export function formatAucComparisons(rows: readonly AucComparison[]): string {
+  const w = Math.max(12, ...rows.map((r) => r.name.length + 2));
+  const head = `${pad("class", w)}${["auc A", "auc B", "A − B", `${Math.round((rows[0]?.level ?? 0.95) * 100)}% CI`, "p (DeLong)"].map((h) => pad(h, 12, true)).join("")}`;
+  const lines = rows.map(
+    (r) =>
+      pad(r.name, w) +
+      [fmt(r.auc_a), fmt(r.auc_b), fmt(r.difference), `${fmt(r.lo)}…${fmt(r.hi)}`, fmt(r.p_value)]
+        .map((v) => pad(v, 12, true))
+        .join(""),
+  );
+  return `DeLong test of AUC, model A vs model B on the same cases\n${head}\n${lines.join("\n")}\n`;
 }
 
 function fmt(v: number | null | undefined): string {

@@ -17,15 +17,15 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out, err };
 }
 
-function binaryCsv(): string {
+function binaryCsv(name = "binary.csv", signal = 1.5): string {
   const rng = new Rng(9);
   const lines = ["patient_id,label,score"];
   for (let p = 0; p < 60; p++) {
     const y = rng.bernoulli(0.4) ? 1 : 0;
     for (let k = 0; k < 2; k++)
-      lines.push(`P${p},${y},${(1 / (1 + Math.exp(-rng.normal(y * 1.5 - 0.5, 1)))).toFixed(6)}`);
+      lines.push(`P${p},${y},${(1 / (1 + Math.exp(-rng.normal(y * signal - 0.5, 1)))).toFixed(6)}`);
   }
-  const path = join(dir, "binary.csv");
+  const path = join(dir, name);
   writeFileSync(path, `${lines.join("\n")}\n`);
   return path;
 }
@@ -75,6 +75,25 @@ describe("radiolens metrics", () => {
     assert.ok(j.recall >= 0.9, `recall ${j.recall}`);
     assert.match(j.threshold.rule, /sensitivity >= 0\.9/);
     assert.equal((await cli(["metrics", csv, "--threshold", "sensitivity:x"])).code, 2);
+  });
+
+  it("--compare runs the DeLong test against a second model on the same patients", async () => {
+    const weaker = binaryCsv("weaker.csv", 0.3);
+    const r = await cli(["metrics", csv, "--json", "--bootstrap", "0", "--compare", weaker]);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as {
+      auc: number;
+      comparison: { delong: { auc_a: number; auc_b: number; p_value: number; lo: number }[] };
+    };
+    const c = j.comparison.delong[0]!;
+    assert.equal(c.auc_a, j.auc);
+    assert.ok(c.auc_a > c.auc_b, `${c.auc_a} > ${c.auc_b}`);
+    assert.ok(c.p_value < 0.05 && c.lo > 0, `p ${c.p_value}`);
+    const table = await cli(["metrics", csv, "--bootstrap", "0", "--compare", weaker]);
+    assert.match(table.out, /DeLong test of AUC/);
+    const other = join(dir, "other.csv");
+    writeFileSync(other, "patient_id,label,score\nQ1,1,0.5\nQ2,0,0.2\n");
+    assert.equal((await cli(["metrics", csv, "--compare", other])).code, 3);
   });
 
   it("prints a table and writes SVG figures with --plots", async () => {

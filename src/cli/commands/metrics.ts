@@ -1,6 +1,12 @@
 /** `radiolens metrics <predictions.csv>`: clinical metrics with confidence intervals for any model's saved predictions. */
 import { RadioLensError } from "../../core/errors.js";
-import { evaluatePredictionsCsv, formatEvaluationTable } from "../../metrics/predictions-csv.js";
+import {
+  compareAucs,
+  evaluatePredictionsCsv,
+  formatAucComparisons,
+  formatEvaluationTable,
+  readPredictionsCsv,
+} from "../../metrics/predictions-csv.js";
 import type { ThresholdRule } from "../../metrics/ranking.js";
 import { type Command, flag, str } from "../command.js";
 
@@ -42,7 +48,7 @@ export const metricsCommand: Command = {
   name: "metrics",
   summary: "Metrics with 95% CIs (bootstrap, DeLong) for a predictions CSV",
   help: [
-    "Usage: radiolens metrics <predictions.csv> [--json] [--threshold T|youden|sensitivity:T|specificity:T] [--bootstrap N] [--seed S] [--plots DIR]",
+    "Usage: radiolens metrics <predictions.csv> [--json] [--threshold T|youden|sensitivity:T|specificity:T] [--bootstrap N] [--seed S] [--plots DIR] [--compare B.csv]",
     "",
     "CSV header (one row per image):",
     "  binary       label,score                       score = P(class 1); label 0/1",
@@ -56,6 +62,7 @@ export const metricsCommand: Command = {
     "  --bootstrap N   stratified bootstrap resamples for the CIs (default 1000; 0 = off)",
     "  --seed S        bootstrap seed (default 0)",
     "  --plots DIR     also write roc.svg, pr.svg, confusion.svg, reliability.svg into DIR",
+    "  --compare B.csv DeLong test of this file's AUC against model B's on the same cases",
   ].join("\n"),
   options: {
     json: { type: "boolean" },
@@ -63,6 +70,7 @@ export const metricsCommand: Command = {
     bootstrap: { type: "string" },
     seed: { type: "string" },
     plots: { type: "string" },
+    compare: { type: "string" },
   },
   allowPositionals: true,
   async run(args, io) {
@@ -88,7 +96,16 @@ export const metricsCommand: Command = {
       const written = await writeEvaluationPlots(plotsDir, input, result);
       io.stderr(`wrote ${written.length} figures to ${plotsDir}\n`);
     }
-    io.stdout(flag(args, "json") ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluationTable(result));
+    const other = str(args, "compare");
+    const comparison = other === undefined ? undefined : compareAucs(input, readPredictionsCsv(other));
+    if (flag(args, "json")) {
+      const doc =
+        comparison === undefined ? result : { ...result, comparison: { model_b: other, delong: comparison } };
+      io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+    } else {
+      io.stdout(formatEvaluationTable(result));
+      if (comparison !== undefined) io.stdout(`\n${formatAucComparisons(comparison)}`);
+    }
     return 0;
   },
 };
