@@ -48,7 +48,14 @@ export {
 } from "./pixels.js";
 export { decodeRleFrame } from "./rle.js";
 export { groupBySeries, type SeriesVolume, type SeriesWarning, seriesToVolume } from "./series.js";
-export { dicomToImage, geometryOf, modalityLutOf, type ToImageOptions, voiOf } from "./to-image.js";
+export {
+  dicomToImage,
+  functionalGroup,
+  geometryOf,
+  modalityLutOf,
+  type ToImageOptions,
+  voiOf,
+} from "./to-image.js";
 export {
   isKnownTransferSyntax,
   type PixelEncoding,

@@ -8,7 +8,7 @@ import { runCli } from "../../cli/main.js";
 import { sharedData } from "../../core/testing.js";
 import { decodePng } from "../image/png.js";
 import { readNifti } from "../nifti/read.js";
-import { DicomError, parseDicom, readDicomFile, writeDicom } from "./index.js";
+import { DicomDataset, DicomError, parseDicom, readDicomFile, writeDicom } from "./index.js";
 import {
   applyModalityLut,
   applyPalette,
@@ -132,6 +132,63 @@ describe("dicomToImage", () => {
     assert.equal(rgb.shape[2], 3);
     // The YBR test image is colour bars: after conversion the first pixel is pure red (within rounding).
     assert.ok((ybr.data[0] as number) > 250 && (ybr.data[1] as number) < 5 && (ybr.data[2] as number) < 5);
+  });
+
+  it("reads enhanced multi-frame geometry and rescale from functional groups (PS3.3 C.7.6.16)", async () => {
+    const p = readDicomFile(sharedData("dicom/pydicom/CT_small.dcm"));
+    const ds = p.dataset;
+    const px = ds.get("PixelData");
+    assert.ok(px);
+    const two = new Uint8Array(px.value.length * 2);
+    two.set(px.value);
+    two.set(px.value, px.value.length);
+    ds.set({ ...px, value: two });
+    ds.setString("NumberOfFrames", "2");
+    for (const k of [
+      "RescaleIntercept",
+      "RescaleSlope",
+      "ImagePositionPatient",
+      "ImageOrientationPatient",
+      "PixelSpacing",
+      "SliceThickness",
+    ])
+      ds.delete(k);
+    const item = (fill: (d: DicomDataset) => void) => {
+      const d = new DicomDataset(true);
+      fill(d);
+      return d;
+    };
+    const shared = item((d) => {
+      d.setItems("PixelMeasuresSequence", [
+        item((m) => {
+          m.setNumbers("PixelSpacing", [0.5, 0.6]);
+          m.setNumbers("SliceThickness", [2]);
+        }),
+      ]);
+      d.setItems("PlaneOrientationSequence", [
+        item((o) => o.setNumbers("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
+      ]);
+      d.setItems("PixelValueTransformationSequence", [
+        item((t) => {
+          t.setNumbers("RescaleSlope", [1]);
+          t.setNumbers("RescaleIntercept", [-1024]);
+        }),
+      ]);
+    });
+    const frame = (z: number) =>
+      item((d) =>
+        d.setItems("PlanePositionSequence", [item((pp) => pp.setNumbers("ImagePositionPatient", [0, 0, z]))]),
+      );
+    ds.setItems("SharedFunctionalGroupsSequence", [shared]);
+    ds.setItems("PerFrameFunctionalGroupsSequence", [frame(10), frame(7.5)]);
+    const again = parseDicom(writeDicom(p));
+    const img = await dicomToImage(again);
+    const stored = await decodeStoredPixels(again);
+    assert.deepEqual(img.shape, [2, 128, 128, 1]);
+    assert.deepEqual(img.spacing, [0.6, 0.5, 2.5]);
+    assert.deepEqual(img.origin, [0, 0, 10]);
+    assert.deepEqual(img.direction, [1, 0, 0, 0, 1, 0, 0, 0, -1]);
+    assert.equal(img.data[5], (stored.data[5] as number) - 1024);
   });
 
   it("times out a slow codec, restarts its worker, and keeps decoding", async () => {

@@ -59,17 +59,41 @@ function lutFrom(ds: DicomDataset, descriptorTag: number, dataTag: number): Look
  * modalityLutOf(dataset); // { kind: "rescale", slope: 1, intercept: -1024 }
  * ```
  */
-export function modalityLutOf(ds: DicomDataset): ModalityLut {
+export function modalityLutOf(ds: DicomDataset, frame = 0): ModalityLut {
   const item = ds.items(0x00283000)[0];
   if (item) {
     const lut = lutFrom(item, 0x00283002, 0x00283006);
     if (lut) return { kind: "lut", lut };
   }
+  // Enhanced objects keep Rescale in the Pixel Value Transformation functional group (PS3.3 C.7.6.16.2.9).
+  const src =
+    ds.has("RescaleSlope") || ds.has("RescaleIntercept")
+      ? ds
+      : (functionalGroup(ds, frame, 0x00289145) ?? ds);
   return {
     kind: "rescale",
-    slope: ds.number("RescaleSlope") ?? 1,
-    intercept: ds.number("RescaleIntercept") ?? 0,
+    slope: src.number("RescaleSlope") ?? 1,
+    intercept: src.number("RescaleIntercept") ?? 0,
   };
+}
+
+/**
+ * The item of a functional group macro for one frame of an enhanced multi-frame object (PS3.3 C.7.6.16):
+ * the Per-Frame Functional Groups Sequence (5200,9230) item of that frame first, then the Shared one (5200,9229).
+ *
+ * @example
+ * ```ts
+ * functionalGroup(dataset, 3, 0x00209113)?.numbers("ImagePositionPatient"); // Plane Position of frame 3
+ * ```
+ */
+export function functionalGroup(
+  ds: DicomDataset,
+  frame: number,
+  sequenceTag: number,
+): DicomDataset | undefined {
+  const perFrame = ds.items(0x52009230)[frame]?.items(sequenceTag)[0];
+  if (perFrame) return perFrame;
+  return ds.items(0x52009229)[0]?.items(sequenceTag)[0];
 }
 
 /**
@@ -81,11 +105,13 @@ export function modalityLutOf(ds: DicomDataset): ModalityLut {
  * voiOf(dataset); // { kind: "window", center: 40, width: 400, fn: "LINEAR" }
  * ```
  */
-export function voiOf(ds: DicomDataset): VoiLut | undefined {
-  const c = ds.numbers("WindowCenter")[0];
-  const w = ds.numbers("WindowWidth")[0];
+export function voiOf(ds: DicomDataset, frame = 0): VoiLut | undefined {
+  // Enhanced objects keep the window in the Frame VOI LUT functional group (PS3.3 C.7.6.16.2.10).
+  const src = ds.has("WindowCenter") ? ds : (functionalGroup(ds, frame, 0x00289132) ?? ds);
+  const c = src.numbers("WindowCenter")[0];
+  const w = src.numbers("WindowWidth")[0];
   if (c !== undefined && w !== undefined && w > 0) {
-    const f = ds.string("VOILUTFunction");
+    const f = src.string("VOILUTFunction");
     const fn: VoiFunction = f === "LINEAR_EXACT" || f === "SIGMOID" ? f : "LINEAR";
     return { kind: "window", center: c, width: Math.max(w, fn === "LINEAR" ? 1 : w), fn };
   }
@@ -105,14 +131,20 @@ export function voiOf(ds: DicomDataset): VoiLut | undefined {
  * geometryOf(dataset).spacing; // [column spacing, row spacing] in mm
  * ```
  */
-export function geometryOf(ds: DicomDataset): {
+export function geometryOf(
+  ds: DicomDataset,
+  frame = 0,
+): {
   spacing: [number, number];
   position: [number, number, number] | undefined;
   orientation: [number, number, number, number, number, number] | undefined;
 } {
-  const ps = ds.numbers("PixelSpacing");
-  const ipp = ds.numbers("ImagePositionPatient");
-  const iop = ds.numbers("ImageOrientationPatient");
+  // Enhanced objects: Pixel Measures (0028,9110), Plane Position (0020,9113), Plane Orientation (0020,9116).
+  const pick = (keyword: string, seq: number) =>
+    ds.has(keyword) ? ds.numbers(keyword) : (functionalGroup(ds, frame, seq)?.numbers(keyword) ?? []);
+  const ps = pick("PixelSpacing", 0x00289110);
+  const ipp = pick("ImagePositionPatient", 0x00209113);
+  const iop = pick("ImageOrientationPatient", 0x00209116);
   // Pixel Spacing is (row spacing, column spacing) = (y, x) (PS3.3 10.7.1.3).
   const spacing: [number, number] = ps.length >= 2 ? [ps[1] as number, ps[0] as number] : [1, 1];
   return {
@@ -195,14 +227,20 @@ export async function dicomToImage(parsed: ParsedDicom, options: ToImageOptions 
     data = options.output === "display" && px.bitsStored > 8 ? scaleTo8Bit(rgb, 2 ** px.bitsStored - 1) : rgb;
   } else {
     const stored = maskStoredValues(px.data, px.bitsStored, px.highBit, px.pixelRepresentation);
-    const modality = applyModalityLut(stored, modalityLutOf(ds));
+    const perFrame = rows * cols * samples;
+    const modality = new Float32Array(stored.length);
+    const frameIndex = options.frames ?? Array.from({ length: frames }, (_, k) => k);
+    for (let k = 0; k < frames; k++) {
+      const part = stored.subarray(k * perFrame, (k + 1) * perFrame);
+      modality.set(applyModalityLut(part, modalityLutOf(ds, frameIndex[k] ?? k)), k * perFrame);
+    }
     meta["units"] = ds.string("Modality") === "CT" ? "HU" : undefined;
     if (options.output === "display") {
       const v = options.voi ?? "dataset";
       const voi: VoiLut =
         typeof v === "string"
           ? v === "dataset"
-            ? (voiOf(ds) ?? minMaxWindow(modality))
+            ? (voiOf(ds, options.frames?.[0] ?? 0) ?? minMaxWindow(modality))
             : { kind: "window", ...WINDOW_PRESETS[v], fn: "LINEAR" }
           : v;
       let display = applyVoiLut(modality, voi);
@@ -217,6 +255,34 @@ export async function dicomToImage(parsed: ParsedDicom, options: ToImageOptions 
   if (frames === 1) {
     return createImage(data, [rows, cols, channels], { spacing: geo.spacing, meta });
   }
-  const z = ds.number("SpacingBetweenSlices") ?? ds.number("SliceThickness") ?? 1;
-  return createImage(data, [frames, rows, cols, channels], { spacing: [...geo.spacing, z], meta });
+  // Frames as slices: with Plane Positions the slice axis is the normal, signed by the first two positions.
+  const g0 = geometryOf(ds, options.frames?.[0] ?? 0);
+  const g1 = geometryOf(ds, options.frames?.[1] ?? 1);
+  const measures = functionalGroup(ds, 0, 0x00289110);
+  let z =
+    ds.number("SpacingBetweenSlices") ??
+    measures?.number("SpacingBetweenSlices") ??
+    ds.number("SliceThickness") ??
+    measures?.number("SliceThickness") ??
+    1;
+  let origin = [0, 0, 0];
+  let direction = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  if (g0.position && g1.position && g0.orientation) {
+    const [r0, r1, r2, c0, c1, c2] = g0.orientation;
+    let n = [r1 * c2 - r2 * c1, r2 * c0 - r0 * c2, r0 * c1 - r1 * c0] as [number, number, number];
+    const d =
+      (g1.position[0] - g0.position[0]) * n[0] +
+      (g1.position[1] - g0.position[1]) * n[1] +
+      (g1.position[2] - g0.position[2]) * n[2];
+    if (d < 0) n = [0 - n[0], 0 - n[1], 0 - n[2]];
+    if (Math.abs(d) > 1e-6) z = Math.abs(d);
+    origin = [...g0.position];
+    direction = [r0, c0, n[0], r1, c1, n[1], r2, c2, n[2]];
+  }
+  return createImage(data, [frames, rows, cols, channels], {
+    spacing: [...geo.spacing, z],
+    origin,
+    direction,
+    meta,
+  });
 }
