@@ -2,9 +2,9 @@
 import { RadioLensError } from "../core/errors.js";
 import { loadNpzDataset } from "../data/npz-dataset.js";
 import { type BackendName, initEngine } from "../engine/backend.js";
+import type { RuntimeKind } from "../engine/runtime/index.js";
 import { type EvaluationResult, evaluatePredictions } from "../metrics/index.js";
-import { loadBundle } from "../models/bundle.js";
-import { predictArrays } from "../models/predict.js";
+import { openBundle } from "../models/onnx/bundle-runtime.js";
 
 /** Options of {@link evaluateBundle}. */
 export interface EvaluateOptions {
@@ -17,6 +17,8 @@ export interface EvaluateOptions {
   readonly bootstrap?: number;
   readonly seed?: number;
   readonly threshold?: number;
+  /** tfjs or onnx; by default ONNX Runtime when the bundle has an ONNX file. */
+  readonly runtime?: RuntimeKind;
 }
 
 /** The evaluation plus what was evaluated. */
@@ -39,7 +41,8 @@ export async function evaluateBundle(opts: EvaluateOptions): Promise<BundleEvalu
   await initEngine(opts.backend ? { backend: opts.backend } : {});
   const ds = loadNpzDataset(opts.data, [opts.split]);
   const split = ds.splits[opts.split]!;
-  const { model, card } = await loadBundle(opts.model);
+  const scorer = await openBundle(opts.model, opts.runtime ? { runtime: opts.runtime } : {});
+  const card = scorer.card;
   try {
     const want = card.input.shape;
     if (
@@ -56,7 +59,7 @@ export async function evaluateBundle(opts: EvaluateOptions): Promise<BundleEvalu
         detail: `the model has ${card.labels.length} classes, the dataset ${ds.numClasses}`,
       });
     }
-    const rows = predictArrays(model, split.x, want);
+    const rows = await scorer.predict(split.x);
     const k = ds.numClasses;
     const common = {
       classNames: [...card.labels],
@@ -86,6 +89,6 @@ export async function evaluateBundle(opts: EvaluateOptions): Promise<BundleEvalu
       dataset: { file: opts.data, split: opts.split },
     };
   } finally {
-    model.dispose();
+    await scorer.close();
   }
 }

@@ -3,16 +3,18 @@
 import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
 import { HEADLINE_KEYS } from "../../metrics/index.js";
+import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
 import { evaluateBundle } from "../../train/evaluate.js";
 import { type Command, flag, str } from "../command.js";
 
 export const evaluateCommand: Command = {
   name: "evaluate",
   summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",
-  help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME]
+  help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
 
 Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
-log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.`,
+log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.
+--runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -21,6 +23,7 @@ log loss, Brier score and ECE; --json prints them as top-level keys with per-cla
     bootstrap: { type: "string" },
     threshold: { type: "string" },
     backend: { type: "string" },
+    runtime: { type: "string" },
   },
   async run(args, io) {
     const model = str(args, "model");
@@ -30,6 +33,7 @@ log loss, Brier score and ECE; --json prints them as top-level keys with per-cla
     const bootstrap = str(args, "bootstrap");
     const threshold = str(args, "threshold");
     const backend = str(args, "backend") as BackendName | undefined;
+    const runtime = parseRuntime(str(args, "runtime"));
     const r = await evaluateBundle({
       model,
       data,
@@ -37,6 +41,7 @@ log loss, Brier score and ECE; --json prints them as top-level keys with per-cla
       ...(bootstrap !== undefined ? { bootstrap: Number(bootstrap) } : {}),
       ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
       ...(backend ? { backend } : {}),
+      ...(runtime ? { runtime } : {}),
     });
     if (flag(args, "json")) {
       io.stdout(

@@ -5,7 +5,9 @@ import { deidCommand } from "./deid.js";
 import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
 import { evaluateCommand } from "./evaluate.js";
+import { exportCommand } from "./export.js";
 import { ganSampleCommand, ganTrainCommand } from "./gan.js";
+import { importCommand } from "./import.js";
 import { infoCommand } from "./info.js";
 import { metricsCommand } from "./metrics.js";
 import { modelsCommand } from "./models.js";
@@ -24,6 +26,8 @@ export const COMMANDS: readonly Command[] = [
   metricsCommand,
   predictCommand,
   modelsCommand,
+  exportCommand,
+  importCommand,
   ganTrainCommand,
   ganSampleCommand,
   doctorCommand,

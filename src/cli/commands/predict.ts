@@ -3,18 +3,24 @@ import { basename } from "node:path";
 import { RadioLensError } from "../../core/errors.js";
 import { type BackendName, initEngine } from "../../engine/backend.js";
 import { readImage } from "../../io/index.js";
-import { loadBundle } from "../../models/bundle.js";
-import { predictImages } from "../../models/predict.js";
+import { readCard } from "../../models/bundle.js";
+import { openBundle, parseRuntime, pickRuntime, predictBundleImages } from "../../models/onnx/bundle-runtime.js";
 import { type Command, flag, str } from "../command.js";
 
 export const predictCommand: Command = {
   name: "predict",
   summary: "Predict class probabilities for images with a model bundle",
-  help: `Usage: radiolens predict --model DIR <image...> [--json] [--backend NAME]
+  help: `Usage: radiolens predict --model DIR <image...> [--json] [--backend NAME] [--runtime tfjs|onnx]
 
 Images of any size and channel count (PNG, JPEG, and every other registered format) are converted to the
-model's input spec by the preprocessing recorded in its bundle.`,
-  options: { model: { type: "string" }, json: { type: "boolean" }, backend: { type: "string" } },
+model's input spec by the preprocessing recorded in its bundle. --runtime: ONNX Runtime by default when the
+bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.`,
+  options: {
+    model: { type: "string" },
+    json: { type: "boolean" },
+    backend: { type: "string" },
+    runtime: { type: "string" },
+  },
   allowPositionals: true,
   async run(args, io) {
     const dir = str(args, "model");
@@ -22,12 +28,13 @@ model's input spec by the preprocessing recorded in its bundle.`,
     if (args.positionals.length === 0)
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give at least one image file" });
     const backend = str(args, "backend") as BackendName | undefined;
-    await initEngine(backend ? { backend } : {});
+    const runtime = pickRuntime(readCard(dir), parseRuntime(str(args, "runtime")));
+    if (runtime === "tfjs") await initEngine(backend ? { backend } : {});
     const images = [];
     for (const p of args.positionals) images.push(await readImage(p));
-    const { model, card } = await loadBundle(dir);
-    const preds = predictImages(model, card, images);
-    model.dispose();
+    const m = await openBundle(dir, { runtime });
+    const card = m.card;
+    const preds = await predictBundleImages(m, images).finally(() => m.close());
     if (flag(args, "json")) {
       const out = {
         model: { name: card.name, version: card.version, labels: card.labels },
