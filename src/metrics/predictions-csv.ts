@@ -274,13 +274,14 @@ export function compareAucs(a: EvaluationInput, b: EvaluationInput, level = 0.95
  */
 export function formatAucComparisons(rows: readonly AucComparison[]): string {
   const w = Math.max(12, ...rows.map((r) => r.name.length + 2));
-  const head = `${pad("class", w)}${["auc A", "auc B", "A − B", `${Math.round((rows[0]?.level ?? 0.95) * 100)}% CI`, "p (DeLong)"].map((h) => pad(h, 12, true)).join("")}`;
+  const widths = [12, 12, 12, 22, 13];
+  const level = `${Math.round((rows[0]?.level ?? 0.95) * 100)}% CI`;
+  const cells = (vals: string[]) => vals.map((v, i) => pad(v, widths[i]!, true)).join("");
+  const head = pad("class", w) + cells(["auc A", "auc B", "A − B", level, "p (DeLong)"]);
   const lines = rows.map(
     (r) =>
       pad(r.name, w) +
-      [fmt(r.auc_a), fmt(r.auc_b), fmt(r.difference), `${fmt(r.lo)}…${fmt(r.hi)}`, fmt(r.p_value)]
-        .map((v) => pad(v, 12, true))
-        .join(""),
+      cells([fmt(r.auc_a), fmt(r.auc_b), fmt(r.difference), `${fmt(r.lo)} – ${fmt(r.hi)}`, fmt(r.p_value)]),
   );
   return `DeLong test of AUC, model A vs model B on the same cases\n${head}\n${lines.join("\n")}\n`;
 }
