@@ -118,6 +118,15 @@ function inject(ds: DicomDataset): Canary[] {
     undefinedLength: false,
   });
   out.push({ where: "private (0031,xx11) OB", value: blob });
+  // A sequence stored as opaque UN bytes (an implicit-VR writer's unknown tag): an item holding Patient's Name.
+  const unName = canaryText(n++);
+  const itemBody = Buffer.concat([
+    Buffer.from([0x10, 0x00, 0x10, 0x00, unName.length, 0, 0, 0]),
+    Buffer.from(unName, "latin1"),
+  ]);
+  const unSeq = Buffer.concat([Buffer.from([0xfe, 0xff, 0x00, 0xe0, itemBody.length, 0, 0, 0]), itemBody]);
+  ds.set({ tag: 0x00081140, vr: "UN", value: new Uint8Array(unSeq), undefinedLength: false });
+  out.push({ where: "ReferencedImageSequence as UN bytes>PatientName", value: unName });
   const privItem = new DicomDataset(ds.littleEndian, ds.charset());
   put(privItem, "private SQ (0031,xx12)>PatientName", 0x00100010, "PN");
   ds.setItems(0x00311012, [privItem]);

@@ -393,6 +393,12 @@ function processDataset(ds: DicomDataset, ctx: Ctx, depth: number, mode: Mode): 
     }
     if (tag === PixelData || tag === 0x7fe00008 || tag === 0x7fe00009) continue;
     const vr = effectiveVR(el);
+    if (vr === "SQ" && !el.items && el.value.length > 0) {
+      // A sequence stored as opaque UN bytes cannot be walked, so nothing inside it can be vouched for.
+      ds.delete(tag);
+      ctx.counts.removed++;
+      continue;
+    }
     let action = actionFor(el, vr, ds, ctx.options);
     if (mode === "clean" && action === "K" && TEXT_VRS.has(vr) && vr !== "PN" && !CODE_TAGS.has(tag)) {
       // Inside a cleaned sequence (e.g. Content Sequence under Clean Structured Content) free text is cleaned too.
