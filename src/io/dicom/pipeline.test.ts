@@ -191,6 +191,27 @@ describe("dicomToImage", () => {
     assert.equal(img.data[5], (stored.data[5] as number) - 1024);
   });
 
+  it("unpacks 1-bit pixels across frames that are not byte-aligned (PS3.5 8.1.1)", async () => {
+    const p = readDicomFile(sharedData("dicom/pydicom/MR_small.dcm"));
+    const ds = p.dataset;
+    ds.setNumbers("Rows", [3]);
+    ds.setNumbers("Columns", [3]);
+    ds.setNumbers("BitsAllocated", [1]);
+    ds.setNumbers("BitsStored", [1]);
+    ds.setNumbers("HighBit", [0]);
+    ds.setNumbers("PixelRepresentation", [0]);
+    ds.setString("NumberOfFrames", "2");
+    const bits = Array.from({ length: 18 }, (_, i) => ((i * 7) % 3 === 0 ? 1 : 0));
+    const packed = new Uint8Array(4);
+    bits.forEach((b, i) => {
+      packed[i >> 3] = (packed[i >> 3] as number) | (b << (i & 7));
+    });
+    ds.set({ tag: 0x7fe00010, vr: "OB", value: packed, undefinedLength: false });
+    const px = await decodeStoredPixels(p);
+    assert.deepEqual(px.shape, [2, 3, 3, 1]);
+    assert.deepEqual([...px.data], bits);
+  });
+
   it("times out a slow codec, restarts its worker, and keeps decoding", async () => {
     const j2k = readDicomFile(sharedData("dicom/pydicom/693_J2KI.dcm"));
     await assert.rejects(

@@ -330,9 +330,28 @@ export async function decodeStoredPixels(
     if (m.bitsAllocated === 1) {
       // PS3.5 8.1.1: 1-bit pixels packed little-endian bit order, frames not byte-aligned.
       frameList.forEach((f, k) => {
-        for (let i = 0; i < perFrame; i++) {
-          const bit = f * perFrame + i;
-          out[k * perFrame + i] = ((value[bit >> 3] as number) >> (bit & 7)) & 1;
+        const first = f * perFrame;
+        const base = k * perFrame;
+        let i = 0;
+        if ((first & 7) === 0) {
+          // Byte-aligned frame: unpack eight pixels per byte.
+          const b0 = first >> 3;
+          for (; i + 8 <= perFrame; i += 8) {
+            const b = value[b0 + (i >> 3)] as number;
+            const o = base + i;
+            out[o] = b & 1;
+            out[o + 1] = (b >> 1) & 1;
+            out[o + 2] = (b >> 2) & 1;
+            out[o + 3] = (b >> 3) & 1;
+            out[o + 4] = (b >> 4) & 1;
+            out[o + 5] = (b >> 5) & 1;
+            out[o + 6] = (b >> 6) & 1;
+            out[o + 7] = (b >> 7) & 1;
+          }
+        }
+        for (; i < perFrame; i++) {
+          const bit = first + i;
+          out[base + i] = ((value[bit >> 3] as number) >> (bit & 7)) & 1;
         }
       });
       return result(out);
