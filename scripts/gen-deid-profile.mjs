@@ -10,6 +10,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const sourcePath = join(here, "gen-deid-profile.source.tsv");
 const safePath = join(here, "gen-deid-profile.safe-private.tsv");
+const supplementPath = join(here, "gen-deid-profile.supplement.tsv");
 const outPath = join(root, "src", "deid", "profile-table.ts");
 
 const OPTION_LETTERS = {
@@ -55,26 +56,32 @@ const check = process.argv.includes("--check");
 const jsonArg = process.argv.slice(2).find((a) => a !== "--check");
 if (jsonArg) importJson(jsonArg);
 
-const profileRows = [];
-const seen = new Set();
-for (const line of readFileSync(sourcePath, "utf8").split("\n")) {
-  if (line === "" || line.startsWith("#")) continue;
-  const [tag, name, inStd, basic, opts = ""] = line.split("|");
-  if (!/^[0-9A-FXGE]{4},[0-9A-FXE]{4}$/.test(tag)) fail(`bad tag '${tag}'`);
-  if (!ACTIONS.has(basic)) fail(`bad action '${basic}' for ${tag}`);
-  if (inStd !== "Y" && inStd !== "N") fail(`bad IOD flag for ${tag}`);
-  if (seen.has(tag)) fail(`duplicate row ${tag}`);
-  seen.add(tag);
-  const options = {};
-  for (const kv of opts.split(" ").filter(Boolean)) {
-    const [letter, action] = kv.split("=");
-    if (!Object.values(OPTION_LETTERS).includes(letter) || !ACTIONS.has(action))
-      fail(`bad option '${kv}' for ${tag}`);
-    options[letter] = action;
+function readRows(path, seen) {
+  const rows = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const [tag, name, inStd, basic, opts = ""] = line.split("|");
+    if (!/^[0-9A-FXGE]{4},[0-9A-FXE]{4}$/.test(tag)) fail(`bad tag '${tag}' in ${path}`);
+    if (!ACTIONS.has(basic)) fail(`bad action '${basic}' for ${tag}`);
+    if (inStd !== "Y" && inStd !== "N") fail(`bad IOD flag for ${tag}`);
+    if (seen.has(tag)) fail(`duplicate row ${tag} in ${path}`);
+    seen.add(tag);
+    const options = {};
+    for (const kv of opts.split(" ").filter(Boolean)) {
+      const [letter, action] = kv.split("=");
+      if (!Object.values(OPTION_LETTERS).includes(letter) || !ACTIONS.has(action))
+        fail(`bad option '${kv}' for ${tag}`);
+      options[letter] = action;
+    }
+    rows.push([tag.replace(",", ""), name, inStd === "Y", basic, options]);
   }
-  profileRows.push([tag.replace(",", ""), name, inStd === "Y", basic, options]);
+  return rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
-profileRows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+
+const seen = new Set();
+const profileRows = readRows(sourcePath, seen);
+// The supplement may not repeat a row of the standard's table: the standard's own row always governs.
+const supplementRows = readRows(supplementPath, seen);
 
 const safeRows = [];
 for (const line of readFileSync(safePath, "utf8").split("\n")) {
@@ -120,6 +127,17 @@ export const PROFILE_SOURCE = ${JSON.stringify(editionLine)};
 export const PROFILE_ROWS: readonly ProfileRowData[] = ${JSON.stringify(profileRows, null, 0).replace(/\],\[/g, "],\n  [").replace(/^\[\[/, "[\n  [").replace(/\]\]$/, "],\n]")};
 
 /**
+ * RadioLens additions (scripts/gen-deid-profile.supplement.tsv): dictionary attributes the snapshot does not list
+ * that hold identifying text, dates or order numbers; same layout as PROFILE_ROWS, consulted after it.
+ *
+ * @example
+ * \`\`\`ts
+ * PROFILE_SUPPLEMENT_ROWS.length; // ${supplementRows.length}
+ * \`\`\`
+ */
+export const PROFILE_SUPPLEMENT_ROWS: readonly ProfileRowData[] = ${JSON.stringify(supplementRows, null, 0).replace(/\],\[/g, "],\n  [").replace(/^\[\[/, "[\n  [").replace(/\]\]$/, "],\n]")};
+
+/**
  * PS3.15 Table E.3.10-1 (Safe Private Attributes): [group, element low byte, private creator, VR, VM, meaning].
  *
  * @example
@@ -139,4 +157,6 @@ if (check) {
 const tmp = `${outPath}.${process.pid}.tmp`;
 writeFileSync(tmp, out);
 renameSync(tmp, outPath);
-console.log(`wrote ${outPath}: ${profileRows.length} profile rows, ${safeRows.length} safe private rows`);
+console.log(
+  `wrote ${outPath}: ${profileRows.length} profile rows, ${supplementRows.length} supplement rows, ${safeRows.length} safe private rows`,
+);

@@ -26,7 +26,8 @@ describe("PS3.15 Table E.1-1 data", () => {
   it("has every row of the snapshot, unique tags, and the generated file is current", () => {
     assert.equal(PROFILE_ROWS.length, 460);
     assert.equal(new Set(PROFILE_ROWS.map((r) => r[0])).size, 460);
-    assert.equal(allRules().length, 460);
+    assert.equal(allRules().filter((r) => r.source === "E.1-1").length, 460);
+    assert.equal(allRules().filter((r) => r.source === "RadioLens").length, 11);
     assert.equal(SAFE_PRIVATE_ROWS.length, 130);
     const res = spawnSync(process.execPath, [join(REPO_ROOT, "scripts/gen-deid-profile.mjs"), "--check"], {
       encoding: "utf8",
@@ -41,6 +42,8 @@ describe("PS3.15 Table E.1-1 data", () => {
     assert.equal(findRule(0x50101234)?.name, "Curve Data");
     assert.equal(findRule(0x00091001)?.tag, "GGGGEEEE");
     assert.equal(findRule(0x00280010), undefined);
+    assert.equal(findRule(0x00100033)?.source, "RadioLens");
+    assert.equal(findRule(0x00100010)?.source, "E.1-1");
   });
 
   it("resolves options over the Basic Profile and combinations conservatively", () => {

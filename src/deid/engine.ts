@@ -180,6 +180,7 @@ function actionFor(el: DicomElement, vr: VR, ds: DicomDataset, options: DeidOpti
           inStandardIOD: false,
           basic: UNLISTED_DATE.basic,
           options: UNLISTED_DATE.options,
+          source: "RadioLens",
         },
         options,
       ),

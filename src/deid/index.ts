@@ -43,7 +43,7 @@ export {
   type ProfileRule,
   resolveCombination,
 } from "./profile.js";
-export { PROFILE_ROWS, PROFILE_SOURCE, SAFE_PRIVATE_ROWS } from "./profile-table.js";
+export { PROFILE_ROWS, PROFILE_SOURCE, PROFILE_SUPPLEMENT_ROWS, SAFE_PRIVATE_ROWS } from "./profile-table.js";
 export { pseudonymFor, readPseudonymTable, writePseudonymTable } from "./pseudonym.js";
 export { assessBurnedIn, loadMaskRules, maskNativePixels, type PixelMaskRule } from "./quarantine.js";
 export { isStandardUid, remapUid } from "./uid.js";

@@ -486,6 +486,29 @@ export const PROFILE_ROWS: readonly ProfileRowData[] = [
 ];
 
 /**
+ * RadioLens additions (scripts/gen-deid-profile.supplement.tsv): dictionary attributes the snapshot does not list
+ * that hold identifying text, dates or order numbers; same layout as PROFILE_ROWS, consulted after it.
+ *
+ * @example
+ * ```ts
+ * PROFILE_SUPPLEMENT_ROWS.length; // 11
+ * ```
+ */
+export const PROFILE_SUPPLEMENT_ROWS: readonly ProfileRowData[] = [
+  ["00080055","Station AE Title",false,"X",{"V":"K"}],
+  ["00100033","Patient's Birth Date in Alternative Calendar",false,"X",{"F":"K"}],
+  ["00100034","Patient's Death Date in Alternative Calendar",false,"X",{"F":"K"}],
+  ["00102295","Breed Registration Number",false,"X",{}],
+  ["00400400","Comments on the Scheduled Procedure Step",false,"X",{"D":"C"}],
+  ["00400556","Acquisition Context Description",false,"X",{"D":"C"}],
+  ["00401006","Placer Order Number / Procedure (retired)",false,"X",{}],
+  ["00401007","Filler Order Number / Procedure (retired)",false,"X",{}],
+  ["00402006","Placer Order Number / Imaging Service Request (retired)",false,"X",{}],
+  ["00402007","Filler Order Number / Imaging Service Request (retired)",false,"X",{}],
+  ["0040E001","HL7 Instance Identifier",false,"X",{}],
+];
+
+/**
  * PS3.15 Table E.3.10-1 (Safe Private Attributes): [group, element low byte, private creator, VR, VM, meaning].
  *
  * @example

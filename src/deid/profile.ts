@@ -1,6 +1,6 @@
 /** PS3.15 Table E.1-1 lookup and action resolution: which action applies to a tag under a set of options. */
 import { activeOptions, DEID_OPTIONS, type DeidOptions } from "./options.js";
-import { PROFILE_ROWS, SAFE_PRIVATE_ROWS } from "./profile-table.js";
+import { PROFILE_ROWS, PROFILE_SUPPLEMENT_ROWS, SAFE_PRIVATE_ROWS } from "./profile-table.js";
 import type { OptionLetter, ProfileAction } from "./profile-types.js";
 
 /** One attribute's row of Table E.1-1. */
@@ -11,6 +11,8 @@ export interface ProfileRule {
   readonly inStandardIOD: boolean;
   readonly basic: ProfileAction;
   readonly options: Readonly<Partial<Record<OptionLetter, ProfileAction>>>;
+  /** `E.1-1` for a row of the standard's table, `RadioLens` for a documented addition (ADR 054). */
+  readonly source: "E.1-1" | "RadioLens";
 }
 
 /** A single action after options and IOD-type combinations are resolved (PS3.15 E.1.1). */
@@ -24,8 +26,12 @@ function load(): Map<number, ProfileRule> {
   if (exact) return exact;
   exact = new Map();
   masked = [];
-  for (const [tag, name, inStandardIOD, basic, options] of PROFILE_ROWS) {
-    const rule: ProfileRule = { tag, name, inStandardIOD, basic, options };
+  const rows = [
+    ...PROFILE_ROWS.map((r) => [r, "E.1-1"] as const),
+    ...PROFILE_SUPPLEMENT_ROWS.map((r) => [r, "RadioLens"] as const),
+  ];
+  for (const [[tag, name, inStandardIOD, basic, options], source] of rows) {
+    const rule: ProfileRule = { tag, name, inStandardIOD, basic, options, source };
     if (tag === "GGGGEEEE") {
       privateRule = rule;
       continue;
@@ -41,7 +47,7 @@ function load(): Map<number, ProfileRule> {
         }
       }
       masked.push({ mask: mask >>> 0, value: value >>> 0, rule });
-    } else {
+    } else if (!exact.has(Number.parseInt(tag, 16) >>> 0)) {
       exact.set(Number.parseInt(tag, 16) >>> 0, rule);
     }
   }
