@@ -6,10 +6,12 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Rng } from "../src/core/rng.js";
 import { initEngine, tf } from "../src/engine/backend.js";
+import { loadNativeAddon, type NativeAddon } from "../src/engine/native/index.js";
 
 type Tfl = typeof tf extends never ? never : typeof import("@tensorflow/tfjs-layers");
 const tfl: Tfl = await import("@tensorflow/tfjs-layers");
@@ -31,7 +33,7 @@ interface Config {
 
 const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
 
-function tutorialCnn(input: [number, number, number], classes: number, seed: number) {
+export function tutorialCnn(input: [number, number, number], classes: number, seed: number) {
   const m = tfl.sequential();
   m.add(
     tfl.layers.conv2d({
@@ -55,7 +57,7 @@ function tutorialCnn(input: [number, number, number], classes: number, seed: num
 }
 
 /** ResNet-18 (He et al. 2016) in the MedMNIST form (Yang et al. 2023): 3×3 stride-1 stem, no max-pool. */
-function resnet18(input: [number, number, number], classes: number, seed: number) {
+export function resnet18(input: [number, number, number], classes: number, seed: number) {
   let s = seed;
   const conv = (
     x: import("@tensorflow/tfjs-layers").SymbolicTensor,
@@ -101,7 +103,7 @@ function resnet18(input: [number, number, number], classes: number, seed: number
   return tfl.model({ inputs: inp, outputs: out });
 }
 
-function cnn224(input: [number, number, number], classes: number, seed: number) {
+export function cnn224(input: [number, number, number], classes: number, seed: number) {
   const m = tfl.sequential();
   [32, 64, 128].forEach((filters, i) => {
     m.add(
@@ -265,11 +267,21 @@ function torchResults(cfg: Config, threads: number[], seconds: number): Map<stri
   return out;
 }
 
-/** Nominal fp32 peak of one core: clock × 32 FLOP/cycle (two 256-bit FMA pipes, or AVX-512 split over them). */
-function corePeakGflops(): { gflops: number; mhz: number } {
+/**
+ * fp32 peak of one core: measured by the addon's FMA microbenchmark (independent 512/256-bit FMA chains timed in
+ * thread CPU time), else the nominal clock × 32 FLOP/cycle.
+ */
+function corePeakGflops(): { gflops: number; how: string } {
+  const addon = loadNativeAddon() as
+    | (NativeAddon & { peakGflops?: () => { gflops: number; vectorBits: number } })
+    | undefined;
+  const measured = addon?.peakGflops?.();
+  if (measured && measured.gflops > 0) {
+    return { gflops: measured.gflops, how: `measured, ${measured.vectorBits}-bit FMA microbenchmark` };
+  }
   const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"));
   const mhz = m ? Number(m[1]) : 2000;
-  return { gflops: (mhz / 1000) * 32, mhz };
+  return { gflops: (mhz / 1000) * 32, how: `nominal, ${mhz.toFixed(0)} MHz × 32 FLOP/cycle` };
 }
 
 const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(d));
@@ -285,7 +297,9 @@ async function main(): Promise<void> {
   const profile = process.argv.includes("--profile");
   const peak = corePeakGflops();
   console.log(
-    `engine bench: ${availableParallelism()} cores, nominal peak ${peak.gflops.toFixed(0)} GFLOPS/core (${peak.mhz.toFixed(0)} MHz × 32 FLOP/cycle)`,
+    `engine bench: ${availableParallelism()} cores, fp32 peak ${peak.gflops.toFixed(0)} GFLOPS/core (${peak.how}); load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
   );
   await initEngine({ backend: "onednn", threads: threads[0] ?? 1 });
   const rows: string[][] = [];
@@ -330,4 +344,4 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(line(r));
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -193,6 +193,36 @@ test("conv2d forward, fused bias+activation and both gradients match cpu", async
   assert.equal(tf.memory().numTensors, before);
 });
 
+test("conv2d with oneDNN-chosen (blocked) activation layouts matches cpu", async (t) => {
+  const addon = loadNativeAddon();
+  if (!addon) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(18);
+  process.env["RADIOLENS_CONV_LAYOUT"] = "blocked";
+  (addon as unknown as { clearCache(): void }).clearCache();
+  try {
+    for (const [cin, cout, stride] of [
+      [1, 16, 1],
+      [17, 32, 2],
+      [64, 8, 1],
+    ] as const) {
+      await compare(
+        `blocked conv2d ${cin}->${cout} s${stride}`,
+        rng,
+        (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, "same"),
+        [
+          [2, 9, 10, cin],
+          [3, 3, cin, cout],
+        ],
+        ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
+      );
+    }
+  } finally {
+    delete process.env["RADIOLENS_CONV_LAYOUT"];
+    (addon as unknown as { clearCache(): void }).clearCache();
+  }
+});
+
 test("depthwise conv2d forward and both gradients match cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
@@ -345,7 +375,7 @@ test("matMul (batched, transposed, fused bias+activation) and gradients match cp
   }
 });
 
-test("activations, softmax, batch norm and leading-axis reductions match cpu", async (t) => {
+test("activations, softmax, batch norm and Sum/Mean reductions match cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
   const rng = new Rng(16);

@@ -7,7 +7,11 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -122,6 +126,7 @@ struct Staged {
 // then act.
 struct ConvParams {
   int nd, N, IC, OC, G, act;
+  bool blocked = false;
   memory::dims in, k, out, stride, dil, padL, padR;
   explicit ConvParams(const std::vector<int32_t>& p) {
     nd = p[0];
@@ -181,12 +186,14 @@ struct ConvParams {
     return memory::desc(d, dt::f32, tag::any);
   }
   memory::desc biasMd() const { return memory::desc({OC}, dt::f32, tag::x); }
+  memory::desc srcMdFor() const { return blocked ? memory::desc(srcMd().dims(), dt::f32, tag::any) : srcMd(); }
+  memory::desc dstMdFor() const { return blocked ? memory::desc(dstMd().dims(), dt::f32, tag::any) : dstMd(); }
   dnnl::convolution_forward::primitive_desc fwdPd(prop_kind pk, bool bias, const dnnl::primitive_attr& attr) const {
-    memory::desc dst = dstMd();
+    memory::desc dst = dstMdFor();
     dnnl::convolution_forward::desc d =
-        bias ? dnnl::convolution_forward::desc(pk, algorithm::convolution_direct, srcMd(), weiAnyMd(), biasMd(), dst,
-                                               stride, dil, padL, padR)
-             : dnnl::convolution_forward::desc(pk, algorithm::convolution_direct, srcMd(), weiAnyMd(), dst, stride,
+        bias ? dnnl::convolution_forward::desc(pk, algorithm::convolution_direct, srcMdFor(), weiAnyMd(), biasMd(),
+                                               dst, stride, dil, padL, padR)
+             : dnnl::convolution_forward::desc(pk, algorithm::convolution_direct, srcMdFor(), weiAnyMd(), dst, stride,
                                                dil, padL, padR);
     return dnnl::convolution_forward::primitive_desc(d, attr, eng());
   }
@@ -194,22 +201,20 @@ struct ConvParams {
 
 struct ConvFwd {
   dnnl::convolution_forward prim;
-  Staged wei;
-  memory src, dst, bias;
+  Staged src, wei, dst;
+  memory bias;
   bool hasBias;
   std::string impl;
 };
 struct ConvBwdData {
   std::string impl;
   dnnl::convolution_backward_data prim;
-  Staged wei;
-  memory diffDst, diffSrc;
+  Staged diffDst, wei, diffSrc;
 };
 struct ConvBwdWeights {
   std::string impl;
   dnnl::convolution_backward_weights prim;
-  Staged diffWei;
-  memory src, diffDst;
+  Staged src, diffDst, diffWei;
 };
 
 std::unordered_map<std::string, std::shared_ptr<void>> g_cache;
@@ -272,6 +277,14 @@ dnnl::primitive_attr plainAttr() {
   }                                                                                         \
   return info.Env().Undefined();
 
+// Activations stay channels-last (no reorders): oneDNN 2.6 picks the same brgemm kernels for them as for its
+// blocked layouts, and per-layer timings of the reference models showed no gain from blocking plus reorders.
+// RADIOLENS_CONV_LAYOUT=blocked lets oneDNN choose the activation layout instead, for tuning on other CPUs.
+bool blockedActivations(const ConvParams&) {
+  const char* env = std::getenv("RADIOLENS_CONV_LAYOUT");
+  return env != nullptr && std::string(env) == "blocked";
+}
+
 // convForward(params, src, wei, bias|null, dst, alpha)
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
@@ -282,26 +295,27 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   ThreadScope ts(convMacs(p), kMinParallelMacs);
   ConvFwd& c = cached<ConvFwd>(keyOf('c', p, alpha), [&] {
     ConvParams cp(p);
+    cp.blocked = blockedActivations(cp);
     auto pd = cp.fwdPd(prop_kind::forward_inference, bias != nullptr, actAttr(cp.act, alpha));
     auto e = std::make_shared<ConvFwd>();
     e->prim = dnnl::convolution_forward(pd);
+    e->src.init(cp.srcMd(), pd.src_desc(), true);
     e->wei.init(cp.weiUserMd(), pd.weights_desc(), true);
-    e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
-    e->dst = memory(pd.dst_desc(), eng(), DNNL_MEMORY_NONE);
+    e->dst.init(cp.dstMd(), pd.dst_desc(), false);
     e->hasBias = bias != nullptr;
     if (e->hasBias) e->bias = memory(cp.biasMd(), eng(), DNNL_MEMORY_NONE);
     e->impl = pd.impl_info_str();
     return e;
   });
-  c.src.set_data_handle(f32(info[1]));
-  c.dst.set_data_handle(f32(info[4]));
-  std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))}, {DNNL_ARG_DST, c.dst}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, c.src.in(f32(info[1]))},
+                                       {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))},
+                                       {DNNL_ARG_DST, c.dst.out(f32(info[4]))}};
   if (c.hasBias) {
     c.bias.set_data_handle(bias);
     args[DNNL_ARG_BIAS] = c.bias;
   }
   c.prim.execute(strm(), args);
+  c.dst.flush();
   strm().wait();
   g_lastConvImpl = c.impl;
   GUARD_END
@@ -314,23 +328,23 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   ThreadScope ts(convMacs(p), kMinParallelMacs);
   ConvBwdData& c = cached<ConvBwdData>(keyOf('d', p), [&] {
     ConvParams cp(p);
+    cp.blocked = blockedActivations(cp);
     auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
-    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, cp.srcMd(), cp.weiAnyMd(), cp.dstMd(),
-                                            cp.stride, cp.dil, cp.padL, cp.padR);
+    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, cp.srcMdFor(), cp.weiAnyMd(),
+                                            cp.dstMdFor(), cp.stride, cp.dil, cp.padL, cp.padR);
     dnnl::convolution_backward_data::primitive_desc pd(d, plainAttr(), eng(), hint);
     auto e = std::make_shared<ConvBwdData>();
     e->prim = dnnl::convolution_backward_data(pd);
     e->impl = pd.impl_info_str();
+    e->diffDst.init(cp.dstMd(), pd.diff_dst_desc(), true);
     e->wei.init(cp.weiUserMd(), pd.weights_desc(), true);
-    e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
-    e->diffSrc = memory(pd.diff_src_desc(), eng(), DNNL_MEMORY_NONE);
+    e->diffSrc.init(cp.srcMd(), pd.diff_src_desc(), false);
     return e;
   });
-  c.diffDst.set_data_handle(f32(info[1]));
-  c.diffSrc.set_data_handle(f32(info[3]));
-  c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, c.diffDst},
+  c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, c.diffDst.in(f32(info[1]))},
                           {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))},
-                          {DNNL_ARG_DIFF_SRC, c.diffSrc}});
+                          {DNNL_ARG_DIFF_SRC, c.diffSrc.out(f32(info[3]))}});
+  c.diffSrc.flush();
   strm().wait();
   g_lastBwdDataImpl = c.impl;
   GUARD_END
@@ -343,22 +357,21 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   ThreadScope ts(convMacs(p), kMinParallelMacs);
   ConvBwdWeights& c = cached<ConvBwdWeights>(keyOf('w', p), [&] {
     ConvParams cp(p);
+    cp.blocked = blockedActivations(cp);
     auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
-    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, cp.srcMd(), cp.weiAnyMd(),
-                                               cp.dstMd(), cp.stride, cp.dil, cp.padL, cp.padR);
+    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, cp.srcMdFor(), cp.weiAnyMd(),
+                                               cp.dstMdFor(), cp.stride, cp.dil, cp.padL, cp.padR);
     dnnl::convolution_backward_weights::primitive_desc pd(d, plainAttr(), eng(), hint);
     auto e = std::make_shared<ConvBwdWeights>();
     e->prim = dnnl::convolution_backward_weights(pd);
     e->impl = pd.impl_info_str();
+    e->src.init(cp.srcMd(), pd.src_desc(), true);
+    e->diffDst.init(cp.dstMd(), pd.diff_dst_desc(), true);
     e->diffWei.init(cp.weiUserMd(), pd.diff_weights_desc(), false);
-    e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
-    e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
     return e;
   });
-  c.src.set_data_handle(f32(info[1]));
-  c.diffDst.set_data_handle(f32(info[2]));
-  c.prim.execute(strm(), {{DNNL_ARG_SRC, c.src},
-                          {DNNL_ARG_DIFF_DST, c.diffDst},
+  c.prim.execute(strm(), {{DNNL_ARG_SRC, c.src.in(f32(info[1]))},
+                          {DNNL_ARG_DIFF_DST, c.diffDst.in(f32(info[2]))},
                           {DNNL_ARG_DIFF_WEIGHTS, c.diffWei.out(f32(info[3]))}});
   c.diffWei.flush();
   strm().wait();
@@ -922,6 +935,67 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---------- peak FLOPS microbenchmark ----------
+// Independent FMA chains (more than latency × ports) on the widest vectors the CPU has, timed in thread CPU time so
+// that a loaded machine does not lower the figure: the achievable fp32 peak of one core.
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+
+// The loop is a macro so that it is compiled inside each target-specific function (templates would not inherit
+// the target attribute). No fast-math: the chains cannot be reassociated away.
+#define RL_FMA_LOOP(V, W)                                                     \
+  constexpr int kChains = 16;                                                 \
+  V acc[kChains];                                                             \
+  V a, b;                                                                     \
+  for (int i = 0; i < W; ++i) {                                               \
+    a[i] = 0.999999f;                                                         \
+    b[i] = 1e-7f;                                                             \
+  }                                                                           \
+  for (int c = 0; c < kChains; ++c) acc[c] = a * static_cast<float>(c + 1);  \
+  for (int64_t k = 0; k < iters; ++k) {                                       \
+    for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * a + b;                \
+  }                                                                           \
+  float sink = 0;                                                             \
+  for (int c = 0; c < kChains; ++c) sink += acc[c][0];                        \
+  return sink;
+
+__attribute__((target("avx512f,fma"), optimize("fp-contract=fast"))) double fma512(int64_t iters) {
+  RL_FMA_LOOP(v16f, 16)
+}
+__attribute__((target("avx2,fma"), optimize("fp-contract=fast"))) double fma256(int64_t iters) {
+  RL_FMA_LOOP(v8f, 8)
+}
+
+double threadSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+}
+
+// peakGflops(): { gflops, vectorBits } for one core.
+Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const int lanes = avx512 ? 16 : avx2 ? 8 : 0;
+  double best = 0;
+  if (lanes > 0) {
+    const int64_t iters = 2000000;
+    for (int rep = 0; rep < 5; ++rep) {
+      const double t0 = threadSeconds();
+      volatile double sink = avx512 ? fma512(iters) : fma256(iters);
+      (void)sink;
+      const double dt = threadSeconds() - t0;
+      best = std::max(best, 2.0 * 16 * lanes * static_cast<double>(iters) / dt / 1e9);
+    }
+  }
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("gflops", best);
+  o.Set("vectorBits", lanes * 32);
+  return o;
+}
+
 // ---------- info / threads ----------
 
 std::string isaName() {
@@ -994,6 +1068,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("clip", Napi::Function::New(env, Clip));
+  exports.Set("peakGflops", Napi::Function::New(env, PeakGflops));
   return exports;
 }
 
