@@ -125,8 +125,8 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
   return new Uint8Array(dict.write());
 }
 
-/** Sends result objects on (the DIMSE C-STORE SCU); resolves with the DIMSE status. */
-export type ResultSender = (bytes: Uint8Array) => Promise<number>;
+/** Sends a stored result file on (the DIMSE C-STORE SCU); resolves with the DIMSE status. */
+export type ResultSender = (path: string) => Promise<number>;
 
 /** What the worker needs. */
 export interface AnalysisContext {
@@ -158,16 +158,16 @@ function permanent(e: unknown): boolean {
  */
 export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void> {
   let committed = false;
-  let sr: Uint8Array | undefined;
+  let result: InstanceRecord | undefined;
   try {
     const model = ctx.models.get(job.modelId);
     if (!model) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${job.modelId}'` });
     const inst = ctx.repo.getInstance(job.sopInstanceUid);
     if (!inst) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance of job" });
-    const bytes = ctx.store.read(inst);
+    // The version this job was queued for, even if a newer one replaced it in the index since.
+    const bytes = ctx.store.read({ ...inst, fileKey: `${job.sha256.slice(0, 2)}/${job.sha256}.dcm` });
     const p = await model.batcher.predict(await dicomDisplayImage(bytes));
-    sr = buildResultSR(bytes, model, p);
-    let result: InstanceRecord | undefined;
+    const sr = buildResultSR(bytes, model, p);
     if (sr) result = ctx.store.writeResult(sr);
     committed = ctx.repo.completeJob(
       job.id,
@@ -191,9 +191,9 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     ctx.onResult?.(job, "failed", e);
     return;
   }
-  if (committed && sr && ctx.send) {
+  if (committed && result && ctx.send) {
     try {
-      const status = await ctx.send(sr);
+      const status = await ctx.send(ctx.store.pathOf(result.fileKey));
       ctx.onResult?.(job, status === 0 ? "sent" : "send-failed", status);
     } catch (e) {
       ctx.onResult?.(job, "send-failed", e);

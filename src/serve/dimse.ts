@@ -30,7 +30,6 @@ export interface DimseConfig {
 
 const STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1.";
 const VERIFICATION = "1.2.840.10008.1.1";
-const PREFERRED_TS = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"];
 
 function pad(s: string, even: number): Buffer {
   const b = Buffer.from(s, "latin1");
@@ -89,7 +88,10 @@ class Collector extends Writable {
   readonly chunks: Buffer[] = [];
   size = 0;
   tooLarge = false;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    readonly transferSyntaxUid: string,
+  ) {
     super();
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -109,7 +111,7 @@ export interface DimseServer {
  * Starts the C-STORE SCP. An association is accepted only from an allowed calling AE title and to our called AE
  * title; storage SOP classes (PS3.4 B.5) and Verification are accepted in the transfer syntaxes the parser reads.
  * Each instance is written durably and indexed before the C-STORE response reports Success (0x0000); a
- * malformed one gets 0xC000 (cannot understand), a conflicting duplicate 0x0111, an oversized one 0xA700.
+ * malformed one gets 0xC000 (cannot understand), an oversized one 0xA700.
  *
  * @example
  * ```ts
@@ -146,9 +148,8 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
           continue;
         }
         const offered = pc.getTransferSyntaxUids();
-        const pick =
-          PREFERRED_TS.find((t) => offered.includes(t)) ??
-          offered.find((t: string) => isKnownTransferSyntax(t));
+        // The SCU lists its preference first (the file's own syntax for storescu -R); keeping it avoids a transcode.
+        const pick = offered.find((t: string) => isKnownTransferSyntax(t));
         if (pick) pc.setResult(PresentationContextResult.Accept, pick);
         else pc.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       }
@@ -187,24 +188,20 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
       pc: DimseTypes.association.PresentationContext,
       request: DimseTypes.requests.CStoreRequest,
     ): Writable {
-      const w = new Collector(limit);
-      w.on("finish", () => {
-        raws.set(request, {
-          bytes: Buffer.concat(w.chunks),
-          tooLarge: w.tooLarge,
-          ts: pc.getAcceptedTransferSyntaxUid() ?? "",
-        });
-      });
-      return w;
+      void request;
+      return new Collector(limit, pc.getAcceptedTransferSyntaxUid() ?? "");
     }
 
     override createDatasetFromStoreWritableStream(
-      _w: Writable,
+      w: Writable,
       _pc: DimseTypes.association.PresentationContext,
       callback: (dataset: DimseTypes.Dataset) => void,
     ): void {
-      // The bytes are kept as received (raws); dcmjs does not re-encode them.
-      callback(new Dataset({}));
+      // The bytes are kept as received, keyed by the placeholder dataset; dcmjs never re-encodes them.
+      const c = w as Collector;
+      const ds = new Dataset({});
+      raws.set(ds, { bytes: Buffer.concat(c.chunks), tooLarge: c.tooLarge, ts: c.transferSyntaxUid });
+      callback(ds);
     }
 
     override cStoreRequest(
@@ -212,7 +209,7 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
       callback: (r: DimseTypes.responses.CStoreResponse) => void,
     ): void {
       const response = CStoreResponse.fromRequest(request);
-      const raw = raws.get(request);
+      const raw = raws.get(request.getDataset() as object);
       const calling = this.association?.getCallingAeTitle().trim() ?? "";
       if (!raw || raw.tooLarge) {
         response.setStatus(0xa700);
@@ -250,12 +247,12 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
 }
 
 /**
- * A C-STORE SCU that sends one Part 10 file to `dest` and resolves with the DIMSE status (0 = success).
+ * A C-STORE SCU that sends one Part 10 file (by path) to `dest` and resolves with the DIMSE status (0 = success).
  *
  * @example
  * ```ts
  * const send = createResultSender("RADIOLENS", { aeTitle: "PACS", host: "127.0.0.1", port: 104 });
- * await send(srBytes);
+ * await send("/data/instances/ab/ab12....dcm");
  * ```
  */
 export function createResultSender(
@@ -263,11 +260,10 @@ export function createResultSender(
   dest: { readonly aeTitle: string; readonly host: string; readonly port: number },
   timeoutMs = 10_000,
 ): ResultSender {
-  return (bytes) =>
+  return (path) =>
     new Promise<number>((resolve, reject) => {
       const client = new dimse.Client();
-      const ds = new dimse.Dataset(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      const request = new dimse.requests.CStoreRequest(ds);
+      const request = new dimse.requests.CStoreRequest(path);
       let status: number | undefined;
       const timer = setTimeout(() => {
         reject(new RadioLensError("RL_ERR_TIMEOUT", { ms: timeoutMs }));

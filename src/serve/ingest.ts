@@ -26,8 +26,9 @@ export interface IngestSource {
 
 /**
  * Stores one instance. Returns only after the file and its index row are durable, so the caller may acknowledge.
- * Failure reasons are DIMSE/STOW status codes: 0xC000 cannot understand (PS3.4 B.2.3), 0x0111 duplicate SOP
- * Instance with different content (PS3.7 C.4.2.1.4), 0xA700 out of resources.
+ * Failure reasons are DIMSE/STOW status codes: 0xC000 cannot understand (PS3.4 B.2.3), 0xA700 out of resources.
+ * The same SOP Instance UID with other bytes (resent in another transfer syntax) replaces the current version
+ * and is analysed again; the same bytes again are acknowledged without new work.
  *
  * @example
  * ```ts
@@ -50,15 +51,7 @@ export function ingestInstance(ctx: ServiceContext, bytes: Uint8Array, from: Ing
   let result: IngestResult;
   try {
     const { outcome, record } = ctx.store.put(bytes, [...ctx.models.keys()]);
-    if (outcome === "conflict") {
-      result = {
-        ok: false,
-        code: "RL_DUPLICATE_SOP_INSTANCE",
-        reason: 0x0111,
-        message: "an instance with this SOP Instance UID and different content is already stored",
-        record,
-      };
-    } else result = { ok: true, record, duplicate: outcome === "duplicate" };
+    result = { ok: true, record, duplicate: outcome === "duplicate" };
   } catch (e) {
     if (e instanceof DicomError) {
       result = { ok: false, code: e.code, reason: 0xc000, message: e.message };

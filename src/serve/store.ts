@@ -22,10 +22,11 @@ export interface InstanceRecord {
   readonly receivedAt: string;
 }
 
-/** One job of the analysis queue. */
+/** One job of the analysis queue: one model on one received version (content hash) of an instance. */
 export interface JobRecord {
   readonly id: number;
   readonly sopInstanceUid: string;
+  readonly sha256: string;
   readonly modelId: string;
   readonly status: "pending" | "running" | "done" | "failed";
   readonly attempts: number;
@@ -80,8 +81,11 @@ export interface InstanceQuery {
   readonly offset?: number;
 }
 
-/** Outcome of {@link Repository.addInstance}. */
-export type AddInstanceResult = "stored" | "duplicate" | "conflict";
+/**
+ * Outcome of {@link Repository.addInstance}: new; the same bytes again (nothing to do); or the same SOP Instance
+ * UID with other bytes (e.g. resent in another transfer syntax), which becomes the current version and is analysed.
+ */
+export type AddInstanceResult = "stored" | "duplicate" | "replaced";
 
 /**
  * The one storage interface of the service; SQLite implements it, a PostgreSQL implementation can sit behind
@@ -145,13 +149,14 @@ CREATE INDEX IF NOT EXISTS instances_study ON instances(study_instance_uid, seri
 CREATE TABLE IF NOT EXISTS jobs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   sop_instance_uid TEXT NOT NULL REFERENCES instances(sop_instance_uid),
+  sha256 TEXT NOT NULL,
   model_id TEXT NOT NULL,
   status TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   error TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
-  UNIQUE (sop_instance_uid, model_id)
+  UNIQUE (sha256, model_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
 CREATE TABLE IF NOT EXISTS predictions (
@@ -201,6 +206,7 @@ const toInstance = (r: Row): InstanceRecord => ({
 const toJob = (r: Row): JobRecord => ({
   id: r["id"] as number,
   sopInstanceUid: r["sop_instance_uid"] as string,
+  sha256: r["sha256"] as string,
   modelId: r["model_id"] as string,
   status: r["status"] as JobRecord["status"],
   attempts: r["attempts"] as number,
@@ -269,8 +275,15 @@ export function openSqliteRepository(path: string): Repository {
      @modality, @study_date, @patient_id, @patient_name, @accession_number, @sha256, @file_key, @size, @origin, @received_at)`,
   );
   const getInst = db.prepare("SELECT * FROM instances WHERE sop_instance_uid = ?");
+  const replaceInstance = db.prepare(
+    `UPDATE instances SET sop_class_uid = @sop_class_uid, study_instance_uid = @study_instance_uid,
+     series_instance_uid = @series_instance_uid, modality = @modality, study_date = @study_date,
+     patient_id = @patient_id, patient_name = @patient_name, accession_number = @accession_number,
+     sha256 = @sha256, file_key = @file_key, size = @size, origin = @origin, received_at = @received_at
+     WHERE sop_instance_uid = @sop_instance_uid`,
+  );
   const insJob = db.prepare(
-    "INSERT OR IGNORE INTO jobs (sop_instance_uid, model_id, status, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?)",
+    "INSERT OR IGNORE INTO jobs (sop_instance_uid, sha256, model_id, status, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?)",
   );
   const pickJob = db.prepare("SELECT * FROM jobs WHERE status = 'pending' ORDER BY id LIMIT 1");
   const markRunning = db.prepare(
@@ -306,11 +319,12 @@ export function openSqliteRepository(path: string): Repository {
   const addInstance = db.transaction(
     (rec: InstanceRecord, modelIds: readonly string[]): AddInstanceResult => {
       const old = getInst.get(rec.sopInstanceUid) as Row | undefined;
-      if (old) return old["sha256"] === rec.sha256 ? "duplicate" : "conflict";
-      insInstance.run(instanceRow(rec));
+      if (old && old["sha256"] === rec.sha256) return "duplicate";
+      if (old) replaceInstance.run(instanceRow(rec));
+      else insInstance.run(instanceRow(rec));
       const t = now();
-      for (const m of modelIds) insJob.run(rec.sopInstanceUid, m, t, t);
-      return "stored";
+      for (const m of modelIds) insJob.run(rec.sopInstanceUid, rec.sha256, m, t, t);
+      return old ? "replaced" : "stored";
     },
   );
 
