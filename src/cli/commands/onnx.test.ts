@@ -100,7 +100,15 @@ describe("radiolens export / predict --runtime / import", () => {
     assert.match(r1.err, /RL_ERR_ONNX_INVALID|not a usable ONNX model/);
     const notJson = join(tmp, "card.txt");
     writeFileSync(notJson, "{ labels: ");
-    const r2 = await cli(["import", "--onnx", join(bundle, "model.onnx"), "--card", notJson, "--out", join(tmp, "o2")]);
+    const r2 = await cli([
+      "import",
+      "--onnx",
+      join(bundle, "model.onnx"),
+      "--card",
+      notJson,
+      "--out",
+      join(tmp, "o2"),
+    ]);
     assert.equal(r2.code, 2);
     assert.match(r2.err, /card\.txt is invalid: not JSON/);
   });
@@ -117,7 +125,15 @@ describe("radiolens export / predict --runtime / import", () => {
         output: { activation: "softmax", logits: false },
       }),
     );
-    const r = await cli(["import", "--onnx", join(bundle, "model.onnx"), "--card", card, "--out", join(tmp, "o3")]);
+    const r = await cli([
+      "import",
+      "--onnx",
+      join(bundle, "model.onnx"),
+      "--card",
+      card,
+      "--out",
+      join(tmp, "o3"),
+    ]);
     assert.equal(r.code, 3);
     assert.match(r.err, /input size.*NHWC layout; the card says NCHW/);
   });
