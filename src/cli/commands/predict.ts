@@ -4,7 +4,12 @@ import { RadioLensError } from "../../core/errors.js";
 import { type BackendName, initEngine } from "../../engine/backend.js";
 import { readImage } from "../../io/index.js";
 import { readCard } from "../../models/bundle.js";
-import { openBundle, parseRuntime, pickRuntime, predictBundleImages } from "../../models/onnx/bundle-runtime.js";
+import {
+  openBundle,
+  parseRuntime,
+  pickRuntime,
+  predictBundleImages,
+} from "../../models/onnx/bundle-runtime.js";
 import { type Command, flag, str } from "../command.js";
 
 export const predictCommand: Command = {
