@@ -34,6 +34,7 @@ export const dicomPixelsCommand: Command = {
       ...(max === undefined ? {} : { maxPixelBytes: max }),
     });
     io.stdout(`${out}.bin: ${header.dtype} [${header.shape.join(", ")}]\n`);
+    for (const w of header.warnings) io.stderr(`warning: ${w}\n`);
     return 0;
   },
 };

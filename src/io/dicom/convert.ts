@@ -87,15 +87,18 @@ export async function convertDicom(
       output: "display",
       ...(options.voi === undefined ? {} : { voi: options.voi }),
       ...(options.maxPixelBytes === undefined ? {} : { maxPixelBytes: options.maxPixelBytes }),
+      strict: options.strict ?? true,
     });
+    warnings.push(...((img.meta["warnings"] as string[] | undefined) ?? []));
     const one = frameOf(img, options.frame ?? 0);
     writeFileAtomic(output, encodePng(one));
     return { output, shape: one.shape, dtype: "uint8", warnings };
   }
-  const img = await dicomToImage(
-    parsed,
-    options.maxPixelBytes === undefined ? {} : { maxPixelBytes: options.maxPixelBytes },
-  );
+  const img = await dicomToImage(parsed, {
+    strict: options.strict ?? true,
+    ...(options.maxPixelBytes === undefined ? {} : { maxPixelBytes: options.maxPixelBytes }),
+  });
+  warnings.push(...((img.meta["warnings"] as string[] | undefined) ?? []));
   writeNifti(output, img);
   return {
     output,

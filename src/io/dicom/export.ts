@@ -14,6 +14,11 @@ export interface PixelExportHeader {
   readonly dtype: string;
 }
 
+/** What {@link exportStoredPixels} wrote, with the warnings of a lenient read. */
+export interface PixelExportResult extends PixelExportHeader {
+  readonly warnings: readonly string[];
+}
+
 /**
  * Decodes a file's Pixel Data to stored values (before any LUT: pydicom's `pixel_array`) and writes
  * `<prefix>.bin` (little endian) and `<prefix>.json` (`{"shape":[frames,rows,cols,samples],"dtype":...}`),
@@ -28,18 +33,18 @@ export async function exportStoredPixels(
   path: string,
   prefix: string,
   options: ParseOptions = {},
-): Promise<PixelExportHeader> {
+): Promise<PixelExportResult> {
   const parsed = readDicomFile(path, options);
-  const px = await decodeStoredPixels(
-    parsed,
-    options.maxPixelBytes === undefined ? {} : { maxPixelBytes: options.maxPixelBytes },
-  );
+  const px = await decodeStoredPixels(parsed, {
+    strict: options.strict ?? true,
+    ...(options.maxPixelBytes === undefined ? {} : { maxPixelBytes: options.maxPixelBytes }),
+  });
   const bytes = new Uint8Array(px.data.buffer, px.data.byteOffset, px.data.byteLength);
   // Typed arrays are in platform order; every platform Node supports is little endian, as the format requires.
   const header: PixelExportHeader = { shape: px.shape, dtype: px.dtype };
   writeFileAtomic(`${prefix}.bin`, bytes);
   writeFileAtomic(`${prefix}.json`, `${JSON.stringify(header)}\n`);
-  return header;
+  return { ...header, warnings: [...parsed.warnings.map((w) => `${w.code}: ${w.message}`), ...px.warnings] };
 }
 
 /** A summary of a DICOM file without patient identifiers (no names, IDs, dates or UIDs of the patient/study). */

@@ -13,7 +13,13 @@ export {
 } from "./dataset.js";
 export { type DictionaryEntry, implicitVRCandidates, lookupKeyword, lookupTag, tagOf } from "./dictionary.js";
 export { DicomError, type DicomErrorCode, type DicomWarning, tagString } from "./errors.js";
-export { type DicomInfo, describeDicom, exportStoredPixels, type PixelExportHeader } from "./export.js";
+export {
+  type DicomInfo,
+  describeDicom,
+  exportStoredPixels,
+  type PixelExportHeader,
+  type PixelExportResult,
+} from "./export.js";
 export {
   DEFAULT_PARSE_LIMITS,
   type ParsedDicom,

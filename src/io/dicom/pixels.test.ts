@@ -132,5 +132,11 @@ describe("radiolens dicom pixels vs pydicom pixel_array", () => {
       assert.equal(r.code, 3, f);
       assert.match(r.err, new RegExp(`^error: ${code}: `), f);
     }
+    // Lenient: the truncated MR is read, its missing tail zero-filled and reported, never silently.
+    const prefix = join(work, "lenient-mr");
+    const r = await cli(["dicom", "pixels", join(DIR, "MR_truncated.dcm"), "--out", prefix, "--lenient"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /warning: DICOM_BAD_PIXEL_DATA: .*missing 62 bytes read as 0/);
+    assert.equal(readFileSync(`${prefix}.bin`).length, 64 * 64 * 2);
   });
 });

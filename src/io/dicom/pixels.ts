@@ -21,6 +21,8 @@ export interface StoredPixels {
   readonly pixelRepresentation: number;
   readonly photometricInterpretation: string;
   readonly transferSyntaxUID: string;
+  /** What lenient decoding filled in (empty in strict mode). */
+  readonly warnings: readonly string[];
 }
 
 /** Options of {@link decodeStoredPixels}. */
@@ -33,6 +35,11 @@ export interface DecodeOptions {
   readonly timeLimitMs?: number;
   /** Decode only these frame indices (0-based); default all. */
   readonly frames?: readonly number[];
+  /**
+   * Fail on short native Pixel Data (default). `false` zero-fills the missing tail and reports it in
+   * `warnings`, so that a truncated file can still be looked at; the values there are not the scanner's.
+   */
+  readonly strict?: boolean;
 }
 
 /** Image Pixel Module attributes (PS3.3 C.7.6.3) read and checked. */
@@ -300,6 +307,7 @@ export async function decodeStoredPixels(
   const perFrame = m.rows * m.cols * m.samples;
   const out = allocate(dtype, perFrame * frameList.length);
   const shape: [number, number, number, number] = [frameList.length, m.rows, m.cols, m.samples];
+  const warnings: string[] = [];
   const result = (data: PixelArray): StoredPixels => ({
     data,
     shape,
@@ -310,10 +318,10 @@ export async function decodeStoredPixels(
     pixelRepresentation: m.pixelRepresentation,
     photometricInterpretation: m.photometricInterpretation,
     transferSyntaxUID: parsed.transferSyntaxUID,
+    warnings,
   });
 
   if (!el.fragments) {
-    const value = el.value;
     const frameBits = perFrame * m.bitsAllocated;
     const needBytes = Math.ceil((frameBits * m.frames) / 8);
     const ybr422 = m.photometricInterpretation === "YBR_FULL_422" && m.samples === 3;
@@ -321,11 +329,14 @@ export async function decodeStoredPixels(
     const stored422 = ybr422
       ? Math.ceil((((m.rows * m.cols) / 2) * 4 * m.bitsAllocated * m.frames) / 8)
       : needBytes;
+    let value = el.value;
     if (value.length < stored422) {
-      throw new DicomError(
-        "DICOM_BAD_PIXEL_DATA",
-        `Pixel Data has ${value.length} bytes; Rows x Columns x Samples x Bits Allocated x Frames need ${stored422}`,
-      );
+      const msg = `Pixel Data has ${value.length} bytes; Rows x Columns x Samples x Bits Allocated x Frames need ${stored422}`;
+      if (options.strict ?? true) throw new DicomError("DICOM_BAD_PIXEL_DATA", msg);
+      warnings.push(`DICOM_BAD_PIXEL_DATA: ${msg}; the missing ${stored422 - value.length} bytes read as 0`);
+      const padded = new Uint8Array(stored422);
+      padded.set(value);
+      value = padded;
     }
     if (m.bitsAllocated === 1) {
       // PS3.5 8.1.1: 1-bit pixels packed little-endian bit order, frames not byte-aligned.

@@ -208,6 +208,7 @@ export async function dicomToImage(parsed: ParsedDicom, options: ToImageOptions 
     imagePositionPatient: geo.position,
     imageOrientationPatient: geo.orientation,
   };
+  if (px.warnings.length) meta["warnings"] = [...px.warnings];
   if (pi === "PALETTE COLOR") {
     const red = lutFrom(ds, 0x00281101, 0x00281201);
     const green = lutFrom(ds, 0x00281102, 0x00281202);
