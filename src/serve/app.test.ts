@@ -1,7 +1,7 @@
 /** buildApp end to end with app.inject(): predict, auth on every route, audit, STOW/QIDO/WADO, limits, log hygiene. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -438,18 +438,31 @@ test("rate limit: the limit answers 429 with the catalogue code", async () => {
   }
 });
 
-test("explain=gradcam without an explain module is a clear 501, and OpenAPI lists every route", async () => {
+test("explain=gradcam adds the Grad-CAM map and its PNG on the image grid; OpenAPI lists every route", async () => {
+  const before = tf.memory().numTensors;
   const r = await app.inject({
     method: "POST",
     url: "/v1/models/default/predict?explain=gradcam",
     headers: { "x-api-key": KEYS.clinician, "content-type": "image/png" },
     payload: png(),
   });
-  if (existsSync(new URL("../explain/index.ts", import.meta.url))) assert.notEqual(r.statusCode, 500);
-  else {
-    assert.equal(r.statusCode, 501);
-    assert.equal(r.json().error.code, "RL_ERR_NOT_IMPLEMENTED");
-  }
+  assert.equal(r.statusCode, 200, r.body);
+  const e = r.json().explanation;
+  assert.equal(e.method, "gradcam");
+  assert.equal(e.values.length, e.rows * e.cols);
+  assert.ok(e.values.every((v: number) => v >= 0 && v <= 1));
+  assert.equal(e.label, r.json().label.split("|")[0] ?? e.label);
+  const heat = Buffer.from(e.heatmapPng, "base64");
+  assert.equal(heat.readUInt32BE(16), 64, "heatmap PNG has the image's width");
+  assert.equal(tf.memory().numTensors, before);
+  const bad = await app.inject({
+    method: "POST",
+    url: "/v1/models/default/predict?explain=shap",
+    headers: { "x-api-key": KEYS.clinician, "content-type": "image/png" },
+    payload: png(),
+  });
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json().error.code, "RL_ERR_BAD_REQUEST");
   const doc = (await app.inject({ url: "/openapi.json", headers: { "x-api-key": KEYS.viewer } })).json();
   for (const route of app.radiolens.routes) {
     const path = route.url.replace(/:(\w+)/g, "{$1}");

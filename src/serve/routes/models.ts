@@ -6,6 +6,7 @@ import { readImage } from "../../io/index.js";
 import { dicomDisplayImage } from "../analysis.js";
 import { recordAudit } from "../audit.js";
 import type { ServiceContext } from "../context.js";
+import { explainGradCam } from "../explain.js";
 import { shortHash } from "../hash.js";
 import type { ServedModel } from "../models.js";
 import { contentTypeParams, parseMultipart } from "../multipart.js";
@@ -61,19 +62,6 @@ function modelOf(ctx: ServiceContext, req: FastifyRequest): ServedModel {
   const m = ctx.models.get(id);
   if (!m) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${id}'` });
   return m;
-}
-
-interface GradCamModule {
-  gradCam?: unknown;
-}
-
-async function gradCamAvailable(): Promise<boolean> {
-  try {
-    const mod = (await import(new URL("../../explain/index.js", import.meta.url).href)) as GradCamModule;
-    return typeof mod.gradCam === "function";
-  } catch {
-    return false;
-  }
 }
 
 const ID_PARAMS = {
@@ -153,8 +141,6 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         if (!body)
           throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "send the image as the request body" });
         const { explain } = req.query as { explain?: string };
-        if (explain === "gradcam" && !(await gradCamAvailable()))
-          throw new RadioLensError("RL_ERR_NOT_IMPLEMENTED", { feature: "Grad-CAM (explain=gradcam)" });
         const { image, format } = await decodeUpload(body, req.headers["content-type"] ?? "");
         const t1 = performance.now();
         let timer: NodeJS.Timeout | undefined;
@@ -167,6 +153,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
             );
           }),
         ]).finally(() => clearTimeout(timer));
+        const explanation = explain === "gradcam" ? explainGradCam(m, image).explanation : undefined;
         const t2 = performance.now();
         audit(0, `predicted ${format}`);
         return {
@@ -174,6 +161,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
           label: p.label,
           probabilities: p.probabilities,
           threshold: p.threshold,
+          ...(explanation ? { explanation } : {}),
           input: { format, rows: image.shape[0], columns: image.shape[1] },
           timings: {
             decodeMs: +(t1 - t0).toFixed(3),
