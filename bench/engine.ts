@@ -174,24 +174,44 @@ function arg(name: string, def: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 }
 
-/** Seconds per step: one untimed warm-up, then steps until `seconds` pass or `maxSteps` ran. */
-async function timeSteps(step: () => Promise<void>, seconds: number, maxSteps: number): Promise<number> {
+/** Process CPU seconds so far (all threads). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/**
+ * Wall and process-CPU seconds per step: one untimed warm-up, then steps until `seconds` pass or `maxSteps` ran.
+ * CPU time is reported too because on a shared machine wall time mostly measures the other processes.
+ */
+async function timeSteps(
+  step: () => Promise<void>,
+  seconds: number,
+  maxSteps: number,
+): Promise<{ wall: number; cpu: number }> {
   const t0 = performance.now();
+  const c0 = cpuSeconds();
   await step();
-  const first = (performance.now() - t0) / 1000;
-  if (first >= seconds || maxSteps <= 0) return first;
+  const first = { wall: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0 };
+  if (first.wall >= seconds || maxSteps <= 0) return first;
   let n = 0;
   const t1 = performance.now();
+  const c1 = cpuSeconds();
   do {
     await step();
     n++;
   } while (performance.now() - t1 < seconds * 1000 && n < maxSteps);
-  return (performance.now() - t1) / 1000 / n;
+  return { wall: (performance.now() - t1) / 1000 / n, cpu: (cpuSeconds() - c1) / n };
 }
 
+/** Samples per second of wall time and per second of process CPU time. */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
 interface Result {
-  train: number;
-  infer: number;
+  train: Rate;
+  infer: Rate;
 }
 
 async function measureTfjs(
@@ -222,7 +242,8 @@ async function measureTfjs(
   const tInfer = await timeSteps(infer, seconds, maxSteps * 4);
   model.dispose();
   tf.dispose([x, y]);
-  return { train: cfg.batch / tTrain, infer: cfg.batch / tInfer };
+  const rate = (t: { wall: number; cpu: number }) => ({ wall: cfg.batch / t.wall, cpu: cfg.batch / t.cpu });
+  return { train: rate(tTrain), infer: rate(tInfer) };
 }
 
 /** Kernel time shares of one training step (after a warm-up step). */
@@ -238,18 +259,18 @@ async function printProfile(cfg: Config, step: () => Promise<void>): Promise<voi
   }
   const wall = await timeSteps(step, 0, 0);
   console.log(
-    `profile ${cfg.key} (${tf.getBackend()}): step ${(wall * 1000).toFixed(1)} ms, kernels ${total.toFixed(1)} ms`,
+    `profile ${cfg.key} (${tf.getBackend()}): step ${(wall.wall * 1000).toFixed(1)} ms, kernels ${total.toFixed(1)} ms`,
   );
   for (const [name, ms] of [...byKernel].sort((p, q) => q[1] - p[1]).slice(0, 14)) {
     console.log(
-      `  ${name.padEnd(34)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / (wall * 1000)).toFixed(1).padStart(5)}%`,
+      `  ${name.padEnd(34)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / (wall.wall * 1000)).toFixed(1).padStart(5)}%`,
     );
   }
 }
 
-function torchResults(cfg: Config, threads: number[], seconds: number): Map<string, number> {
+function torchResults(cfg: Config, threads: number[], seconds: number): Map<string, Rate> {
   const py = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import torch"]).status === 0);
-  const out = new Map<string, number>();
+  const out = new Map<string, Rate>();
   if (!py) return out;
   const script = join(import.meta.dirname, "engine_torch.py");
   const res = spawnSync(
@@ -261,8 +282,13 @@ function torchResults(cfg: Config, threads: number[], seconds: number): Map<stri
   );
   for (const line of res.stdout.split("\n")) {
     if (!line.startsWith("{")) continue;
-    const r = JSON.parse(line) as { mode: string; threads: number; samplesPerSec: number };
-    out.set(`${r.mode}:${r.threads}`, r.samplesPerSec);
+    const r = JSON.parse(line) as {
+      mode: string;
+      threads: number;
+      samplesPerSec: number;
+      samplesPerCpuSec: number;
+    };
+    out.set(`${r.mode}:${r.threads}`, { wall: r.samplesPerSec, cpu: r.samplesPerCpuSec });
   }
   return out;
 }
@@ -320,15 +346,16 @@ async function main(): Promise<void> {
       const r = await measureTfjs(cfg, seconds, 1000, profile && t === threads[threads.length - 1]);
       for (const mode of ["train", "infer"] as const) {
         const pt = torch.get(`${mode}:${t}`);
-        const gflops = (r[mode] * flops[mode]) / 1e9;
+        const gflops = (r[mode].wall * flops[mode]) / 1e9;
         rows.push([
           cfg.title,
           mode,
           String(t),
-          fmt(r[mode]),
-          t === 1 ? fmt(wasm?.[mode]) : "—",
-          fmt(pt),
-          pt ? fmt(r[mode] / pt, 2) : "—",
+          fmt(r[mode].wall),
+          t === 1 ? fmt(wasm?.[mode].wall) : "—",
+          fmt(pt?.wall),
+          pt ? fmt(r[mode].wall / pt.wall, 2) : "—",
+          pt ? fmt(r[mode].cpu / pt.cpu, 2) : "—",
           fmt(gflops),
           `${fmt((100 * gflops) / (peak.gflops * t), 0)}%`,
         ]);
@@ -336,7 +363,18 @@ async function main(): Promise<void> {
       if (eng.isa) process.stdout.write(`  ${cfg.key} onednn ${t} thread(s) done (isa ${eng.isa})\n`);
     }
   }
-  const head = ["model", "mode", "thr", "onednn/s", "wasm/s", "torch/s", "onednn/torch", "GFLOPS", "of peak"];
+  const head = [
+    "model",
+    "mode",
+    "thr",
+    "onednn/s",
+    "wasm/s",
+    "torch/s",
+    "onednn/torch",
+    "same, CPU time",
+    "GFLOPS",
+    "of peak",
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) =>
     r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");

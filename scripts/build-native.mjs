@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the oneDNN addon (src/engine/native) with node-gyp when oneDNN is installed; otherwise prints one notice and exits 0.
 //
-// A failed compile with oneDNN present also exits 0 (the engine then falls back to WASM) unless
+// RADIOLENS_NATIVE=0 skips it on purpose. A failed compile with oneDNN present also exits 0 (the engine then falls back to WASM) unless
 // RADIOLENS_REQUIRE_NATIVE=1, which CI sets to make a broken native build fail loudly.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -18,6 +18,11 @@ const strict = process.env.RADIOLENS_REQUIRE_NATIVE === "1";
 function notice(msg) {
   console.log(`build-native: ${msg}`);
   process.exit(strict ? 1 : 0);
+}
+
+if (process.env.RADIOLENS_NATIVE === "0") {
+  console.log("build-native: RADIOLENS_NATIVE=0; skipping the native engine (the WASM backend will be used)");
+  process.exit(0);
 }
 
 const header = ["/usr/include/oneapi/dnnl/dnnl.hpp", "/usr/local/include/oneapi/dnnl/dnnl.hpp"].find(

@@ -1,5 +1,6 @@
 /** The `onednn` tfjs backend: the CPU backend's tensor storage and kernels, with the hot kernels run by oneDNN. */
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { log } from "../../core/log.js";
 import { setNativeRegistrar, tf } from "../backend.js";
 import { loadNativeAddon, type NativeAddon } from "./index.js";
 
@@ -103,6 +104,7 @@ export class OnednnBackend extends MathBackendCPU {
 let addon: OnednnAddon | undefined;
 const cpuKernels = new Map<string, tf.KernelFunc>();
 const nativeCalls = new Map<string, number>();
+const warned = new Set<string>();
 
 function fallback(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const k = cpuKernels.get(name);
@@ -231,7 +233,17 @@ function kernel(name: string, impl: Native): tf.KernelConfig {
     backendName: "onednn",
     kernelFunc: (args) => {
       const be = args.backend as OnednnBackend;
-      const r = addon ? impl(args as KernelArgs, be, addon) : undefined;
+      let r: tf.TensorInfo | undefined;
+      try {
+        r = addon ? impl(args as KernelArgs, be, addon) : undefined;
+      } catch (e) {
+        // oneDNN may lack an implementation for an exotic shape/attribute mix: compute it on the CPU kernel instead,
+        // and say so once per kernel.
+        if (!warned.has(name)) {
+          warned.add(name);
+          log.warn(`onednn: ${name} fell back to the CPU kernel (${(e as Error).message})`);
+        }
+      }
       if (r) nativeCalls.set(name, (nativeCalls.get(name) ?? 0) + 1);
       return r ?? fallback(name, args as KernelArgs);
     },
