@@ -176,7 +176,7 @@ describe("mutation fuzzer", () => {
   before(() => warmUpCodecs());
 
   it(`ends ${CASES} seeded mutations in success or DicomError, never a crash, an untyped error or a slow file`, async () => {
-    const rng = new Rng(20260604);
+    const rng = new Rng(Number(process.env["RADIOLENS_FUZZ_SEED"] ?? 20260604));
     const outcomes: Record<string, number> = {};
     let slowest = 0;
     for (let i = 0; i < CASES; i++) {
@@ -222,6 +222,8 @@ describe("mutation fuzzer", () => {
       );
     }
     assert.ok(slowest < 1000);
+    // Caps hold: no case may have left the process holding runaway memory.
+    assert.ok(process.memoryUsage().rss < 1.5 * 2 ** 30, `rss ${process.memoryUsage().rss} bytes`);
     if (process.env["RADIOLENS_FUZZ_REPORT"]) console.log(JSON.stringify({ slowest, outcomes }, null, 1));
   });
 });
