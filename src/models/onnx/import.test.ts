@@ -119,6 +119,32 @@ describe("importing PyTorch 1.13 ONNX models", {
     });
   }
 
+  test("seg: an NCHW segmenter returns channels-last softmax maps equal to PyTorch within 1e-4", async () => {
+    const out = join(tmp, "bundle-seg");
+    await importOnnx(
+      readFileSync(join(tmp, "seg.onnx")),
+      card({ name: "torch-seg", task: "segmentation", labels: ["background", "lesion"] }),
+      out,
+    );
+    const m = await openBundle(out, { threads: 1 });
+    const per = SIZE * SIZE;
+    const x = new Float32Array(images.length * per);
+    images.forEach((img, i) => {
+      x.set(preprocessForModel(img, m.card), i * per);
+    });
+    const rows = await m.predict(x, 8);
+    await m.close();
+    const probs = f32(join(tmp, "seg.probs.f32"));
+    assert.equal(rows.length, 32);
+    let d = 0;
+    rows.forEach((r, i) => {
+      assert.equal(r.length, per * 2);
+      for (let j = 0; j < r.length; j++)
+        d = Math.max(d, Math.abs((r[j] as number) - (probs[i * per * 2 + j] as number)));
+    });
+    assert.ok(d <= 1e-4, `max |RadioLens − PyTorch| = ${d}`);
+  });
+
   test("an imported bundle has no tfjs model: --runtime tfjs is refused by name", async () => {
     await expectCode(
       openBundle(join(tmp, "bundle-cnn"), { runtime: "tfjs" }),

@@ -6,7 +6,7 @@ test, plus a CT read here with pydicom) are preprocessed independently of RadioL
 card: window (center 40, width 400, to [0, 1]) -> 2x2 area mean when the image is 128x128 -> (x - 0.5) / 0.25.
 
 usage: python3 torch_fixture.py OUT_DIR RAW_F32 N_RAW DICOM_PATH
-writes OUT_DIR/{cnn,resnet}.onnx, OUT_DIR/{cnn,resnet}.probs.f32, OUT_DIR/inputs.f32 (the preprocessed batch).
+writes OUT_DIR/{cnn,resnet,seg}.onnx, OUT_DIR/{cnn,resnet,seg}.probs.f32 (seg: softmax maps channels-last), OUT_DIR/inputs.f32 (the preprocessed batch).
 """
 
 import sys
@@ -76,6 +76,17 @@ class SmallResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class TinySegmenter(nn.Module):
+    """Two convolutions with batch norm to a [N, 2, H, W] logit map (background, lesion)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 2, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
 def perturb_bn(model, gen):
     """Running statistics away from 0/1, so a card or runtime that ignored them would show."""
     for m in model.modules():
@@ -104,7 +115,7 @@ def main():
     batch.astype(np.float32).tofile(f"{out}/inputs.f32")
     x = torch.from_numpy(batch)
     torch.set_num_threads(1)
-    for name, ctor, seed in (("cnn", TutorialCnn, 1), ("resnet", SmallResNet, 2)):
+    for name, ctor, seed in (("cnn", TutorialCnn, 1), ("resnet", SmallResNet, 2), ("seg", TinySegmenter, 3)):
         torch.manual_seed(seed)
         model = ctor()
         with torch.no_grad():
@@ -120,7 +131,10 @@ def main():
             opset_version=13,
         )
         with torch.no_grad():
-            probs = torch.softmax(model(x), dim=1).numpy().astype(np.float32)
+            probs = torch.softmax(model(x), dim=1)
+            if probs.dim() == 4:
+                probs = probs.permute(0, 2, 3, 1)  # channels-last, as RadioLens returns maps
+            probs = probs.contiguous().numpy().astype(np.float32)
         probs.tofile(f"{out}/{name}.probs.f32")
 
 
