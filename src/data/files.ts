@@ -1,5 +1,6 @@
 /** File-backed DataSources: a folder per class (PNG/JPEG/DICOM) and a CSV manifest (path, label[s], patient, split). */
 import { readdirSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { RadioLensError } from "../core/errors.js";
 import type { MedicalImage } from "../core/image.js";
@@ -19,6 +20,27 @@ export interface FileItem {
   readonly split?: string;
   /** Covariates from extra manifest columns (fusion models). */
   readonly tabular?: Float32Array;
+}
+
+/**
+ * The default reader: reads the file asynchronously (so a loader's prefetch window overlaps disk reads with decoding),
+ * then decodes it with RadioLens's format-sniffing reader.
+ *
+ * @example
+ * ```ts
+ * const img = await readImageFile("data/normal/0001.png");
+ * ```
+ */
+export async function readImageFile(path: string): Promise<MedicalImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
+    throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message });
+  }
+  return readImage(bytes, path);
 }
 
 /**

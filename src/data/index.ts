@@ -19,6 +19,7 @@ export {
   labelSchema,
   type Manifest,
   type ManifestOptions,
+  readImageFile,
   readManifest,
 } from "./files.js";
 export {

@@ -91,6 +91,18 @@ describe("DataLoader", () => {
     assert.deepEqual(flat(await collect(resumed)), flat(await collect(full)));
   });
 
+  test("weighted sampling resumes exactly too", async () => {
+    const { source } = synthetic(50, { rare: true });
+    const w = Array.from({ length: 50 }, (_, i) => (i % 10 === 0 ? 9 : 1));
+    const opts = { batchSize: 7, seed: 5, sampleWeights: w, epochSize: 60 };
+    const reference = flat(await collect(new DataLoader(source, opts)));
+    const first = new DataLoader(source, opts);
+    const head = flat(await collect(first, 4));
+    const tail = flat(await collect(new DataLoader(source, { ...opts, cursor: first.cursor() })));
+    assert.deepEqual([...head, ...tail], reference);
+    assert.equal(reference.length, 60);
+  });
+
   test("augmentation does not depend on read timing or prefetch depth", async () => {
     const slowOdd = synthetic(40, { delayMs: (i) => (i % 2 ? 3 : 0) }).source;
     const fast = synthetic(40).source;

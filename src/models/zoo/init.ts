@@ -35,6 +35,19 @@ export class SeededInit {
     });
   }
 
+  /**
+   * He normal for a depthwise kernel as PyTorch computes it: its fan-out counts every channel (9·C for a 3×3
+   * kernel over C channels), whereas tfjs counts one output per channel (9); scaling by 1/C matches the reference.
+   */
+  heFanOutDepthwise(channels: number): Initializer {
+    return tfl.initializers.varianceScaling({
+      scale: 2 / channels,
+      mode: "fanOut",
+      distribution: "normal",
+      seed: this.rng.seed(),
+    });
+  }
+
   /** He (Kaiming) normal, fan-in mode (He et al. 2015, §2.2), for ReLU layers. */
   heFanIn(): Initializer {
     return tfl.initializers.heNormal({ seed: this.rng.seed() });

@@ -93,7 +93,7 @@ export function createMobileNetV2(opts: MobileNetV2Options): tfl.LayersModel {
           strides: stride,
           padding: "same",
           useBias: false,
-          depthwiseInitializer: init.heFanOut(),
+          depthwiseInitializer: init.heFanOutDepthwise(t === 1 ? inC : inC * t),
           name: `${name}_dw`,
         })
         .apply(y) as SymbolicTensor;
