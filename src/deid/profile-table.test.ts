@@ -3,7 +3,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { REPO_ROOT } from "../core/testing.js";
+import { REPO_ROOT, sharedData } from "../core/testing.js";
+import { parseDicom, writeDicom } from "../io/dicom/index.js";
+import { deidentifyBytes } from "./engine.js";
+import type { DeidOptions } from "./options.js";
 import { chooseAction, findRule } from "./profile.js";
 import { PROFILE_EDITION_CHANGES, PROFILE_ROWS, PROFILE_SOURCE } from "./profile-table.js";
 import type { ProfileRowData } from "./profile-types.js";
@@ -104,5 +107,25 @@ describe("PS3.15 2025a Table E.1-1", () => {
     assert.equal(chooseAction(calibration, { retainLongitudinalModifiedDates: true }), "C");
     assert.equal(chooseAction(calibration, { retainDeviceIdentity: true }), "K");
     assert.equal(findRule(0x00100033)?.source, "RadioLens");
+  });
+
+  it("de-identifies attributes that only the 2025a rows name, as those rows say", () => {
+    const secret = new Uint8Array(Buffer.from("profile-2025a-test-secret-0123456789"));
+    const run = (options: DeidOptions) => {
+      const parsed = parseDicom(new Uint8Array(readFileSync(sharedData("dicom/pydicom/CT_small.dcm"))));
+      parsed.dataset.setString(0x00181012, "20240102", "DA"); // Date of Secondary Capture: X, Full Dates K
+      parsed.dataset.setString(0x00181204, "20190304", "DA"); // Date of Manufacture: X, Device Id. K
+      parsed.dataset.setString(0x00080054, "RETRIEVEAE7", "AE"); // Retrieve AE Title: X, Device Id. C
+      parsed.dataset.setString(0x00120022, "ISSUER-4471", "LO"); // Issuer of Clinical Trial Protocol ID: X
+      const r = deidentifyBytes(writeDicom(parsed), { secret, options });
+      assert.equal(r.status, "written");
+      return parseDicom(r.bytes as Uint8Array).dataset;
+    };
+    const basic = run({});
+    for (const tag of [0x00181012, 0x00181204, 0x00080054, 0x00120022]) assert.equal(basic.has(tag), false);
+    const full = run({ retainLongitudinalFullDates: true, retainDeviceIdentity: true });
+    assert.equal(full.string(0x00181012), "20240102");
+    assert.equal(full.string(0x00181204), "20190304");
+    assert.equal(full.has(0x00120022), false);
   });
 });
