@@ -843,17 +843,11 @@ interface AdamInternals {
   incrementIterations(): void;
 }
 
-/** Storage of a variable that no other tensor shares, so it may be updated in place. */
-function exclusive(be: OnednnBackend, t: tf.Tensor): Float32Array | undefined {
-  const v = be.f32(t);
-  return v && be.refCount(t.dataId) === 1 ? v : undefined;
-}
-
 /**
  * One Adam step for every variable as a single native pass (instead of ten tfjs ops, each allocating a tensor the
  * size of the variable). The addon reproduces tfjs's operation order and float32 rounding, so weights are
- * bit-identical to tfjs's own AdamOptimizer; moments and weights are updated in place when nothing else shares
- * their storage.
+ * bit-identical to tfjs's own AdamOptimizer. Results go to fresh buffers: on this backend `dataSync()` and
+ * `tf.tensor(array)` share storage with the caller, so an in-place update would change arrays users still hold.
  */
 function nativeAdamStep(opt: AdamInternals, variableGradients: VariableGradients): void {
   const be = tf.backend() as OnednnBackend;
@@ -896,16 +890,15 @@ function nativeAdamStep(opt: AdamInternals, variableGradients: VariableGradients
     const vv = be.f32(v);
     const gv = be.f32(grad);
     if (!wv || !mv || !vv || !gv || gv.length !== wv.length) throw new Error(`Adam: ${name} is not float32`);
-    const inW = exclusive(be, value);
-    const inM = exclusive(be, m);
-    const inV = exclusive(be, v);
-    const outW = inW ?? new Float32Array(wv.length);
-    const outM = inM ?? new Float32Array(wv.length);
-    const outV = inV ?? new Float32Array(wv.length);
+    const outW = new Float32Array(wv.length);
+    const outM = new Float32Array(wv.length);
+    const outV = new Float32Array(wv.length);
     a.adam(wv, mv, vv, gv, constants, outW, outM, outV);
-    if (!inW) tf.tidy(() => value.assign(tf.tensor(outW, value.shape, "float32")));
-    if (!inM) tf.tidy(() => m.assign(tf.tensor(outM, m.shape, "float32")));
-    if (!inV) tf.tidy(() => v.assign(tf.tensor(outV, v.shape, "float32")));
+    tf.tidy(() => {
+      value.assign(tf.tensor(outW, value.shape, "float32"));
+      m.assign(tf.tensor(outM, m.shape, "float32"));
+      v.assign(tf.tensor(outV, v.shape, "float32"));
+    });
   });
   tf.tidy(() => {
     opt.accBeta1.assign(tf.mul(opt.accBeta1, opt.beta1));

@@ -171,9 +171,15 @@ test("the native Adam update is bit-identical to tfjs's AdamOptimizer", async (t
   );
   const run = async (backend: "onednn" | "cpu") => {
     await initEngine({ backend });
-    const v = tf.variable(tf.tensor1d(w0), true, `adam_probe_${backend}`);
+    const init = tf.tensor1d(w0.slice());
+    const v = tf.variable(init, true, `adam_probe_${backend}`);
+    init.dispose();
     const opt = tf.train.adam(0.01);
+    const held = v.dataSync().slice();
+    const view = v.dataSync();
     for (const g of grads) tf.tidy(() => opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(g) }]));
+    // tfjs tensors are immutable: an array obtained from dataSync() before the update must not change.
+    assert.deepEqual(view, held, `${backend}: the update wrote into storage a caller still held`);
     const out = Buffer.from((v.dataSync() as Float32Array).slice().buffer);
     opt.dispose();
     v.dispose();
