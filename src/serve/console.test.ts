@@ -1,0 +1,128 @@
+/** End-to-end test of the web console in headless Chromium: sign in, upload a DICOM, see the prediction, overlay on, screenshot. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { chromium } from "playwright-core";
+import { REPO_ROOT, sharedData } from "../core/testing.js";
+import { initEngine } from "../engine/backend.js";
+import { buildApp } from "./app.js";
+import { webConsoleRoutes } from "./routes/web.js";
+import { writeTestBundle } from "./testing.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+];
+const WEB = join(REPO_ROOT, "web");
+const DIST = join(WEB, "dist");
+const KEY = "console-clinician-key-0123456789";
+const work = mkdtempSync(join(tmpdir(), "rl-console-"));
+let app: FastifyInstance;
+let base = "";
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const name of readdirSync(dir, { recursive: true }).map(String)) {
+    if (name.startsWith("dist") || name.includes("node_modules")) continue;
+    t = Math.max(t, statSync(join(dir, name)).mtimeMs);
+  }
+  return t;
+}
+
+before(async () => {
+  // Build the console when its sources are newer than the bundle.
+  if (!existsSync(join(DIST, "index.html")) || statSync(join(DIST, "index.html")).mtimeMs < newest(WEB)) {
+    const b = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, "node_modules/vite/bin/vite.js"), "build", "--config", join(WEB, "vite.config.ts")],
+      {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        timeout: 120_000,
+      },
+    );
+    assert.equal(b.status, 0, `vite build: ${b.stderr}${b.stdout}`);
+  }
+  await initEngine({ backend: "wasm" });
+  await writeTestBundle(join(work, "model"));
+  app = await buildApp({
+    models: [{ dir: join(work, "model"), id: "default" }],
+    dataDir: join(work, "data"),
+    auth: { apiKeys: [{ id: "dr-console", role: "clinician", key: KEY }] },
+  });
+  await app.register(webConsoleRoutes, { root: DIST });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+});
+
+after(async () => {
+  await app?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("the console's files load without credentials; its data does not; traversal is refused", async () => {
+  assert.equal((await fetch(`${base}/console/`)).status, 200);
+  assert.equal((await fetch(`${base}/v1/models`)).status, 401);
+  const r = await fetch(`${base}/console/..%2f..%2fpackage.json`);
+  assert.notEqual(r.status, 200);
+});
+
+test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CAM overlay on, screenshot", {
+  timeout: 120_000,
+}, async () => {
+  assert.ok(existsSync(CHROMIUM), "Debian chromium is installed at /usr/bin/chromium");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/console/`);
+    await page.fill("#api-key", "wrong-key-0000000000000");
+    await page.click("#signin-button");
+    await page.waitForFunction(() => (document.getElementById("signin-error")?.textContent ?? "").length > 0);
+    await page.fill("#api-key", KEY);
+    await page.click("#signin-button");
+    await page.waitForSelector("#app:not([hidden])", { timeout: 20_000 });
+    assert.match((await page.textContent("#card")) ?? "", /seed-cnn-test/);
+
+    await page.setInputFiles("#file", sharedData("dicom/pydicom/CT_small.dcm"));
+    await page.waitForFunction(
+      () => (document.getElementById("prediction-label")?.textContent ?? "").length > 0,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    const label = (await page.textContent("#prediction-label")) ?? "";
+    assert.match(label, /^(normal|pneumonia)/);
+    assert.match((await page.textContent("#probabilities")) ?? "", /pneumonia\s*0\.\d{3}/);
+    await page.waitForSelector("#overlay-toggle:not([disabled])", { timeout: 20_000 });
+
+    const centre = (): Promise<number[]> =>
+      page.evaluate(() => {
+        const c = document.getElementById("canvas") as HTMLCanvasElement;
+        return Array.from(c.getContext("2d")?.getImageData(256, 256, 1, 1).data ?? []);
+      });
+    const plain = await centre();
+    await page.check("#overlay-toggle");
+    const overlaid = await centre();
+    assert.notDeepEqual(overlaid, plain, "the overlay changes the drawn pixels");
+    assert.ok(plain[0] === plain[1] && plain[1] === plain[2], "without the overlay the CT is grey");
+
+    const shot = join(work, "console.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 10_000, "screenshot written");
+    assert.deepEqual(errors, [], "no script errors in the page");
+  } finally {
+    await browser.close();
+  }
+});
