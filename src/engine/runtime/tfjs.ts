@@ -16,8 +16,9 @@ import type { InferenceRuntime, RuntimeTensor } from "./types.js";
 export function createTfjsRuntime(model: tfl.LayersModel): InferenceRuntime {
   return {
     kind: "tfjs",
-    inputNames: [...model.inputNames],
-    outputNames: [...model.outputNames],
+    // A Sequential model leaves inputNames/outputNames empty; its symbolic tensors carry the names.
+    inputNames: model.inputNames.length > 0 ? [...model.inputNames] : model.inputs.map((t) => t.name),
+    outputNames: model.outputNames.length > 0 ? [...model.outputNames] : model.outputs.map((t) => t.name),
     async run(inputs: readonly RuntimeTensor[]): Promise<RuntimeTensor[]> {
       return tf.tidy(() => {
         const xs = inputs.map((t) => tf.tensor(t.data, [...t.shape], "float32"));

@@ -571,13 +571,16 @@ export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions = {})
   const g = new GraphBuilder();
   const values = new Map<number, Value>();
   const inputs: O.IValueInfoProto[] = [];
+  // A Sequential model leaves inputNames/outputNames empty; its symbolic tensors carry the names.
+  const inNames = model.inputNames.length > 0 ? model.inputNames : model.inputs.map((t) => t.name);
+  const outNames = model.outputNames.length > 0 ? model.outputNames : model.outputs.map((t) => t.name);
   model.inputs.forEach((t, i) => {
-    const name = model.inputNames[i] ?? `input_${i}`;
+    const name = inNames[i] ?? `input_${i}`;
     g.reserve(name);
     values.set(t.id, { name, layout: "keras", shape: [...t.shape] });
     inputs.push(valueInfo(name, ["N", ...t.shape.slice(1).map((d) => d as number)]));
   });
-  for (const name of model.outputNames) g.reserve(name);
+  for (const name of outNames) g.reserve(name);
 
   // Layer calls in dependency order: a call is emitted once all of its inputs exist.
   type Call = { layer: tfl.layers.Layer; ins: tfl.SymbolicTensor[]; outs: tfl.SymbolicTensor[] };
@@ -618,7 +621,7 @@ export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions = {})
         detail: `output ${t.name} is not reachable from the inputs`,
       });
     }
-    const name = model.outputNames[i] ?? `output_${i}`;
+    const name = outNames[i] ?? `output_${i}`;
     g.node("Identity", [g.toKeras(v).name], name, {}, name);
     outputs.push(valueInfo(name, ["N", ...t.shape.slice(1).map((d) => d as number)]));
   });
