@@ -213,6 +213,13 @@ export async function decodeFrameInThread(
     case "jpeg-extended":
       // pydicom's pixel_array holds the codestream's components as encoded (YBR stays YBR, PS3.5 8.2.1), so
       // libjpeg is told that no colour transform applies instead of converting and converting back.
+      if (jpegPrecision(data) > 8) {
+        // ITU T.81 Process 4 (12-bit) needs a 12-bit libjpeg; the maintained npm build is 8-bit only.
+        throw new DicomError(
+          "DICOM_UNSUPPORTED_TS",
+          `The frame is ${jpegPrecision(data)}-bit JPEG (Process 4), which the 8-bit libjpeg-turbo codec cannot decode; decompress it with dcmtk's dcmdjpeg first`,
+        );
+      }
       f = await decodeWasm("jpeg", jpegColorTransformed(data) ? withoutColorTransform(data) : data);
       break;
     case "jpeg-lossless":
@@ -328,4 +335,27 @@ export function endsWithEoi(data: Uint8Array): boolean {
   let n = data.length;
   while (n > 0 && data[n - 1] === 0 && data.length - n < 16) n--;
   return n >= 2 && data[n - 2] === 0xff && data[n - 1] === 0xd9;
+}
+
+/**
+ * Sample precision P of a JPEG codestream's frame header (ITU T.81 B.2.2), or 0 when no SOF marker is found.
+ *
+ * @example
+ * ```ts
+ * jpegPrecision(fragment); // 8 for baseline, 12 for Process 4
+ * ```
+ */
+export function jpegPrecision(data: Uint8Array): number {
+  let i = 2;
+  while (i + 4 <= data.length && data[i] === 0xff) {
+    const m = data[i + 1] as number;
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return data[i + 4] ?? 0;
+    if (m === 0xda) break;
+    i += 2 + (((data[i + 2] as number) << 8) | (data[i + 3] as number));
+  }
+  return 0;
 }
