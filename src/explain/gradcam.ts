@@ -1,115 +1,103 @@
-/** Class activation maps: Grad-CAM and Grad-CAM++ on any 4D (conv-like) layer of a tfjs model. */
+/** Class activation maps: Grad-CAM and Grad-CAM++ on any 4D (convolutional) layer of a tfjs model. */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { RadioLensError } from "../core/errors.js";
 import { tf } from "../engine/backend.js";
+import { checkSingle, classLogits, resolveClass } from "./forward.js";
+import { type Heatmap, normalizeMax, resizeBilinear } from "./heatmap.js";
 
-/** Options shared by the explanation methods. */
+export type { Heatmap } from "./heatmap.js";
+
+/** Options of the CAM methods. */
 export interface CamOptions {
-  /** Layer name; default the last layer with a 4D output (the last conv block). */
+  /** Layer name; default the last layer with a spatial (4D) output, the feature map the classifier head pools. */
   readonly layer?: string;
   /** Class to explain; default the predicted class. */
   readonly classIndex?: number;
 }
 
-/** A heatmap at the model's input resolution, values in [0, 1]. */
-export interface Heatmap {
-  /** Row-major `rows × cols`. */
-  readonly data: Float32Array;
-  readonly rows: number;
-  readonly cols: number;
-  readonly classIndex: number;
-  /** The layer (CAM methods) or "input" (gradient methods) the map was computed on. */
-  readonly layer: string;
-  /** The class probability the model gave. */
-  readonly score: number;
-}
-
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-interface Patchable {
-  call: CallFn;
-  activation?: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor } | null;
+function is4d(l: tfl.layers.Layer): boolean {
+  let shape: unknown;
+  try {
+    shape = l.outputShape;
+  } catch {
+    return false; // a layer used at several places has no single output shape
+  }
+  return Array.isArray(shape) && !Array.isArray(shape[0]) && shape.length === 4;
 }
 
 /**
- * The last layer with a 4D output `[batch, rows, cols, channels]`, or the named layer.
+ * The layer a CAM is computed on: the named layer (it must have a 4D `[batch, rows, cols, channels]` output),
+ * or by default the last such layer — for the seed CNN its last pooling, for ResNet/DenseNet the last block's
+ * output, the usual targets of Grad-CAM implementations.
  *
  * @example
  * ```ts
- * const layer = camLayer(model); // e.g. "conv2"
+ * const layer = camLayer(model); // e.g. "pool2"
+ * const conv1 = camLayer(model, "conv1");
  * ```
  */
 export function camLayer(model: tfl.LayersModel, name?: string): tfl.layers.Layer {
+  const spatial = model.layers.filter((l) => is4d(l) && l.getClassName() !== "InputLayer");
   if (name !== undefined) {
     const l = model.layers.find((x) => x.name === name);
-    if (!l)
+    if (!l || !spatial.includes(l))
       throw new RadioLensError("RL_ERR_USAGE", {
-        detail: `the model has no layer '${name}' (layers: ${model.layers.map((x) => x.name).join(", ")})`,
+        detail: `${l ? `layer '${name}' has no spatial (4D) output` : `the model has no layer '${name}'`}; layers with a spatial output: ${spatial.map((x) => x.name).join(", ")}`,
       });
     return l;
   }
-  for (let i = model.layers.length - 1; i >= 0; i--) {
-    const l = model.layers[i] as tfl.layers.Layer;
-    const shape = l.outputShape as number[] | number[][];
-    if (!Array.isArray(shape[0]) && shape.length === 4 && l.getClassName() !== "InputLayer") return l;
-  }
-  throw new RadioLensError("RL_ERR_USAGE", {
-    detail: "the model has no layer with a spatial (4D) output to explain",
-  });
-}
-
-/**
- * Runs `model` on `x` with the final softmax/sigmoid removed (Grad-CAM differentiates the class score before the
- * softmax, Selvaraju et al. 2017 §3) and with `delta` added to `layer`'s output, capturing that output. The gradient
- * with respect to `delta` at zero is the gradient with respect to the activations, for any model topology.
- */
-function patchedForward(
-  model: tfl.LayersModel,
-  layer: tfl.layers.Layer,
-  x: tf.Tensor,
-  delta: tf.Tensor,
-  capture: (a: tf.Tensor) => void,
-): tf.Tensor {
-  const target = layer as unknown as Patchable;
-  const last = model.layers[model.layers.length - 1] as unknown as Patchable;
-  const origCall = target.call;
-  const origAct = last.activation;
-  const squash = origAct?.getClassName();
-  target.call = (inputs, kwargs) => {
-    const out = origCall.call(layer, inputs, kwargs) as tf.Tensor;
-    capture(out);
-    return tf.add(out, delta);
-  };
-  if (squash === "softmax" || squash === "sigmoid")
-    last.activation = { getClassName: () => "linear", apply: (t) => t };
-  try {
-    return model.apply(x, { training: false }) as tf.Tensor;
-  } finally {
-    target.call = origCall;
-    if (origAct !== undefined) last.activation = origAct;
-  }
-}
-
-function normalize01(m: tf.Tensor2D): tf.Tensor2D {
-  const max = tf.max(m);
-  return tf.div(m, tf.maximum(max, 1e-12)) as tf.Tensor2D;
+  const last = spatial[spatial.length - 1];
+  if (!last)
+    throw new RadioLensError("RL_ERR_USAGE", {
+      detail:
+        "the model has no layer with a spatial (4D) output to explain; use --method occlusion or gradient",
+    });
+  return last;
 }
 
 function camCore(model: tfl.LayersModel, input: tf.Tensor4D, opts: CamOptions, plusPlus: boolean): Heatmap {
-  if (input.shape[0] !== 1)
-    throw new RadioLensError("RL_ERR_USAGE", { detail: "explain one image at a time (batch 1)" });
+  checkSingle(input);
   const layer = camLayer(model, opts.layer);
   const [, rows, cols] = input.shape;
-  return tf.tidy(() => {
-    const probs = model.predict(input) as tf.Tensor2D;
-    const pv = probs.dataSync();
-    const k = opts.classIndex ?? pv.indexOf(Math.max(...pv));
-    if (!(k >= 0 && k < pv.length))
-      throw new RadioLensError("RL_ERR_USAGE", { detail: `class index ${k} is outside 0..${pv.length - 1}` });
-    const outShape = [1, ...((layer.outputShape as number[]).slice(1) as number[])];
+  let kept: tf.Tensor | undefined;
+  let result: Heatmap | undefined;
+  try {
+    tf.tidy(() => {
+      result = camTidy(model, input, layer, opts, plusPlus, rows, cols, (a) => {
+        kept = a;
+      });
+    });
+  } finally {
+    kept?.dispose();
+  }
+  if (!result) throw new RadioLensError("RL_ERR_INTERNAL", { detail: "Grad-CAM produced no map" });
+  return result;
+}
+
+function camTidy(
+  model: tfl.LayersModel,
+  input: tf.Tensor4D,
+  layer: tfl.layers.Layer,
+  opts: CamOptions,
+  plusPlus: boolean,
+  rows: number,
+  cols: number,
+  keepActs: (a: tf.Tensor) => void,
+): Heatmap {
+  {
+    const probs = (model.predict(input) as tf.Tensor).dataSync();
+    const k = resolveClass(probs, opts.classIndex);
+    const outShape = [1, ...(layer.outputShape as number[]).slice(1)];
     let acts: tf.Tensor | undefined;
     const grad = tf.grad((delta: tf.Tensor) => {
-      const logits = patchedForward(model, layer, input, delta, (a) => {
-        acts = tf.keep(a);
+      const logits = classLogits(model, input, {
+        layer,
+        delta,
+        capture: (a) => {
+          // tf.grad disposes the forward pass's intermediates; the activations are needed after it.
+          acts = tf.keep(a);
+          keepActs(acts);
+        },
       });
       return tf.sum(tf.slice(logits, [0, k], [1, 1]));
     })(tf.zeros(outShape));
@@ -119,37 +107,38 @@ function camCore(model: tfl.LayersModel, input: tf.Tensor4D, opts: CamOptions, p
     const g = grad as tf.Tensor4D;
     let weights: tf.Tensor;
     if (!plusPlus) {
-      // α_k = global-average-pooled gradients (Selvaraju et al. 2017, eq. 1).
+      // α_k^c = global-average-pooled gradients of the class score (Selvaraju et al. 2017, eq. 1).
       weights = tf.mean(g, [1, 2]);
     } else {
-      // Grad-CAM++ (Chattopadhay et al. 2018, eq. 19) with the exponential-score closed form.
+      // Grad-CAM++ (Chattopadhay et al. 2018, eqs. 10 and 19) with the exponential-score closed form:
+      // α = g² / (2g² + Σ_ab A · g³), w_k = Σ_ij α · ReLU(g); α = 0 where the gradient is 0.
       const g2 = tf.square(g);
       const g3 = tf.mul(g2, g);
       const sumA = tf.sum(A, [1, 2], true);
       const denom = tf.add(tf.mul(g2, 2), tf.mul(sumA, g3));
-      const alpha = tf.div(g2, tf.where(tf.equal(denom, 0), tf.onesLike(denom), denom));
+      const safe = tf.where(tf.equal(denom, 0), tf.onesLike(denom), denom);
+      const alpha = tf.where(tf.equal(g, 0), tf.zerosLike(g), tf.div(g2, safe));
       weights = tf.sum(tf.mul(alpha, tf.relu(g)), [1, 2]);
     }
-    const cam = tf.relu(tf.sum(tf.mul(A, tf.reshape(weights, [1, 1, 1, -1])), -1)) as tf.Tensor3D;
-    const up = tf.image
-      .resizeBilinear(tf.expandDims(cam, -1) as tf.Tensor4D, [rows, cols], false)
-      .reshape([rows, cols]) as tf.Tensor2D;
-    const data = normalize01(up).dataSync() as Float32Array;
-    A.dispose();
+    // L^c = ReLU(Σ_k α_k A^k) at the layer's resolution, then lifted to the input grid.
+    const cam = tf.relu(tf.sum(tf.mul(A, tf.reshape(weights, [1, 1, 1, -1])), -1));
+    const [, lr, lc] = A.shape;
+    const up = resizeBilinear(cam.dataSync(), lr, lc, rows, cols);
     return {
-      data: Float32Array.from(data),
+      data: normalizeMax(up),
       rows,
       cols,
       classIndex: k,
       layer: layer.name,
-      score: pv[k] as number,
-    };
-  });
+      method: plusPlus ? "gradcam++" : "gradcam",
+      score: probs[k] as number,
+    } satisfies Heatmap;
+  }
 }
 
 /**
- * Grad-CAM (Selvaraju et al., ICCV 2017): ReLU of the gradient-weighted sum of a conv layer's feature maps,
- * upsampled to the input size and scaled to [0, 1].
+ * Grad-CAM (Selvaraju et al., ICCV 2017): ReLU of the gradient-weighted sum of a layer's feature maps, lifted
+ * to the input grid (bilinear) and scaled to [0, 1].
  *
  * @example
  * ```ts
@@ -161,8 +150,8 @@ export function gradCam(model: tfl.LayersModel, input: tf.Tensor4D, opts: CamOpt
 }
 
 /**
- * Grad-CAM++ (Chattopadhay et al., WACV 2018): pixel-wise weighting of positive gradients, better for several
- * instances of a class.
+ * Grad-CAM++ (Chattopadhay et al., WACV 2018): pixel-wise weighting of positive gradients, which covers several
+ * instances of a class better than Grad-CAM's plain average.
  *
  * @example
  * ```ts

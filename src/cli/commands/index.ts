@@ -5,6 +5,7 @@ import { deidCommand } from "./deid.js";
 import { dicomPixelsCommand } from "./dicom-pixels.js";
 import { doctorCommand } from "./doctor.js";
 import { evaluateCommand } from "./evaluate.js";
+import { explainCommand } from "./explain.js";
 import { exportCommand } from "./export.js";
 import { ganSampleCommand, ganTrainCommand } from "./gan.js";
 import { importCommand } from "./import.js";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   evaluateCommand,
   metricsCommand,
+  explainCommand,
   predictCommand,
   modelsCommand,
   exportCommand,
