@@ -36,8 +36,9 @@ export interface DecodeOptions {
   /** Decode only these frame indices (0-based); default all. */
   readonly frames?: readonly number[];
   /**
-   * Fail on short native Pixel Data (default). `false` zero-fills the missing tail and reports it in
-   * `warnings`, so that a truncated file can still be looked at; the values there are not the scanner's.
+   * Fail on short native Pixel Data (default). `false` zero-fills a missing tail of at most half the expected
+   * size and reports it in `warnings`, so that a truncated file can still be looked at; the values there are
+   * not the scanner's.
    */
   readonly strict?: boolean;
 }
@@ -332,7 +333,10 @@ export async function decodeStoredPixels(
     let value = el.value;
     if (value.length < stored422) {
       const msg = `Pixel Data has ${value.length} bytes; Rows x Columns x Samples x Bits Allocated x Frames need ${stored422}`;
-      if (options.strict ?? true) throw new DicomError("DICOM_BAD_PIXEL_DATA", msg);
+      // Lenient reading fills a lost tail, not an image the file never held: a header claiming far more pixels
+      // than the data carries (a lie, or the wrong file) fails in both modes.
+      if ((options.strict ?? true) || value.length * 2 < stored422)
+        throw new DicomError("DICOM_BAD_PIXEL_DATA", msg);
       warnings.push(`DICOM_BAD_PIXEL_DATA: ${msg}; the missing ${stored422 - value.length} bytes read as 0`);
       const padded = new Uint8Array(stored422);
       padded.set(value);
