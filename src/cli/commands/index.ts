@@ -13,6 +13,7 @@ import { infoCommand } from "./info.js";
 import { metricsCommand } from "./metrics.js";
 import { modelsCommand } from "./models.js";
 import { predictCommand } from "./predict.js";
+import { reportCommand } from "./report.js";
 import { reportsEvaluateCommand, reportsGenerateCommand, reportsLabelCommand } from "./reports.js";
 import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   evaluateCommand,
   metricsCommand,
   explainCommand,
+  reportCommand,
   predictCommand,
   modelsCommand,
   exportCommand,
