@@ -1,14 +1,13 @@
 /** bench:serve — PNG predict over loopback with autocannon at concurrency 1 and 8: RadioLens serve vs FastAPI + PyTorch (same architecture and weights). */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createImage } from "../src/core/image.js";
 import { REPO_ROOT, sharedData } from "../src/core/testing.js";
-import { encodePng } from "../src/io/image/png.js";
-import { readImage } from "../src/io/index.js";
+import { decodeJpeg, encodePng } from "../src/io/image/index.js";
 import { DEFAULT_MODEL_DIR } from "../src/serve/server.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 5);
@@ -26,7 +25,7 @@ async function freePort(): Promise<number> {
 
 /** A 224×224 grayscale PNG from a real chest X-ray (nearest sampling; 224 = 8 × 28 keeps both area resizes exact). */
 async function benchPng(): Promise<Buffer> {
-  const img = await readImage(sharedData("xray/COVID-00001.jpg"));
+  const img = decodeJpeg(readFileSync(sharedData("xray/COVID-00001.jpg")));
   const [rows, cols, ch] = img.shape as [number, number, number];
   const out = new Uint8Array(224 * 224);
   for (let y = 0; y < 224; y++) {
@@ -121,7 +120,7 @@ async function main(): Promise<void> {
     children.push(node);
     const peerPort = await freePort();
     const peer = spawn(
-      "python3",
+      existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3",
       [join(REPO_ROOT, "bench/serve_peer.py"), "--model", DEFAULT_MODEL_DIR, "--port", String(peerPort)],
       {
         stdio: ["ignore", "ignore", "inherit"],

@@ -1,17 +1,17 @@
-/** Analysis of stored instances: decode, predict, write the DICOM SR result, commit exactly once, send it on. */
-import { createRequire } from "node:module";
+/** Analysis of stored instances: decode, predict, write the DICOM SR and heatmap SC results, commit exactly once, send them on. */
 import { RadioLensError } from "../core/errors.js";
 import { createImage, type MedicalImage } from "../core/image.js";
 import { DicomError, parseDicom } from "../io/dicom/index.js";
 import { dicomToImage } from "../io/dicom/to-image.js";
-import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
 import type { Prediction } from "../models/predict.js";
 import { generateReport } from "../reports/generate.js";
 import { buildComprehensiveSR, readSourceImageRef } from "../reports/sr.js";
 import { FINDINGS } from "../reports/vocab.js";
+import { explainGradCam } from "./explain.js";
 import type { InstanceStore } from "./instances.js";
 import { NETWORK_PARSE_LIMITS } from "./instances.js";
 import type { ServedModel } from "./models.js";
+import { buildHeatmapSC, writePart10 } from "./secondary-capture.js";
 import type { InstanceRecord, JobRecord, Repository } from "./store.js";
 
 /**
@@ -65,13 +65,6 @@ export function findingsOf(probabilities: Readonly<Record<string, number>>): {
   return { labels, probabilities: probs };
 }
 
-const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
-
-interface DcmjsWriter {
-  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown> };
-  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
-}
-
 /**
  * Builds the Comprehensive SR for one prediction of one source instance, or undefined when the model has no
  * label the report vocabulary knows. The report module's tree (PS3.3 A.35.3) carries coded positive findings;
@@ -110,19 +103,7 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
       });
     }
   }
-  const require = createRequire(import.meta.url);
-  const data = (require("dcmjs") as { data: DcmjsWriter }).data;
-  const meta = data.DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: ds["SOPClassUID"],
-    MediaStorageSOPInstanceUID: ds["SOPInstanceUID"],
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: "RADIOLENS",
-  });
-  const dict = new data.DicomDict(meta);
-  dict.dict = data.DicomMetaDictionary.denaturalizeDataset(ds);
-  return new Uint8Array(dict.write());
+  return writePart10(ds);
 }
 
 /** Sends a stored result file on (the DIMSE C-STORE SCU); resolves with the DIMSE status. */
@@ -147,7 +128,7 @@ function permanent(e: unknown): boolean {
 }
 
 /**
- * Runs one claimed job. The prediction, the SR's index row and the job's "done" mark commit in one transaction,
+ * Runs one claimed job. The prediction, the results' index rows and the job's "done" mark commit in one transaction,
  * so a crash before it re-runs the job and a crash after it never does: exactly one committed analysis.
  *
  * @example
@@ -158,7 +139,7 @@ function permanent(e: unknown): boolean {
  */
 export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void> {
   let committed = false;
-  let result: InstanceRecord | undefined;
+  const results: InstanceRecord[] = [];
   try {
     const model = ctx.models.get(job.modelId);
     if (!model) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${job.modelId}'` });
@@ -166,9 +147,16 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     if (!inst) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance of job" });
     // The version this job was queued for, even if a newer one replaced it in the index since.
     const bytes = ctx.store.read({ ...inst, fileKey: `${job.sha256.slice(0, 2)}/${job.sha256}.dcm` });
-    const p = await model.batcher.predict(await dicomDisplayImage(bytes));
+    const display = await dicomDisplayImage(bytes);
+    const p = await model.batcher.predict(display);
     const sr = buildResultSR(bytes, model, p);
-    if (sr) result = ctx.store.writeResult(sr);
+    if (sr) results.push(ctx.store.writeResult(sr));
+    if (model.layers && display.shape.length === 3) {
+      // The heatmap as a Secondary Capture the PACS can show next to the source.
+      const { heat } = explainGradCam(model, display);
+      const sc = buildHeatmapSC(display, heat, readSourceImageRef(bytes), model.card);
+      results.push(ctx.store.writeResult(sc));
+    }
     committed = ctx.repo.completeJob(
       job.id,
       {
@@ -177,9 +165,9 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         modelVersion: model.card.version,
         label: p.label,
         probabilities: p.probabilities,
-        resultSopInstanceUid: result?.sopInstanceUid ?? null,
+        resultSopInstanceUid: results[0]?.sopInstanceUid ?? null,
       },
-      result,
+      results,
     );
     ctx.onResult?.(job, "done");
   } catch (e) {
@@ -191,9 +179,10 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     ctx.onResult?.(job, "failed", e);
     return;
   }
-  if (committed && result && ctx.send) {
+  if (!committed || !ctx.send) return;
+  for (const r of results) {
     try {
-      const status = await ctx.send(ctx.store.pathOf(result.fileKey));
+      const status = await ctx.send(ctx.store.pathOf(r.fileKey));
       ctx.onResult?.(job, status === 0 ? "sent" : "send-failed", status);
     } catch (e) {
       ctx.onResult?.(job, "send-failed", e);

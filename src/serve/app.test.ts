@@ -244,8 +244,8 @@ test("STOW-RS of the CT and MR files → analysed once each, SR stored, QIDO and
   const study = q.json()[0];
   assert.deepEqual(
     [...study["00080061"].Value].sort(),
-    ["CT", "SR"],
-    "the SR result sits in the source study",
+    ["CT", "OT", "SR"],
+    "the SR and the heatmap Secondary Capture sit in the source study",
   );
 
   const series = await app.inject({

@@ -116,7 +116,7 @@ export function routeOf(req: FastifyRequest): string {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   validateAuthConfig(opts.auth);
   const limits: ServeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const batching: BatchingOptions = { maxBatchSize: 16, maxWaitMs: 2, ...opts.batching };
+  const batching: BatchingOptions = { maxBatchSize: 16, maxWaitMs: 0, ...opts.batching };
   const metrics = createMetrics();
   const models = await loadServedModels(opts.models, batching, (model, size, seconds) => {
     metrics.batchSize.observe({ model }, size);

@@ -127,11 +127,20 @@ test(`storescu sends ${FILES.length} CT/MR files: all acknowledged, one SR per s
   const srs = (): string[] =>
     existsSync(outDir) ? readdirSync(outDir).filter((f) => f.startsWith("SR")) : [];
   const exported = (): number => app.radiolens.repo.listAudit(1000, "110106").length;
-  while ((srs().length < versions || exported() < versions) && Date.now() - t0 < 30_000)
+  const scs = (): string[] =>
+    existsSync(outDir) ? readdirSync(outDir).filter((f) => !f.startsWith("SR")) : [];
+  while ((srs().length < versions || exported() < 2 * versions) && Date.now() - t0 < 30_000)
     await new Promise((res) => setTimeout(res, 25));
   const jobs = app.radiolens.repo.listJobs(100);
   const state = jobs.map((j) => `${j.status}${j.error ? ` ${j.error}` : ""}`).join("; ");
   assert.equal(srs().length, versions, `SRs: ${srs().length}; jobs: ${state}`);
+  assert.equal(scs().length, versions, "one heatmap Secondary Capture per stored version");
+  for (const f of scs()) {
+    const dump = execFileSync("dcmdump", ["+L", join(outDir, f)], { encoding: "utf8" });
+    assert.match(dump, /\(0008,0008\) CS \[DERIVED\\SECONDARY\]/);
+    assert.match(dump, /\(0028,0301\) CS \[YES\]/, "Burned In Annotation");
+    assert.match(dump, /\(0008,0016\) UI =SecondaryCaptureImageStorage/);
+  }
   // Per instance: from the audited store (acknowledgement) to the audited export (storescp's C-STORE success).
   const audit = app.radiolens.repo.listAudit(10_000);
   for (const j of jobs) {
@@ -149,7 +158,11 @@ test(`storescu sends ${FILES.length} CT/MR files: all acknowledged, one SR per s
     assert.match(dump, /Model output 'pneumonia': probability/);
   }
   const sent = app.radiolens.repo.listAudit(1000, "110106");
-  assert.equal(sent.filter((a) => a.outcome === 0).length, versions, "one export audit record per SR sent");
+  assert.equal(
+    sent.filter((a) => a.outcome === 0).length,
+    2 * versions,
+    "one export audit record per object sent",
+  );
   assert.equal(app.radiolens.repo.countPredictions(), versions, "each stored version analysed once");
 });
 

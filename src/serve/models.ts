@@ -12,7 +12,11 @@ import { type Prediction, predictImages } from "../models/predict.js";
  */
 export type Predictor = (images: readonly MedicalImage[]) => Promise<Prediction[]> | Prediction[];
 
-/** Micro-batching settings: a batch runs when it is full or when its oldest request has waited `maxWaitMs`. */
+/**
+ * Micro-batching settings. With `maxWaitMs` 0 (the default) a batch starts as soon as the engine is free and holds
+ * every request that arrived while the previous batch ran, so an idle server adds no latency; a positive
+ * `maxWaitMs` holds the first request up to that long for company.
+ */
 export interface BatchingOptions {
   readonly maxBatchSize: number;
   readonly maxWaitMs: number;

@@ -102,7 +102,7 @@ export interface Repository {
   completeJob(
     jobId: number,
     p: Omit<PredictionRecord, "jobId" | "createdAt">,
-    result?: InstanceRecord,
+    results?: readonly InstanceRecord[],
   ): boolean;
   failJob(jobId: number, error: string, maxAttempts: number): void;
   /** Puts jobs left `running` by a crashed process back to pending (their results were never committed). */
@@ -241,9 +241,9 @@ const toAudit = (r: Row): AuditRecord => ({
 });
 
 /**
- * Opens (creating if needed) the SQLite repository at `path` (":memory:" for tests). WAL with
- * `synchronous=FULL`: a committed transaction survives `kill -9` and power loss, which the acknowledgement of a
- * received instance relies on.
+ * Opens (creating if needed) the SQLite repository at `path` (":memory:" for tests). WAL journal: every commit
+ * survives `kill -9`; the transactions that index a received instance (before its acknowledgement) and commit a
+ * result also fsync (`synchronous=FULL`), so they survive power loss as well.
  *
  * @example
  * ```ts
@@ -264,7 +264,9 @@ export function openSqliteRepository(path: string): Repository {
     });
   }
   db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
+  // NORMAL in WAL mode: a commit survives a process crash (kill -9); FULL (fsync per commit) is switched on
+  // around the transactions an acknowledgement or an exactly-once result depends on, see `durable`.
+  db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   db.exec(SCHEMA);
@@ -298,6 +300,16 @@ export function openSqliteRepository(path: string): Repository {
     `INSERT INTO audit (time, event_id, event_name, action, outcome, user, role, source, object, detail)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+
+  /** Runs `fn` with fsync on commit (power-loss durable), then returns to NORMAL for audit and bookkeeping. */
+  const durable = <T>(fn: () => T): T => {
+    db.pragma("synchronous = FULL");
+    try {
+      return fn();
+    } finally {
+      db.pragma("synchronous = NORMAL");
+    }
+  };
 
   const instanceRow = (rec: InstanceRecord): Row => ({
     sop_instance_uid: rec.sopInstanceUid,
@@ -336,7 +348,11 @@ export function openSqliteRepository(path: string): Repository {
   });
 
   const complete = db.transaction(
-    (jobId: number, p: Omit<PredictionRecord, "jobId" | "createdAt">, result?: InstanceRecord): boolean => {
+    (
+      jobId: number,
+      p: Omit<PredictionRecord, "jobId" | "createdAt">,
+      results: readonly InstanceRecord[] = [],
+    ): boolean => {
       const t = now();
       const r = insPred.run({
         job_id: jobId,
@@ -349,14 +365,14 @@ export function openSqliteRepository(path: string): Repository {
         created_at: t,
       });
       if (r.changes === 0) return false;
-      if (result && !getInst.get(result.sopInstanceUid)) insInstance.run(instanceRow(result));
+      for (const r of results) if (!getInst.get(r.sopInstanceUid)) insInstance.run(instanceRow(r));
       markDone.run(t, jobId);
       return true;
     },
   );
 
   return {
-    addInstance: (rec, modelIds) => addInstance(rec, modelIds),
+    addInstance: (rec, modelIds) => durable(() => addInstance(rec, modelIds)),
     getInstance: (uid) => {
       const r = getInst.get(uid) as Row | undefined;
       return r ? toInstance(r) : undefined;
@@ -382,7 +398,7 @@ export function openSqliteRepository(path: string): Repository {
       return (db.prepare(sql).all(...args, q.limit ?? 1000, q.offset ?? 0) as Row[]).map(toInstance);
     },
     claimJob: () => claim(),
-    completeJob: (id, p, result) => complete(id, p, result),
+    completeJob: (id, p, results) => durable(() => complete(id, p, results ?? [])),
     failJob: (id, error, maxAttempts) => {
       db.prepare(
         "UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END, error = ?, updated_at = ? WHERE id = ?",

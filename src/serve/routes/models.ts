@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RadioLensError } from "../../core/errors.js";
 import type { MedicalImage } from "../../core/image.js";
-import { readImage } from "../../io/index.js";
+import { decodeJpeg, decodePng, isJpeg, isPng } from "../../io/image/index.js";
 import { dicomDisplayImage } from "../analysis.js";
 import { recordAudit } from "../audit.js";
 import type { ServiceContext } from "../context.js";
@@ -18,6 +18,19 @@ const ACCEPTED = [
   "application/octet-stream",
   "multipart/form-data",
 ];
+
+function decodeWith(kind: string, fn: () => MedicalImage): MedicalImage {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RadioLensError) throw e;
+    throw new RadioLensError(
+      "RL_ERR_IMAGE_DECODE",
+      { path: "upload", detail: `${kind}: ${(e as Error).message}` },
+      { cause: e },
+    );
+  }
+}
 
 /** True for a DICOM Part 10 file (preamble + "DICM", PS3.10 7.1). */
 function isPart10(b: Uint8Array): boolean {
@@ -51,8 +64,10 @@ export async function decodeUpload(
   if (type === "application/dicom" || (type === "application/octet-stream" && isPart10(body)))
     return { image: await dicomDisplayImage(body), format: "dicom" };
   if (type === "image/png" || type === "image/jpeg" || type === "application/octet-stream") {
-    const image = await readImage(body, "upload");
-    return { image, format: String(image.meta["format"] ?? type.split("/")[1]) };
+    // By magic bytes, whatever the header claims (PNG signature, JPEG SOI marker).
+    if (isPng(body)) return { image: decodeWith("png", () => decodePng(body)), format: "png" };
+    if (isJpeg(body)) return { image: decodeWith("jpeg", () => decodeJpeg(body)), format: "jpeg" };
+    throw new RadioLensError("RL_ERR_UNKNOWN_FORMAT", { path: "upload", tried: "dicom, png, jpeg" });
   }
   throw new RadioLensError("RL_ERR_UNSUPPORTED_MEDIA", { type, accepted: ACCEPTED.join(", ") });
 }

@@ -1,0 +1,165 @@
+/** The heatmap result as a DICOM Secondary Capture (PS3.3 A.8.1): Grad-CAM burned into the image, labelled as derived in pixels and header. */
+import { createRequire } from "node:module";
+import type { MedicalImage } from "../core/image.js";
+import type { Heatmap } from "../explain/heatmap.js";
+import { overlayHeatmap } from "../explain/overlay.js";
+import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
+import { newUid, type SourceImageRef } from "../reports/sr.js";
+
+/** Secondary Capture Image Storage (PS3.4 B.5). */
+export const SECONDARY_CAPTURE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7";
+
+/** The banner burned into every heatmap image. */
+export const DERIVED_BANNER = "DERIVED - AI GRAD-CAM - NOT FOR DIAGNOSIS";
+
+// 5×7 glyphs, 7 rows of 5 columns per character ('#' = on); only the characters the banner needs.
+const FONT: Readonly<Record<string, readonly string[]>> = {
+  A: [" ### ", "#   #", "#   #", "#####", "#   #", "#   #", "#   #"],
+  C: [" ### ", "#   #", "#    ", "#    ", "#    ", "#   #", " ### "],
+  D: ["#### ", "#   #", "#   #", "#   #", "#   #", "#   #", "#### "],
+  E: ["#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#####"],
+  F: ["#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#    "],
+  G: [" ### ", "#   #", "#    ", "# ###", "#   #", "#   #", " ####"],
+  I: [" ### ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### "],
+  M: ["#   #", "## ##", "# # #", "#   #", "#   #", "#   #", "#   #"],
+  N: ["#   #", "##  #", "# # #", "#  ##", "#   #", "#   #", "#   #"],
+  O: [" ### ", "#   #", "#   #", "#   #", "#   #", "#   #", " ### "],
+  R: ["#### ", "#   #", "#   #", "#### ", "# #  ", "#  # ", "#   #"],
+  S: [" ####", "#    ", "#    ", " ### ", "    #", "    #", "#### "],
+  T: ["#####", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  "],
+  V: ["#   #", "#   #", "#   #", "#   #", "#   #", " # # ", "  #  "],
+  "-": ["     ", "     ", "     ", " ### ", "     ", "     ", "     "],
+  " ": ["     ", "     ", "     ", "     ", "     ", "     ", "     "],
+};
+
+/**
+ * Burns `text` in white on a black band across the top of an 8-bit RGB image, scaled so the band is readable at
+ * any size (about 1/40 of the width per character).
+ *
+ * @example
+ * ```ts
+ * burnBanner(rgb, 512, 512, DERIVED_BANNER);
+ * ```
+ */
+export function burnBanner(rgb: Uint8Array, rows: number, cols: number, text: string): void {
+  const scale = Math.max(1, Math.floor(cols / (text.length * 6 + 4)));
+  const bandH = Math.min(rows, 9 * scale);
+  for (let y = 0; y < bandH; y++) rgb.fill(0, y * cols * 3, (y + 1) * cols * 3);
+  let x0 = 2 * scale;
+  for (const ch of text) {
+    const g = FONT[ch] ?? FONT[" "] ?? [];
+    for (let gy = 0; gy < 7; gy++) {
+      for (let gx = 0; gx < 5; gx++) {
+        if (g[gy]?.[gx] !== "#") continue;
+        for (let sy = 0; sy < scale; sy++) {
+          for (let sx = 0; sx < scale; sx++) {
+            const x = x0 + gx * scale + sx;
+            const y = scale + gy * scale + sy;
+            if (x < cols && y < rows) rgb.fill(255, (y * cols + x) * 3, (y * cols + x) * 3 + 3);
+          }
+        }
+      }
+    }
+    x0 += 6 * scale;
+  }
+}
+
+interface DcmjsWriter {
+  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown> };
+  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
+}
+
+/**
+ * Encodes a naturalized dataset (dcmjs keywords) as Part 10, Explicit VR Little Endian.
+ *
+ * @example
+ * ```ts
+ * const bytes = writePart10({ SOPClassUID: "...", SOPInstanceUID: "...", ... });
+ * ```
+ */
+export function writePart10(ds: Record<string, unknown>): Uint8Array {
+  const require = createRequire(import.meta.url);
+  const data = (require("dcmjs") as { data: DcmjsWriter }).data;
+  const meta = data.DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: ds["SOPClassUID"],
+    MediaStorageSOPInstanceUID: ds["SOPInstanceUID"],
+    TransferSyntaxUID: "1.2.840.10008.1.2.1",
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: "RADIOLENS",
+  });
+  const dict = new data.DicomDict(meta);
+  dict.dict = data.DicomMetaDictionary.denaturalizeDataset(ds);
+  return new Uint8Array(dict.write());
+}
+
+const pad = (n: number): string => String(n).padStart(2, "0");
+
+/**
+ * Builds the Secondary Capture: the display image with the heatmap blended in (opacity 0.4, jet), the banner
+ * burned in, Image Type DERIVED\SECONDARY (PS3.3 C.7.6.1.1.2), Burned In Annotation YES (C.7.6.1.1.5), a
+ * Derivation Description and the Source Image Sequence (C.7.6.1.1.3) pointing at the analysed instance, in the
+ * source's study with a new series.
+ *
+ * @example
+ * ```ts
+ * const sc = buildHeatmapSC(displayImage, heat, readSourceImageRef(bytes), { name: "seed-cnn", version: "1.0.0" });
+ * ```
+ */
+export function buildHeatmapSC(
+  display: MedicalImage,
+  heat: Heatmap,
+  src: SourceImageRef,
+  model: { readonly name: string; readonly version: string },
+  now = new Date(),
+): Uint8Array {
+  const blended = overlayHeatmap(display, heat, { opacity: 0.4, colormap: "jet" });
+  const [rows, cols] = blended.shape as [number, number, number];
+  const rgb = new Uint8Array(blended.data as Uint8Array);
+  burnBanner(rgb, rows, cols, DERIVED_BANNER);
+  const date = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}`;
+  const time = `${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
+  const pixels = rgb.buffer.slice(rgb.byteOffset, rgb.byteOffset + rgb.byteLength);
+  return writePart10({
+    _vrMap: { PixelData: "OB" },
+    SOPClassUID: SECONDARY_CAPTURE_SOP_CLASS,
+    SOPInstanceUID: newUid(),
+    ImageType: ["DERIVED", "SECONDARY"],
+    InstanceCreationDate: date,
+    InstanceCreationTime: time,
+    StudyDate: src.StudyDate ?? "",
+    StudyTime: src.StudyTime ?? "",
+    ContentDate: date,
+    ContentTime: time,
+    AccessionNumber: src.AccessionNumber ?? "",
+    Modality: "OT",
+    ConversionType: "WSD",
+    Manufacturer: "RadioLens",
+    ReferringPhysicianName: src.ReferringPhysicianName ?? "",
+    SeriesDescription: `DERIVED: Grad-CAM heatmap, ${model.name} ${model.version} (decision support)`,
+    DerivationDescription: `Grad-CAM (Selvaraju et al. 2017) of class index ${heat.classIndex} on layer ${heat.layer}, ${model.name} ${model.version}, blended at opacity 0.4 over the VOI-windowed source; not for primary diagnosis`,
+    SourceImageSequence: [
+      { ReferencedSOPClassUID: src.SOPClassUID, ReferencedSOPInstanceUID: src.SOPInstanceUID },
+    ],
+    PatientName: src.PatientName ?? "",
+    PatientID: src.PatientID ?? "",
+    PatientBirthDate: src.PatientBirthDate ?? "",
+    PatientSex: src.PatientSex ?? "",
+    StudyInstanceUID: src.StudyInstanceUID,
+    SeriesInstanceUID: newUid(),
+    StudyID: src.StudyID ?? "",
+    SeriesNumber: 998,
+    InstanceNumber: 1,
+    BurnedInAnnotation: "YES",
+    SamplesPerPixel: 3,
+    PhotometricInterpretation: "RGB",
+    PlanarConfiguration: 0,
+    Rows: rows,
+    Columns: cols,
+    BitsAllocated: 8,
+    BitsStored: 8,
+    HighBit: 7,
+    PixelRepresentation: 0,
+    PixelData: pixels,
+  });
+}
