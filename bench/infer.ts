@@ -4,7 +4,8 @@
  * images/s at batch 1 and 256 and p50 latency at batch 1, for each thread count; ratios against plain ORT.
  *
  * Usage: npm run bench:infer [-- --threads 1,2 --seconds 2 --rounds 3]
- * Each engine/thread-count runs in its own process, so thread pools never mix.
+ * Each engine/thread-count runs in its own process, so thread pools never mix; RadioLens-on-ORT and plain ORT share
+ * one process with calls alternating, so host load hits both alike (ADR 083).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -78,9 +79,48 @@ async function measure(
 }
 
 /** One engine at one thread count, in this process. */
-async function child(spec: string, dir: string, seconds: number): Promise<Result> {
+/**
+ * RadioLens-on-ORT and plain ORT in one process, calls alternating (A, B, A, B, ...) on two sessions with identical
+ * options: both see the same host load at the same moments, so their ratio is not at the mercy of other processes.
+ */
+async function pair(dir: string, threads: number, seconds: number): Promise<Result[]> {
+  const m = await openBundle(dir, { runtime: "onnx", threads });
+  const s = await ort.InferenceSession.create(join(dir, ONNX_FILE), ortSessionOptions(threads));
+  const inName = s.inputNames[0] as string;
+  const runs = [
+    (x: Float32Array, n: number) => m.predict(x, 256).then(() => n),
+    (x: Float32Array, n: number) =>
+      s.run({ [inName]: new ort.Tensor("float32", x, [n, ...SHAPE]) }).then(() => n),
+  ];
+  const stats = async (x: Float32Array, n: number, maxCalls: number): Promise<number[][]> => {
+    for (let i = 0; i < 5; i++) for (const r of runs) await r(x, n);
+    const times: number[][] = [[], []];
+    const end = performance.now() + 2 * seconds * 1000;
+    while (performance.now() < end && (times[0] as number[]).length < maxCalls) {
+      for (let k = 0; k < 2; k++) {
+        const t = performance.now();
+        await (runs[k] as (x: Float32Array, n: number) => Promise<number>)(x, n);
+        (times[k] as number[]).push((performance.now() - t) * 1000);
+      }
+    }
+    return times;
+  };
+  const lat = await stats(randomBatch(1, 1), 1, 200000);
+  const big = await stats(randomBatch(256, 2), 256, 100000);
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  return ["RadioLens on ONNX Runtime", "plain onnxruntime-node"].map((engine, k) => ({
+    engine,
+    threads,
+    b1PerSec: 1e6 / mean(lat[k] as number[]),
+    p50us: p50(lat[k] as number[]),
+    b256PerSec: (256 * 1e6) / mean(big[k] as number[]),
+  }));
+}
+
+async function child(spec: string, dir: string, seconds: number): Promise<Result | Result[]> {
   const [kind, variant, t] = spec.split(":") as [string, string, string];
   const threads = Number(t);
+  if (kind === "pair") return pair(dir, threads, seconds);
   if (kind === "radiolens-onnx") {
     const m = await openBundle(dir, { runtime: "onnx", threads });
     if (variant === "preprocess") {
@@ -195,13 +235,7 @@ async function main(): Promise<void> {
           : r,
       );
     };
-    const specs = [
-      "ort:plain",
-      "radiolens-onnx:arrays",
-      "radiolens-onnx:preprocess",
-      "tfjs:onednn",
-      "tfjs:wasm",
-    ];
+    const specs = ["pair:ort", "radiolens-onnx:preprocess", "tfjs:onednn", "tfjs:wasm"];
     for (let round = 0; round < rounds; round++) {
       for (const t of threads) {
         for (const s of specs) {
@@ -212,11 +246,12 @@ async function main(): Promise<void> {
             { encoding: "utf8", env: { ...process.env, RADIOLENS_THREADS: String(t) } },
           );
           const line = r.stdout.trim().split("\n").pop() ?? "";
-          if (r.status !== 0 || !line.startsWith("{")) {
+          if (r.status !== 0 || !(line.startsWith("{") || line.startsWith("["))) {
             console.log(`${s} threads ${t}: failed (${r.stderr.trim().split("\n").slice(-8).join(" | ")})`);
             continue;
           }
-          keep(JSON.parse(line) as Result);
+          const parsed = JSON.parse(line) as Result | Result[];
+          for (const x of Array.isArray(parsed) ? parsed : [parsed]) keep(x);
         }
       }
       for (const r of torchResults(threads, seconds)) keep(r);
