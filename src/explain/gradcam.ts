@@ -3,7 +3,8 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { RadioLensError } from "../core/errors.js";
 import { tf } from "../engine/backend.js";
 import { checkSingle, classLogits, resolveClass } from "./forward.js";
-import { type Heatmap, normalizeMax, resizeBilinear } from "./heatmap.js";
+import { camGeometry, placeOnInput } from "./geometry.js";
+import { type Heatmap, normalizeMax } from "./heatmap.js";
 
 export type { Heatmap } from "./heatmap.js";
 
@@ -123,7 +124,8 @@ function camTidy(
     // L^c = ReLU(Σ_k α_k A^k) at the layer's resolution, then lifted to the input grid.
     const cam = tf.relu(tf.sum(tf.mul(A, tf.reshape(weights, [1, 1, 1, -1])), -1));
     const [, lr, lc] = A.shape;
-    const up = resizeBilinear(cam.dataSync(), lr, lc, rows, cols);
+    // Each cell is placed at the centre of its receptive field (geometry.ts), not spread evenly by a resize.
+    const up = placeOnInput(cam.dataSync(), lr, lc, camGeometry(model, layer, rows, cols), rows, cols);
     return {
       data: normalizeMax(up),
       rows,

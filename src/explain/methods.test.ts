@@ -12,8 +12,11 @@ import { createImage } from "../core/image.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { decodePng, encodePng } from "../io/image/png.js";
 import { saveBundle } from "../models/bundle.js";
+import { createModel } from "../models/registry.js";
+import { createSeedCnn } from "../models/seed-cnn.js";
 import { applyColormap } from "./colormaps.js";
 import { explainFile, explainInput } from "./explain.js";
+import { camGeometry, placeOnInput } from "./geometry.js";
 import { camLayer } from "./gradcam.js";
 import { EXPLAIN_METHODS, type Heatmap, resizeBilinear } from "./heatmap.js";
 import { overlayHeatmap } from "./overlay.js";
@@ -205,4 +208,30 @@ test("explainFile and `radiolens explain` write the overlay on the original imag
     ),
     /unknown explanation method 'lime'/,
   );
+});
+
+test("CAM cells sit at their receptive-field centres on the input grid", async () => {
+  await initEngine({ backend: "wasm" });
+  const seed = createSeedCnn({ numClasses: 2, seed: 1 });
+  // Valid 3×3 convolutions and 2×2 poolings: conv1 centres at 1 + j, pool2's 5 × 5 cells at 4.5 + 4j.
+  const g = (name: string) => camGeometry(seed, seed.getLayer(name), 28, 28);
+  assert.deepEqual(g("conv1"), { offsetRow: 1, offsetCol: 1, strideRow: 1, strideCol: 1, exact: true });
+  assert.deepEqual(g("pool2"), { offsetRow: 4.5, offsetCol: 4.5, strideRow: 4, strideCol: 4, exact: true });
+  // The middle cell of a 5-cell column lands on rows 12 and 13 (centre 12.5), not spread over 28 rows.
+  const col = placeOnInput([0, 0, 1, 0, 0], 5, 1, g("pool2"), 28, 1);
+  assert.ok(Math.abs((col[12] as number) - 0.875) < 1e-6 && Math.abs((col[13] as number) - 0.875) < 1e-6);
+  assert.equal(col[8], 0);
+  assert.equal(col[17], 0);
+  seed.dispose();
+  // Residual merges: the plain-resize geometry, flagged as such.
+  const resnet = createModel("resnet18-28", { inputShape: [28, 28, 1], numClasses: 2, seed: 1 });
+  const last = camLayer(resnet);
+  assert.deepEqual(camGeometry(resnet, last, 28, 28), {
+    strideRow: 7,
+    strideCol: 7,
+    offsetRow: 3,
+    offsetCol: 3,
+    exact: false,
+  });
+  resnet.dispose();
 });

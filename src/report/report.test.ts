@@ -9,6 +9,9 @@ import { chromium } from "playwright-core";
 import { reportCommand } from "../cli/commands/report.js";
 import { sharedData } from "../core/testing.js";
 import { tf } from "../engine/backend.js";
+import { explainFile } from "../explain/explain.js";
+import { decodePng } from "../io/image/png.js";
+import { readImage } from "../io/index.js";
 import { trainModel } from "../train/run.js";
 import { buildReport } from "./report.js";
 
@@ -126,4 +129,20 @@ test("the report is one self-contained file that renders in headless Chromium wi
     (readFileSync(join(dir, "cli.html"), "utf8").match(/alt="occlusion overlay/g) ?? []).length,
     2,
   );
+
+  // A real chest X-ray of its own size: the overlay lands on that image's grid, not the model's 28 × 28.
+  const xray = sharedData("xray/COVID-00003a.jpg");
+  const src = await readImage(xray);
+  const heat = join(dir, "xray-gradcam.png");
+  const e = await explainFile({
+    model: bundle,
+    image: xray,
+    out: heat,
+    method: "gradcam++",
+    colormap: "inferno",
+  });
+  const png = decodePng(readFileSync(heat));
+  assert.deepEqual(png.shape, [src.shape[0], src.shape[1], 3]);
+  assert.deepEqual([e.rows, e.cols], [src.shape[0], src.shape[1]]);
+  assert.equal(tf.memory().numTensors, before);
 });
