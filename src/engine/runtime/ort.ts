@@ -12,7 +12,14 @@ export interface OrtRuntimeOptions {
   readonly path?: string;
 }
 
-/** Thread count: the option, else `RADIOLENS_THREADS`, else the core count. */
+/**
+ * Thread count: the option, else `RADIOLENS_THREADS`, else the core count.
+ *
+ * @example
+ * ```ts
+ * runtimeThreads(); // 2 with RADIOLENS_THREADS=2
+ * ```
+ */
 export function runtimeThreads(threads?: number): number {
   if (threads !== undefined && Number.isInteger(threads) && threads > 0) return threads;
   const env = Number(process.env["RADIOLENS_THREADS"]);

@@ -96,7 +96,14 @@ export function valueInfo(name: string, dims: readonly (number | string)[]): O.I
   };
 }
 
-/** A long-or-number from protobufjs as a number. */
+/**
+ * A protobufjs int64 (a number, or a Long for values beyond 2^53) as a number.
+ *
+ * @example
+ * ```ts
+ * num(model.irVersion); // 7
+ * ```
+ */
 export function num(v: number | { toNumber(): number } | null | undefined): number {
   if (v == null) return 0;
   return typeof v === "number" ? v : v.toNumber();
