@@ -7,7 +7,7 @@ APT_PACKAGES=(
   build-essential python3 pkg-config  # native addon toolchain
   libdnnl-dev                         # oneDNN, the native CPU engine
   dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp)
-  python3-numpy python3-pydicom python3-sklearn python3-torch  # peers for benchmarks and cross-checks
+  python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch  # peers for benchmarks and cross-checks (PIL: pydicom's JPEG decoders)
   chromium                            # headless browser for HTML report and console tests
   curl
 )

@@ -40,7 +40,7 @@ export async function readImageFile(path: string): Promise<MedicalImage> {
       throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
     throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message });
   }
-  return readImage(bytes, path);
+  return readImage(bytes, {}, path);
 }
 
 /**

@@ -111,6 +111,37 @@ function depthwiseInfo(
   );
 }
 
+/**
+ * Visits every valid (output pixel, filter tap) pair of a depthwise convolution with the flat offsets of the input
+ * pixel, the filter tap and the output pixel; padding taps are skipped.
+ */
+function forEachDepthwiseTap(
+  conv: tf.backend_util.Conv2DInfo,
+  visit: (xBase: number, wBase: number, dyBase: number) => void,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        const dyBase = ((b * outHeight + oh) * outWidth + ow) * outChannels;
+        for (let fh = 0; fh < conv.filterHeight; fh++) {
+          const ih = oh * conv.strideHeight - conv.padInfo.top + fh * conv.dilationHeight;
+          if (ih < 0 || ih >= inHeight) continue;
+          for (let fw = 0; fw < conv.filterWidth; fw++) {
+            const iw = ow * conv.strideWidth - conv.padInfo.left + fw * conv.dilationWidth;
+            if (iw < 0 || iw >= inWidth) continue;
+            visit(
+              ((b * inHeight + ih) * inWidth + iw) * inChannels,
+              (fh * conv.filterWidth + fw) * outChannels,
+              dyBase,
+            );
+          }
+        }
+      }
+    }
+  }
+}
+
 /** dW for a depthwise convolution, direct loops (depthwise layers are memory-bound, not FLOP-bound). */
 const depthwiseBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
@@ -124,32 +155,16 @@ const depthwiseBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const dyv = wasm.typedArrayFromHeap(dy) as Float32Array;
   const dw = wasm.typedArrayFromHeap(out) as Float32Array;
   dw.fill(0);
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
-  const mult = outChannels / inChannels;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      for (let ow = 0; ow < outWidth; ow++) {
-        const dyBase = ((b * outHeight + oh) * outWidth + ow) * outChannels;
-        for (let fh = 0; fh < conv.filterHeight; fh++) {
-          const ih = oh * conv.strideHeight - conv.padInfo.top + fh * conv.dilationHeight;
-          if (ih < 0 || ih >= inHeight) continue;
-          for (let fw = 0; fw < conv.filterWidth; fw++) {
-            const iw = ow * conv.strideWidth - conv.padInfo.left + fw * conv.dilationWidth;
-            if (iw < 0 || iw >= inWidth) continue;
-            const xBase = ((b * inHeight + ih) * inWidth + iw) * inChannels;
-            const wBase = (fh * conv.filterWidth + fw) * outChannels;
-            for (let c = 0; c < inChannels; c++) {
-              const xval = xv[xBase + c] as number;
-              for (let q = 0; q < mult; q++) {
-                const oc = c * mult + q;
-                dw[wBase + oc] = (dw[wBase + oc] as number) + xval * (dyv[dyBase + oc] as number);
-              }
-            }
-          }
-        }
+  const mult = conv.outChannels / conv.inChannels;
+  forEachDepthwiseTap(conv, (xBase, wBase, dyBase) => {
+    for (let c = 0; c < conv.inChannels; c++) {
+      const xval = xv[xBase + c] as number;
+      for (let q = 0; q < mult; q++) {
+        const oc = c * mult + q;
+        dw[wBase + oc] = (dw[wBase + oc] as number) + xval * (dyv[dyBase + oc] as number);
       }
     }
-  }
+  });
   return out;
 };
 
@@ -165,33 +180,17 @@ const depthwiseBackpropInput: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const wv = wasm.typedArrayFromHeap(filter) as Float32Array;
   const dx = wasm.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
-  const mult = outChannels / inChannels;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      for (let ow = 0; ow < outWidth; ow++) {
-        const dyBase = ((b * outHeight + oh) * outWidth + ow) * outChannels;
-        for (let fh = 0; fh < conv.filterHeight; fh++) {
-          const ih = oh * conv.strideHeight - conv.padInfo.top + fh * conv.dilationHeight;
-          if (ih < 0 || ih >= inHeight) continue;
-          for (let fw = 0; fw < conv.filterWidth; fw++) {
-            const iw = ow * conv.strideWidth - conv.padInfo.left + fw * conv.dilationWidth;
-            if (iw < 0 || iw >= inWidth) continue;
-            const xBase = ((b * inHeight + ih) * inWidth + iw) * inChannels;
-            const wBase = (fh * conv.filterWidth + fw) * outChannels;
-            for (let c = 0; c < inChannels; c++) {
-              let acc = 0;
-              for (let q = 0; q < mult; q++) {
-                const oc = c * mult + q;
-                acc += (wv[wBase + oc] as number) * (dyv[dyBase + oc] as number);
-              }
-              dx[xBase + c] = (dx[xBase + c] as number) + acc;
-            }
-          }
-        }
+  const mult = conv.outChannels / conv.inChannels;
+  forEachDepthwiseTap(conv, (xBase, wBase, dyBase) => {
+    for (let c = 0; c < conv.inChannels; c++) {
+      let acc = 0;
+      for (let q = 0; q < mult; q++) {
+        const oc = c * mult + q;
+        acc += (wv[wBase + oc] as number) * (dyv[dyBase + oc] as number);
       }
+      dx[xBase + c] = (dx[xBase + c] as number) + acc;
     }
-  }
+  });
   return out;
 };
 

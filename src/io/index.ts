@@ -2,7 +2,30 @@
 import { readFileSync } from "node:fs";
 import { RadioLensError } from "../core/errors.js";
 import type { MedicalImage } from "../core/image.js";
+import { dicomToImage, parseDicom } from "./dicom/index.js";
 import { decodeJpeg, decodePng, isJpeg, isPng } from "./image/index.js";
+import { isNifti, readNifti } from "./nifti/index.js";
+
+/** How readers convert what they decode. */
+export interface ReadOptions {
+  /**
+   * DICOM grayscale: `"modality"` (default) gives float32 modality values (HU for CT) for models whose card windows
+   * them; `"display"` applies the file's VOI (window or VOI LUT, else min-max) and MONOCHROME1 inversion to 8 bits,
+   * the domain of models trained on PNG/JPEG-like images.
+   */
+  readonly dicom?: "modality" | "display";
+}
+
+/** The Part 10 signature: 128-byte preamble then "DICM" (PS3.10 §7.1). */
+export function isDicomPart10(bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= 132 &&
+    bytes[128] === 0x44 &&
+    bytes[129] === 0x49 &&
+    bytes[130] === 0x43 &&
+    bytes[131] === 0x4d
+  );
+}
 
 /** One registered reader. */
 export interface ImageReader {
@@ -11,13 +34,19 @@ export interface ImageReader {
   /** True when the bytes look like this format (magic bytes, never the file extension). */
   sniff(bytes: Uint8Array): boolean;
   /** Decodes the bytes; throws a typed error on malformed input. */
-  read(bytes: Uint8Array): MedicalImage | Promise<MedicalImage>;
+  read(bytes: Uint8Array, options: ReadOptions): MedicalImage | Promise<MedicalImage>;
 }
 
 /** The registry, tried in order. */
 export const IMAGE_READERS: ImageReader[] = [
   { name: "png", sniff: isPng, read: decodePng },
   { name: "jpeg", sniff: isJpeg, read: (b) => decodeJpeg(b) },
+  {
+    name: "dicom",
+    sniff: isDicomPart10,
+    read: (b, o) => dicomToImage(parseDicom(b), { output: o.dicom ?? "modality" }),
+  },
+  { name: "nifti", sniff: isNifti, read: (b) => readNifti(b) },
 ];
 
 /**
@@ -54,6 +83,7 @@ function load(path: string): Uint8Array {
  */
 export async function readImage(
   source: string | Uint8Array,
+  options: ReadOptions = {},
   name = typeof source === "string" ? source : "<bytes>",
 ): Promise<MedicalImage> {
   const bytes = typeof source === "string" ? load(source) : source;
@@ -65,7 +95,7 @@ export async function readImage(
     });
   }
   try {
-    return await reader.read(bytes);
+    return await reader.read(bytes, options);
   } catch (e) {
     if (e instanceof RadioLensError || (e as { code?: unknown }).code !== undefined) throw e;
     throw new RadioLensError(

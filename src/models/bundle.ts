@@ -34,6 +34,12 @@ export interface ModelCard {
     readonly shape: readonly number[];
     readonly layout: "NHWC" | "NCHW";
     readonly dtype: "float32";
+    /**
+     * Intensity domain of the training images: "display8" (8-bit display images such as PNG/JPEG; DICOM inputs
+     * are first rendered through their VOI window) or "modality" (modality values, e.g. HU, that the card's own
+     * window step maps). Absent means "display8".
+     */
+    readonly intensity?: "display8" | "modality";
   };
   readonly preprocessing: readonly PreprocessStep[];
   readonly output: { readonly activation: "softmax" | "sigmoid" | "none" };

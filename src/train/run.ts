@@ -202,7 +202,7 @@ export async function trainModel(
     version: config.version ?? "1.0.0",
     task: ds.task,
     labels: ds.labelNames,
-    input: { shape: train.sampleShape, layout: "NHWC", dtype: "float32" },
+    input: { shape: train.sampleShape, layout: "NHWC", dtype: "float32", intensity: "display8" },
     preprocessing: [
       train.sampleShape[2] === 1 ? { op: "grayscale" } : { op: "rgb" },
       { op: "resize", size: [train.sampleShape[0], train.sampleShape[1]] },

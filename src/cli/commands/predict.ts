@@ -33,10 +33,13 @@ bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.`,
     if (args.positionals.length === 0)
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give at least one image file" });
     const backend = str(args, "backend") as BackendName | undefined;
-    const runtime = pickRuntime(readCard(dir), parseRuntime(str(args, "runtime")));
+    const cardOnly = readCard(dir);
+    const runtime = pickRuntime(cardOnly, parseRuntime(str(args, "runtime")));
     if (runtime === "tfjs") await initEngine(backend ? { backend } : {});
+    // DICOM is rendered to the model's training intensity domain (see ModelCard.input.intensity).
+    const dicom = cardOnly.input.intensity === "modality" ? "modality" : "display";
     const images = [];
-    for (const p of args.positionals) images.push(await readImage(p));
+    for (const p of args.positionals) images.push(await readImage(p, { dicom }));
     const m = await openBundle(dir, { runtime });
     const card = m.card;
     const preds = await predictBundleImages(m, images).finally(() => m.close());

@@ -460,8 +460,12 @@ function inferTransferSyntax(b: Uint8Array, p: number): string {
  * ```
  */
 export function parseDicom(bytes: Uint8Array, options: ParseOptions = {}): ParsedDicom {
+  // A Node Buffer's slice() is a view, not a copy; value extraction relies on copying slices, so use a plain view.
+  const plain = Buffer.isBuffer(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : bytes;
   try {
-    return parseInner(bytes, options);
+    return parseInner(plain, options);
   } catch (e) {
     if (e instanceof DicomError) throw e;
     // Any other failure (a DataView range error on hostile input, an allocation refused) is still a damaged file.
