@@ -85,57 +85,55 @@ function camTidy(
   cols: number,
   keepActs: (a: tf.Tensor) => void,
 ): Heatmap {
-  {
-    const probs = (model.predict(input) as tf.Tensor).dataSync();
-    const k = resolveClass(probs, opts.classIndex);
-    const outShape = [1, ...(layer.outputShape as number[]).slice(1)];
-    let acts: tf.Tensor | undefined;
-    const grad = tf.grad((delta: tf.Tensor) => {
-      const logits = classLogits(model, input, {
-        layer,
-        delta,
-        capture: (a) => {
-          // tf.grad disposes the forward pass's intermediates; the activations are needed after it.
-          acts = tf.keep(a);
-          keepActs(acts);
-        },
-      });
-      return tf.sum(tf.slice(logits, [0, k], [1, 1]));
-    })(tf.zeros(outShape));
-    if (!acts)
-      throw new RadioLensError("RL_ERR_INTERNAL", { detail: `layer ${layer.name} was not run by the model` });
-    const A = acts as tf.Tensor4D;
-    const g = grad as tf.Tensor4D;
-    let weights: tf.Tensor;
-    if (!plusPlus) {
-      // α_k^c = global-average-pooled gradients of the class score (Selvaraju et al. 2017, eq. 1).
-      weights = tf.mean(g, [1, 2]);
-    } else {
-      // Grad-CAM++ (Chattopadhay et al. 2018, eqs. 10 and 19) with the exponential-score closed form:
-      // α = g² / (2g² + Σ_ab A · g³), w_k = Σ_ij α · ReLU(g); α = 0 where the gradient is 0.
-      const g2 = tf.square(g);
-      const g3 = tf.mul(g2, g);
-      const sumA = tf.sum(A, [1, 2], true);
-      const denom = tf.add(tf.mul(g2, 2), tf.mul(sumA, g3));
-      const safe = tf.where(tf.equal(denom, 0), tf.onesLike(denom), denom);
-      const alpha = tf.where(tf.equal(g, 0), tf.zerosLike(g), tf.div(g2, safe));
-      weights = tf.sum(tf.mul(alpha, tf.relu(g)), [1, 2]);
-    }
-    // L^c = ReLU(Σ_k α_k A^k) at the layer's resolution, then lifted to the input grid.
-    const cam = tf.relu(tf.sum(tf.mul(A, tf.reshape(weights, [1, 1, 1, -1])), -1));
-    const [, lr, lc] = A.shape;
-    // Each cell is placed at the centre of its receptive field (geometry.ts), not spread evenly by a resize.
-    const up = placeOnInput(cam.dataSync(), lr, lc, camGeometry(model, layer, rows, cols), rows, cols);
-    return {
-      data: normalizeMax(up),
-      rows,
-      cols,
-      classIndex: k,
-      layer: layer.name,
-      method: plusPlus ? "gradcam++" : "gradcam",
-      score: probs[k] as number,
-    } satisfies Heatmap;
+  const probs = (model.predict(input) as tf.Tensor).dataSync();
+  const k = resolveClass(probs, opts.classIndex);
+  const outShape = [1, ...(layer.outputShape as number[]).slice(1)];
+  let acts: tf.Tensor | undefined;
+  const grad = tf.grad((delta: tf.Tensor) => {
+    const logits = classLogits(model, input, {
+      layer,
+      delta,
+      capture: (a) => {
+        // tf.grad disposes the forward pass's intermediates; the activations are needed after it.
+        acts = tf.keep(a);
+        keepActs(acts);
+      },
+    });
+    return tf.sum(tf.slice(logits, [0, k], [1, 1]));
+  })(tf.zeros(outShape));
+  if (!acts)
+    throw new RadioLensError("RL_ERR_INTERNAL", { detail: `layer ${layer.name} was not run by the model` });
+  const A = acts as tf.Tensor4D;
+  const g = grad as tf.Tensor4D;
+  let weights: tf.Tensor;
+  if (!plusPlus) {
+    // α_k^c = global-average-pooled gradients of the class score (Selvaraju et al. 2017, eq. 1).
+    weights = tf.mean(g, [1, 2]);
+  } else {
+    // Grad-CAM++ (Chattopadhay et al. 2018, eqs. 10 and 19) with the exponential-score closed form:
+    // α = g² / (2g² + Σ_ab A · g³), w_k = Σ_ij α · ReLU(g); α = 0 where the gradient is 0.
+    const g2 = tf.square(g);
+    const g3 = tf.mul(g2, g);
+    const sumA = tf.sum(A, [1, 2], true);
+    const denom = tf.add(tf.mul(g2, 2), tf.mul(sumA, g3));
+    const safe = tf.where(tf.equal(denom, 0), tf.onesLike(denom), denom);
+    const alpha = tf.where(tf.equal(g, 0), tf.zerosLike(g), tf.div(g2, safe));
+    weights = tf.sum(tf.mul(alpha, tf.relu(g)), [1, 2]);
   }
+  // L^c = ReLU(Σ_k α_k A^k) at the layer's resolution, then lifted to the input grid.
+  const cam = tf.relu(tf.sum(tf.mul(A, tf.reshape(weights, [1, 1, 1, -1])), -1));
+  const [, lr, lc] = A.shape;
+  // Each cell is placed at the centre of its receptive field (geometry.ts), not spread evenly by a resize.
+  const up = placeOnInput(cam.dataSync(), lr, lc, camGeometry(model, layer, rows, cols), rows, cols);
+  return {
+    data: normalizeMax(up),
+    rows,
+    cols,
+    classIndex: k,
+    layer: layer.name,
+    method: plusPlus ? "gradcam++" : "gradcam",
+    score: probs[k] as number,
+  } satisfies Heatmap;
 }
 
 /**

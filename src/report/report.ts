@@ -7,6 +7,7 @@ import { createImage } from "../core/image.js";
 import { Rng } from "../core/rng.js";
 import { loadNpzDataset, type NpzDataset, type NpzSplit } from "../data/npz-dataset.js";
 import { type BackendName, initEngine, tf } from "../engine/backend.js";
+import { applyColormap } from "../explain/colormaps.js";
 import { explainInput } from "../explain/explain.js";
 import type { ExplainMethod } from "../explain/heatmap.js";
 import { overlayHeatmap } from "../explain/overlay.js";
@@ -197,7 +198,13 @@ function samplesSection(samples: readonly SampleView[], method: string): string 
     return `<div class="sample"><div class="pair"><img class="px" alt="image ${s.index}" src="${dataUri("image/png", s.imagePng)}"><img class="px" alt="${esc(method)} overlay ${s.index}" src="${dataUri("image/png", s.overlayPng)}"></div>
 <div class="cap">#${esc(s.index)} ${badge}<br>truth: <b>${esc(s.truth)}</b><br>predicted: <b>${esc(s.predicted)}</b> (p = ${esc(fmt(s.probability, 3))})<br><span class="muted">heatmap for “${esc(s.explained)}”</span></div></div>`;
   });
-  return `<p>Left: the image as stored; right: ${esc(method)} heatmap for the predicted class, on the image's own pixel grid (jet colormap, opacity 0.4; red = most relevant). Samples are drawn (seeded) from each true class, correct and incorrect in turn.</p>
+  const ramp = applyColormap(
+    Float32Array.from({ length: 256 }, (_, i) => i / 255),
+    "jet",
+  );
+  const legend = `<div class="legend"><span>low</span><img alt="jet colormap" src="${dataUri("image/png", encodePng(createImage(ramp, [1, 256, 3])))}"><span>high relevance</span></div>`;
+  return `<p>Left: the image as stored; right: ${esc(method)} heatmap for the predicted class, on the image's own pixel grid (jet colormap, opacity 0.4). Samples are drawn (seeded) from each true class, correct and incorrect in turn.</p>
+${legend}
 <div class="samples">${cards.join("\n")}</div>`;
 }
 

@@ -29,6 +29,8 @@ img.px { width: 134px; height: 134px; image-rendering: pixelated; border: 1px so
 .ok, .bad { color: #fff; font-size: 11px; padding: 1px 6px; border-radius: 8px; }
 .ok { background: var(--ok); }
 .bad { background: var(--bad); }
+.legend { display: flex; align-items: center; gap: 8px; font-size: 12px; color: var(--muted); margin: 0 0 10px; }
+.legend img { width: 220px; height: 12px; image-rendering: pixelated; border: 1px solid var(--line); }
 .warn { border-left: 4px solid #e0a800; background: #fff8e1; padding: 6px 12px; }
 @media print { body { max-width: none; padding: 0; } section { break-inside: avoid-page; } }
 `;
