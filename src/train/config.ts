@@ -54,6 +54,7 @@ export const TrainConfigSchema = z
     limit: z.number().int().positive().optional(),
     version: z.string().optional(),
     shuffleLabels: z.boolean().optional(),
+    selectBest: z.enum(["val_loss", "val_acc"]).optional(),
   })
   .strict();
 

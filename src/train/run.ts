@@ -56,6 +56,8 @@ export interface TrainConfig {
    * must then stay near 0.5, which catches leaks between splits and evaluation bugs (Zhang et al., ICLR 2017).
    */
   readonly shuffleLabels?: boolean;
+  /** Ship the weights of the epoch with the best value of this validation metric instead of the last epoch's. */
+  readonly selectBest?: "val_loss" | "val_acc";
 }
 
 /** Result of {@link trainModel}. */
@@ -171,7 +173,7 @@ export async function trainModel(
   const callbacks: Callback[] = [
     checkpoint({
       dir: ckptDir,
-      monitor: "val_loss",
+      monitor: config.selectBest ?? "val_loss",
       ...(config.checkpointEverySteps ? { everySteps: config.checkpointEverySteps } : {}),
     }),
     metricsLogger(join(config.out, "training_log.jsonl")),
@@ -194,7 +196,12 @@ export async function trainModel(
     ...(config.clipNorm ? { clipNorm: config.clipNorm } : {}),
     ...(resume ? { resume } : {}),
   });
-  const last = state.history[state.history.length - 1] ?? {};
+  let last = state.history[state.history.length - 1] ?? {};
+  if (config.selectBest) {
+    // Like Keras's restore_best_weights: the bundle gets the epoch with the best validation metric.
+    const best = loadCheckpoint(join(ckptDir, "best"), model, optimizer).state;
+    last = best.history[best.history.length - 1] ?? last;
+  }
   const seconds = (performance.now() - started) / 1000;
   const card = await saveBundle(config.out, model, {
     name: `${config.model}-${basename(config.data).replace(/\.npz$/i, "")}`,
@@ -228,7 +235,7 @@ export async function trainModel(
       steps: state.step,
       ...(config.shuffleLabels ? { shuffledLabels: true } : {}),
     },
-    metrics: { final: last },
+    metrics: { final: last, ...(config.selectBest ? { selectedBy: config.selectBest } : {}) },
     versions: { radiolens: VERSION, ...engine.versions },
     intendedUse: "Research and decision support only; not a medical device.",
   });
