@@ -165,7 +165,7 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         modelVersion: model.card.version,
         label: p.label,
         probabilities: p.probabilities,
-        resultSopInstanceUid: results[0]?.sopInstanceUid ?? null,
+        resultSopInstanceUid: sr ? (results[0]?.sopInstanceUid ?? null) : null,
       },
       results,
     );

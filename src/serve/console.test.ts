@@ -78,7 +78,7 @@ test("the console's files load without credentials; its data does not; traversal
 
 test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CAM overlay on, screenshot", {
   timeout: 120_000,
-}, async () => {
+}, async (t) => {
   assert.ok(existsSync(CHROMIUM), "Debian chromium is installed at /usr/bin/chromium");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
   try {
@@ -103,6 +103,7 @@ test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CA
         timeout: 30_000,
       },
     );
+    assert.equal((await page.textContent("#preview-error")) ?? "", "", "the DICOM is drawn");
     const label = (await page.textContent("#prediction-label")) ?? "";
     assert.match(label, /^(normal|pneumonia)/);
     assert.match((await page.textContent("#probabilities")) ?? "", /pneumonia\s*0\.\d{3}/);
@@ -115,12 +116,16 @@ test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CA
     const plain = await centre();
     await page.check("#overlay-toggle");
     const overlaid = await centre();
-    assert.notDeepEqual(overlaid, plain, "the overlay changes the drawn pixels");
+    const kept = process.env["RADIOLENS_E2E_SCREENSHOT"] ?? join(tmpdir(), "radiolens-console-e2e.png");
+    await page.screenshot({ path: kept.replace(/\.png$/, "-before-assert.png"), fullPage: true });
+    assert.notDeepEqual(overlaid, plain, `the overlay changes the drawn pixels (${plain} → ${overlaid})`);
     assert.ok(plain[0] === plain[1] && plain[1] === plain[2], "without the overlay the CT is grey");
 
-    const shot = join(work, "console.png");
+    // Kept after the run (CI artifact): RADIOLENS_E2E_SCREENSHOT or the temp folder.
+    const shot = process.env["RADIOLENS_E2E_SCREENSHOT"] ?? join(tmpdir(), "radiolens-console-e2e.png");
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 10_000, "screenshot written");
+    t.diagnostic(`screenshot: ${shot}`);
     assert.deepEqual(errors, [], "no script errors in the page");
   } finally {
     await browser.close();

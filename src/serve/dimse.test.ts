@@ -147,10 +147,14 @@ test(`storescu sends ${FILES.length} CT/MR files: all acknowledged, one SR per s
     const stored = audit.find(
       (a) => a.eventId === "110104" && a.object === `instance:${j.sha256.slice(0, 16)}`,
     );
+    // listAudit is newest first: the first match is the job's last object (the SC after the SR).
     const sent = audit.find((a) => a.eventId === "110106" && a.object === `job:${j.id}` && a.outcome === 0);
     assert.ok(stored && sent, `job ${j.id} stored and sent`);
     const ms = Date.parse(sent.time) - Date.parse(stored.time);
-    assert.ok(ms <= 5000, `SR of job ${j.id} reached storescp ${ms} ms after the instance was acknowledged`);
+    assert.ok(
+      ms <= 5000,
+      `SR and SC of job ${j.id} reached storescp ${ms} ms after the instance was acknowledged`,
+    );
   }
   for (const f of srs()) {
     const dump = execFileSync("dsrdump", ["-Ee", "+Pl", join(outDir, f)], { encoding: "utf8" });

@@ -1,4 +1,5 @@
 /** The RadioLens web console: sign in, open an image (upload or received), window/level, zoom/pan, prediction, Grad-CAM overlay, model card. */
+import "./shims/buffer.js";
 import type { DicomDataset } from "../../src/io/dicom/dataset.js";
 import { parseDicom } from "../../src/io/dicom/parse.js";
 
@@ -188,6 +189,7 @@ async function imagePicture(blob: Blob): Promise<Picture> {
 
 async function show(bytes: Uint8Array, type: string): Promise<void> {
   heat = undefined;
+  $("preview-error").textContent = "";
   const toggle = $<HTMLInputElement>("overlay-toggle");
   toggle.checked = false;
   toggle.disabled = true;
@@ -200,7 +202,7 @@ async function show(bytes: Uint8Array, type: string): Promise<void> {
     renderBase();
   } catch (e) {
     picture = undefined;
-    status((e as Error).message, true);
+    $("preview-error").textContent = `Preview unavailable: ${(e as Error).message}`;
   }
 }
 
