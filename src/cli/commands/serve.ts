@@ -57,6 +57,11 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
       `radiolens serve: HTTP ${svc.url}${svc.dimse ? `, DICOM ${svc.dimse.aeTitle} on port ${svc.dimse.port}` : ""}\n`,
     );
     io.stderr(`models: ${[...svc.app.radiolens.models.keys()].join(", ")}; API docs at ${svc.url}/docs\n`);
+    if (svc.dimse && cfg.dimse.allowedCallingAeTitles.length === 0) {
+      io.stderr(
+        "DICOM: no calling AE title is allowed yet, so every association is refused; add --allow-ae AE\n",
+      );
+    }
     if (svc.generatedAdminKey) {
       io.stderr(`no API keys configured: generated admin key (shown once): ${svc.generatedAdminKey}\n`);
     }
