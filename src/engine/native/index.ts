@@ -1,4 +1,4 @@
-/** Loads the native oneDNN addon (src/engine/native, built by node-gyp at install) if it was built on this machine. */
+/** Loads the native oneDNN addon (src/engine/native, compiled by scripts/build-native.mjs during `npm run build`) when it exists. */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
