@@ -292,6 +292,18 @@ test("STOW-RS of the CT and MR files → analysed once each, SR stored, QIDO and
     /boundary=([^;]+)/.exec(wc.headers["content-type"] as string)?.[1] as string,
   );
   assert.deepEqual(new Uint8Array(ctPart?.body ?? []), files[0], "WADO returns the bytes received");
+  const received = await app.inject({
+    url: "/dicomweb/instances?origin=received",
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  assert.deepEqual(
+    received
+      .json()
+      .map((x: Record<string, { Value: string[] }>) => x["00080060"]?.Value[0])
+      .sort(),
+    ["CT", "MR"],
+    "origin=received lists what was sent, not the results",
+  );
   const rendered = await app.inject({
     url: `/dicomweb/studies/${ctStudy}/series/${ctSeries}/instances/${ctUid}/rendered`,
     headers: { "x-api-key": KEYS.viewer },

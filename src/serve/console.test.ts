@@ -1,7 +1,7 @@
 /** End-to-end test of the web console in headless Chromium: sign in, upload a DICOM, see the prediction, overlay on, screenshot. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -10,6 +10,7 @@ import { chromium } from "playwright-core";
 import { REPO_ROOT, sharedData } from "../core/testing.js";
 import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
+import { buildMultipart } from "./multipart.js";
 import { webConsoleRoutes } from "./routes/web.js";
 import { writeTestBundle } from "./testing.js";
 
@@ -126,6 +127,31 @@ test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CA
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 10_000, "screenshot written");
     t.diagnostic(`screenshot: ${shot}`);
+    // A received study: stored by STOW-RS, listed under "Received", opened, its stored analysis shown.
+    const { body, contentType } = buildMultipart(
+      [new Uint8Array(readFileSync(sharedData("dicom/pydicom/MR_small.dcm")))],
+      "application/dicom",
+    );
+    const stow = await fetch(`${base}/dicomweb/studies`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "content-type": contentType },
+      body,
+    });
+    assert.equal(stow.status, 200);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && app.radiolens.repo.countPredictions() < 1)
+      await new Promise((r) => setTimeout(r, 50));
+    await page.click("#refresh");
+    await page.click("#studies li:first-child button");
+    await page.waitForFunction(
+      `document.getElementById("status")?.textContent === "Stored analysis shown"`,
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal((await page.textContent("#preview-error")) ?? "", "", "the received MR is drawn");
+    assert.match((await page.textContent("#probabilities")) ?? "", /normal\s*0\.\d{3}/);
     assert.deepEqual(errors, [], "no script errors in the page");
   } finally {
     await browser.close();

@@ -291,7 +291,7 @@ async function openReceived(uid: string, url: string): Promise<void> {
 }
 
 async function refreshStudies(): Promise<void> {
-  const r = await api("/dicomweb/instances?limit=50");
+  const r = await api("/dicomweb/instances?origin=received&limit=50");
   if (!r.ok) return;
   const list = (await r.json()) as Record<string, { Value?: unknown[] }>[];
   const ul = $("studies");

@@ -71,6 +71,11 @@ function queryOf(req: FastifyRequest, fixed: InstanceQuery = {}): InstanceQuery 
     const key = QIDO_KEYS[k];
     if (key && typeof v === "string" && v !== "" && v !== "*") out[key] = v;
   }
+  // A RadioLens extension (not a PS3.18 matching key): "received" lists what was sent to us, "result" what we made.
+  const origin = q["origin"];
+  if (origin !== undefined && origin !== "received" && origin !== "result")
+    throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "origin must be 'received' or 'result'" });
+  if (origin) out["origin"] = origin;
   const limit = Number(q["limit"] ?? 1000);
   const offset = Number(q["offset"] ?? 0);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10000 || !Number.isInteger(offset) || offset < 0)
