@@ -1,0 +1,126 @@
+/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { RadioLensError } from "../core/errors.js";
+import { sharedData } from "../core/testing.js";
+import { parseDicom } from "../io/dicom/index.js";
+import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
+import { part10 } from "./dimse.js";
+import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
+import { burnBanner } from "./secondary-capture.js";
+import { loadServeConfig } from "./server.js";
+
+test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
+  const a = new Uint8Array([1, 2, 3, 13, 10, 45, 45]);
+  const b = new Uint8Array(1000).fill(7);
+  const { body, contentType } = buildMultipart([a, b], "application/dicom", "bnd");
+  const params = contentTypeParams(contentType);
+  assert.deepEqual(params, { type: "application/dicom", boundary: "bnd" });
+  const parts = parseMultipart(body, "bnd");
+  assert.deepEqual(
+    parts.map((p) => Array.from(p.body)),
+    [Array.from(a), Array.from(b)],
+  );
+  assert.equal(parts[0]?.headers["content-type"], "application/dicom");
+  assert.throws(
+    () => parseMultipart(body.subarray(0, body.length - 20), "bnd"),
+    (e: unknown) => e instanceof RadioLensError && e.code === "RL_ERR_BAD_REQUEST",
+  );
+  assert.throws(() => parseMultipart(body, ""), RadioLensError);
+});
+
+test("auth: roles are ordered, unknown roles grant nothing, hashed keys match, bad configurations are refused", () => {
+  assert.ok(roleAllows("admin", "viewer"));
+  assert.ok(roleAllows("clinician", "clinician"));
+  assert.ok(!roleAllows("viewer", "clinician"));
+  assert.ok(!roleAllows("root", "viewer"));
+  const key = "a-long-enough-api-key-123";
+  const hashed = `sha256:${createHash("sha256").update(key).digest("hex")}`;
+  const cfg = { apiKeys: [{ id: "k", role: "clinician" as const, key: hashed }] };
+  assert.deepEqual(authenticate({ "x-api-key": key }, cfg), { id: "k", role: "clinician", via: "api-key" });
+  assert.deepEqual(authenticate({ authorization: `Bearer ${key}` }, cfg)?.id, "k");
+  assert.equal(authenticate({ "x-api-key": `${key}x` }, cfg), undefined);
+  assert.equal(authenticate({}, cfg), undefined);
+  const secret = "s".repeat(32);
+  const jwt = signJwt({ sub: "u", role: "viewer", iss: "hospital" }, secret, 60, 1000);
+  assert.equal(authenticate({ authorization: `Bearer ${jwt}` }, { jwtSecret: secret }, 1030)?.role, "viewer");
+  assert.equal(
+    authenticate({ authorization: `Bearer ${jwt}` }, { jwtSecret: secret }, 1061),
+    undefined,
+    "expired",
+  );
+  assert.equal(
+    authenticate({ authorization: `Bearer ${jwt}` }, { jwtSecret: secret, jwtIssuer: "other" }, 1030),
+    undefined,
+    "wrong issuer",
+  );
+  assert.throws(
+    () => validateAuthConfig({ apiKeys: [{ id: "x", role: "viewer", key: "short" }] }),
+    RadioLensError,
+  );
+  assert.throws(() => validateAuthConfig({ jwtSecret: "too-short" }), RadioLensError);
+});
+
+test("serve configuration: defaults, overrides and a named bad field", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-cfg-"));
+  try {
+    const d = loadServeConfig();
+    assert.equal(d.port, 8080);
+    assert.equal(d.dimse.port, 11112);
+    assert.equal(d.dimse.aeTitle, "RADIOLENS");
+    assert.deepEqual(d.dimse.allowedCallingAeTitles, []);
+    const p = join(dir, "serve.json");
+    writeFileSync(p, JSON.stringify({ port: 9000, dimse: { allowedCallingAeTitles: ["CT1"] } }));
+    const c = loadServeConfig(p, { port: 9100, dimse: { port: 104 } });
+    assert.equal(c.port, 9100, "command-line flags win over the file");
+    assert.equal(c.dimse.port, 104);
+    assert.deepEqual(c.dimse.allowedCallingAeTitles, ["CT1"], "nested settings merge");
+    writeFileSync(p, JSON.stringify({ auth: { apiKeys: [{ id: "a", role: "root", key: "x".repeat(20) }] } }));
+    assert.throws(
+      () => loadServeConfig(p),
+      (e: unknown) => e instanceof RadioLensError && /auth\.apiKeys\.0\.role/.test(e.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("part10 wraps a network dataset so that the parser reads it with the negotiated transfer syntax", () => {
+  const file = new Uint8Array(readFileSync(sharedData("dicom/pydicom/CT_small.dcm")));
+  const parsed = parseDicom(file);
+  // The dataset starts after the File Meta group: skip 132 bytes and the group's length.
+  const metaLen = parsed.meta.number(0x00020000) as number;
+  const datasetStart = 132 + 12 + metaLen;
+  const wrapped = part10(
+    file.subarray(datasetStart),
+    parsed.meta.string("MediaStorageSOPClassUID") as string,
+    parsed.meta.string("MediaStorageSOPInstanceUID") as string,
+    parsed.transferSyntaxUID,
+    "MODALITY",
+  );
+  const again = parseDicom(wrapped);
+  assert.equal(again.transferSyntaxUID, parsed.transferSyntaxUID);
+  assert.equal(again.meta.string("SourceApplicationEntityTitle"), "MODALITY");
+  assert.equal(again.dataset.string("SOPInstanceUID"), parsed.dataset.string("SOPInstanceUID"));
+  assert.deepEqual(again.dataset.get(0x7fe00010)?.value, parsed.dataset.get(0x7fe00010)?.value);
+});
+
+test("the DERIVED banner is burned into the top rows only, in white on black", () => {
+  const rows = 64;
+  const cols = 300;
+  const rgb = new Uint8Array(rows * cols * 3).fill(100);
+  burnBanner(rgb, rows, cols, "DERIVED");
+  // 6 pixels per glyph column plus margins: 300 / (7 × 6 + 4) → scale 6, a band of 9 × 6 rows.
+  const bandRows = 9 * 6;
+  const band = rgb.subarray(0, bandRows * cols * 3);
+  assert.ok(band.some((v) => v === 255) && band.some((v) => v === 0), "white glyphs on a black band");
+  assert.ok(band.every((v) => v === 0 || v === 255));
+  assert.ok(
+    rgb.subarray(bandRows * cols * 3).every((v) => v === 100),
+    "the image below is untouched",
+  );
+});
