@@ -55,6 +55,8 @@ export const TrainConfigSchema = z
     version: z.string().optional(),
     shuffleLabels: z.boolean().optional(),
     selectBest: z.enum(["val_loss", "val_acc"]).optional(),
+    inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+    channels: z.union([z.literal(1), z.literal(3)]).optional(),
   })
   .strict();
 

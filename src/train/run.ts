@@ -1,14 +1,17 @@
 /** `trainModel()`: the whole training job behind `radiolens train` — data, model, callbacks, checkpoints, bundle. */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
+import type { BatchSource } from "../core/dataset.js";
 import { RadioLensError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { createLogger } from "../core/log.js";
 import { Rng } from "../core/rng.js";
+import type { Task } from "../core/task.js";
+import { subset } from "../data/index.js";
 import { MemoryBatchSource } from "../data/memory.js";
 import { loadNpzDataset, targetsOf } from "../data/npz-dataset.js";
 import { type BackendName, initEngine, tf } from "../engine/backend.js";
-import { type ModelCard, saveBundle, sha256File } from "../models/bundle.js";
+import { type ModelCard, type PreprocessStep, saveBundle, sha256File } from "../models/bundle.js";
 import { createModel } from "../models/registry.js";
 import { VERSION } from "../version.js";
 import {
@@ -20,12 +23,13 @@ import {
   stepDecay,
 } from "./callbacks.js";
 import { loadCheckpoint } from "./checkpoint.js";
+import { openFileDataset, StreamingBatchSource, samplePreparer } from "./file-data.js";
 import { Adam } from "./optim.js";
 import { type Callback, fit, type TrainState } from "./trainer.js";
 
 /** Everything a training run needs; the CLI flags and the config file map onto this. */
 export interface TrainConfig {
-  /** Path to a MedMNIST-style .npz. */
+  /** A MedMNIST-style .npz, a folder with one sub-folder per class, or a CSV manifest (`path,label[,patient_id][,split]`). */
   readonly data: string;
   /** Architecture name from the model registry. */
   readonly model: string;
@@ -56,6 +60,10 @@ export interface TrainConfig {
    * must then stay near 0.5, which catches leaks between splits and evaluation bugs (Zhang et al., ICLR 2017).
    */
   readonly shuffleLabels?: boolean;
+  /** Model input size `[rows, cols]` for folder and manifest datasets (default 224×224; .npz keeps its own size). */
+  readonly inputSize?: readonly [number, number];
+  /** Model input channels for folder and manifest datasets (1 = grayscale, default; 3 = RGB). */
+  readonly channels?: 1 | 3;
   /** Ship the weights of the epoch with the best value of this validation metric instead of the last epoch's. */
   readonly selectBest?: "val_loss" | "val_acc";
 }
@@ -69,6 +77,122 @@ export interface TrainResult {
 
 const TRAIN_SPLIT = "train";
 const VAL_SPLIT = "val";
+
+/** Training and validation batches plus what the model card records about the data. */
+interface PreparedData {
+  readonly train: BatchSource;
+  readonly val: BatchSource;
+  readonly task: Task;
+  readonly numClasses: number;
+  readonly labelNames: readonly string[];
+  readonly sampleShape: readonly [number, number, number];
+  readonly info: Readonly<Record<string, unknown>>;
+}
+
+/** The preprocessing recorded in the card and, for file datasets, applied to every training sample. */
+function preprocessingFor(shape: readonly [number, number, number]): PreprocessStep[] {
+  return [
+    shape[2] === 1 ? { op: "grayscale" } : { op: "rgb" },
+    { op: "resize", size: [shape[0], shape[1]] },
+    { op: "scale", divisor: 255 },
+  ];
+}
+
+/** Permutes one-hot rows (the random-label canary). */
+function shuffleRows(y: Float32Array, k: number, seed: number): Float32Array {
+  const n = y.length / k;
+  const perm = new Rng(seed ^ 0x5eed).permutation(n);
+  const out = new Float32Array(y.length);
+  perm.forEach((from, to) => {
+    out.set(y.subarray(from * k, (from + 1) * k), to * k);
+  });
+  return out;
+}
+
+function prepareNpz(config: TrainConfig): PreparedData {
+  const ds = loadNpzDataset(config.data, [TRAIN_SPLIT, VAL_SPLIT]);
+  const train = ds.splits[TRAIN_SPLIT]!;
+  const val = ds.splits[VAL_SPLIT]!;
+  const per = train.sampleShape.reduce((a, b) => a * b, 1);
+  const yAll = targetsOf(train, ds);
+  let xTrain = train.x;
+  let yTrain = yAll;
+  let n = train.count;
+  if (config.limit && config.limit < train.count) {
+    // A seeded random subset: files are often sorted by label, so the first N samples would be one class.
+    const idx = new Rng(config.seed)
+      .permutation(train.count)
+      .slice(0, config.limit)
+      .sort((a, b) => a - b);
+    n = idx.length;
+    xTrain = new Float32Array(n * per);
+    yTrain = new Float32Array(n * ds.numClasses);
+    idx.forEach((s, i) => {
+      xTrain.set(train.x.subarray(s * per, (s + 1) * per), i * per);
+      yTrain.set(yAll.subarray(s * ds.numClasses, (s + 1) * ds.numClasses), i * ds.numClasses);
+    });
+  }
+  if (config.shuffleLabels) yTrain = shuffleRows(yTrain, ds.numClasses, config.seed);
+  const memory = (x: Float32Array, y: Float32Array, shuffle: boolean, batchSize: number) =>
+    new MemoryBatchSource({
+      x,
+      sampleShape: train.sampleShape,
+      y,
+      targetShape: [ds.numClasses],
+      batchSize,
+      shuffle,
+      seed: config.seed,
+    });
+  return {
+    train: memory(xTrain, yTrain, true, config.batchSize),
+    val: memory(val.x, targetsOf(val, ds), false, 256),
+    task: ds.task,
+    numClasses: ds.numClasses,
+    labelNames: ds.labelNames,
+    sampleShape: train.sampleShape,
+    info: {
+      file: basename(config.data),
+      sha256: sha256File(config.data),
+      trainSamples: n,
+      valSamples: val.count,
+    },
+  };
+}
+
+function prepareFiles(config: TrainConfig): PreparedData {
+  if (config.shuffleLabels)
+    throw new RadioLensError("RL_ERR_USAGE", { detail: "--shuffle-labels is available for .npz datasets" });
+  const ds = openFileDataset(config.data, config.seed);
+  const size = config.inputSize ?? [224, 224];
+  const sampleShape: [number, number, number] = [size[0], size[1], config.channels ?? 1];
+  const prepare = samplePreparer(preprocessingFor(sampleShape), sampleShape);
+  const train =
+    config.limit && config.limit < ds.train.size
+      ? subset(ds.train, new Rng(config.seed).permutation(ds.train.size).slice(0, config.limit))
+      : ds.train;
+  const stream = (src: typeof train, shuffle: boolean, batchSize: number) =>
+    new StreamingBatchSource(src, { batchSize, seed: config.seed, shuffle, prepare });
+  const task = ds.task.type === "segmentation" ? undefined : ds.task.type;
+  if (!task)
+    throw new RadioLensError("RL_ERR_USAGE", {
+      detail: "segmentation datasets train with the segmentation trainer",
+    });
+  return {
+    train: stream(train, true, config.batchSize),
+    val: stream(ds.val, false, Math.max(config.batchSize, 64)),
+    task,
+    numClasses: ds.task.classNames.length,
+    labelNames: ds.task.classNames,
+    sampleShape,
+    info: {
+      source: ds.kind,
+      path: basename(config.data),
+      trainSamples: train.size,
+      valSamples: ds.val.size,
+      testSamples: ds.test?.size ?? 0,
+    },
+  };
+}
 
 /**
  * Trains a classifier on an .npz dataset and writes a model bundle to `config.out`. Input problems are found
@@ -93,60 +217,12 @@ export async function trainModel(
     ...(config.backend ? { backend: config.backend } : {}),
     ...(config.threads ? { threads: config.threads } : {}),
   });
-  const ds = loadNpzDataset(config.data, [TRAIN_SPLIT, VAL_SPLIT]);
-  const train = ds.splits[TRAIN_SPLIT]!;
-  const val = ds.splits[VAL_SPLIT]!;
-  const per = train.sampleShape.reduce((a, b) => a * b, 1);
-  const yAll = targetsOf(train, ds);
-  let xTrain = train.x;
-  let yTrain = yAll;
-  let n = train.count;
-  if (config.limit && config.limit < train.count) {
-    // A seeded random subset: files are often sorted by label, so the first N samples would be one class.
-    const idx = new Rng(config.seed)
-      .permutation(train.count)
-      .slice(0, config.limit)
-      .sort((a, b) => a - b);
-    n = idx.length;
-    xTrain = new Float32Array(n * per);
-    yTrain = new Float32Array(n * ds.numClasses);
-    idx.forEach((s, i) => {
-      xTrain.set(train.x.subarray(s * per, (s + 1) * per), i * per);
-      yTrain.set(yAll.subarray(s * ds.numClasses, (s + 1) * ds.numClasses), i * ds.numClasses);
-    });
-  }
-  if (config.shuffleLabels) {
-    const k = ds.numClasses;
-    const perm = new Rng(config.seed ^ 0x5eed).permutation(n);
-    const src = yTrain.slice();
-    yTrain = new Float32Array(src.length);
-    perm.forEach((from, to) => {
-      yTrain.set(src.subarray(from * k, (from + 1) * k), to * k);
-    });
-  }
-  const trainSrc = new MemoryBatchSource({
-    x: xTrain,
-    sampleShape: train.sampleShape,
-    y: yTrain,
-    targetShape: [ds.numClasses],
-    batchSize: config.batchSize,
-    shuffle: true,
-    seed: config.seed,
-  });
-  const valSrc = new MemoryBatchSource({
-    x: val.x,
-    sampleShape: val.sampleShape,
-    y: targetsOf(val, ds),
-    targetShape: [ds.numClasses],
-    batchSize: 256,
-    shuffle: false,
-    seed: config.seed,
-  });
+  const data = /\.npz$/i.test(config.data) ? prepareNpz(config) : prepareFiles(config);
   const model = createModel(config.model, {
-    inputShape: train.sampleShape,
-    numClasses: ds.numClasses,
+    inputShape: data.sampleShape,
+    numClasses: data.numClasses,
     seed: config.seed,
-    activation: ds.task === "multilabel" ? "sigmoid" : "softmax",
+    activation: data.task === "multilabel" ? "sigmoid" : "softmax",
   });
   const lr = config.learningRate ?? 1e-3;
   const optimizer = new Adam({
@@ -187,9 +263,9 @@ export async function trainModel(
   const state = await fit({
     model,
     optimizer,
-    loss: ds.task === "multilabel" ? "binaryCrossentropy" : "categoricalCrossentropy",
-    train: trainSrc,
-    validation: valSrc,
+    loss: data.task === "multilabel" ? "binaryCrossentropy" : "categoricalCrossentropy",
+    train: data.train,
+    validation: data.val,
     epochs: config.epochs,
     seed: config.seed,
     callbacks,
@@ -204,25 +280,16 @@ export async function trainModel(
   }
   const seconds = (performance.now() - started) / 1000;
   const card = await saveBundle(config.out, model, {
-    name: `${config.model}-${basename(config.data).replace(/\.npz$/i, "")}`,
+    name: `${config.model}-${basename(config.data).replace(/\.(npz|csv)$/i, "")}`,
     architecture: config.model,
     version: config.version ?? "1.0.0",
-    task: ds.task,
-    labels: ds.labelNames,
-    input: { shape: train.sampleShape, layout: "NHWC", dtype: "float32", intensity: "display8" },
-    preprocessing: [
-      train.sampleShape[2] === 1 ? { op: "grayscale" } : { op: "rgb" },
-      { op: "resize", size: [train.sampleShape[0], train.sampleShape[1]] },
-      { op: "scale", divisor: 255 },
-    ],
-    output: { activation: ds.task === "multilabel" ? "sigmoid" : "softmax" },
+    task: data.task,
+    labels: data.labelNames,
+    input: { shape: data.sampleShape, layout: "NHWC", dtype: "float32", intensity: "display8" },
+    preprocessing: preprocessingFor(data.sampleShape),
+    output: { activation: data.task === "multilabel" ? "sigmoid" : "softmax" },
     threshold: 0.5,
-    dataset: {
-      file: basename(config.data),
-      sha256: sha256File(config.data),
-      trainSamples: n,
-      valSamples: val.count,
-    },
+    dataset: data.info,
     training: {
       epochs: config.epochs,
       epochsRun: state.epoch,
@@ -230,7 +297,7 @@ export async function trainModel(
       seed: config.seed,
       learningRate: lr,
       optimizer: "adam",
-      loss: ds.task === "multilabel" ? "binary_crossentropy" : "categorical_crossentropy",
+      loss: data.task === "multilabel" ? "binary_crossentropy" : "categorical_crossentropy",
       backend: engine.backend,
       steps: state.step,
       ...(config.shuffleLabels ? { shuffledLabels: true } : {}),

@@ -7,6 +7,12 @@ import { loadTrainConfig } from "../../train/config.js";
 import { type TrainConfig, trainModel } from "../../train/run.js";
 import { type Command, type CommandArgs, flag, str } from "../command.js";
 
+function parseSize(v: string): [number, number] {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
+  if (!m) throw new RadioLensError("RL_ERR_USAGE", { detail: `--input-size must be N or HxW, got '${v}'` });
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
 function int(args: CommandArgs, name: string, fallback?: number): number {
   const v = str(args, name);
   if (v === undefined) {
@@ -26,7 +32,11 @@ export const trainCommand: Command = {
        radiolens train --config train.yaml [flags that override the file]
 
 Options:
-  --data FILE          MedMNIST-style .npz (train_images/train_labels, val_images/val_labels)
+  --data PATH          MedMNIST-style .npz (train_/val_ images and labels), a folder with one sub-folder per class,
+                       or a CSV manifest path,label[,patient_id][,split] (splits grouped by patient)
+  --input-size HxW     model input size for folder/manifest data (default 224x224)
+  --channels 1|3       model input channels for folder/manifest data (default 1)
+  --select-best M      ship the epoch with the best val_loss or val_acc
   --model NAME         architecture (see 'radiolens models'); e.g. seed-cnn
   --epochs N           epochs (default 10)
   --batch-size B       mini-batch size (default 32)
@@ -56,6 +66,9 @@ Options:
     threads: { type: "string" },
     config: { type: "string" },
     "shuffle-labels": { type: "boolean" },
+    "input-size": { type: "string" },
+    channels: { type: "string" },
+    "select-best": { type: "string" },
   },
   async run(args, io) {
     const lr = str(args, "lr");
@@ -77,6 +90,13 @@ Options:
       ...(threads !== undefined ? { threads: int(args, "threads") } : {}),
       ...(flag(args, "resume") ? { resume: true } : {}),
       ...(flag(args, "shuffle-labels") ? { shuffleLabels: true } : {}),
+      ...(str(args, "input-size") !== undefined
+        ? { inputSize: parseSize(str(args, "input-size") as string) }
+        : {}),
+      ...(str(args, "channels") !== undefined ? { channels: int(args, "channels") as 1 | 3 } : {}),
+      ...(str(args, "select-best") !== undefined
+        ? { selectBest: str(args, "select-best") as "val_loss" | "val_acc" }
+        : {}),
     };
     const configPath = str(args, "config");
     let config: TrainConfig;
