@@ -332,7 +332,12 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       return {
         index: i,
         truth,
-        predicted: card.labels[p] ?? String(p),
+        predicted:
+          ds.task === "multilabel"
+            ? card.labels
+                .filter((_, j) => ((rows[i] as Float32Array)[j] as number) >= card.threshold)
+                .join(", ") || "none"
+            : (card.labels[p] ?? String(p)),
         probability: (rows[i] as Float32Array)[p] as number,
         correct: ds.task === "multilabel" ? null : split.labels[i] === p,
         imagePng: encodePng(img),
