@@ -1,12 +1,15 @@
-/** DICOM decode benchmark: per-file match against pydicom's pixel_array and decode throughput ratio, same run. */
+/**
+ * DICOM decode benchmark: per-file match against pydicom's pixel_array and decode throughput ratio, same run; files
+ * pydicom cannot decode here are compared with DCMTK (dcmdjpeg / dcmdjpls), values and time.
+ */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { REPO_ROOT, sharedData } from "../src/core/testing.js";
 import { warmUpCodecs } from "../src/io/dicom/codec-pool.js";
 import { DicomError, readDicomFile, transferSyntax } from "../src/io/dicom/index.js";
-import { decodeStoredPixels, type StoredPixels } from "../src/io/dicom/pixels.js";
+import { decodeStoredPixels, decodeStoredPixelsMany, type StoredPixels } from "../src/io/dicom/pixels.js";
 
 const DIR = sharedData("dicom", "pydicom");
 const REPEATS = Number(process.env["RADIOLENS_BENCH_REPEATS"] ?? 5);
@@ -58,6 +61,37 @@ async function timeOurs(path: string): Promise<{ ms: number; px: StoredPixels }>
   return { ms: best, px: px as StoredPixels };
 }
 
+/** DCMTK decompressor for a pixel encoding, for files pydicom cannot decode here. */
+function dcmtkTool(uid: string): string | undefined {
+  const p = transferSyntax(uid).pixels;
+  if (p === "jpeg-baseline" || p === "jpeg-extended" || p === "jpeg-lossless") return "dcmdjpeg";
+  if (p === "jpeg-ls") return "dcmdjpls";
+  return undefined;
+}
+
+/**
+ * Runs the DCMTK decompressor REPEATS times (best wall time: process start, read, decode, write, as a user of
+ * the tool sees it) and reads its native output with our parser; undefined when DCMTK refuses the file.
+ */
+async function dcmtkReference(
+  path: string,
+  tool: string,
+  work: string,
+): Promise<{ ms: number; px: StoredPixels } | undefined> {
+  const out = join(work, `dcmtk-${basename(path)}`);
+  let best = Number.POSITIVE_INFINITY;
+  try {
+    for (let r = 0; r < REPEATS; r++) {
+      const t = performance.now();
+      execFileSync(tool, [path, out], { stdio: "pipe" });
+      best = Math.min(best, performance.now() - t);
+    }
+    return { ms: best, px: await decodeStoredPixels(readDicomFile(out)) };
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "rl-bench-dicom-"));
   try {
@@ -77,9 +111,12 @@ async function main(): Promise<void> {
       .sort();
     const lines: string[] = [];
     const perCat = new Map<string, { bytes: number; ours: number; theirs: number; files: number }>();
+    const catPaths = new Map<string, string[]>();
     let matched = 0;
     let decodable = 0;
     let onlyOurs = 0;
+    let dcmtkMatched = 0;
+    let dcmtkCompared = 0;
     const header = `${"file".padEnd(42)} ${"transfer syntax".padEnd(16)} ${"match".padEnd(12)} ${"ours ms".padStart(8)} ${"pydicom ms".padStart(10)} ${"speed-up".padStart(8)}`;
     lines.push(header, "-".repeat(header.length));
     for (const f of files) {
@@ -93,6 +130,31 @@ async function main(): Promise<void> {
         ourError = e instanceof DicomError ? e.code : `UNTYPED ${String(e)}`;
       }
       const cat = r?.ts ? category(r.ts) : ours ? category(ours.px.transferSyntaxUID) : "-";
+      const tool = !r?.ok && ours ? dcmtkTool(ours.px.transferSyntaxUID) : undefined;
+      const peer = tool && ours ? await dcmtkReference(path, tool, work) : undefined;
+      if (ours && peer) {
+        // Lossy JPEG from the same IJG code must still agree to within 2 levels; lossless exactly.
+        let maxDiff = peer.px.data.length === ours.px.data.length ? 0 : Number.POSITIVE_INFINITY;
+        for (let i = 0; i < peer.px.data.length && maxDiff !== Number.POSITIVE_INFINITY; i++) {
+          maxDiff = Math.max(maxDiff, Math.abs((peer.px.data[i] as number) - (ours.px.data[i] as number)));
+        }
+        const lossy = transferSyntax(ours.px.transferSyntaxUID).lossy;
+        const ok = peer.px.dtype === ours.px.dtype && (maxDiff === 0 || (lossy && maxDiff <= 2));
+        if (ok) dcmtkMatched++;
+        dcmtkCompared++;
+        const dcat = `${cat} (dcmtk)`;
+        const c = perCat.get(dcat) ?? { bytes: 0, ours: 0, theirs: 0, files: 0 };
+        c.bytes += statSync(path).size;
+        c.ours += ours.ms;
+        c.theirs += peer.ms;
+        c.files++;
+        perCat.set(dcat, c);
+        const match = ok ? (maxDiff === 0 ? "exact dcmtk" : `dcmtk<=${maxDiff}`) : `DCMTK ${maxDiff}`;
+        lines.push(
+          `${f.padEnd(42)} ${cat.padEnd(16)} ${match.padEnd(12)} ${ours.ms.toFixed(2).padStart(8)} ${`${peer.ms.toFixed(2)}*`.padStart(10)} ${`${(peer.ms / ours.ms).toFixed(2)}x`.padStart(8)}`,
+        );
+        continue;
+      }
       if (!r?.ok) {
         if (ours) onlyOurs++;
         lines.push(
@@ -120,6 +182,7 @@ async function main(): Promise<void> {
         c.theirs += (r.seconds ?? 0) * 1000;
         c.files++;
         perCat.set(cat, c);
+        catPaths.set(cat, [...(catPaths.get(cat) ?? []), path]);
       }
       const theirsMs = (r.seconds ?? 0) * 1000;
       lines.push(
@@ -130,25 +193,49 @@ async function main(): Promise<void> {
     lines.push(
       `matched ${matched}/${decodable} files pydicom ${manifest.pydicom} decodes (exact for lossless, |diff| <= 2 for lossy 8-bit JPEG)`,
     );
-    lines.push(`decoded ${onlyOurs} more files that pydicom cannot decode here`);
+    lines.push(
+      `matched ${dcmtkMatched}/${dcmtkCompared} files pydicom cannot decode here against DCMTK (dcmdjpeg/dcmdjpls; * = DCMTK ms, a whole process: start, read, decode, write)`,
+    );
+    lines.push(`decoded ${onlyOurs} more files that neither pydicom nor DCMTK decodes here`);
     lines.push("");
     lines.push(
-      `${"category".padEnd(16)} ${"files".padStart(5)} ${"ours MB/s".padStart(10)} ${"pydicom MB/s".padStart(12)} ${"ratio".padStart(7)}`,
+      `${"category".padEnd(24)} ${"files".padStart(5)} ${"ours MB/s".padStart(10)} ${"peer MB/s".padStart(12)} ${"ratio".padStart(7)}`,
     );
     let totOurs = 0;
     let totTheirs = 0;
     for (const [cat, c] of [...perCat.entries()].sort()) {
-      totOurs += c.ours;
-      totTheirs += c.theirs;
+      if (!cat.endsWith("(dcmtk)")) {
+        totOurs += c.ours;
+        totTheirs += c.theirs;
+      }
       const mbOurs = c.bytes / 1e6 / (c.ours / 1000);
       const mbTheirs = c.bytes / 1e6 / (c.theirs / 1000);
       lines.push(
-        `${cat.padEnd(16)} ${String(c.files).padStart(5)} ${mbOurs.toFixed(1).padStart(10)} ${mbTheirs.toFixed(1).padStart(12)} ${`${(mbOurs / mbTheirs).toFixed(2)}x`.padStart(7)}`,
+        `${cat.padEnd(24)} ${String(c.files).padStart(5)} ${mbOurs.toFixed(1).padStart(10)} ${mbTheirs.toFixed(1).padStart(12)} ${`${(mbOurs / mbTheirs).toFixed(2)}x`.padStart(7)}`,
       );
     }
     lines.push(
       `overall decode throughput ratio (ours / pydicom, same files): ${(totTheirs / totOurs).toFixed(2)}x`,
     );
+    lines.push("");
+    lines.push(
+      "batch: each category's files decoded together (decodeStoredPixelsMany, 4 files in flight on the codec workers) vs pydicom one file after another",
+    );
+    lines.push(
+      `${"category".padEnd(24)} ${"files".padStart(5)} ${"ours ms".padStart(10)} ${"pydicom ms".padStart(12)} ${"ratio".padStart(7)}`,
+    );
+    for (const [cat, paths] of [...catPaths.entries()].sort()) {
+      let best = Number.POSITIVE_INFINITY;
+      for (let r = 0; r < REPEATS; r++) {
+        const t = performance.now();
+        await decodeStoredPixelsMany(paths.map((p) => readDicomFile(p)));
+        best = Math.min(best, performance.now() - t);
+      }
+      const theirs = perCat.get(cat)?.theirs ?? 0;
+      lines.push(
+        `${cat.padEnd(24)} ${String(paths.length).padStart(5)} ${best.toFixed(2).padStart(10)} ${theirs.toFixed(2).padStart(12)} ${`${(theirs / best).toFixed(2)}x`.padStart(7)}`,
+      );
+    }
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-/** Compressed frame decoding with maintained codecs: libjpeg-turbo, jpeg-lossless-decoder-js, CharLS, OpenJPEG, OpenJPH. */
+/** Compressed frame decoding with maintained codecs: libjpeg-turbo, IJG 12-bit (dcmjs-codecs), jpeg-lossless-decoder-js, CharLS, OpenJPEG, OpenJPH. */
 import { createRequire } from "node:module";
 import { DicomError } from "./errors.js";
 import { decodeRleFrame } from "./rle.js";
@@ -85,11 +85,32 @@ export async function preloadCodecs(): Promise<void> {
   await Promise.all((Object.keys(SPECS) as WasmCodec[]).map(loadCodec));
 }
 
+/**
+ * One decoder instance per codec, reused frame after frame: constructing one allocates its encoded and decoded
+ * buffers in the WASM heap, and a reused instance keeps them (grown to the largest frame seen) instead.
+ */
+const decoders = new Map<WasmCodec, { module: WasmModule; decoder: WasmDecoder }>();
+
+function dropDecoder(name: WasmCodec): void {
+  const d = decoders.get(name);
+  decoders.delete(name);
+  try {
+    d?.decoder.delete();
+  } catch {
+    loaded.delete(name);
+  }
+}
+
 async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFrame> {
   const mod = await loadCodec(name);
-  const Ctor = mod[SPECS[name].cls];
-  if (!Ctor) throw new DicomError("DICOM_DECODE", `Codec ${name} lacks ${SPECS[name].cls}`);
-  const d = new Ctor();
+  let entry = decoders.get(name);
+  if (!entry || entry.module !== mod) {
+    const Ctor = mod[SPECS[name].cls];
+    if (!Ctor) throw new DicomError("DICOM_DECODE", `Codec ${name} lacks ${SPECS[name].cls}`);
+    entry = { module: mod, decoder: new Ctor() };
+    decoders.set(name, entry);
+  }
+  const d = entry.decoder;
   printed = [];
   try {
     d.getEncodedBuffer(data.length).set(data);
@@ -109,6 +130,7 @@ async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFra
       );
     }
     return {
+      // The one copy out of the WASM heap, which cannot be transferred to the caller's thread.
       bytes: out.slice(),
       width: info.width,
       height: info.height,
@@ -117,18 +139,103 @@ async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFra
       signed: name === "jpeg-2000" || name === "htj2k" ? Boolean(info.isSigned) : undefined,
     };
   } catch (e) {
+    // A failed frame may leave the decoder's state half-updated: the next frame gets a fresh instance.
+    dropDecoder(name);
     if (e instanceof DicomError) throw e;
     // A trap inside the WASM module may leave its heap inconsistent: load a fresh instance next time.
     if ((e as { name?: string } | null)?.name === "RuntimeError") loaded.delete(name);
     const why = e instanceof Error ? e.message : typeof e === "number" ? `code ${e}` : String(e);
     throw new DicomError("DICOM_DECODE", `${name} decoder failed: ${why}`, { cause: e });
-  } finally {
-    try {
-      d.delete();
-    } catch {
-      loaded.delete(name);
-    }
   }
+}
+
+interface DcmjsCodecContext {
+  getWidth(): number | undefined;
+  getHeight(): number | undefined;
+  getBitsStored(): number | undefined;
+  getSamplesPerPixel(): number | undefined;
+  getDecodedBuffer(): Uint8Array | undefined;
+}
+interface DcmjsCodecs {
+  NativeCodecs: {
+    initializeAsync(opts?: object): Promise<void>;
+    decodeJpeg(ctx: DcmjsCodecContext, params?: { convertColorspaceToRgb?: boolean }): DcmjsCodecContext;
+  };
+  Context: new (attrs: object) => DcmjsCodecContext;
+  log: { setLevel(level: string): void };
+}
+
+let jpeg12Codec: Promise<DcmjsCodecs> | undefined;
+
+function loadJpeg12(): Promise<DcmjsCodecs> {
+  if (!jpeg12Codec) {
+    // Loaded on the first 12-bit frame only: the module pulls in dcmjs and a 4 MB WASM (about 0.5 s).
+    jpeg12Codec = (async () => {
+      const m = require("dcmjs-codecs") as DcmjsCodecs;
+      // Its logger writes codec messages to the console; CLI output (e.g. --json) must stay clean.
+      m.log.setLevel("silent");
+      await m.NativeCodecs.initializeAsync();
+      return m;
+    })();
+    jpeg12Codec.catch(() => {
+      jpeg12Codec = undefined;
+    });
+  }
+  return jpeg12Codec;
+}
+
+/**
+ * ITU T.81 Process 2/4 (extended sequential DCT, 12-bit samples; DICOM 1.2.840.10008.1.2.4.51) with the IJG
+ * 12-bit libjpeg that DCMTK's dcmdjpeg uses, from the dcmjs-codecs WASM build. The codestream's frame header is
+ * checked against the dataset first, so the codec never writes more samples than the dataset declares.
+ */
+async function decodeJpeg12(data: Uint8Array, spec: FrameSpec): Promise<DecodedFrame> {
+  const sof = jpegFrameHeader(data);
+  if (!sof || sof.cols !== spec.cols || sof.rows !== spec.rows || sof.components !== spec.samples) {
+    throw new DicomError(
+      "DICOM_DECODE",
+      sof
+        ? `The JPEG frame header says ${sof.cols}x${sof.rows}x${sof.components} but the dataset says ${spec.cols}x${spec.rows}x${spec.samples}`
+        : "The JPEG codestream has no frame header (SOF)",
+    );
+  }
+  const m = await loadJpeg12();
+  let r: DcmjsCodecContext;
+  try {
+    const ctx = new m.Context({
+      width: spec.cols,
+      height: spec.rows,
+      bitsAllocated: 16,
+      bitsStored: sof.precision,
+      samplesPerPixel: spec.samples,
+      pixelRepresentation: 0,
+      planarConfiguration: 0,
+      // As for 8-bit JPEG, the codestream's own components are kept (no YCbCr → RGB), as pydicom does.
+      photometricInterpretation: spec.samples === 1 ? "MONOCHROME2" : "YBR_FULL",
+      encodedBuffer: data,
+    });
+    r = m.NativeCodecs.decodeJpeg(ctx, { convertColorspaceToRgb: false });
+  } catch (e) {
+    // The codec reports errors by throwing out of the WASM call, past its own clean-up: start afresh next time.
+    jpeg12Codec = undefined;
+    throw new DicomError(
+      "DICOM_DECODE",
+      `12-bit JPEG decoder failed: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+  const bytes = r.getDecodedBuffer();
+  if (!bytes || bytes.length < spec.rows * spec.cols * spec.samples * 2) {
+    throw new DicomError("DICOM_DECODE", "12-bit JPEG decoder returned too few samples");
+  }
+  return {
+    bytes,
+    width: r.getWidth() ?? 0,
+    height: r.getHeight() ?? 0,
+    bitsPerSample: sof.precision,
+    components: r.getSamplesPerPixel() ?? 0,
+    signed: undefined,
+  };
 }
 
 interface LosslessDecoder {
@@ -190,9 +297,10 @@ export async function decodeFrameInThread(
   data: Uint8Array,
   spec: FrameSpec,
 ): Promise<DecodedFrame> {
-  if ((encoding === "jpeg-ls" || encoding === "jpeg-lossless") && !endsWithEoi(data)) {
+  const twelveBit = (encoding === "jpeg-baseline" || encoding === "jpeg-extended") && jpegPrecision(data) > 8;
+  if ((encoding === "jpeg-ls" || encoding === "jpeg-lossless" || twelveBit) && !endsWithEoi(data)) {
     // JPEG-LS (T.87 / T.81 B.2.1) and lossless JPEG codestreams end with EOI (FFD9); without it the frame is
-    // truncated, and CharLS spins for tens of seconds on such input.
+    // truncated: CharLS spins for tens of seconds on such input, and the IJG 12-bit libjpeg pads it silently.
     throw new DicomError(
       "DICOM_DECODE",
       `The ${encoding} codestream is truncated: it does not end with an EOI/EOC marker`,
@@ -213,12 +321,10 @@ export async function decodeFrameInThread(
     case "jpeg-extended":
       // pydicom's pixel_array holds the codestream's components as encoded (YBR stays YBR, PS3.5 8.2.1), so
       // libjpeg is told that no colour transform applies instead of converting and converting back.
-      if (jpegPrecision(data) > 8) {
-        // ITU T.81 Process 4 (12-bit) needs a 12-bit libjpeg; the maintained npm build is 8-bit only.
-        throw new DicomError(
-          "DICOM_UNSUPPORTED_TS",
-          `The frame is ${jpegPrecision(data)}-bit JPEG (Process 4), which the 8-bit libjpeg-turbo codec cannot decode; decompress it with dcmtk's dcmdjpeg first`,
-        );
+      if (twelveBit) {
+        // ITU T.81 Process 4 (12-bit) needs a 12-bit libjpeg; the libjpeg-turbo build on npm is 8-bit only.
+        f = await decodeJpeg12(data, spec);
+        break;
       }
       f = await decodeWasm("jpeg", jpegColorTransformed(data) ? withoutColorTransform(data) : data);
       break;
@@ -324,7 +430,7 @@ export function withoutColorTransform(data: Uint8Array): Uint8Array {
 }
 
 /**
- * True when the codestream ends with FFD9 (EOI/EOC), allowing the zero padding that makes fragments even.
+ * True when the codestream ends with FFD9 (EOI/EOC), allowing the padding that makes fragments even.
  *
  * @example
  * ```ts
@@ -333,8 +439,52 @@ export function withoutColorTransform(data: Uint8Array): Uint8Array {
  */
 export function endsWithEoi(data: Uint8Array): boolean {
   let n = data.length;
-  while (n > 0 && data[n - 1] === 0 && data.length - n < 16) n--;
+  // Encoders pad odd-length fragments with 0x00 or with a 0xFF fill byte (T.81 B.1.1.2), e.g. JPGExtended.dcm.
+  while (n > 0 && (data[n - 1] === 0 || data[n - 1] === 0xff) && data.length - n < 16) n--;
   return n >= 2 && data[n - 2] === 0xff && data[n - 1] === 0xd9;
+}
+
+/** Frame header (SOFn) fields of a JPEG codestream (ITU T.81 B.2.2). */
+export interface JpegFrameHeader {
+  /** Sample precision P. */
+  readonly precision: number;
+  /** Number of lines Y. */
+  readonly rows: number;
+  /** Number of samples per line X. */
+  readonly cols: number;
+  /** Number of image components Nf. */
+  readonly components: number;
+}
+
+/**
+ * Reads the frame header (SOFn, ITU T.81 B.2.2) of a JPEG codestream; undefined when none precedes the first scan.
+ *
+ * @example
+ * ```ts
+ * jpegFrameHeader(fragment); // { precision: 12, rows: 1024, cols: 256, components: 1 }
+ * ```
+ */
+export function jpegFrameHeader(data: Uint8Array): JpegFrameHeader | undefined {
+  let i = 2;
+  while (i + 4 <= data.length && data[i] === 0xff) {
+    const m = data[i + 1] as number;
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (i + 10 > data.length) return undefined;
+      return {
+        precision: data[i + 4] as number,
+        rows: ((data[i + 5] as number) << 8) | (data[i + 6] as number),
+        cols: ((data[i + 7] as number) << 8) | (data[i + 8] as number),
+        components: data[i + 9] as number,
+      };
+    }
+    if (m === 0xda) break;
+    i += 2 + (((data[i + 2] as number) << 8) | (data[i + 3] as number));
+  }
+  return undefined;
 }
 
 /**
@@ -346,16 +496,5 @@ export function endsWithEoi(data: Uint8Array): boolean {
  * ```
  */
 export function jpegPrecision(data: Uint8Array): number {
-  let i = 2;
-  while (i + 4 <= data.length && data[i] === 0xff) {
-    const m = data[i + 1] as number;
-    if (m === 0xff) {
-      i++;
-      continue;
-    }
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return data[i + 4] ?? 0;
-    if (m === 0xda) break;
-    i += 2 + (((data[i + 2] as number) << 8) | (data[i + 3] as number));
-  }
-  return 0;
+  return jpegFrameHeader(data)?.precision ?? 0;
 }

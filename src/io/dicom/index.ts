@@ -1,7 +1,14 @@
 /** DICOM I/O: Part 10 parsing and writing, the data dictionary, transfer syntaxes and the typed DicomError. */
 export { decodeText, encodeText } from "./charset.js";
 export { DEFAULT_FRAME_TIME_LIMIT_MS, decodeFrame, warmUpCodecs } from "./codec-pool.js";
-export { type DecodedFrame, decodeFrameInThread, type FrameSpec, preloadCodecs } from "./codecs.js";
+export {
+  type DecodedFrame,
+  decodeFrameInThread,
+  type FrameSpec,
+  type JpegFrameHeader,
+  jpegFrameHeader,
+  preloadCodecs,
+} from "./codecs.js";
 export { type ConvertOptions, type ConvertResult, convertDicom } from "./convert.js";
 export {
   DicomDataset,
@@ -47,7 +54,9 @@ export {
 export {
   type DecodeOptions,
   decodeStoredPixels,
+  decodeStoredPixelsMany,
   framesOfFragments,
+  mapConcurrent,
   type PixelModule,
   readPixelModule,
   type StoredPixels,

@@ -462,6 +462,57 @@ export async function decodeStoredPixels(
   return result(out);
 }
 
+/**
+ * Decodes the Pixel Data of several instances (a series, a batch) with up to `concurrency` files in flight, so
+ * that the codec workers decode frames of different files at the same time instead of one file after another.
+ * Each file keeps its own time budget, which starts when its turn comes; results are in input order.
+ *
+ * @throws DicomError the first failure, after the files in flight have settled.
+ * @example
+ * ```ts
+ * const all = await decodeStoredPixelsMany(paths.map((p) => readDicomFile(p)));
+ * ```
+ */
+export async function decodeStoredPixelsMany(
+  parsed: readonly ParsedDicom[],
+  options: DecodeOptions = {},
+  concurrency = 4,
+): Promise<StoredPixels[]> {
+  return mapConcurrent(parsed, concurrency, (p) => decodeStoredPixels(p, options));
+}
+
+/**
+ * Maps `fn` over `items` with at most `limit` calls pending; rejects with the first failure once the calls in
+ * flight have settled (none is left running unobserved), else resolves with the results in input order.
+ *
+ * @example
+ * ```ts
+ * const images = await mapConcurrent(slices, 4, (s) => dicomToImage(s));
+ * ```
+ */
+export async function mapConcurrent<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i] as T, i);
+      } catch (e) {
+        failure ??= { error: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure) throw failure.error;
+  return out;
+}
+
 function extendedOffsetTable(ds: DicomDataset): number[] | undefined {
   // Extended Offset Table (7FE0,0001), VR OV: 64-bit offsets (PS3.5 A.4, PS3.3 C.7.6.3.1.8).
   const el = ds.get(0x7fe00001);

@@ -2,6 +2,7 @@
 import { createImage, type MedicalImage } from "../../core/image.js";
 import { DicomError } from "./errors.js";
 import type { ParsedDicom } from "./parse.js";
+import { mapConcurrent } from "./pixels.js";
 import { dicomToImage, geometryOf } from "./to-image.js";
 
 /** Something wrong but usable about a series, reported beside the volume. */
@@ -135,8 +136,8 @@ export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise
       });
     }
   });
-  const images: MedicalImage[] = [];
-  for (const s of slices) images.push(await dicomToImage(s.p));
+  // Several slices in flight keep both codec workers busy on compressed series (each slice is one frame).
+  const images: MedicalImage[] = await mapConcurrent(slices, 4, (s) => dicomToImage(s.p));
   const per = (rows as number) * (cols as number);
   const data = new Float32Array(per * images.length);
   images.forEach((img, k) => {
