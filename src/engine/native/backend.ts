@@ -50,6 +50,21 @@ export interface OnednnAddon extends NativeAddon {
     y: Float32Array,
     eps: number,
   ): void;
+  batchNormGrad(
+    x: Float32Array,
+    dy: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array | null,
+    rows: number,
+    channels: number,
+    eps: number,
+    dx: Float32Array,
+    dMean: Float32Array,
+    dVariance: Float32Array,
+    dScale: Float32Array,
+    dOffset: Float32Array,
+  ): void;
   reduce(
     x: Float32Array,
     outer: number,
@@ -924,6 +939,78 @@ function patchAdam(): void {
   };
 }
 
+let bnGradPatched = false;
+
+/**
+ * Replaces tfjs's FusedBatchNorm gradient, on this backend only, by the addon's two-pass kernel (same formulas,
+ * one read of x and dy for the channel sums and one for dx, instead of ~10 full-size ops). Other backends and
+ * unsupported shapes keep the original gradient.
+ */
+function patchBatchNormGradient(): void {
+  if (bnGradPatched) return;
+  const original = tf.getGradient("FusedBatchNorm");
+  if (!original) return;
+  bnGradPatched = true;
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const fallbackGrads = () => original.gradFunc(dy, saved, attrs);
+      const [x, mean, variance, scale] = saved as (tf.Tensor | undefined)[];
+      const be = tf.backend();
+      if (!(be instanceof OnednnBackend) || !addon || Array.isArray(dy) || !x || !mean || !variance) {
+        return fallbackGrads();
+      }
+      const C = x.shape[x.shape.length - 1] ?? 0;
+      const xv = be.f32(x);
+      const dyv = be.f32(dy);
+      const mv = be.f32(mean);
+      const vv = be.f32(variance);
+      const sv = scale ? be.f32(scale) : null;
+      const perChannel = (t: tf.Tensor | undefined, v: Float32Array | null | undefined) =>
+        t === undefined ? v === null : t.rank === 1 && v?.length === C;
+      if (
+        !xv ||
+        !dyv ||
+        dyv.length !== xv.length ||
+        C === 0 ||
+        !perChannel(mean, mv) ||
+        !perChannel(variance, vv)
+      ) {
+        return fallbackGrads();
+      }
+      if (!perChannel(scale, sv) || !mv || !vv || sv === undefined) return fallbackGrads();
+      const a = addon;
+      let out: Float32Array[] | undefined;
+      const compute = (): Float32Array[] => {
+        if (!out) {
+          out = [new Float32Array(xv.length), ...Array.from({ length: 4 }, () => new Float32Array(C))];
+          const [dx, dm, dv, ds, doff] = out as [
+            Float32Array,
+            Float32Array,
+            Float32Array,
+            Float32Array,
+            Float32Array,
+          ];
+          const eps = (attrs["varianceEpsilon"] as number | undefined) ?? 0.001;
+          a.batchNormGrad(xv, dyv, mv, vv, sv, xv.length / C, C, eps, dx, dm, dv, ds, doff);
+          nativeCalls.set("FusedBatchNormGrad", (nativeCalls.get("FusedBatchNormGrad") ?? 0) + 1);
+        }
+        return out;
+      };
+      // Each gradient is requested inside its own tidy, so each one makes its tensor when asked.
+      const grad = (i: number, shape: number[]) => () =>
+        tf.tensor(compute()[i] as Float32Array, shape, "float32");
+      return {
+        x: grad(0, x.shape),
+        mean: grad(1, mean.shape),
+        variance: grad(2, variance.shape),
+        scale: grad(3, [C]),
+        offset: grad(4, [C]),
+      };
+    },
+  });
+}
+
 let registered = false;
 
 /**
@@ -959,6 +1046,7 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
       tf.registerKernel(k);
     }
     patchAdam();
+    patchBatchNormGradient();
     registered = true;
   }
   const info = a.info();

@@ -392,8 +392,19 @@ test("activations, softmax, batch norm and Sum/Mean reductions match cpu", async
     rng,
     (x, m, v, o, s) => tf.batchNorm(x, m, tf.abs(v).add(0.5), o, s, 1e-3),
     [shape, [9], [9], [9], [9]],
-    ["FusedBatchNorm"],
+    ["FusedBatchNorm", "FusedBatchNormGrad"],
   );
+  await compare(
+    "batch-norm training (batch statistics, gradient through them)",
+    rng,
+    (x, o, s) => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      return tf.batchNorm(x, mean, variance, o, s, 1e-3);
+    },
+    [[4, 6, 5, 33], [33], [33]],
+    ["FusedBatchNorm", "FusedBatchNormGrad", "Mean"],
+  );
+
   await compare("sum over batch", rng, (x) => tf.sum(x, [0, 1, 2]), [shape], ["Sum"]);
   await compare("mean keepDims", rng, (x) => tf.mean(x, [0, 1], true), [shape], ["Mean"]);
   await compare("mean over H,W", rng, (x) => tf.mean(x, [1, 2]), [shape], ["Mean"]);
