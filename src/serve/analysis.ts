@@ -181,12 +181,18 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
   }
   if (!committed || !ctx.send) return;
   for (const r of results) {
-    try {
-      const status = await ctx.send(ctx.store.pathOf(r.fileKey));
-      ctx.onResult?.(job, status === 0 ? "sent" : "send-failed", status);
-    } catch (e) {
-      ctx.onResult?.(job, "send-failed", e);
+    // A busy or restarting PACS is common: three tries, 0.5 s then 1 s apart; the last outcome is audited.
+    let outcome: { ok: boolean; why: unknown } = { ok: false, why: undefined };
+    for (let attempt = 0; attempt < 3 && !outcome.ok; attempt++) {
+      if (attempt > 0) await new Promise((res) => setTimeout(res, 500 * 2 ** (attempt - 1)));
+      try {
+        const status = await ctx.send(ctx.store.pathOf(r.fileKey));
+        outcome = { ok: status === 0, why: status };
+      } catch (e) {
+        outcome = { ok: false, why: e };
+      }
     }
+    ctx.onResult?.(job, outcome.ok ? "sent" : "send-failed", outcome.why);
   }
 }
 

@@ -483,3 +483,38 @@ test("explain=gradcam adds the Grad-CAM map and its PNG on the image grid; OpenA
   const docs = await app.inject({ url: "/docs", headers: { "x-api-key": KEYS.viewer } });
   assert.match(docs.body, /\/dicomweb\/studies/);
 });
+
+test("results are sent after the commit, retried when the destination fails once, and each send audited", async () => {
+  const calls: string[] = [];
+  const flaky = await make({
+    sendResult: async (path) => {
+      calls.push(path);
+      if (calls.length === 1) throw new Error("connection refused");
+      return 0;
+    },
+  });
+  try {
+    await flaky.ready();
+    const { body, contentType } = buildMultipart([withNewUids(readFileSync(CT))], "application/dicom");
+    const r = await flaky.inject({
+      method: "POST",
+      url: "/dicomweb/studies",
+      headers: { "x-api-key": KEYS.clinician, "content-type": contentType },
+      payload: body,
+    });
+    assert.equal(r.statusCode, 200);
+    const deadline = Date.now() + 15_000;
+    const exports = (): number => flaky.radiolens.repo.listAudit(100, "110106").length;
+    while (Date.now() < deadline && exports() < 2) await new Promise((res) => setTimeout(res, 50));
+    const recs = flaky.radiolens.repo.listAudit(100, "110106");
+    assert.equal(recs.length, 2, "one Export record per result object (SR and SC)");
+    assert.ok(
+      recs.every((x) => x.outcome === 0),
+      "the failed first try was retried",
+    );
+    assert.equal(calls.length, 3, "SR twice (one failure), SC once");
+    assert.ok(calls.every((p) => p.startsWith(flaky.radiolens.store.root) && /[0-9a-f]{64}\.dcm$/.test(p)));
+  } finally {
+    await flaky.close();
+  }
+});
