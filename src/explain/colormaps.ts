@@ -5,7 +5,14 @@ import { INFERNO_LUT, JET_LUT, VIRIDIS_LUT } from "./colormaps-data.js";
 /** Colormap names. */
 export type ColormapName = "jet" | "inferno" | "viridis";
 
-/** Every colormap, the default first. */
+/**
+ * Every colormap's lookup table, the default first.
+ *
+ * @example
+ * ```ts
+ * Object.keys(COLORMAPS); // ["jet", "inferno", "viridis"]
+ * ```
+ */
 export const COLORMAPS: Readonly<Record<ColormapName, readonly number[]>> = {
   jet: JET_LUT,
   inferno: INFERNO_LUT,

@@ -78,7 +78,14 @@ export function resolveClass(probs: ArrayLike<number>, classIndex: number | unde
   return k;
 }
 
-/** Checks an explanation input is one NHWC image. */
+/**
+ * Checks an explanation input is one NHWC image.
+ *
+ * @example
+ * ```ts
+ * checkSingle(tf.zeros([1, 28, 28, 1])); // ok; a batch of 2 throws RL_ERR_USAGE
+ * ```
+ */
 export function checkSingle(input: tf.Tensor): void {
   if (input.rank !== 4 || input.shape[0] !== 1)
     throw new RadioLensError("RL_ERR_USAGE", {

@@ -57,7 +57,7 @@ const lines = [
 ];
 for (const [name, rows] of Object.entries(tables)) {
   lines.push(
-    `/** matplotlib's \`${name}\`, 256 × RGB in [0, 1], flattened. */`,
+    `/**\n * matplotlib's \`${name}\`, 256 × RGB in [0, 1], flattened.\n *\n * @example\n * \`\`\`ts\n * const [r, g, b] = ${name.toUpperCase()}_LUT.slice(255 * 3); // the top colour\n * \`\`\`\n */`,
     `export const ${name.toUpperCase()}_LUT: readonly number[] = [`,
   );
   for (let i = 0; i < rows.length; i += 4)

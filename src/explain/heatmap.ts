@@ -4,7 +4,14 @@ import { RadioLensError } from "../core/errors.js";
 /** Explanation methods `radiolens explain` offers. */
 export type ExplainMethod = "gradcam" | "gradcam++" | "occlusion" | "gradient" | "smoothgrad";
 
-/** Every method name, in help order. */
+/**
+ * Every method name, in help order.
+ *
+ * @example
+ * ```ts
+ * EXPLAIN_METHODS.includes("occlusion"); // true
+ * ```
+ */
 export const EXPLAIN_METHODS: readonly ExplainMethod[] = [
   "gradcam",
   "gradcam++",

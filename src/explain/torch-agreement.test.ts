@@ -16,7 +16,7 @@ const PYTHON = process.env["RADIOLENS_PYTHON"] ?? "/usr/bin/python3";
  * Grad-CAM / Grad-CAM++ on pool2 written from the papers, cells placed at their receptive-field centres
  * (offset 4.5, stride 4 on 28 × 28) with bilinear sampling, and |∂logit/∂x|.
  */
-const SCRIPT = String.raw`
+const SCRIPT = `
 import json, sys
 import numpy as np, torch
 import torch.nn.functional as F

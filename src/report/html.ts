@@ -68,7 +68,14 @@ export function table(
     .join("")}</tbody></table>`;
 }
 
-/** Markup that is already safe (built from escaped parts). */
+/**
+ * Markup that is already safe (built from escaped parts); make one with {@link raw}.
+ *
+ * @example
+ * ```ts
+ * const cell = new Raw("<b>bold</b>");
+ * ```
+ */
 export class Raw {
   constructor(readonly html: string) {}
 }

@@ -1,6 +1,13 @@
 /** The report's inline stylesheet: readable on screen and in print, no web fonts (nothing to fetch). */
 
-/** CSS embedded in every report. */
+/**
+ * CSS embedded in every report.
+ *
+ * @example
+ * ```ts
+ * const head = `<style>${REPORT_CSS}</style>`;
+ * ```
+ */
 export const REPORT_CSS = `
 :root { --fg: #1b1f24; --muted: #5b6470; --line: #d7dce2; --accent: #0b5cad; --ok: #1a7f37; --bad: #c62828; }
 * { box-sizing: border-box; }

@@ -14,6 +14,14 @@ function num(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * `radiolens explain`.
+ *
+ * @example
+ * ```ts
+ * await explainCommand.run({ values: { model: "m", out: "heat.png" }, positionals: ["cxr.png"] }, io);
+ * ```
+ */
 export const explainCommand: Command = {
   name: "explain",
   summary:

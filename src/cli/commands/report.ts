@@ -13,6 +13,14 @@ function int(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * `radiolens report`.
+ *
+ * @example
+ * ```ts
+ * await reportCommand.run({ values: { model: "m", data: "d.npz", out: "report.html" }, positionals: [] }, io);
+ * ```
+ */
 export const reportCommand: Command = {
   name: "report",
   summary:
