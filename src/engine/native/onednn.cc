@@ -7,6 +7,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <malloc.h>
 #include <time.h>
 
 #include <algorithm>
@@ -1105,6 +1106,14 @@ Napi::Value ClearCache(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   g_threads = omp_get_max_threads();
+  // Tensor buffers up to 32 MB are allocated and freed at every training step. By default glibc maps each one
+  // afresh (and the kernel zeroes every page on first touch); serving them from the heap and keeping freed heap
+  // memory makes that reuse instead. RADIOLENS_MALLOC_TUNE=0 keeps glibc's defaults.
+  const char* tune = std::getenv("RADIOLENS_MALLOC_TUNE");
+  if (tune == nullptr || std::string(tune) != "0") {
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+  }
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache));
