@@ -173,10 +173,13 @@ function putFrame(
     bytesPer === out.BYTES_PER_ELEMENT &&
     bytes.length >= n * bytesPer
   ) {
-    // Same layout as the output: one aligned copy reinterpreted as the output's element type.
-    const copy = bytes.slice(0, n * bytesPer);
-    const Ctor = out.constructor as new (b: ArrayBuffer) => PixelArray;
-    out.set(new Ctor(copy.buffer) as never, offset);
+    // Same layout as the output: the bytes reinterpreted as the output's element type, copied once into place
+    // (a typed view needs an aligned offset; an unaligned frame, e.g. inside a file buffer, is copied first).
+    const Ctor = out.constructor as new (b: ArrayBufferLike, o?: number, n?: number) => PixelArray;
+    // Uint8Array's slice copies; a Node Buffer's own slice would return an equally unaligned view.
+    const aligned =
+      bytes.byteOffset % bytesPer === 0 ? bytes : Uint8Array.prototype.slice.call(bytes, 0, n * bytesPer);
+    out.set(new Ctor(aligned.buffer, aligned.byteOffset, n) as never, offset);
     return;
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
