@@ -65,6 +65,8 @@ interface SampleView {
   readonly imagePng: Uint8Array;
   readonly overlayPng: Uint8Array;
   readonly explained: string;
+  /** The map is zero everywhere: nothing in the image raised this class's score at that layer. */
+  readonly empty: boolean;
 }
 
 function splitImage(split: NpzSplit, i: number) {
@@ -196,7 +198,7 @@ function samplesSection(samples: readonly SampleView[], method: string): string 
           ? `<span class="ok">correct</span>`
           : `<span class="bad">incorrect</span>`;
     return `<div class="sample"><div class="pair"><img class="px" alt="image ${s.index}" src="${dataUri("image/png", s.imagePng)}"><img class="px" alt="${esc(method)} overlay ${s.index}" src="${dataUri("image/png", s.overlayPng)}"></div>
-<div class="cap">#${esc(s.index)} ${badge}<br>truth: <b>${esc(s.truth)}</b><br>predicted: <b>${esc(s.predicted)}</b> (p = ${esc(fmt(s.probability, 3))})<br><span class="muted">heatmap for “${esc(s.explained)}”</span></div></div>`;
+<div class="cap">#${esc(s.index)} ${badge}<br>truth: <b>${esc(s.truth)}</b><br>predicted: <b>${esc(s.predicted)}</b> (p = ${esc(fmt(s.probability, 3))})<br><span class="muted">${s.empty ? `map is zero: no positive ${esc(method)} evidence for “${esc(s.explained)}” at this layer` : `heatmap for “${esc(s.explained)}”`}</span></div></div>`;
   });
   const ramp = applyColormap(
     Float32Array.from({ length: 256 }, (_, i) => i / 255),
@@ -343,6 +345,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
         imagePng: encodePng(img),
         overlayPng: encodePng(overlay),
         explained: card.labels[heat.classIndex] ?? String(heat.classIndex),
+        empty: heat.data.every((v) => v === 0),
       };
     });
 
