@@ -19,7 +19,7 @@ import { overlayHeatmap } from "./overlay.js";
 export interface ExplainOptions {
   /** Default `gradcam`. */
   readonly method?: ExplainMethod;
-  /** CAM methods: the layer (default the last spatial layer). */
+  /** CAM methods: the layer (default the last layer with a spatial output). */
   readonly layer?: string;
   /** Class to explain; default the predicted class. */
   readonly classIndex?: number;

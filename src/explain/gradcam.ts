@@ -10,7 +10,7 @@ export type { Heatmap } from "./heatmap.js";
 
 /** Options of the CAM methods. */
 export interface CamOptions {
-  /** Layer name; default the last layer with a spatial (4D) output, the feature map the classifier head pools. */
+  /** Layer name; default the last layer with a spatial (4D) output (see {@link camLayer}). */
   readonly layer?: string;
   /** Class to explain; default the predicted class. */
   readonly classIndex?: number;
@@ -28,8 +28,12 @@ function is4d(l: tfl.layers.Layer): boolean {
 
 /**
  * The layer a CAM is computed on: the named layer (it must have a 4D `[batch, rows, cols, channels]` output),
- * or by default the last such layer — for the seed CNN its last pooling, for ResNet/DenseNet the last block's
- * output, the usual targets of Grad-CAM implementations.
+ * or by default the last such layer — the feature map the classifier head reads: `pool2` for the seed CNN (as
+ * pytorch-grad-cam's `features[-1]` for VGG), the last block's output for ResNet (`layer4_1_out`), `last_relu6`
+ * for MobileNetV2. A layer that feeds a max-pooling (e.g. the seed CNN's `conv2`) is fine on the cpu and onednn
+ * backends; tfjs-backend-wasm 4.22's MaxPoolGrad drops the gradient of tied windows (all-zero after a ReLU) in
+ * every channel but the first, which changes the CAM weights there — the default layer never has a max-pooling
+ * after it.
  *
  * @example
  * ```ts
