@@ -57,6 +57,37 @@ async function waitHttp(
   throw new Error(`${url} did not answer within 60 s`);
 }
 
+/** Starts `radiolens serve` (as deployed: a child process) with one backend; resolves when it answers. */
+async function startOurs(work: string, backend: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const config = join(work, `serve-${backend}.json`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      port,
+      backend,
+      dataDir: join(work, `data-${backend}`),
+      auth: { apiKeys: [{ id: "bench", role: "clinician", key: KEY }] },
+      limits: { rateMax: 100_000_000 },
+      dimse: { enabled: false },
+      logLevel: "warn",
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "--input-type=module",
+      "-e",
+      `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`,
+    ],
+    { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] },
+  );
+  await waitHttp(`http://127.0.0.1:${port}/healthz`, child);
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
 interface Figures {
   readonly p50: number;
   readonly p99: number;
@@ -93,81 +124,55 @@ async function main(): Promise<void> {
   const png = await benchPng();
   const children: ChildProcess[] = [];
   try {
-    const port = await freePort();
-    const config = join(work, "serve.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        port,
-        dataDir: join(work, "data"),
-        auth: { apiKeys: [{ id: "bench", role: "clinician", key: KEY }] },
-        limits: { rateMax: 100_000_000 },
-        dimse: { enabled: false },
-        logLevel: "warn",
-      }),
-    );
-    const node = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "--input-type=module",
-        "-e",
-        `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`,
-      ],
-      { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] },
-    );
-    children.push(node);
     const peerPort = await freePort();
     const peer = spawn(
       existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3",
       [join(REPO_ROOT, "bench/serve_peer.py"), "--model", DEFAULT_MODEL_DIR, "--port", String(peerPort)],
-      {
-        stdio: ["ignore", "ignore", "inherit"],
-      },
+      { stdio: ["ignore", "ignore", "inherit"] },
     );
     children.push(peer);
-    const ours = `http://127.0.0.1:${port}/v1/models/default/predict`;
     const theirs = `http://127.0.0.1:${peerPort}/predict`;
-    await waitHttp(`http://127.0.0.1:${port}/healthz`, node);
     await waitHttp(`http://127.0.0.1:${peerPort}/docs`, peer);
-
-    // Same architecture and weights: the two must agree before their speed is compared.
-    const a = (await (
-      await fetch(ours, {
-        method: "POST",
-        body: png,
-        headers: { "x-api-key": KEY, "content-type": "image/png" },
-      })
-    ).json()) as { probabilities: Record<string, number> };
-    const b = (await (
-      await fetch(theirs, { method: "POST", body: png, headers: { "content-type": "image/png" } })
-    ).json()) as {
-      probabilities: Record<string, number>;
-    };
-    const diff = Math.max(
-      ...Object.keys(a.probabilities).map((k) =>
-        Math.abs((a.probabilities[k] ?? 0) - (b.probabilities[k] ?? 0)),
-      ),
-    );
-    process.stdout.write(
-      `agreement: max |p_radiolens - p_torch| = ${diff.toExponential(2)} (${JSON.stringify(a.probabilities)})\n`,
-    );
-
     const rows: string[] = [];
     let errors = 0;
-    for (const c of [1, 8]) {
-      const r = await load(ours, png, c, { "x-api-key": KEY, "content-type": "image/png" });
-      const p = await load(theirs, png, c, { "content-type": "image/png" });
-      errors += r.errors + p.errors;
-      rows.push(
-        `| ${c} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rps.toFixed(0)} | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} | ${p.rps.toFixed(0)} | ${(p.p50 / r.p50).toFixed(2)}× | ${(r.rps / p.rps).toFixed(2)}× | ${r.errors}/${r.requests}, ${p.errors}/${p.requests} |`,
+    // RadioLens once per tfjs backend the machine has; the peer is measured right after each, in the same run.
+    for (const backend of (process.env["BENCH_BACKENDS"] ?? "onednn,wasm").split(",")) {
+      const node = await startOurs(work, backend);
+      children.push(node.child);
+      const ours = `${node.url}/v1/models/default/predict`;
+      // Same architecture and weights: the two must agree before their speed is compared.
+      const a = (await (
+        await fetch(ours, {
+          method: "POST",
+          body: png,
+          headers: { "x-api-key": KEY, "content-type": "image/png" },
+        })
+      ).json()) as { probabilities: Record<string, number> };
+      const b = (await (
+        await fetch(theirs, { method: "POST", body: png, headers: { "content-type": "image/png" } })
+      ).json()) as { probabilities: Record<string, number> };
+      const diff = Math.max(
+        ...Object.keys(a.probabilities).map((k) =>
+          Math.abs((a.probabilities[k] ?? 0) - (b.probabilities[k] ?? 0)),
+        ),
       );
+      process.stdout.write(
+        `${backend}: agreement max |p_radiolens - p_torch| = ${diff.toExponential(2)} (${JSON.stringify(a.probabilities)})\n`,
+      );
+      for (const c of [1, 8]) {
+        const r = await load(ours, png, c, { "x-api-key": KEY, "content-type": "image/png" });
+        const p = await load(theirs, png, c, { "content-type": "image/png" });
+        errors += r.errors + p.errors;
+        rows.push(
+          `| ${backend} | ${c} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rps.toFixed(0)} | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} | ${p.rps.toFixed(0)} | ${(p.p50 / r.p50).toFixed(2)}× | ${(r.rps / p.rps).toFixed(2)}× | ${r.errors}/${r.requests}, ${p.errors}/${p.requests} |`,
+        );
+      }
+      node.child.kill("SIGTERM");
     }
     process.stdout.write(
       `\nPNG predict (224×224 grey → seed-cnn 28×28), loopback, ${SECONDS} s per run after 1 s warm-up\n` +
-        "| conc. | RadioLens p50 ms | p99 ms | req/s | FastAPI+PyTorch p50 ms | p99 ms | req/s | p50 ratio (peer/ours) | req/s ratio (ours/peer) | errors (ours, peer) |\n" +
-        "|---|---|---|---|---|---|---|---|---|---|\n" +
+        "| backend | conc. | RadioLens p50 ms | p99 ms | req/s | FastAPI+PyTorch p50 ms | p99 ms | req/s | p50 ratio (peer/ours) | req/s ratio (ours/peer) | errors (ours, peer) |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|---|\n" +
         `${rows.join("\n")}\n`,
     );
     if (errors > 0) {

@@ -1,44 +1,16 @@
 /** Analysis of stored instances: decode, predict, write the DICOM SR and heatmap SC results, commit exactly once, send them on. */
 import { RadioLensError } from "../core/errors.js";
-import { createImage, type MedicalImage } from "../core/image.js";
-import { DicomError, parseDicom } from "../io/dicom/index.js";
-import { dicomToImage } from "../io/dicom/to-image.js";
+import { DicomError } from "../io/dicom/index.js";
 import type { Prediction } from "../models/predict.js";
 import { generateReport } from "../reports/generate.js";
 import { buildComprehensiveSR, readSourceImageRef } from "../reports/sr.js";
 import { FINDINGS } from "../reports/vocab.js";
+import { dicomDisplayImage } from "./decode.js";
 import { explainGradCam } from "./explain.js";
 import type { InstanceStore } from "./instances.js";
-import { NETWORK_PARSE_LIMITS } from "./instances.js";
 import type { ServedModel } from "./models.js";
 import { buildHeatmapSC, writePart10 } from "./secondary-capture.js";
 import type { InstanceRecord, JobRecord, Repository } from "./store.js";
-
-/**
- * Decodes DICOM bytes to the display image the models see: VOI LUT applied (PS3.3 C.11.2), MONOCHROME1 inverted,
- * 8-bit, as a PNG export of the same file would be. Multi-frame instances give their middle frame.
- *
- * @example
- * ```ts
- * const img = await dicomDisplayImage(readFileSync("CT_small.dcm"));
- * ```
- */
-export async function dicomDisplayImage(bytes: Uint8Array): Promise<MedicalImage> {
-  // A plain Uint8Array view: Buffer.slice shares memory where the pixel decoder expects Uint8Array.slice to copy.
-  const plain = Buffer.isBuffer(bytes)
-    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    : bytes;
-  const parsed = parseDicom(plain, NETWORK_PARSE_LIMITS);
-  const img = await dicomToImage(parsed, {
-    output: "display",
-    maxPixelBytes: NETWORK_PARSE_LIMITS.maxPixelBytes,
-  });
-  if (img.shape.length === 3) return img;
-  const [frames, rows, cols, ch] = img.shape as [number, number, number, number];
-  const per = rows * cols * ch;
-  const mid = Math.floor(frames / 2);
-  return createImage(img.data.slice(mid * per, (mid + 1) * per), [rows, cols, ch], { meta: img.meta });
-}
 
 /**
  * Maps a model's labels onto the report generator's findings (case-insensitive, e.g. "pneumonia" → Pneumonia);

@@ -1,5 +1,6 @@
 /** buildApp: the Fastify inference service assembled from route plugins, with auth, audit, limits, metrics and the job worker. */
 import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -11,6 +12,7 @@ import { type AnalysisContext, JobWorker, type ResultSender } from "./analysis.j
 import { recordAudit } from "./audit.js";
 import { type AuthConfig, authenticate, roleAllows, validateAuthConfig } from "./auth.js";
 import type { ServeLimits, ServeMetrics, ServiceContext } from "./context.js";
+import { createUploadDecoder } from "./decode-pool.js";
 import { toHttpError } from "./errors.js";
 import { InstanceStore } from "./instances.js";
 import { type BatchingOptions, loadServedModels, type ModelSource } from "./models.js";
@@ -28,6 +30,8 @@ export interface AppOptions {
   readonly auth: AuthConfig;
   readonly limits?: Partial<ServeLimits>;
   readonly batching?: Partial<BatchingOptions>;
+  /** Threads decoding predict uploads (default: one per core beyond the first; 0 decodes on the event loop). */
+  readonly decodeWorkers?: number;
   /** Analysis worker: concurrent jobs (default 4); `enabled: false` leaves jobs queued (tests of durability). */
   readonly worker?: { readonly concurrency?: number; readonly enabled?: boolean };
   /** Where results go (the DIMSE C-STORE SCU), if anywhere. */
@@ -179,6 +183,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     repo,
     store,
     worker,
+    decoder: createUploadDecoder(opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1)),
     auth: opts.auth,
     limits,
     metrics,
@@ -331,6 +336,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook("onClose", async () => {
     ctx.ready = false;
     await worker.stop();
+    await ctx.decoder.close();
     recordAudit(repo, {
       event: "applicationActivity",
       action: "E",

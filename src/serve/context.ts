@@ -2,6 +2,7 @@
 import type { Counter, Histogram, Registry } from "prom-client";
 import type { JobWorker } from "./analysis.js";
 import type { AuthConfig, Principal, Role } from "./auth.js";
+import type { UploadDecoder } from "./decode-pool.js";
 import type { InstanceStore } from "./instances.js";
 import type { ServedModel } from "./models.js";
 import type { Repository } from "./store.js";
@@ -37,6 +38,8 @@ export interface ServiceContext {
   readonly repo: Repository;
   readonly store: InstanceStore;
   readonly worker: JobWorker;
+  /** Decodes predict uploads (worker threads). */
+  readonly decoder: UploadDecoder;
   readonly auth: AuthConfig;
   readonly limits: ServeLimits;
   readonly metrics: ServeMetrics;

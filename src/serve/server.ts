@@ -63,6 +63,10 @@ export const ServeConfigSchema = z
       .default({ enabled: true, aeTitle: "RADIOLENS", port: 11112, allowedCallingAeTitles: [] }),
     webRoot: z.string().optional(),
     logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+    /** tfjs backend (default: RADIOLENS_BACKEND, else onednn when built, else wasm). */
+    backend: z.enum(["onednn", "wasm", "cpu"]).optional(),
+    /** Threads decoding uploads (default: cores − 1). */
+    decodeWorkers: z.number().int().min(0).max(64).optional(),
   })
   .strict();
 
@@ -133,7 +137,7 @@ export interface RunningService {
  * ```
  */
 export async function startService(cfg: ServeConfig): Promise<RunningService> {
-  await initEngine();
+  await initEngine(cfg.backend ? { backend: cfg.backend } : {});
   let models = cfg.models;
   if (models.length === 0) {
     if (!existsSync(join(DEFAULT_MODEL_DIR, "radiolens.json"))) {
@@ -159,6 +163,7 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
     limits: clean(cfg.limits),
     batching: clean(cfg.batching),
     log: { level: cfg.logLevel },
+    ...(cfg.decodeWorkers !== undefined ? { decodeWorkers: cfg.decodeWorkers } : {}),
     ...(dest ? { sendResult: createResultSender(cfg.dimse.aeTitle, dest) } : {}),
   });
   if (cfg.webRoot) await app.register(webConsoleRoutes, { root: resolve(cfg.webRoot) });

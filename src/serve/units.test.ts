@@ -6,13 +6,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { RadioLensError } from "../core/errors.js";
+import { createImage } from "../core/image.js";
 import { sharedData } from "../core/testing.js";
+import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
+import { loadBundle } from "../models/bundle.js";
+import { predictImages } from "../models/predict.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
 import { part10 } from "./dimse.js";
+import { MicroBatcher } from "./models.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
 import { burnBanner } from "./secondary-capture.js";
 import { loadServeConfig } from "./server.js";
+import { writeTestBundle } from "./testing.js";
 
 test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
   const a = new Uint8Array([1, 2, 3, 13, 10, 45, 45]);
@@ -123,4 +129,35 @@ test("the DERIVED banner is burned into the top rows only, in white on black", (
     rgb.subarray(bandRows * cols * 3).every((v) => v === 100),
     "the image below is untouched",
   );
+});
+
+test("the micro-batcher runs requests that arrive together as one batch of the real model, answers in order", async () => {
+  await initEngine({ backend: "wasm" });
+  const dir = mkdtempSync(join(tmpdir(), "rl-batch-"));
+  try {
+    await writeTestBundle(dir);
+    const { model, card } = await loadBundle(dir);
+    const sizes: number[] = [];
+    const batcher = new MicroBatcher(
+      "m",
+      (imgs) => {
+        sizes.push(imgs.length);
+        return predictImages(model, card, imgs);
+      },
+      { maxBatchSize: 4, maxWaitMs: 0 },
+    );
+    const imgs = [0, 40, 80, 120, 160, 200].map((v) =>
+      createImage(new Uint8Array(28 * 28).fill(v), [28, 28, 1]),
+    );
+    const together = await Promise.all(imgs.map((im) => batcher.predict(im)));
+    assert.deepEqual(sizes, [4, 2], "full batches of maxBatchSize, then the rest");
+    const alone = predictImages(model, card, imgs);
+    together.forEach((p, i) => {
+      for (const k of card.labels)
+        assert.ok(Math.abs((p.probabilities[k] as number) - (alone[i]?.probabilities[k] as number)) < 1e-5);
+    });
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

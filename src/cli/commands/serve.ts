@@ -33,6 +33,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
     "allow-ae": { type: "string", multiple: true },
     "data-dir": { type: "string" },
     web: { type: "string" },
+    backend: { type: "string" },
   },
   async run(args, io) {
     const models = strs(args, "model").map((m) => {
@@ -50,6 +51,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
       host: str(args, "host"),
       dataDir: str(args, "data-dir"),
       webRoot: str(args, "web"),
+      backend: str(args, "backend"),
       ...(Object.keys(dimse).length ? { dimse } : {}),
     });
     const svc = await startService(cfg);

@@ -2,8 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RadioLensError } from "../../core/errors.js";
 import { encodePng } from "../../io/image/png.js";
-import { dicomDisplayImage } from "../analysis.js";
 import type { ServiceContext } from "../context.js";
+import { dicomDisplayImage } from "../decode.js";
 import { type IngestResult, ingestInstance } from "../ingest.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "../multipart.js";
 import type { InstanceQuery, InstanceRecord } from "../store.js";

@@ -1,76 +1,11 @@
 /** Model routes: list, model card, and predict (DICOM, PNG, JPEG, multipart) through the micro-batcher. */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RadioLensError } from "../../core/errors.js";
-import type { MedicalImage } from "../../core/image.js";
-import { decodeJpeg, decodePng, isJpeg, isPng } from "../../io/image/index.js";
-import { dicomDisplayImage } from "../analysis.js";
 import { recordAudit } from "../audit.js";
 import type { ServiceContext } from "../context.js";
 import { explainGradCam } from "../explain.js";
 import { shortHash } from "../hash.js";
 import type { ServedModel } from "../models.js";
-import { contentTypeParams, parseMultipart } from "../multipart.js";
-
-const ACCEPTED = [
-  "application/dicom",
-  "image/png",
-  "image/jpeg",
-  "application/octet-stream",
-  "multipart/form-data",
-];
-
-function decodeWith(kind: string, fn: () => MedicalImage): MedicalImage {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof RadioLensError) throw e;
-    throw new RadioLensError(
-      "RL_ERR_IMAGE_DECODE",
-      { path: "upload", detail: `${kind}: ${(e as Error).message}` },
-      { cause: e },
-    );
-  }
-}
-
-/** True for a DICOM Part 10 file (preamble + "DICM", PS3.10 7.1). */
-function isPart10(b: Uint8Array): boolean {
-  return b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
-}
-
-/**
- * Decodes an uploaded body to an image by its media type: DICOM through the display pipeline (VOI LUT), PNG and
- * JPEG through the image readers; octet-stream and form parts by their magic bytes.
- *
- * @example
- * ```ts
- * const { image, format } = await decodeUpload(bytes, "application/dicom");
- * ```
- */
-export async function decodeUpload(
-  body: Uint8Array,
-  contentType: string,
-): Promise<{ image: MedicalImage; format: string }> {
-  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-  if (type === "multipart/form-data") {
-    const parts = parseMultipart(body, contentTypeParams(contentType)["boundary"] ?? "");
-    const part = parts.find((p) =>
-      /filename=|name="?(file|image)"?/.test(p.headers["content-disposition"] ?? ""),
-    );
-    if (!part) throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "the form has no 'file' part" });
-    return decodeUpload(part.body, part.headers["content-type"] ?? "application/octet-stream");
-  }
-  if (body.length === 0)
-    throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "the request body is empty" });
-  if (type === "application/dicom" || (type === "application/octet-stream" && isPart10(body)))
-    return { image: await dicomDisplayImage(body), format: "dicom" };
-  if (type === "image/png" || type === "image/jpeg" || type === "application/octet-stream") {
-    // By magic bytes, whatever the header claims (PNG signature, JPEG SOI marker).
-    if (isPng(body)) return { image: decodeWith("png", () => decodePng(body)), format: "png" };
-    if (isJpeg(body)) return { image: decodeWith("jpeg", () => decodeJpeg(body)), format: "jpeg" };
-    throw new RadioLensError("RL_ERR_UNKNOWN_FORMAT", { path: "upload", tried: "dicom, png, jpeg" });
-  }
-  throw new RadioLensError("RL_ERR_UNSUPPORTED_MEDIA", { type, accepted: ACCEPTED.join(", ") });
-}
 
 function modelOf(ctx: ServiceContext, req: FastifyRequest): ServedModel {
   const { id } = req.params as { id: string };
@@ -156,7 +91,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         if (!body)
           throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "send the image as the request body" });
         const { explain } = req.query as { explain?: string };
-        const { image, format } = await decodeUpload(body, req.headers["content-type"] ?? "");
+        const { image, format } = await ctx.decoder.decode(body, req.headers["content-type"] ?? "");
         const t1 = performance.now();
         let timer: NodeJS.Timeout | undefined;
         const p = await Promise.race([

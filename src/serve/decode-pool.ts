@@ -1,0 +1,132 @@
+/** Decodes uploads in worker threads so PNG/JPEG/DICOM decoding runs beside inference instead of blocking the event loop. */
+import { Worker } from "node:worker_threads";
+import { type ErrorCode, type ErrorDetails, RadioLensError } from "../core/errors.js";
+import type { MedicalImage } from "../core/image.js";
+import { DicomError, type DicomErrorCode } from "../io/dicom/index.js";
+import { decodeUpload } from "./decode.js";
+
+/** Decodes one upload: the worker pool, or inline when it has no workers. */
+export interface UploadDecoder {
+  decode(body: Uint8Array, contentType: string): Promise<{ image: MedicalImage; format: string }>;
+  close(): Promise<void>;
+}
+
+type Reply =
+  | { ready: true }
+  | { id: number; format: string; image: MedicalImage }
+  | {
+      id: number;
+      error:
+        | { kind: "radiolens"; code: ErrorCode; details: ErrorDetails }
+        | { kind: "dicom"; code: DicomErrorCode; message: string }
+        | { kind: "other"; message: string };
+    };
+
+interface Job {
+  readonly id: number;
+  readonly body: Uint8Array;
+  readonly contentType: string;
+  readonly resolve: (r: { image: MedicalImage; format: string }) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  ready: boolean;
+  job: Job | undefined;
+}
+
+function spawn(): Worker {
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  const url = new URL(`./decode-worker${ext}`, import.meta.url);
+  // A worker does not inherit tsx's loader hooks: from sources it registers them before importing the worker.
+  return ext === ".ts"
+    ? new Worker(
+        `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`,
+        { eval: true },
+      )
+    : new Worker(url);
+}
+
+/**
+ * Creates the decoder: `workers` threads (0 decodes inline on the event loop). Jobs queue in arrival order; a
+ * worker that dies fails its job with RL_ERR_INTERNAL and is replaced.
+ *
+ * @example
+ * ```ts
+ * const dec = createUploadDecoder(1);
+ * const { image } = await dec.decode(pngBytes, "image/png");
+ * await dec.close();
+ * ```
+ */
+export function createUploadDecoder(workers: number): UploadDecoder {
+  if (workers <= 0) return { decode: (b, t) => decodeUpload(b, t), close: async () => {} };
+  const queue: Job[] = [];
+  const slots: Slot[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  const pump = (): void => {
+    for (const s of slots) {
+      if (!s.ready || s.job) continue;
+      const job = queue.shift();
+      if (!job) return;
+      s.job = job;
+      s.worker.postMessage({ id: job.id, body: job.body, contentType: job.contentType });
+    }
+  };
+
+  const add = (): void => {
+    const slot: Slot = { worker: spawn(), ready: false, job: undefined };
+    slot.worker.unref();
+    slot.worker.on("message", (r: Reply) => {
+      if ("ready" in r) {
+        slot.ready = true;
+        pump();
+        return;
+      }
+      const job = slot.job;
+      slot.job = undefined;
+      if (job && job.id === r.id) {
+        if ("error" in r) {
+          const e = r.error;
+          job.reject(
+            e.kind === "radiolens"
+              ? new RadioLensError(e.code, e.details)
+              : e.kind === "dicom"
+                ? new DicomError(e.code, e.message)
+                : new RadioLensError("RL_ERR_IMAGE_DECODE", { path: "upload", detail: e.message }),
+          );
+        } else job.resolve({ image: r.image, format: r.format });
+      }
+      pump();
+    });
+    slot.worker.on("error", () => undefined);
+    slot.worker.on("exit", () => {
+      const i = slots.indexOf(slot);
+      if (i >= 0) slots.splice(i, 1);
+      slot.job?.reject(new RadioLensError("RL_ERR_INTERNAL", { detail: "a decode worker stopped" }));
+      if (!closed) add();
+    });
+    slots.push(slot);
+  };
+  for (let i = 0; i < workers; i++) add();
+
+  return {
+    decode: (body, contentType) =>
+      new Promise((resolve, reject) => {
+        if (closed) {
+          reject(new RadioLensError("RL_ERR_INTERNAL", { detail: "the decoder is closed" }));
+          return;
+        }
+        queue.push({ id: nextId++, body, contentType, resolve, reject });
+        pump();
+      }),
+    close: async () => {
+      closed = true;
+      for (const j of queue.splice(0))
+        j.reject(new RadioLensError("RL_ERR_INTERNAL", { detail: "shutting down" }));
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
