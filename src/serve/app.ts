@@ -44,7 +44,14 @@ export interface AppOptions {
   readonly webRoot?: string;
 }
 
-/** Default limits. */
+/**
+ * Default limits.
+ *
+ * @example
+ * ```ts
+ * buildApp({ ...opts, limits: { ...DEFAULT_LIMITS, predictBytes: 8 << 20 } });
+ * ```
+ */
 export const DEFAULT_LIMITS: ServeLimits = {
   predictBytes: 32 * 1024 * 1024,
   stowBytes: 64 * 1024 * 1024,
@@ -101,7 +108,14 @@ function createMetrics(): ServeMetrics {
   };
 }
 
-/** Route pattern of a request (never the URL: paths and queries can carry UIDs and patient IDs). */
+/**
+ * Route pattern of a request (never the URL: paths and queries can carry UIDs and patient IDs).
+ *
+ * @example
+ * ```ts
+ * routeOf(req); // "/dicomweb/studies/:study/series"
+ * ```
+ */
 export function routeOf(req: FastifyRequest): string {
   return req.routeOptions.url ?? "(unmatched)";
 }

@@ -2,7 +2,14 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { RadioLensError } from "../core/errors.js";
 
-/** Roles, weakest first; each role may do everything the ones before it may. */
+/**
+ * Roles, weakest first; each role may do everything the ones before it may.
+ *
+ * @example
+ * ```ts
+ * ROLES.includes(claims.role); // a known role?
+ * ```
+ */
 export const ROLES = ["viewer", "clinician", "admin"] as const;
 
 /** A role. */

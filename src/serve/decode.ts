@@ -33,7 +33,14 @@ export async function dicomDisplayImage(bytes: Uint8Array): Promise<MedicalImage
   return createImage(img.data.slice(mid * per, (mid + 1) * per), [rows, cols, ch], { meta: img.meta });
 }
 
-/** Media types predict accepts. */
+/**
+ * Media types predict accepts.
+ *
+ * @example
+ * ```ts
+ * ACCEPTED.includes("image/png"); // true
+ * ```
+ */
 export const ACCEPTED = [
   "application/dicom",
   "image/png",

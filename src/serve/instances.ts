@@ -15,7 +15,14 @@ import { RadioLensError } from "../core/errors.js";
 import { DicomError, type ParsedDicom, parseDicom } from "../io/dicom/index.js";
 import type { AddInstanceResult, InstanceRecord, Repository } from "./store.js";
 
-/** Parse limits for untrusted network input (PS3.5 lengths can claim gigabytes; the limits refuse them early). */
+/**
+ * Parse limits for untrusted network input (PS3.5 lengths can claim gigabytes; the limits refuse them early).
+ *
+ * @example
+ * ```ts
+ * parseDicom(bytes, NETWORK_PARSE_LIMITS);
+ * ```
+ */
 export const NETWORK_PARSE_LIMITS = { maxPixelBytes: 512 * 1024 * 1024, timeLimitMs: 5000 } as const;
 
 const UID_RE = /^[0-9]+(\.[0-9]+)*$/;

@@ -6,10 +6,24 @@ import { overlayHeatmap } from "../explain/overlay.js";
 import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
 import { newUid, type SourceImageRef } from "../reports/sr.js";
 
-/** Secondary Capture Image Storage (PS3.4 B.5). */
+/**
+ * Secondary Capture Image Storage (PS3.4 B.5).
+ *
+ * @example
+ * ```ts
+ * ds.SOPClassUID === SECONDARY_CAPTURE_SOP_CLASS;
+ * ```
+ */
 export const SECONDARY_CAPTURE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7";
 
-/** The banner burned into every heatmap image. */
+/**
+ * The banner burned into every heatmap image.
+ *
+ * @example
+ * ```ts
+ * burnBanner(rgb, rows, cols, DERIVED_BANNER);
+ * ```
+ */
 export const DERIVED_BANNER = "DERIVED - AI GRAD-CAM - NOT FOR DIAGNOSIS";
 
 // 5×7 glyphs, 7 rows of 5 columns per character ('#' = on); only the characters the banner needs.

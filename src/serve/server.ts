@@ -12,7 +12,14 @@ import { ROLES } from "./auth.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
 import { webConsoleRoutes } from "./routes/web.js";
 
-/** The bundled reference model's folder (written by `npm run build:model`). */
+/**
+ * The bundled reference model's folder (written by `npm run build:model`).
+ *
+ * @example
+ * ```ts
+ * existsSync(join(DEFAULT_MODEL_DIR, "radiolens.json"));
+ * ```
+ */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/default", import.meta.url));
 
 const Dest = z.object({
@@ -21,7 +28,14 @@ const Dest = z.object({
   port: z.number().int().min(1).max(65535),
 });
 
-/** The schema of `serve.json`. */
+/**
+ * The schema of `serve.json`.
+ *
+ * @example
+ * ```ts
+ * const cfg = ServeConfigSchema.parse({ port: 8080, dimse: { allowedCallingAeTitles: ["CT1"] } });
+ * ```
+ */
 export const ServeConfigSchema = z
   .object({
     models: z.array(z.object({ dir: z.string().min(1), id: z.string().optional() })).default([]),

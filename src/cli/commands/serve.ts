@@ -11,6 +11,14 @@ function intOpt(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/**
+ * `radiolens serve`.
+ *
+ * @example
+ * ```ts
+ * await runCli(["serve", "--model", "models/default=default", "--allow-ae", "CT1"]);
+ * ```
+ */
 export const serveCommand: Command = {
   name: "serve",
   summary: "Serve models over REST, DICOMweb and DICOM C-STORE with auth and audit",
