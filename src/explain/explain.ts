@@ -4,6 +4,7 @@ import { RadioLensError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import type { MedicalImage } from "../core/image.js";
 import { type BackendName, initEngine, tf } from "../engine/backend.js";
+import { dicomToImage, readDicomFile } from "../io/dicom/index.js";
 import { encodePng } from "../io/image/png.js";
 import { readImage } from "../io/index.js";
 import { loadBundle, type ModelCard } from "../models/bundle.js";
@@ -183,7 +184,18 @@ export async function explainFile(opts: ExplainFileOptions): Promise<ExplainFile
       ...settings,
       ...(classIndex === undefined ? {} : { classIndex }),
     });
-    writeFileAtomic(opts.out, encodePng(r.overlay));
+    let overlay = r.overlay;
+    if (img.meta["format"] === "dicom" && img.shape.length === 3) {
+      // The model reads modality values; a reader expects the file's own VOI window and MONOCHROME1 inversion
+      // (PS3.3 C.11.2, C.7.6.3.1.2), so the overlay is drawn over the DICOM display rendering, same grid.
+      const shown = await dicomToImage(readDicomFile(opts.image), { output: "display" });
+      if (shown.shape[0] === img.shape[0] && shown.shape[1] === img.shape[1])
+        overlay = overlayHeatmap(shown, r.heatmap, {
+          ...(opts.opacity !== undefined ? { opacity: opts.opacity } : {}),
+          ...(opts.colormap ? { colormap: opts.colormap } : {}),
+        });
+    }
+    writeFileAtomic(opts.out, encodePng(overlay));
     return {
       out: opts.out,
       method: r.heatmap.method,
@@ -191,8 +203,8 @@ export async function explainFile(opts: ExplainFileOptions): Promise<ExplainFile
       classIndex: r.heatmap.classIndex,
       label: r.label,
       score: r.heatmap.score,
-      rows: r.overlay.shape[0] as number,
-      cols: r.overlay.shape[1] as number,
+      rows: overlay.shape[0] as number,
+      cols: overlay.shape[1] as number,
     };
   } finally {
     model.dispose();

@@ -9,7 +9,9 @@ import { explainCommand } from "../cli/commands/explain.js";
 import { isRadioLensError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { createImage } from "../core/image.js";
+import { sharedData } from "../core/testing.js";
 import { initEngine, tf } from "../engine/backend.js";
+import { dicomToImage, readDicomFile } from "../io/dicom/index.js";
 import { decodePng, encodePng } from "../io/image/png.js";
 import { saveBundle } from "../models/bundle.js";
 import { createModel } from "../models/registry.js";
@@ -201,6 +203,13 @@ test("explainFile and `radiolens explain` write the overlay on the original imag
   assert.equal(code, 0);
   assert.match(text, /occlusion on input: class 1 \(finding\).*\(24×40\)/);
   assert.deepEqual(decodePng(readFileSync(join(dir, "o.png"))).shape, [40, 24, 3]);
+  // DICOM: drawn over the file's own display rendering (its VOI window), on its 64 × 64 grid.
+  const mr = sharedData("dicom/pydicom/MR_small.dcm"); // Window Center 600, Width 1600
+  const d = await explainFile({ model: join(dir, "m"), image: mr, out: join(dir, "mr.png"), opacity: 0 });
+  assert.deepEqual([d.rows, d.cols], [64, 64]);
+  const shown = await dicomToImage(readDicomFile(mr), { output: "display" });
+  const mrPng = decodePng(readFileSync(join(dir, "mr.png")));
+  for (let i = 0; i < 64 * 64; i += 7) assert.equal(mrPng.data[i * 3], shown.data[i], `MR pixel ${i}`);
   await assert.rejects(
     explainCommand.run(
       { values: { model: join(dir, "m"), out: "x.png", method: "lime" }, positionals: [png] },
