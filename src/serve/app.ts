@@ -144,6 +144,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   mkdirSync(dataDir, { recursive: true });
   const repo = opts.repository ?? openSqliteRepository(join(dataDir, "radiolens.db"));
   const store = new InstanceStore(join(dataDir, "instances"), repo);
+  const leftovers = store.removeTemporaryFiles();
 
   const app = Fastify({
     logger: opts.log
@@ -344,7 +345,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       role: "system",
       source: "local",
       object: "service",
-      detail: `started with models ${[...models.keys()].join(", ")}`,
+      detail: `started with models ${[...models.keys()].join(", ")}; ${leftovers} unacknowledged temporary file(s) removed`,
     });
   });
   app.addHook("onClose", async () => {

@@ -1,7 +1,7 @@
 /** kill -9 during a STOW-RS of 50 instances, then restart: every acknowledged instance is stored and analysed exactly once. */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -158,6 +158,10 @@ test("kill -9 mid-STOW then restart: acknowledged instances stored once, analyse
         "the stored bytes are the bytes acknowledged",
       );
     }
+    const tmp = readdirSync(join(work, "data", "instances"), { recursive: true })
+      .map(String)
+      .filter((n) => n.endsWith(".tmp"));
+    assert.deepEqual(tmp, [], "no half-written file is left after the restart");
     assert.ok(
       afterRestart > 0,
       "some acknowledged instances were analysed only after the restart (recovered queue)",

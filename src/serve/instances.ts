@@ -5,6 +5,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -127,6 +128,21 @@ export class InstanceStore {
     private readonly repo: Repository,
   ) {
     mkdirSync(root, { recursive: true });
+  }
+
+  /**
+   * Removes temporary files a crash left mid-write (`.<hex>.tmp`, never acknowledged); returns how many. Run
+   * before accepting traffic.
+   */
+  removeTemporaryFiles(): number {
+    let n = 0;
+    for (const name of readdirSync(this.root, { recursive: true }).map(String)) {
+      if (/(^|\/)\.[0-9a-f]{16}\.tmp$/.test(name)) {
+        rmSync(join(this.root, name), { force: true });
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Where a file key lives. */

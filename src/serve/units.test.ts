@@ -1,7 +1,7 @@
 /** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -14,10 +14,12 @@ import { loadBundle } from "../models/bundle.js";
 import { predictImages } from "../models/predict.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
 import { part10 } from "./dimse.js";
+import { InstanceStore } from "./instances.js";
 import { MicroBatcher } from "./models.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
 import { burnBanner } from "./secondary-capture.js";
 import { loadServeConfig } from "./server.js";
+import { openSqliteRepository } from "./store.js";
 import { writeTestBundle } from "./testing.js";
 
 test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
@@ -158,6 +160,26 @@ test("the micro-batcher runs requests that arrive together as one batch of the r
     });
     model.dispose();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("leftover temporary files of a crashed write are removed at start; stored files are kept", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-inst-"));
+  const repo = openSqliteRepository(":memory:");
+  try {
+    const store = new InstanceStore(dir, repo);
+    const { record } = store.put(new Uint8Array(readFileSync(sharedData("dicom/pydicom/CT_small.dcm"))), [
+      "m",
+    ]);
+    mkdirSync(join(dir, "ab"), { recursive: true });
+    writeFileSync(join(dir, "ab", ".0123456789abcdef.tmp"), "partial");
+    assert.equal(store.removeTemporaryFiles(), 1);
+    assert.equal(store.removeTemporaryFiles(), 0);
+    assert.equal(store.read(record).length, record.size, "the stored instance is untouched");
+    assert.equal(repo.listJobs(10).length, 1, "one job queued for the one model");
+  } finally {
+    repo.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
