@@ -18,7 +18,8 @@ export const DEFAULT_FRAME_TIME_LIMIT_MS = 5000;
 type Reply =
   | { id: number; ok: true; frame: DecodedFrame }
   | { id: number; ok: false; code: DicomErrorCode; message: string }
-  | { ready: boolean; message?: string };
+  | { ready: boolean; message?: string }
+  | { warmed: true };
 
 interface Job {
   readonly id: number;
@@ -38,6 +39,7 @@ interface Slot {
   job: Job | undefined;
   timer: NodeJS.Timeout | undefined;
   readyWaiters: (() => void)[];
+  warmWaiters: (() => void)[];
 }
 
 const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism()));
@@ -57,12 +59,24 @@ function spawn(index: number): Slot {
           { eval: true },
         )
       : new Worker(url);
-  const slot: Slot = { worker, ready: false, job: undefined, timer: undefined, readyWaiters: [] };
+  const slot: Slot = {
+    worker,
+    ready: false,
+    job: undefined,
+    timer: undefined,
+    readyWaiters: [],
+    warmWaiters: [],
+  };
   worker.on("message", (r: Reply) => {
     if ("ready" in r) {
       slot.ready = true;
       for (const w of slot.readyWaiters.splice(0)) w();
       pump();
+      return;
+    }
+    if ("warmed" in r) {
+      for (const w of slot.warmWaiters.splice(0)) w();
+      updateRefs();
       return;
     }
     const job = slot.job;
@@ -82,6 +96,7 @@ function spawn(index: number): Slot {
     slot.job?.reject(new DicomError("DICOM_DECODE", `The codec worker stopped (${why})`));
     slot.job = undefined;
     for (const w of slot.readyWaiters.splice(0)) w();
+    for (const w of slot.warmWaiters.splice(0)) w();
     pump();
   };
   worker.on("error", (e) => dead(e.message));
@@ -127,7 +142,8 @@ function pump(): void {
 
 /** Workers keep the process alive only while someone waits on them (a job, a queued frame, a warm-up). */
 function updateRefs(): void {
-  const wanted = queue.length > 0 || slots.some((s) => s?.job || s?.readyWaiters.length);
+  const wanted =
+    queue.length > 0 || slots.some((s) => s?.job || s?.readyWaiters.length || s?.warmWaiters.length);
   for (const s of slots) {
     if (!s) continue;
     if (wanted) s.worker.ref();
@@ -163,7 +179,8 @@ export function decodeFrame(
 
 /**
  * Starts the codec workers and waits until their codecs are compiled, so that the first frame's time limit
- * measures decoding only (servers call this at start-up).
+ * measures decoding only (servers call this at start-up). The 12-bit JPEG codec, which workers otherwise load on
+ * their first 12-bit frame (about 0.5 s), is loaded too.
  *
  * @example
  * ```ts
@@ -172,12 +189,18 @@ export function decodeFrame(
  */
 export async function warmUpCodecs(): Promise<void> {
   await Promise.all(
-    Array.from({ length: POOL_SIZE }, (_, i) => {
+    Array.from({ length: POOL_SIZE }, async (_, i) => {
       const s = slots[i] ?? spawn(i);
-      if (s.ready) return Promise.resolve();
-      const p = new Promise<void>((res) => s.readyWaiters.push(res));
+      if (!s.ready) {
+        const p = new Promise<void>((res) => s.readyWaiters.push(res));
+        updateRefs();
+        await p.finally(updateRefs);
+      }
+      if (slots[i] !== s) return;
+      const warmed = new Promise<void>((res) => s.warmWaiters.push(res));
+      s.worker.postMessage({ warm: true });
       updateRefs();
-      return p.finally(updateRefs);
+      await warmed.finally(updateRefs);
     }),
   );
 }

@@ -1,6 +1,6 @@
 /** Worker thread that runs the compressed-frame codecs, so that a hanging or crashing codec cannot stall the caller. */
 import { parentPort } from "node:worker_threads";
-import { decodeFrameInThread, type FrameSpec, preloadCodecs } from "./codecs.js";
+import { decodeFrameInThread, type FrameSpec, preloadCodecs, preloadJpeg12 } from "./codecs.js";
 import { DicomError } from "./errors.js";
 import type { PixelEncoding } from "./transfer-syntax.js";
 
@@ -12,7 +12,14 @@ interface Request {
   readonly spec: FrameSpec;
 }
 
-parentPort?.on("message", async (req: Request) => {
+parentPort?.on("message", async (req: Request | { warm: true }) => {
+  if ("warm" in req) {
+    // warmUpCodecs(): load the codec that is otherwise loaded on the first 12-bit JPEG frame. A failure here
+    // is not reported: the first 12-bit frame will try again and report it with the frame.
+    await preloadJpeg12().catch(() => undefined);
+    parentPort?.postMessage({ warmed: true });
+    return;
+  }
   try {
     const f = await decodeFrameInThread(req.encoding, req.data, req.spec);
     parentPort?.postMessage({ id: req.id, ok: true, frame: f }, [f.bytes.buffer as ArrayBuffer]);

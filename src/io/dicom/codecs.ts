@@ -185,6 +185,18 @@ function loadJpeg12(): Promise<DcmjsCodecs> {
 }
 
 /**
+ * Loads the 12-bit JPEG codec now instead of on the first 12-bit frame (see {@link warmUpCodecs}).
+ *
+ * @example
+ * ```ts
+ * await preloadJpeg12();
+ * ```
+ */
+export async function preloadJpeg12(): Promise<void> {
+  await loadJpeg12();
+}
+
+/**
  * ITU T.81 Process 2/4 (extended sequential DCT, 12-bit samples; DICOM 1.2.840.10008.1.2.4.51) with the IJG
  * 12-bit libjpeg that DCMTK's dcmdjpeg uses, from the dcmjs-codecs WASM build. The codestream's frame header is
  * checked against the dataset first, so the codec never writes more samples than the dataset declares.

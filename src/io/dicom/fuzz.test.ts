@@ -24,6 +24,7 @@ const SEEDS = [
   "image_dfl.dcm",
   "examples_palette.dcm",
   "SC_ybr_full_422_uncompressed.dcm",
+  "JPGExtended.dcm",
 ].map((f) => new Uint8Array(readFileSync(sharedData("dicom", "pydicom", f))));
 
 const CASES = Number(process.env["RADIOLENS_FUZZ_CASES"] ?? 10_000);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCli } from "../../cli/main.js";
 import { REPO_ROOT, sharedData } from "../../core/testing.js";
+import { warmUpCodecs } from "./codec-pool.js";
 import { transferSyntax } from "./transfer-syntax.js";
 
 const DIR = sharedData("dicom", "pydicom");
@@ -51,7 +52,10 @@ let ref: Record<string, RefEntry> = {};
 let handlers: string[] = [];
 
 describe("radiolens dicom pixels vs pydicom pixel_array", () => {
-  before(() => {
+  before(async () => {
+    // Worker start-up and codec loading happen once per process (servers call warmUpCodecs at start), so the
+    // per-file time limit below measures each file.
+    await warmUpCodecs();
     work = mkdtempSync(join(tmpdir(), "rl-dicom-"));
     execFileSync(
       "/usr/bin/python3",
