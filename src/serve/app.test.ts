@@ -516,3 +516,19 @@ test("results are sent after the commit, retried when the destination fails once
     await flaky.close();
   }
 });
+
+test("an internal error answers RL_ERR_INTERNAL and logs stack frames, not its message", async () => {
+  const [inst] = app.radiolens.repo.findInstances({ origin: "received", modality: "CT" });
+  assert.ok(inst);
+  rmSync(app.radiolens.store.pathOf(inst.fileKey));
+  const r = await app.inject({
+    url: `/dicomweb/studies/${inst.studyInstanceUid}/series/${inst.seriesInstanceUid}/instances/${inst.sopInstanceUid}`,
+    headers: { "x-api-key": KEYS.viewer },
+  });
+  assert.equal(r.statusCode, 500);
+  assert.equal(r.json().error.code, "RL_ERR_INTERNAL");
+  assert.doesNotMatch(r.body, /ENOENT|instances\//, "no internals in the answer");
+  await new Promise((res) => setImmediate(res));
+  assert.match(logText, /"msg":"internal error"/);
+  assert.doesNotMatch(logText, /ENOENT/, "the error's message (here a path) is not logged");
+});

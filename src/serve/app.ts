@@ -274,9 +274,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => {
     const { status, body, internal } = toHttpError(err);
     if (internal) {
-      // The stack, not the message: a message can quote input values.
+      // The stack's frames, not its message line: a message can quote input values.
+      const frames = ((err as Error).stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
       req.log.error(
-        { route: routeOf(req), err: { name: (err as Error).name, stack: (err as Error).stack } },
+        { route: routeOf(req), err: { name: (err as Error).name, frames: frames.join("\n") } },
         "internal error",
       );
     }
