@@ -14,14 +14,38 @@ import { encodePng } from "../src/io/image/index.js";
 import { trainModel } from "../src/train/run.js";
 
 const { values } = parseArgs({
-  options: { images: { type: "string" }, seconds: { type: "string" }, dir: { type: "string" } },
+  options: {
+    images: { type: "string" },
+    seconds: { type: "string" },
+    dir: { type: "string" },
+    "generate-only": { type: "boolean" },
+  },
 });
 const count = Number(values.images ?? 100_000);
 const seconds = Number(values.seconds ?? 120);
 const root = values.dir ?? join(tmpdir(), `rl-rss-${count}`);
 const data = join(root, "data");
 
-if (!existsSync(join(data, "done"))) {
+if (!values["generate-only"] && !existsSync(join(data, "done"))) {
+  // Generate in a child process: the encoder's garbage would otherwise inflate this process's peak RSS.
+  execFileSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      new URL(import.meta.url).pathname,
+      "--generate-only",
+      "--images",
+      String(count),
+      "--dir",
+      root,
+    ],
+    {
+      stdio: "inherit",
+    },
+  );
+}
+if (values["generate-only"]) {
   const rng = new Rng(1);
   for (const cls of ["normal", "abnormal"]) mkdirSync(join(data, cls), { recursive: true });
   const t0 = performance.now();
@@ -33,6 +57,7 @@ if (!existsSync(join(data, "done"))) {
   }
   writeFileSync(join(data, "done"), "");
   console.log(`generated ${count} PNGs in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  process.exit(0);
 }
 
 let peak = 0;
