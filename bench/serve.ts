@@ -57,7 +57,7 @@ async function waitHttp(
   throw new Error(`${url} did not answer within 60 s`);
 }
 
-/** Starts `radiolens serve` (as deployed: a child process) with one backend; resolves when it answers. */
+/** Starts `radiolens serve` (as deployed: a child process) with one runtime/backend; resolves when it answers. */
 async function startOurs(work: string, backend: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const config = join(work, `serve-${backend}.json`);
@@ -65,7 +65,7 @@ async function startOurs(work: string, backend: string): Promise<{ child: ChildP
     config,
     JSON.stringify({
       port,
-      backend,
+      ...(backend === "onnx" ? { runtime: "onnx" } : { runtime: "tfjs", backend }),
       dataDir: join(work, `data-${backend}`),
       auth: { apiKeys: [{ id: "bench", role: "clinician", key: KEY }] },
       limits: { rateMax: 100_000_000 },
@@ -136,7 +136,8 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     let errors = 0;
     // RadioLens once per tfjs backend the machine has; the peer is measured right after each, in the same run.
-    for (const backend of (process.env["BENCH_BACKENDS"] ?? "onednn,wasm").split(",")) {
+    // "onnx" is ONNX Runtime (the bundle's model.onnx); the others are tfjs backends.
+    for (const backend of (process.env["BENCH_BACKENDS"] ?? "onnx,onednn,wasm").split(",")) {
       const node = await startOurs(work, backend);
       children.push(node.child);
       const ours = `${node.url}/v1/models/default/predict`;
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       `\nPNG predict (224×224 grey → seed-cnn 28×28), loopback, ${SECONDS} s per run after 1 s warm-up\n` +
-        "| backend | conc. | RadioLens p50 ms | p99 ms | req/s | FastAPI+PyTorch p50 ms | p99 ms | req/s | p50 ratio (peer/ours) | req/s ratio (ours/peer) | errors (ours, peer) |\n" +
+        "| runtime | conc. | RadioLens p50 ms | p99 ms | req/s | FastAPI+PyTorch p50 ms | p99 ms | req/s | p50 ratio (peer/ours) | req/s ratio (ours/peer) | errors (ours, peer) |\n" +
         "|---|---|---|---|---|---|---|---|---|---|---|\n" +
         `${rows.join("\n")}\n`,
     );

@@ -12,6 +12,7 @@ import { createImage } from "../core/image.js";
 import { sharedData } from "../core/testing.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { encodePng } from "../io/image/png.js";
+import { exportBundleOnnx } from "../models/onnx/bundle-runtime.js";
 import { buildApp } from "./app.js";
 import { signJwt } from "./auth.js";
 import { buildMultipart, parseMultipart } from "./multipart.js";
@@ -531,4 +532,43 @@ test("an internal error answers RL_ERR_INTERNAL and logs stack frames, not its m
   await new Promise((res) => setImmediate(res));
   assert.match(logText, /"msg":"internal error"/);
   assert.doesNotMatch(logText, /ENOENT/, "the error's message (here a path) is not logged");
+});
+
+test("a bundle exported to ONNX is served by ONNX Runtime, agrees with tfjs, and keeps Grad-CAM", async () => {
+  const onnxDir = join(work, "model-onnx");
+  await writeTestBundle(onnxDir);
+  await exportBundleOnnx(onnxDir);
+  const both = await buildApp({
+    models: [
+      { dir: onnxDir, id: "onnx" },
+      { dir: onnxDir, id: "tfjs", runtime: "tfjs" },
+    ],
+    dataDir: join(work, "data-onnx"),
+    auth: { apiKeys: [{ id: "c1", role: "clinician", key: KEYS.clinician }] },
+  });
+  try {
+    const list = await both.inject({ url: "/v1/models", headers: { "x-api-key": KEYS.clinician } });
+    assert.deepEqual(
+      list.json().models.map((m: { id: string; runtime: string }) => [m.id, m.runtime]),
+      [
+        ["onnx", "onnx"],
+        ["tfjs", "tfjs"],
+      ],
+    );
+    const ask = (id: string, q = "") =>
+      both.inject({
+        method: "POST",
+        url: `/v1/models/${id}/predict${q}`,
+        headers: { "x-api-key": KEYS.clinician, "content-type": "application/dicom" },
+        payload: readFileSync(CT),
+      });
+    const a = (await ask("onnx", "?explain=gradcam")).json();
+    const b = (await ask("tfjs")).json();
+    assert.equal(a.model.runtime, "onnx");
+    for (const k of Object.keys(b.probabilities))
+      assert.ok(Math.abs(a.probabilities[k] - b.probabilities[k]) < 1e-4, `${k}: onnx vs tfjs`);
+    assert.equal(a.explanation.method, "gradcam", "Grad-CAM from the bundle's tfjs weights");
+  } finally {
+    await both.close();
+  }
 });

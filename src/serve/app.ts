@@ -353,6 +353,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ctx.ready = false;
     await worker.stop();
     await ctx.decoder.close();
+    for (const m of models.values()) await m.close();
     recordAudit(repo, {
       event: "applicationActivity",
       action: "E",

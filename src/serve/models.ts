@@ -1,9 +1,12 @@
 /** Served models: bundles loaded once, a predictor seam (tfjs today, any InferenceRuntime later) and micro-batching. */
-import { basename, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { RadioLensError } from "../core/errors.js";
 import type { MedicalImage } from "../core/image.js";
-import { loadBundle, type ModelCard } from "../models/bundle.js";
+import type { RuntimeKind } from "../engine/runtime/index.js";
+import { loadBundle, type ModelCard, readCard } from "../models/bundle.js";
+import { openBundle, pickRuntime, predictBundleImages } from "../models/onnx/bundle-runtime.js";
 import { type Prediction, predictImages } from "../models/predict.js";
 
 /**
@@ -107,15 +110,23 @@ export interface ServedModel {
   readonly id: string;
   readonly dir: string;
   readonly card: ModelCard;
+  /** What runs predictions: ONNX Runtime or tfjs. */
+  readonly runtime: RuntimeKind;
   readonly batcher: MicroBatcher;
-  /** The tfjs model, when the predictor is tfjs (Grad-CAM needs the layers). */
+  /** The tfjs model when the bundle has tfjs weights (Grad-CAM needs its layers, whatever runs predictions). */
   readonly layers?: tfl.LayersModel;
+  /** Frees the runtime's memory. */
+  close(): Promise<void>;
 }
 
-/** Where a model comes from: a bundle folder and the id it is served under (default: the folder name). */
+/**
+ * Where a model comes from: a bundle folder, the id it is served under (default: the folder name) and the runtime
+ * (default: ONNX Runtime when the card lists `model.onnx`, as `radiolens export` promises, else tfjs).
+ */
 export interface ModelSource {
   readonly dir: string;
   readonly id?: string;
+  readonly runtime?: RuntimeKind;
 }
 
 /**
@@ -141,14 +152,41 @@ export async function loadServedModels(
       });
     }
     if (out.has(id)) throw new RadioLensError("RL_ERR_USAGE", { detail: `two models are served as '${id}'` });
-    const { model, card } = await loadBundle(dir);
-    const predictor: Predictor = (images) => predictImages(model, card, images);
+    const card = readCard(dir);
+    const runtime = pickRuntime(card, s.runtime);
+    // tfjs layers whenever the bundle has them: the predictor when tfjs runs, Grad-CAM in either case.
+    const layers =
+      card.files.tfjs && existsSync(join(dir, card.files.tfjs)) ? (await loadBundle(dir)).model : undefined;
+    let predictor: Predictor;
+    let close: () => Promise<void>;
+    if (runtime === "onnx") {
+      const m = await openBundle(dir, { runtime: "onnx" });
+      predictor = (images) => predictBundleImages(m, images);
+      close = async () => {
+        await m.close();
+        layers?.dispose();
+      };
+    } else {
+      if (!layers) {
+        throw new RadioLensError("RL_ERR_RUNTIME_UNAVAILABLE", {
+          runtime: "tfjs",
+          path: dir,
+          detail: "the bundle has no tfjs weights; serve it with runtime onnx",
+        });
+      }
+      predictor = (images) => predictImages(layers, card, images);
+      close = async () => {
+        layers.dispose();
+      };
+    }
     out.set(id, {
       id,
       dir,
       card,
-      layers: model,
+      runtime,
+      ...(layers ? { layers } : {}),
       batcher: new MicroBatcher(id, predictor, batching, observe),
+      close,
     });
   }
   return out;

@@ -38,7 +38,15 @@ const Dest = z.object({
  */
 export const ServeConfigSchema = z
   .object({
-    models: z.array(z.object({ dir: z.string().min(1), id: z.string().optional() })).default([]),
+    models: z
+      .array(
+        z.object({
+          dir: z.string().min(1),
+          id: z.string().optional(),
+          runtime: z.enum(["tfjs", "onnx"]).optional(),
+        }),
+      )
+      .default([]),
     host: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
     dataDir: z.string().default("radiolens-data"),
@@ -77,6 +85,8 @@ export const ServeConfigSchema = z
       .default({ enabled: true, aeTitle: "RADIOLENS", port: 11112, allowedCallingAeTitles: [] }),
     webRoot: z.string().optional(),
     logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+    /** Runtime of every model without its own (default: ONNX Runtime when the bundle has model.onnx, else tfjs). */
+    runtime: z.enum(["tfjs", "onnx"]).optional(),
     /** tfjs backend (default: RADIOLENS_BACKEND, else onednn when built, else wasm). */
     backend: z.enum(["onednn", "wasm", "cpu"]).optional(),
     /** Threads decoding uploads (default: cores − 1). */
@@ -171,7 +181,10 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
   }
   const dest = cfg.dimse.enabled ? cfg.dimse.destination : undefined;
   const app = await buildApp({
-    models: models.map((m) => ({ dir: resolve(m.dir), ...(m.id ? { id: m.id } : {}) })),
+    models: models.map((m) => {
+      const runtime = m.runtime ?? cfg.runtime;
+      return { dir: resolve(m.dir), ...(m.id ? { id: m.id } : {}), ...(runtime ? { runtime } : {}) };
+    }),
     dataDir: cfg.dataDir,
     auth: clean({ ...cfg.auth, apiKeys }),
     limits: clean(cfg.limits),

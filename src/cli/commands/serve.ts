@@ -30,7 +30,8 @@ POST /v1/models/{id}/predict, GET /v1/models, /dicomweb/studies (STOW/QIDO/WADO)
 /openapi.json, /docs. DICOM C-STORE on --dicom-port as --ae-title, accepting only --allow-ae calling AE titles;
 results go back as DICOM SR to dimse.destination of serve.json. Every route but /healthz needs an API key or a
 JWT; with none configured an admin key is generated and printed once. Data (SQLite store, instances) lives in
---data-dir (default ./radiolens-data).`,
+--data-dir (default ./radiolens-data). A bundle with model.onnx (radiolens export) runs on ONNX Runtime unless
+--runtime tfjs; Grad-CAM uses the bundle's tfjs weights either way.`,
   options: {
     model: { type: "string", multiple: true },
     config: { type: "string" },
@@ -42,6 +43,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
     "data-dir": { type: "string" },
     web: { type: "string" },
     backend: { type: "string" },
+    runtime: { type: "string" },
   },
   async run(args, io) {
     const models = strs(args, "model").map((m) => {
@@ -60,6 +62,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
       dataDir: str(args, "data-dir"),
       webRoot: str(args, "web"),
       backend: str(args, "backend"),
+      runtime: str(args, "runtime"),
       ...(Object.keys(dimse).length ? { dimse } : {}),
     });
     const svc = await startService(cfg);

@@ -37,6 +37,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         id: m.id,
         name: m.card.name,
         version: m.card.version,
+        runtime: m.runtime,
         task: m.card.task,
         labels: m.card.labels,
       })),
@@ -107,7 +108,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         const t2 = performance.now();
         audit(0, `predicted ${format}`);
         return {
-          model: { id: m.id, name: m.card.name, version: m.card.version },
+          model: { id: m.id, name: m.card.name, version: m.card.version, runtime: m.runtime },
           label: p.label,
           probabilities: p.probabilities,
           threshold: p.threshold,
