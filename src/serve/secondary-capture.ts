@@ -47,8 +47,8 @@ const FONT: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Burns `text` in white on a black band across the top of an 8-bit RGB image, scaled so the band is readable at
- * any size (about 1/40 of the width per character).
+ * Burns `text` in white on a black band across the top of an 8-bit RGB image: as large as one line allows, or
+ * wrapped at spaces onto several lines when the image is too narrow for one (a 128-pixel CT gets 2 lines).
  *
  * @example
  * ```ts
@@ -56,26 +56,38 @@ const FONT: Readonly<Record<string, readonly string[]>> = {
  * ```
  */
 export function burnBanner(rgb: Uint8Array, rows: number, cols: number, text: string): void {
-  const scale = Math.max(1, Math.floor(cols / (text.length * 6 + 4)));
-  const bandH = Math.min(rows, 9 * scale);
+  // One line when it fits at scale 1, else words wrapped onto as many lines as needed (small images).
+  const fits = (line: string): boolean => line.length * 6 + 4 <= cols;
+  const lines: string[] = [];
+  for (const word of text.split(" ")) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && fits(`${last} ${word}`)) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  const longest = Math.max(...lines.map((l) => l.length));
+  const scale = Math.max(1, Math.floor(cols / (longest * 6 + 4)));
+  const bandH = Math.min(rows, 9 * scale * lines.length);
   for (let y = 0; y < bandH; y++) rgb.fill(0, y * cols * 3, (y + 1) * cols * 3);
-  let x0 = 2 * scale;
-  for (const ch of text) {
-    const g = FONT[ch] ?? FONT[" "] ?? [];
-    for (let gy = 0; gy < 7; gy++) {
-      for (let gx = 0; gx < 5; gx++) {
-        if (g[gy]?.[gx] !== "#") continue;
-        for (let sy = 0; sy < scale; sy++) {
-          for (let sx = 0; sx < scale; sx++) {
-            const x = x0 + gx * scale + sx;
-            const y = scale + gy * scale + sy;
-            if (x < cols && y < rows) rgb.fill(255, (y * cols + x) * 3, (y * cols + x) * 3 + 3);
+  lines.forEach((line, li) => {
+    let x0 = 2 * scale;
+    const y0 = li * 9 * scale + scale;
+    for (const ch of line) {
+      const g = FONT[ch] ?? FONT[" "] ?? [];
+      for (let gy = 0; gy < 7; gy++) {
+        for (let gx = 0; gx < 5; gx++) {
+          if (g[gy]?.[gx] !== "#") continue;
+          for (let sy = 0; sy < scale; sy++) {
+            for (let sx = 0; sx < scale; sx++) {
+              const x = x0 + gx * scale + sx;
+              const y = y0 + gy * scale + sy;
+              if (x < cols && y < bandH) rgb.fill(255, (y * cols + x) * 3, (y * cols + x) * 3 + 3);
+            }
           }
         }
       }
+      x0 += 6 * scale;
     }
-    x0 += 6 * scale;
-  }
+  });
 }
 
 interface DcmjsWriter {

@@ -17,7 +17,7 @@ import { part10 } from "./dimse.js";
 import { InstanceStore } from "./instances.js";
 import { MicroBatcher } from "./models.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
-import { burnBanner } from "./secondary-capture.js";
+import { burnBanner, DERIVED_BANNER } from "./secondary-capture.js";
 import { loadServeConfig } from "./server.js";
 import { openSqliteRepository } from "./store.js";
 import { writeTestBundle } from "./testing.js";
@@ -117,7 +117,7 @@ test("part10 wraps a network dataset so that the parser reads it with the negoti
   assert.deepEqual(again.dataset.get(0x7fe00010)?.value, parsed.dataset.get(0x7fe00010)?.value);
 });
 
-test("the DERIVED banner is burned into the top rows only, in white on black", () => {
+test("the DERIVED banner is burned into the top rows only, in white on black, wrapped on narrow images", () => {
   const rows = 64;
   const cols = 300;
   const rgb = new Uint8Array(rows * cols * 3).fill(100);
@@ -131,6 +131,14 @@ test("the DERIVED banner is burned into the top rows only, in white on black", (
     rgb.subarray(bandRows * cols * 3).every((v) => v === 100),
     "the image below is untouched",
   );
+  // 128 pixels hold 20 characters a line: the 41-character banner takes 3 lines of 9 rows, every word whole.
+  const small = new Uint8Array(128 * 128 * 3).fill(100);
+  burnBanner(small, 128, 128, DERIVED_BANNER);
+  assert.ok(small.subarray(0, 27 * 128 * 3).every((v) => v === 0 || v === 255));
+  assert.ok(small.subarray(27 * 128 * 3).every((v) => v === 100));
+  const litInRows = (y0: number, y1: number): boolean =>
+    small.subarray(y0 * 128 * 3, y1 * 128 * 3).some((v) => v === 255);
+  assert.ok(litInRows(0, 9) && litInRows(9, 18) && litInRows(18, 27), "three lines of text");
 });
 
 test("the micro-batcher runs requests that arrive together as one batch of the real model, answers in order", async () => {
