@@ -127,6 +127,20 @@ test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CA
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 10_000, "screenshot written");
     t.diagnostic(`screenshot: ${shot}`);
+    // A JPEG 2000 DICOM the browser cannot decode: the server's rendering is shown instead.
+    await page.evaluate(`document.getElementById("status").textContent = ""`);
+    await page.setInputFiles("#file", sharedData("dicom/pydicom/MR_small_jp2klossless.dcm"));
+    await page.waitForFunction(
+      `(document.getElementById("status")?.textContent ?? "").startsWith("Prediction ready")`,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    assert.equal((await page.textContent("#preview-error")) ?? "", "", "rendered by the server");
+    const mr = await centre();
+    assert.ok(mr[3] === 255 && mr[0] === mr[1], "a grey MR is drawn");
+
     // A received study: stored by STOW-RS, listed under "Received", opened, its stored analysis shown.
     const { body, contentType } = buildMultipart(
       [new Uint8Array(readFileSync(sharedData("dicom/pydicom/MR_small.dcm")))],

@@ -187,7 +187,8 @@ async function imagePicture(blob: Blob): Promise<Picture> {
   return { rows: c.height, cols: c.width, grey, rgba: null };
 }
 
-async function show(bytes: Uint8Array, type: string): Promise<void> {
+/** Shows the image; false when this browser cannot decode it (the caller can ask the server for a rendering). */
+async function show(bytes: Uint8Array, type: string): Promise<boolean> {
   heat = undefined;
   $("preview-error").textContent = "";
   const toggle = $<HTMLInputElement>("overlay-toggle");
@@ -200,9 +201,11 @@ async function show(bytes: Uint8Array, type: string): Promise<void> {
         ? dicomPicture(bytes)
         : await imagePicture(new Blob([bytes as BlobPart], { type }));
     renderBase();
+    return true;
   } catch (e) {
     picture = undefined;
     $("preview-error").textContent = `Preview unavailable: ${(e as Error).message}`;
+    return false;
   }
 }
 
@@ -212,6 +215,7 @@ interface PredictResponse {
   probabilities: Record<string, number>;
   threshold: number;
   timings?: { totalMs: number; inferenceMs: number };
+  input?: { format: string; png?: string };
   explanation?: { heatmapPng: string; label: string; layer: string };
 }
 
@@ -250,18 +254,27 @@ async function upload(file: File): Promise<void> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const type = isPart10(bytes) ? "application/dicom" : file.type || "application/octet-stream";
   status(`Analysing ${file.name}…`);
-  await show(bytes, type);
+  const local = await show(bytes, type);
   const model = $<HTMLSelectElement>("model").value;
-  const r = await api(`/v1/models/${encodeURIComponent(model)}/predict?explain=gradcam`, {
-    method: "POST",
-    headers: { "content-type": type },
-    body: bytes as BlobPart,
-  });
+  // Compressed DICOM: the server decodes it anyway and returns the rendering with the prediction.
+  const r = await api(
+    `/v1/models/${encodeURIComponent(model)}/predict?explain=gradcam${local ? "" : "&render=png"}`,
+    {
+      method: "POST",
+      headers: { "content-type": type },
+      body: bytes as BlobPart,
+    },
+  );
   if (!r.ok) {
     status(await errorText(r), true);
     return;
   }
   const p = (await r.json()) as PredictResponse;
+  if (!local && p.input?.png) {
+    picture = await imagePicture(await (await fetch(`data:image/png;base64,${p.input.png}`)).blob());
+    $("preview-error").textContent = "";
+    renderBase();
+  }
   showPrediction(p);
   if (p.explanation) await loadHeat(p.explanation.heatmapPng);
   status(`Prediction ready${p.explanation ? ` — Grad-CAM of '${p.explanation.label}' available` : ""}`);

@@ -1,6 +1,7 @@
 /** Model routes: list, model card, and predict (DICOM, PNG, JPEG, multipart) through the micro-batcher. */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RadioLensError } from "../../core/errors.js";
+import { encodePng } from "../../io/image/png.js";
 import { recordAudit } from "../audit.js";
 import type { ServiceContext } from "../context.js";
 import { explainGradCam } from "../explain.js";
@@ -68,7 +69,10 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         params: ID_PARAMS,
         querystring: {
           type: "object",
-          properties: { explain: { type: "string", enum: ["gradcam"] } },
+          properties: {
+            explain: { type: "string", enum: ["gradcam"] },
+            render: { type: "string", enum: ["png"] },
+          },
         },
       },
     },
@@ -91,7 +95,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
       try {
         if (!body)
           throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "send the image as the request body" });
-        const { explain } = req.query as { explain?: string };
+        const { explain, render } = req.query as { explain?: string; render?: string };
         const { image, format } = await ctx.decoder.decode(body, req.headers["content-type"] ?? "");
         const t1 = performance.now();
         let timer: NodeJS.Timeout | undefined;
@@ -113,7 +117,14 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
           probabilities: p.probabilities,
           threshold: p.threshold,
           ...(explanation ? { explanation } : {}),
-          input: { format, rows: image.shape[0], columns: image.shape[1] },
+          input: {
+            format,
+            rows: image.shape[0],
+            columns: image.shape[1],
+            // The image as the model saw it before preprocessing (VOI applied for DICOM), for viewers that cannot
+            // decode the upload themselves (compressed DICOM in a browser).
+            ...(render === "png" ? { png: Buffer.from(encodePng(image)).toString("base64") } : {}),
+          },
           timings: {
             decodeMs: +(t1 - t0).toFixed(3),
             inferenceMs: +(t2 - t1).toFixed(3),
