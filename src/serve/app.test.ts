@@ -87,6 +87,8 @@ test("predict accepts PNG, JPEG-less octet-stream, DICOM and multipart, and free
   assert.ok(Math.abs(sum - 1) < 1e-5, `softmax sums to ${sum}`);
   assert.equal(pa.model.version, "0.0.1-test");
   assert.equal(pa.input.format, "png");
+  assert.equal(a.headers["cache-control"], "no-store", "results are never cached");
+  assert.equal(a.headers["x-content-type-options"], "nosniff");
   assert.ok(pa.timings.totalMs >= pa.timings.inferenceMs);
 
   const d = await app.inject({

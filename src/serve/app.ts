@@ -271,6 +271,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
   });
 
+  // Responses carry patient data: no caching anywhere on the way, no content sniffing, no framing.
+  app.addHook("onSend", async (_req, reply, payload) => {
+    if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("x-frame-options", "DENY");
+    return payload;
+  });
+
   app.setErrorHandler((err, req, reply) => {
     const { status, body, internal } = toHttpError(err);
     if (internal) {

@@ -39,6 +39,13 @@ export async function webConsoleRoutes(app: FastifyInstance, { root }: { root: s
   );
   app.get("/console/*", { config: { auth: "public" }, schema: { hide: true } }, async (req, reply) => {
     const f = send((req.params as { "*": string })["*"]);
-    return reply.type(f.type).header("cache-control", "no-cache").send(f.body);
+    return reply
+      .type(f.type)
+      .header("cache-control", "no-cache")
+      .header(
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+      )
+      .send(f.body);
   });
 }
