@@ -26,7 +26,18 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund
+  err=$(mktemp)
+  if ! npm ci --no-audit --no-fund 2>"$err"; then
+    cat "$err" >&2
+    # A registry mirror without other platforms' optional binaries (e.g. @biomejs/cli-darwin-*) makes npm ci
+    # refuse a lock file that npm install itself wrote; npm install still installs exactly the locked versions.
+    if grep -q "Missing: .* from lock file" "$err"; then
+      echo "setup: npm ci refused the lock file for optional packages of other platforms; installing the locked versions with npm install"
+      npm install --no-audit --no-fund
+    else
+      exit 1
+    fi
+  fi
 fi
 
 echo "setup: build"
