@@ -575,3 +575,42 @@ test("a bundle exported to ONNX is served by ONNX Runtime, agrees with tfjs, and
     await both.close();
   }
 });
+
+test("STOW-RS of every CT and MR file of the pydicom set (as curl would send them): all stored, each analysed once", async () => {
+  const dir = sharedData("dicom/pydicom");
+  const files = readdirSync(dir)
+    .filter((f) => /^(CT|MR)_.*\.dcm$/.test(f) && f !== "MR_truncated.dcm")
+    .sort();
+  assert.ok(files.length >= 9, files.join(", "));
+  const fresh = await make();
+  try {
+    await fresh.ready();
+    const { body, contentType } = buildMultipart(
+      files.map((f) => new Uint8Array(readFileSync(join(dir, f)))),
+      "application/dicom",
+    );
+    const r = await fresh.inject({
+      method: "POST",
+      url: "/dicomweb/studies",
+      headers: { "x-api-key": KEYS.clinician, "content-type": contentType },
+      payload: body,
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.json()["00081199"].Value.length, files.length);
+    // The MR files are one SOP instance in several encodings: each encoding is a version, analysed once.
+    const deadline = Date.now() + 30_000;
+    const repo = fresh.radiolens.repo;
+    while (Date.now() < deadline && repo.countJobs("pending") + repo.countJobs("running") > 0)
+      await new Promise((res) => setTimeout(res, 50));
+    const jobs = repo.listJobs(100);
+    assert.equal(jobs.length, files.length);
+    assert.deepEqual(
+      jobs.filter((j) => j.status !== "done").map((j) => j.error),
+      [],
+      "every encoding decoded and analysed",
+    );
+    assert.equal(repo.countPredictions(), files.length);
+  } finally {
+    await fresh.close();
+  }
+});

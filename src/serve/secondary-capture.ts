@@ -90,6 +90,18 @@ export function burnBanner(rgb: Uint8Array, rows: number, cols: number, text: st
   });
 }
 
+// dcmjs prints notes about elements it reads (to the console, outside the service's logger), through its root
+// logger and a "validation.dcmjs" child that does not follow the root's level; silence both so that no DICOM
+// detail reaches a log line.
+{
+  type Level = { setLevel(level: string): void };
+  const dcmjsLog = (
+    createRequire(import.meta.url)("dcmjs") as { log: Level & { getLogger(n: string): Level } }
+  ).log;
+  dcmjsLog.setLevel("silent");
+  dcmjsLog.getLogger("validation.dcmjs").setLevel("silent");
+}
+
 interface DcmjsWriter {
   DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown> };
   DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
