@@ -208,7 +208,8 @@ export const ERROR_CATALOGUE = {
     httpStatus: 502,
   },
   RL_ERR_DOWNLOAD_CHECKSUM: {
-    message: "The file downloaded from {url} has MD5 {actual}, expected {expected}; nothing was written to {path}",
+    message:
+      "The file downloaded from {url} has MD5 {actual}, expected {expected}; nothing was written to {path}",
     fix: "Retry the download; if it fails again the server holds a different file than the release.",
     exitCode: 3,
     httpStatus: 502,
