@@ -44,6 +44,25 @@ describe("decodeStoredPixelsMany", () => {
   });
 });
 
+describe("damaged frames after good ones", () => {
+  it("a corrupt JPEG 2000 frame never returns the previous frame's pixels", async () => {
+    const good = readDicomFile(sharedData("dicom", "pydicom", "693_J2KI.dcm"));
+    const bad = readDicomFile(sharedData("dicom", "pydicom", "JPEG2000-embedded-sequence-delimiter.dcm"));
+    // Several rounds so that both codec workers decode a good frame right before the bad one.
+    const others = ["JPEG2000.dcm", "MR_small_jp2klossless.dcm"].map((f) =>
+      readDicomFile(sharedData("dicom", "pydicom", f)),
+    );
+    for (let round = 0; round < 4; round++) {
+      await decodeStoredPixels(good);
+      for (const o of others) await decodeStoredPixels(o);
+      await assert.rejects(
+        decodeStoredPixels(bad),
+        (e: unknown) => e instanceof DicomError && e.code === "DICOM_DECODE",
+      );
+    }
+  });
+});
+
 describe("mapConcurrent", () => {
   it("keeps at most `limit` calls pending and returns results in input order", async () => {
     let pending = 0;

@@ -86,16 +86,13 @@ export async function preloadCodecs(): Promise<void> {
 }
 
 /**
- * One decoder instance per codec, reused frame after frame: constructing one allocates its encoded and decoded
- * buffers in the WASM heap, and a reused instance keeps them (grown to the largest frame seen) instead.
+ * A fresh decoder instance for every frame. A reused instance keeps the previous frame's info and decoded buffer,
+ * and OpenJPEG reports some corrupt codestreams only in its log, so a reused decoder returned the previous frame's
+ * pixels for a damaged one; the allocation a fresh instance costs is small next to the decode itself.
  */
-const decoders = new Map<WasmCodec, { module: WasmModule; decoder: WasmDecoder }>();
-
-function dropDecoder(name: WasmCodec): void {
-  const d = decoders.get(name);
-  decoders.delete(name);
+function dropDecoder(name: WasmCodec, d: WasmDecoder): void {
   try {
-    d?.decoder.delete();
+    d.delete();
   } catch {
     loaded.delete(name);
   }
@@ -103,18 +100,15 @@ function dropDecoder(name: WasmCodec): void {
 
 async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFrame> {
   const mod = await loadCodec(name);
-  let entry = decoders.get(name);
-  if (!entry || entry.module !== mod) {
-    const Ctor = mod[SPECS[name].cls];
-    if (!Ctor) throw new DicomError("DICOM_DECODE", `Codec ${name} lacks ${SPECS[name].cls}`);
-    entry = { module: mod, decoder: new Ctor() };
-    decoders.set(name, entry);
-  }
-  const d = entry.decoder;
+  const Ctor = mod[SPECS[name].cls];
+  if (!Ctor) throw new DicomError("DICOM_DECODE", `Codec ${name} lacks ${SPECS[name].cls}`);
+  const d = new Ctor();
   printed = [];
   try {
     d.getEncodedBuffer(data.length).set(data);
     d.decode();
+    const logged = printed.find((l) => l.includes("[ERROR]"));
+    if (logged) throw new DicomError("DICOM_DECODE", `${name} codestream is damaged: ${printed.join(" ")}`);
     if (d.getIsHeaderValid && !d.getIsHeaderValid()) {
       throw new DicomError(
         "DICOM_DECODE",
@@ -129,7 +123,7 @@ async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFra
         `${name} decoded nothing${printed.length ? `: ${printed.join(" ")}` : ""}`,
       );
     }
-    return {
+    const frame = {
       // The one copy out of the WASM heap, which cannot be transferred to the caller's thread.
       bytes: out.slice(),
       width: info.width,
@@ -138,9 +132,10 @@ async function decodeWasm(name: WasmCodec, data: Uint8Array): Promise<DecodedFra
       components: info.componentCount,
       signed: name === "jpeg-2000" || name === "htj2k" ? Boolean(info.isSigned) : undefined,
     };
+    dropDecoder(name, d);
+    return frame;
   } catch (e) {
-    // A failed frame may leave the decoder's state half-updated: the next frame gets a fresh instance.
-    dropDecoder(name);
+    dropDecoder(name, d);
     if (e instanceof DicomError) throw e;
     // A trap inside the WASM module may leave its heap inconsistent: load a fresh instance next time.
     if ((e as { name?: string } | null)?.name === "RuntimeError") loaded.delete(name);
