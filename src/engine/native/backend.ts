@@ -532,44 +532,24 @@ function poolKernels(): tf.KernelConfig[] {
   };
   const io = (inputs: tf.NamedTensorInfoMap) =>
     inputs as { x: tf.TensorInfo; dy: tf.TensorInfo; input: tf.TensorInfo };
-  return [
-    kernel("MaxPool", ({ inputs, attrs = {} }, be, a) => {
-      const { x } = io(inputs);
-      const c = info2(x.shape, attrs);
-      return fwd(pool2dParams(c, 0), x, c.outShape, be, a);
-    }),
-    kernel("AvgPool", ({ inputs, attrs = {} }, be, a) => {
-      const { x } = io(inputs);
-      const c = info2(x.shape, attrs);
-      return fwd(pool2dParams(c, 1), x, c.outShape, be, a);
-    }),
-    kernel("MaxPoolGrad", ({ inputs, attrs = {} }, be, a) => {
-      const { dy, input } = io(inputs);
-      return bwd(pool2dParams(info2(input.shape, attrs), 0), dy, input, be, a);
-    }),
-    kernel("AvgPoolGrad", ({ inputs, attrs = {} }, be, a) => {
-      const { dy, input } = io(inputs);
-      return bwd(pool2dParams(info2(input.shape, attrs), 1), dy, input, be, a);
-    }),
-    kernel("MaxPool3D", ({ inputs, attrs = {} }, be, a) => {
-      const { x } = io(inputs);
-      const c = info3(x.shape, attrs);
-      return fwd(pool3dParams(c, 0), x, c.outShape, be, a);
-    }),
-    kernel("AvgPool3D", ({ inputs, attrs = {} }, be, a) => {
-      const { x } = io(inputs);
-      const c = info3(x.shape, attrs);
-      return fwd(pool3dParams(c, 1), x, c.outShape, be, a);
-    }),
-    kernel("MaxPool3DGrad", ({ inputs, attrs = {} }, be, a) => {
-      const { dy, input } = io(inputs);
-      return bwd(pool3dParams(info3(input.shape, attrs), 0), dy, input, be, a);
-    }),
-    kernel("AvgPool3DGrad", ({ inputs, attrs = {} }, be, a) => {
-      const { dy, input } = io(inputs);
-      return bwd(pool3dParams(info3(input.shape, attrs), 1), dy, input, be, a);
-    }),
-  ];
+  // One forward and one gradient kernel per (dimensionality, algorithm): MaxPool, AvgPool, MaxPool3D, AvgPool3D.
+  const family = <C extends { outShape: number[] }>(
+    suffix: string,
+    info: (shape: number[], attrs: tf.NamedAttrMap) => C,
+    params: (c: C, alg: 0 | 1) => Int32Array | undefined,
+  ): tf.KernelConfig[] =>
+    (["Max", "Avg"] as const).flatMap((kind, alg) => [
+      kernel(`${kind}Pool${suffix}`, ({ inputs, attrs = {} }, be, a) => {
+        const { x } = io(inputs);
+        const c = info(x.shape, attrs);
+        return fwd(params(c, alg as 0 | 1), x, c.outShape, be, a);
+      }),
+      kernel(`${kind}Pool${suffix}Grad`, ({ inputs, attrs = {} }, be, a) => {
+        const { dy, input } = io(inputs);
+        return bwd(params(info(input.shape, attrs), alg as 0 | 1), dy, input, be, a);
+      }),
+    ]);
+  return [...family("", info2, pool2dParams), ...family("3D", info3, pool3dParams)];
 }
 
 function matMul(
