@@ -290,149 +290,115 @@ function fusedAct(attrs: tf.NamedAttrMap | undefined, inputs: tf.NamedTensorInfo
   return actCode(attrs?.["activation"]);
 }
 
+/**
+ * Conv2DInfo from a kernel's attributes. `dilations` overrides the attribute (tfjs's backprop kernels run with 1);
+ * depthwise kernels are always channels-last.
+ */
+function conv2dInfo(
+  xShape: number[],
+  fShape: number[],
+  attrs: tf.NamedAttrMap,
+  depthwise: boolean,
+  dilations = (attrs["dilations"] as number | undefined) ?? 1,
+): Conv2DInfo {
+  const args = [
+    shape4(xShape),
+    shape4(fShape),
+    attrs["strides"] as number,
+    dilations,
+    attrs["pad"] as Pad,
+    attrs["dimRoundingMode"] as Rounding,
+  ] as const;
+  return depthwise
+    ? tf.backend_util.computeConv2DInfo(...args, true)
+    : tf.backend_util.computeConv2DInfo(...args, false, fmt(attrs["dataFormat"]));
+}
+
+/** dx of a convolution (2D, depthwise or 3D, by its params) into a new tensor of the input's shape. */
+function backwardData(
+  be: OnednnBackend,
+  a: OnednnAddon,
+  p: Int32Array | undefined,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  inputShape: number[],
+): tf.TensorInfo | undefined {
+  const dyv = be.f32(dy);
+  const wv = be.f32(filter);
+  if (!p || !dyv || !wv) return undefined;
+  const o = be.out(inputShape);
+  a.convBackwardData(p, dyv, wv, o.values);
+  return o.info;
+}
+
+/** dW of a convolution (2D, depthwise or 3D, by its params) into a new tensor of the filter's shape. */
+function backwardWeights(
+  be: OnednnBackend,
+  a: OnednnAddon,
+  p: Int32Array | undefined,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  filterShape: number[],
+): tf.TensorInfo | undefined {
+  const xv = be.f32(x);
+  const dyv = be.f32(dy);
+  if (!p || !xv || !dyv) return undefined;
+  const o = be.out(filterShape);
+  a.convBackwardWeights(p, xv, dyv, o.values);
+  return o.info;
+}
+
 function convKernels(): tf.KernelConfig[] {
   return [
     kernel("Conv2D", ({ inputs, attrs = {} }, be, a) => {
       const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(x.shape),
-        shape4(filter.shape),
-        attrs["strides"] as number,
-        attrs["dilations"] as number,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        false,
-        fmt(attrs["dataFormat"]),
-      );
+      const c = conv2dInfo(x.shape, filter.shape, attrs, false);
       return convForward(be, a, x, filter, undefined, conv2dParams(c, 1, 0), c.outShape, 0);
     }),
     kernel("FusedConv2D", ({ inputs, attrs = {} }, be, a) => {
       const { x, filter, bias } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
       const act = fusedAct(attrs, inputs);
       if (act === undefined) return undefined;
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(x.shape),
-        shape4(filter.shape),
-        attrs["strides"] as number,
-        attrs["dilations"] as number,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        false,
-        fmt(attrs["dataFormat"]),
-      );
+      const c = conv2dInfo(x.shape, filter.shape, attrs, false);
       const alpha = (attrs["leakyreluAlpha"] as number | undefined) ?? 0.2;
       return convForward(be, a, x, filter, bias, conv2dParams(c, 1, act), c.outShape, alpha);
     }),
     kernel("Conv2DBackpropInput", ({ inputs, attrs = {} }, be, a) => {
       const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
       const inputShape = attrs["inputShape"] as number[];
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(inputShape),
-        shape4(filter.shape),
-        attrs["strides"] as number,
-        1,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        false,
-        fmt(attrs["dataFormat"]),
-      );
-      const p = conv2dParams(c, 1, 0);
-      const dyv = be.f32(dy);
-      const wv = be.f32(filter);
-      if (!p || !dyv || !wv) return undefined;
-      const o = be.out(inputShape);
-      a.convBackwardData(p, dyv, wv, o.values);
-      return o.info;
+      const c = conv2dInfo(inputShape, filter.shape, attrs, false, 1);
+      return backwardData(be, a, conv2dParams(c, 1, 0), dy, filter, inputShape);
     }),
     kernel("Conv2DBackpropFilter", ({ inputs, attrs = {} }, be, a) => {
       const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
       const filterShape = attrs["filterShape"] as number[];
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(x.shape),
-        shape4(filterShape),
-        attrs["strides"] as number,
-        1,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        false,
-        fmt(attrs["dataFormat"]),
-      );
-      const p = conv2dParams(c, 1, 0);
-      const xv = be.f32(x);
-      const dyv = be.f32(dy);
-      if (!p || !xv || !dyv) return undefined;
-      const o = be.out(filterShape);
-      a.convBackwardWeights(p, xv, dyv, o.values);
-      return o.info;
+      const c = conv2dInfo(x.shape, filterShape, attrs, false, 1);
+      return backwardWeights(be, a, conv2dParams(c, 1, 0), x, dy, filterShape);
     }),
     kernel("DepthwiseConv2dNative", ({ inputs, attrs = {} }, be, a) => {
       const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(x.shape),
-        shape4(filter.shape),
-        attrs["strides"] as number,
-        (attrs["dilations"] as number | undefined) ?? 1,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        true,
-      );
+      const c = conv2dInfo(x.shape, filter.shape, attrs, true);
       return convForward(be, a, x, filter, undefined, conv2dParams(c, c.inChannels, 0), c.outShape, 0);
     }),
     kernel("FusedDepthwiseConv2D", ({ inputs, attrs = {} }, be, a) => {
       const { x, filter, bias } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
       const act = fusedAct(attrs, inputs);
       if (act === undefined) return undefined;
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(x.shape),
-        shape4(filter.shape),
-        attrs["strides"] as number,
-        (attrs["dilations"] as number | undefined) ?? 1,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        true,
-      );
+      const c = conv2dInfo(x.shape, filter.shape, attrs, true);
       const alpha = (attrs["leakyreluAlpha"] as number | undefined) ?? 0.2;
       return convForward(be, a, x, filter, bias, conv2dParams(c, c.inChannels, act), c.outShape, alpha);
     }),
     kernel("DepthwiseConv2dNativeBackpropInput", ({ inputs, attrs = {} }, be, a) => {
       const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
       const inputShape = attrs["inputShape"] as number[];
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(inputShape),
-        shape4(filter.shape),
-        attrs["strides"] as number,
-        (attrs["dilations"] as number | undefined) ?? 1,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        true,
-      );
-      const p = conv2dParams(c, c.inChannels, 0);
-      const dyv = be.f32(dy);
-      const wv = be.f32(filter);
-      if (!p || !dyv || !wv) return undefined;
-      const o = be.out(inputShape);
-      a.convBackwardData(p, dyv, wv, o.values);
-      return o.info;
+      const c = conv2dInfo(inputShape, filter.shape, attrs, true);
+      return backwardData(be, a, conv2dParams(c, c.inChannels, 0), dy, filter, inputShape);
     }),
     kernel("DepthwiseConv2dNativeBackpropFilter", ({ inputs, attrs = {} }, be, a) => {
       const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
       const filterShape = attrs["filterShape"] as number[];
-      const c = tf.backend_util.computeConv2DInfo(
-        shape4(x.shape),
-        shape4(filterShape),
-        attrs["strides"] as number,
-        (attrs["dilations"] as number | undefined) ?? 1,
-        attrs["pad"] as Pad,
-        attrs["dimRoundingMode"] as Rounding,
-        true,
-      );
-      const p = conv2dParams(c, c.inChannels, 0);
-      const xv = be.f32(x);
-      const dyv = be.f32(dy);
-      if (!p || !xv || !dyv) return undefined;
-      const o = be.out(filterShape);
-      a.convBackwardWeights(p, xv, dyv, o.values);
-      return o.info;
+      const c = conv2dInfo(x.shape, filterShape, attrs, true);
+      return backwardWeights(be, a, conv2dParams(c, c.inChannels, 0), x, dy, filterShape);
     }),
     kernel("Conv3D", ({ inputs, attrs = {} }, be, a) => {
       const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
@@ -455,13 +421,7 @@ function convKernels(): tf.KernelConfig[] {
         1,
         attrs["pad"] as "same" | "valid",
       );
-      const p = conv3dParams(c, 0);
-      const dyv = be.f32(dy);
-      const wv = be.f32(filter);
-      if (!p || !dyv || !wv) return undefined;
-      const o = be.out(inputShape);
-      a.convBackwardData(p, dyv, wv, o.values);
-      return o.info;
+      return backwardData(be, a, conv3dParams(c, 0), dy, filter, inputShape);
     }),
     kernel("Conv3DBackpropFilterV2", ({ inputs, attrs = {} }, be, a) => {
       const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -473,13 +433,7 @@ function convKernels(): tf.KernelConfig[] {
         1,
         attrs["pad"] as "same" | "valid",
       );
-      const p = conv3dParams(c, 0);
-      const xv = be.f32(x);
-      const dyv = be.f32(dy);
-      if (!p || !xv || !dyv) return undefined;
-      const o = be.out(filterShape);
-      a.convBackwardWeights(p, xv, dyv, o.values);
-      return o.info;
+      return backwardWeights(be, a, conv3dParams(c, 0), x, dy, filterShape);
     }),
   ];
 }
