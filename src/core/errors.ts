@@ -280,6 +280,12 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 400,
   },
+  RL_ERR_STORE_UNAVAILABLE: {
+    message: "Cannot use the {kind} store at {where}: {detail}",
+    fix: "Check that the database server runs and accepts this user (host, port, database name, password in PGPASSWORD or ~/.pgpass), or drop --store to use the embedded SQLite store in --data-dir.",
+    exitCode: 2,
+    httpStatus: 503,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */

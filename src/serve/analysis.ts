@@ -78,20 +78,16 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
   return writePart10(ds);
 }
 
-/** Sends a stored result file on (the DIMSE C-STORE SCU); resolves with the DIMSE status. */
-export type ResultSender = (path: string) => Promise<number>;
-
 /** What the worker needs. */
 export interface AnalysisContext {
   readonly repo: Repository;
   readonly store: InstanceStore;
   readonly models: ReadonlyMap<string, ServedModel>;
-  readonly send?: ResultSender;
-  readonly onResult?: (
-    job: JobRecord,
-    outcome: "done" | "failed" | "sent" | "send-failed",
-    error?: unknown,
-  ) => void;
+  /** When true the job's results are put in the outbox with its commit, for the result sender to deliver. */
+  readonly sendResults?: boolean;
+  readonly onResult?: (job: JobRecord, outcome: "done" | "failed", error?: unknown) => void;
+  /** A repository call outside any job failed (e.g. the database is unreachable); the worker retries at its next poll. */
+  readonly onError?: (error: unknown) => void;
   readonly maxAttempts?: number;
 }
 
@@ -100,22 +96,22 @@ function permanent(e: unknown): boolean {
 }
 
 /**
- * Runs one claimed job. The prediction, the results' index rows and the job's "done" mark commit in one transaction,
- * so a crash before it re-runs the job and a crash after it never does: exactly one committed analysis.
+ * Runs one claimed job. The prediction, the results' index rows, their outbox rows and the job's "done" mark
+ * commit in one transaction, so a crash before it re-runs the job and a crash after it never does: exactly one
+ * committed analysis, and every committed result is in the outbox (src/serve/outbox.ts sends it on).
  *
  * @example
  * ```ts
- * const job = repo.claimJob();
+ * const job = await repo.claimJob();
  * if (job) await runJob(ctx, job);
  * ```
  */
 export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void> {
-  let committed = false;
   const results: InstanceRecord[] = [];
   try {
     const model = ctx.models.get(job.modelId);
     if (!model) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${job.modelId}'` });
-    const inst = ctx.repo.getInstance(job.sopInstanceUid);
+    const inst = await ctx.repo.getInstance(job.sopInstanceUid);
     if (!inst) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance of job" });
     // The version this job was queued for, even if a newer one replaced it in the index since.
     const bytes = ctx.store.read({ ...inst, fileKey: `${job.sha256.slice(0, 2)}/${job.sha256}.dcm` });
@@ -129,7 +125,7 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
       const sc = buildHeatmapSC(display, heat, readSourceImageRef(bytes), model.card);
       results.push(ctx.store.writeResult(sc));
     }
-    committed = ctx.repo.completeJob(
+    await ctx.repo.completeJob(
       job.id,
       {
         sopInstanceUid: job.sopInstanceUid,
@@ -140,89 +136,152 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         resultSopInstanceUid: sr ? (results[0]?.sopInstanceUid ?? null) : null,
       },
       results,
+      ctx.sendResults ?? false,
     );
     ctx.onResult?.(job, "done");
   } catch (e) {
-    ctx.repo.failJob(
-      job.id,
-      e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : "error",
-      permanent(e) ? 0 : (ctx.maxAttempts ?? 3),
-    );
-    ctx.onResult?.(job, "failed", e);
-    return;
-  }
-  if (!committed || !ctx.send) return;
-  for (const r of results) {
-    // A busy or restarting PACS is common: three tries, 0.5 s then 1 s apart; the last outcome is audited.
-    let outcome: { ok: boolean; why: unknown } = { ok: false, why: undefined };
-    for (let attempt = 0; attempt < 3 && !outcome.ok; attempt++) {
-      if (attempt > 0) await new Promise((res) => setTimeout(res, 500 * 2 ** (attempt - 1)));
-      try {
-        const status = await ctx.send(ctx.store.pathOf(r.fileKey));
-        outcome = { ok: status === 0, why: status };
-      } catch (e) {
-        outcome = { ok: false, why: e };
-      }
+    try {
+      await ctx.repo.failJob(
+        job.id,
+        e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : "error",
+        permanent(e) ? 0 : (ctx.maxAttempts ?? 3),
+      );
+    } catch (stored) {
+      // The job stays running under this process's claim; recovery returns it once this process is gone.
+      ctx.onError?.(stored);
     }
-    ctx.onResult?.(job, outcome.ok ? "sent" : "send-failed", outcome.why);
+    ctx.onResult?.(job, "failed", e);
+  }
+}
+
+/**
+ * A loop that claims work from the repository and runs up to `concurrency` items at once; shared by the analysis
+ * worker and the result sender. Claims are asynchronous (a database round trip), so one claiming pass runs at a
+ * time and a wake-up during it triggers another pass. Every `recoverMs` it returns work that a process which is
+ * gone had claimed (at start too), so a crashed instance's work is picked up by the survivors.
+ *
+ * @example
+ * ```ts
+ * const loop = new ClaimLoop({ claim: () => repo.claimJob(), run: (job) => runJob(ctx, job), recover: () => repo.recoverJobs() }, 4);
+ * await loop.start(); loop.notify(); await loop.stop();
+ * ```
+ */
+export class ClaimLoop<T> {
+  private active = 0;
+  private stopped = true;
+  private poll: NodeJS.Timeout | undefined;
+  private recoverTimer: NodeJS.Timeout | undefined;
+  private claiming: Promise<void> | undefined;
+  private again = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ops: {
+      readonly claim: () => Promise<T | undefined>;
+      readonly run: (item: T) => Promise<void>;
+      readonly recover: () => Promise<number>;
+      readonly onError?: (error: unknown) => void;
+    },
+    private readonly concurrency = 4,
+    private readonly pollMs = 500,
+    private readonly recoverMs = 10_000,
+  ) {}
+
+  /** Recovers interrupted work, then starts claiming. */
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    await this.recover();
+    this.poll = setInterval(() => this.notify(), this.pollMs);
+    this.poll.unref();
+    this.recoverTimer = setInterval(() => void this.recover().then(() => this.notify()), this.recoverMs);
+    this.recoverTimer.unref();
+    this.notify();
+  }
+
+  private async recover(): Promise<void> {
+    try {
+      await this.ops.recover();
+    } catch (e) {
+      this.ops.onError?.(e);
+    }
+  }
+
+  /** Wakes the loop (new work was queued or a slot came free). */
+  notify(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = this.fill().finally(() => {
+      this.claiming = undefined;
+      if (this.again) {
+        this.again = false;
+        this.notify();
+      }
+    });
+  }
+
+  private async fill(): Promise<void> {
+    while (!this.stopped && this.active < this.concurrency) {
+      let item: T | undefined;
+      try {
+        item = await this.ops.claim();
+      } catch (e) {
+        // The next poll tries again; nothing was claimed.
+        this.ops.onError?.(e);
+        return;
+      }
+      if (item === undefined) return;
+      this.active++;
+      const p: Promise<void> = this.ops
+        .run(item)
+        .catch((e: unknown) => this.ops.onError?.(e))
+        .finally(() => {
+          this.active--;
+          this.inflight.delete(p);
+          this.notify();
+        });
+      this.inflight.add(p);
+    }
+  }
+
+  /** Stops claiming and waits for the work in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    if (this.recoverTimer) clearInterval(this.recoverTimer);
+    await this.claiming;
+    await Promise.all([...this.inflight]);
+  }
+
+  /** Items running now. */
+  get running(): number {
+    return this.active;
   }
 }
 
 /**
  * The queue worker: claims pending jobs (oldest first) and runs up to `concurrency` at once so the micro-batcher
- * can group them. On start it returns jobs a crashed process left running to the queue.
+ * can group them. On start, and then every 10 s, it returns jobs a crashed process left running to the queue.
  *
  * @example
  * ```ts
- * const w = new JobWorker(ctx, 4); w.start(); w.notify(); await w.stop();
+ * const w = new JobWorker(ctx, 4); await w.start(); w.notify(); await w.stop();
  * ```
  */
-export class JobWorker {
-  private active = 0;
-  private stopped = true;
-  private poll: NodeJS.Timeout | undefined;
-  private readonly inflight = new Set<Promise<void>>();
-
-  constructor(
-    private readonly ctx: AnalysisContext,
-    private readonly concurrency = 4,
-    private readonly pollMs = 500,
-  ) {}
-
-  /** Recovers interrupted jobs and starts claiming. */
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.ctx.repo.recoverJobs();
-    this.poll = setInterval(() => this.notify(), this.pollMs);
-    this.poll.unref();
-    this.notify();
-  }
-
-  /** Wakes the worker (called after an instance is stored). */
-  notify(): void {
-    while (!this.stopped && this.active < this.concurrency) {
-      const job = this.ctx.repo.claimJob();
-      if (!job) return;
-      this.active++;
-      const p = runJob(this.ctx, job).finally(() => {
-        this.active--;
-        this.inflight.delete(p);
-        this.notify();
-      });
-      this.inflight.add(p);
-    }
-  }
-
-  /** Stops claiming and waits for running jobs. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
-    await Promise.all([...this.inflight]);
-  }
-
-  /** Jobs running now. */
-  get running(): number {
-    return this.active;
+export class JobWorker extends ClaimLoop<JobRecord> {
+  constructor(ctx: AnalysisContext, concurrency = 4, pollMs = 500) {
+    super(
+      {
+        claim: () => ctx.repo.claimJob(),
+        run: (job) => runJob(ctx, job),
+        recover: () => ctx.repo.recoverJobs(),
+        ...(ctx.onError ? { onError: ctx.onError } : {}),
+      },
+      concurrency,
+      pollMs,
+    );
   }
 }

@@ -217,7 +217,7 @@ test("STOW-RS of the CT and MR files → analysed once each, SR stored, QIDO and
 
   // The worker analyses them; bounded wait.
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && app.radiolens.repo.countPredictions() < 2)
+  while (Date.now() < deadline && (await app.radiolens.repo.countPredictions()) < 2)
     await new Promise((res) => setTimeout(res, 50));
   for (const uid of uids) {
     const p = await app.inject({ url: `/v1/predictions/${uid}`, headers: { "x-api-key": KEYS.viewer } });
@@ -234,7 +234,7 @@ test("STOW-RS of the CT and MR files → analysed once each, SR stored, QIDO and
     payload: body,
   });
   assert.equal(again.statusCode, 200);
-  assert.equal(app.radiolens.repo.listJobs(100).length, 2);
+  assert.equal((await app.radiolens.repo.listJobs(100)).length, 2);
 
   const ctStudy = stored[0]?.["00081190"]?.Value[0]?.split("/studies/")[1]?.split("/")[0] as string;
   const q = await app.inject({
@@ -366,7 +366,9 @@ test("malformed DICOM → 4xx with the DicomError code and nothing written", asy
     payload: mp.body,
   });
   assert.equal(d.statusCode, 200, "the same UID with other bytes is a new version");
-  const versions = app.radiolens.repo.listJobs(1000).filter((j) => j.sopInstanceUid === "1.2.3.4.5.6.7");
+  const versions = (await app.radiolens.repo.listJobs(1000)).filter(
+    (j) => j.sopInstanceUid === "1.2.3.4.5.6.7",
+  );
   assert.equal(versions.length, 2, "each version is analysed once");
 });
 
@@ -506,14 +508,13 @@ test("results are sent after the commit, retried when the destination fails once
     });
     assert.equal(r.statusCode, 200);
     const deadline = Date.now() + 15_000;
-    const exports = (): number => flaky.radiolens.repo.listAudit(100, "110106").length;
-    while (Date.now() < deadline && exports() < 2) await new Promise((res) => setTimeout(res, 50));
-    const recs = flaky.radiolens.repo.listAudit(100, "110106");
-    assert.equal(recs.length, 2, "one Export record per result object (SR and SC)");
-    assert.ok(
-      recs.every((x) => x.outcome === 0),
-      "the failed first try was retried",
-    );
+    const exports = async (): Promise<number> =>
+      (await flaky.radiolens.repo.listAudit(100, "110106")).filter((x) => x.outcome === 0).length;
+    while (Date.now() < deadline && (await exports()) < 2) await new Promise((res) => setTimeout(res, 50));
+    const recs = await flaky.radiolens.repo.listAudit(100, "110106");
+    assert.equal(recs.filter((x) => x.outcome === 0).length, 2, "one successful Export per result object");
+    assert.equal(recs.filter((x) => x.outcome === 8).length, 1, "the failed first try is audited too");
+    assert.equal(await flaky.radiolens.repo.countSends("pending"), 0, "nothing left in the outbox");
     assert.equal(calls.length, 3, "SR twice (one failure), SC once");
     assert.ok(calls.every((p) => p.startsWith(flaky.radiolens.store.root) && /[0-9a-f]{64}\.dcm$/.test(p)));
   } finally {
@@ -522,7 +523,7 @@ test("results are sent after the commit, retried when the destination fails once
 });
 
 test("an internal error answers RL_ERR_INTERNAL and logs stack frames, not its message", async () => {
-  const [inst] = app.radiolens.repo.findInstances({ origin: "received", modality: "CT" });
+  const [inst] = await app.radiolens.repo.findInstances({ origin: "received", modality: "CT" });
   assert.ok(inst);
   rmSync(app.radiolens.store.pathOf(inst.fileKey));
   const r = await app.inject({
@@ -600,16 +601,16 @@ test("STOW-RS of every CT and MR file of the pydicom set (as curl would send the
     // The MR files are one SOP instance in several encodings: each encoding is a version, analysed once.
     const deadline = Date.now() + 30_000;
     const repo = fresh.radiolens.repo;
-    while (Date.now() < deadline && repo.countJobs("pending") + repo.countJobs("running") > 0)
+    while (Date.now() < deadline && (await repo.countJobs("pending")) + (await repo.countJobs("running")) > 0)
       await new Promise((res) => setTimeout(res, 50));
-    const jobs = repo.listJobs(100);
+    const jobs = await repo.listJobs(100);
     assert.equal(jobs.length, files.length);
     assert.deepEqual(
       jobs.filter((j) => j.status !== "done").map((j) => j.error),
       [],
       "every encoding decoded and analysed",
     );
-    assert.equal(repo.countPredictions(), files.length);
+    assert.equal(await repo.countPredictions(), files.length);
   } finally {
     await fresh.close();
   }

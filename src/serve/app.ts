@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { RadioLensError } from "../core/errors.js";
 import { VERSION } from "../version.js";
-import { type AnalysisContext, JobWorker, type ResultSender } from "./analysis.js";
+import { type AnalysisContext, JobWorker } from "./analysis.js";
 import { recordAudit } from "./audit.js";
 import { type AuthConfig, authenticate, roleAllows, validateAuthConfig } from "./auth.js";
 import type { ServeLimits, ServeMetrics, ServiceContext } from "./context.js";
@@ -16,17 +16,27 @@ import { createUploadDecoder } from "./decode-pool.js";
 import { toHttpError } from "./errors.js";
 import { InstanceStore } from "./instances.js";
 import { type BatchingOptions, loadServedModels, type ModelSource } from "./models.js";
+import { type OutboxOptions, ResultOutbox, type ResultSender } from "./outbox.js";
+import { openRepository } from "./repository.js";
 import { dicomwebRoutes } from "./routes/dicomweb.js";
 import { modelRoutes } from "./routes/models.js";
 import { systemRoutes } from "./routes/system.js";
-import { openSqliteRepository, type Repository } from "./store.js";
+import type { Repository } from "./store.js";
+import type { PostgresOptions } from "./store-postgres.js";
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
   /** Bundles to serve. */
   readonly models: readonly ModelSource[];
-  /** Folder for the SQLite store and received instances. */
+  /** Folder for received instances and, unless `store` says otherwise, the SQLite store. */
   readonly dataDir: string;
+  /**
+   * The repository: a PostgreSQL DSN (`postgres://user@host:5432/db`, for several instances sharing one database
+   * and one instance folder) or a SQLite file path; default `<dataDir>/radiolens.db`.
+   */
+  readonly store?: string;
+  /** PostgreSQL tuning (lease of a crashed instance's claims, pool size). */
+  readonly postgres?: PostgresOptions;
   readonly auth: AuthConfig;
   readonly limits?: Partial<ServeLimits>;
   readonly batching?: Partial<BatchingOptions>;
@@ -34,8 +44,10 @@ export interface AppOptions {
   readonly decodeWorkers?: number;
   /** Analysis worker: concurrent jobs (default 4); `enabled: false` leaves jobs queued (tests of durability). */
   readonly worker?: { readonly concurrency?: number; readonly enabled?: boolean };
-  /** Where results go (the DIMSE C-STORE SCU), if anywhere. */
+  /** Where results go (the DIMSE C-STORE SCU), if anywhere; results wait in the outbox until it acknowledges them. */
   readonly sendResult?: ResultSender;
+  /** Retry timing of the result outbox. */
+  readonly outbox?: OutboxOptions;
   /** Logging: level and an optional stream (tests capture it); default: no logging. */
   readonly log?: { readonly level: string; readonly stream?: NodeJS.WritableStream };
   /** Use this repository instead of opening SQLite in `dataDir` (another implementation of the interface). */
@@ -142,7 +154,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const repo = opts.repository ?? openSqliteRepository(join(dataDir, "radiolens.db"));
+  const repo =
+    opts.repository ?? (await openRepository(opts.store ?? join(dataDir, "radiolens.db"), opts.postgres));
   const store = new InstanceStore(join(dataDir, "instances"), repo);
   const leftovers = store.removeTemporaryFiles();
 
@@ -166,28 +179,43 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
   });
 
+  const onError = (e: unknown): void => {
+    app.log.error({ code: (e as { code?: string })?.code ?? "error" }, "store unavailable; retrying");
+  };
+  const outbox = opts.sendResult
+    ? new ResultOutbox(
+        repo,
+        store,
+        opts.sendResult,
+        async (o) => {
+          metrics.jobs.inc({ outcome: o.ok ? "sent" : "send-failed" });
+          // One Export record per try: a destination that keeps failing shows in the audit log, not only in logs.
+          await recordAudit(repo, {
+            event: "export",
+            action: "R",
+            outcome: o.ok ? 0 : 8,
+            user: "radiolens",
+            role: "system",
+            source: "dimse-scu",
+            object: `job:${o.send.jobId}`,
+            detail: o.ok
+              ? `SR sent (try ${o.send.attempts})`
+              : `SR not sent (try ${o.send.attempts}, ${typeof o.why === "number" ? `status ${o.why}` : "network"}); retry in ${Math.round(o.delayMs / 100) / 10} s`,
+          });
+        },
+        opts.outbox,
+        onError,
+      )
+    : undefined;
   const analysis: AnalysisContext = {
     repo,
     store,
     models,
-    ...(opts.sendResult ? { send: opts.sendResult } : {}),
+    sendResults: outbox !== undefined,
+    onError,
     onResult: (job, outcome, err) => {
       metrics.jobs.inc({ outcome });
-      if (outcome === "sent" || outcome === "send-failed") {
-        recordAudit(repo, {
-          event: "export",
-          action: "R",
-          outcome: outcome === "sent" ? 0 : 8,
-          user: "radiolens",
-          role: "system",
-          source: "dimse-scu",
-          object: `job:${job.id}`,
-          detail:
-            outcome === "sent"
-              ? "SR sent"
-              : `SR not sent (${typeof err === "number" ? `status ${err}` : "network"})`,
-        });
-      }
+      if (outcome === "done") outbox?.notify();
       if (outcome === "failed")
         app.log.warn({ job: job.id, code: (err as { code?: string })?.code ?? "error" }, "analysis failed");
     },
@@ -198,6 +226,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     repo,
     store,
     worker,
+    ...(outbox ? { outbox } : {}),
     decoder: createUploadDecoder(opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1)),
     auth: opts.auth,
     limits,
@@ -220,7 +249,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const who = authenticate(req.headers, opts.auth);
     const source = req.ip;
     if (!who) {
-      recordAudit(repo, {
+      await recordAudit(repo, {
         event: "userAuthentication",
         action: "E",
         outcome: 4,
@@ -236,7 +265,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     req.principal = who;
     // A route without a declared role is refused: a new route cannot be public by omission.
     if (!need || !roleAllows(who.role, need)) {
-      recordAudit(repo, {
+      await recordAudit(repo, {
         event: "securityAlert",
         action: "E",
         outcome: 4,
@@ -258,7 +287,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     );
     const kind = req.routeOptions.config?.audit;
     if (kind && req.principal) {
-      recordAudit(repo, {
+      await recordAudit(repo, {
         event: kind === "query" ? "query" : kind === "auditLog" ? "auditLogUsed" : "instancesAccessed",
         action: kind === "query" ? "E" : "R",
         outcome: reply.statusCode < 400 ? 0 : reply.statusCode < 500 ? 4 : 8,
@@ -345,8 +374,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.addHook("onReady", async () => {
     ctx.ready = true;
-    if (opts.worker?.enabled !== false) worker.start();
-    recordAudit(repo, {
+    if (opts.worker?.enabled !== false) await worker.start();
+    await outbox?.start();
+    await recordAudit(repo, {
       event: "applicationActivity",
       action: "E",
       outcome: 0,
@@ -360,9 +390,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook("onClose", async () => {
     ctx.ready = false;
     await worker.stop();
+    await outbox?.stop();
     await ctx.decoder.close();
     for (const m of models.values()) await m.close();
-    recordAudit(repo, {
+    await recordAudit(repo, {
       event: "applicationActivity",
       action: "E",
       outcome: 0,
@@ -372,7 +403,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       object: "service",
       detail: "stopped",
     });
-    if (!opts.repository) repo.close();
+    if (!opts.repository) await repo.close();
   });
   return app;
 }

@@ -40,12 +40,12 @@ export interface AuditEntry {
  *
  * @example
  * ```ts
- * recordAudit(repo, { event: "userAuthentication", action: "E", outcome: 4, user: "anonymous", role: "", source: "127.0.0.1", object: "/v1/models" });
+ * await recordAudit(repo, { event: "userAuthentication", action: "E", outcome: 4, user: "anonymous", role: "", source: "127.0.0.1", object: "/v1/models" });
  * ```
  */
-export function recordAudit(repo: Repository, e: AuditEntry): void {
+export async function recordAudit(repo: Repository, e: AuditEntry): Promise<void> {
   const ev = AUDIT_EVENTS[e.event];
-  repo.audit({
+  await repo.audit({
     eventId: ev.code,
     eventName: ev.meaning,
     action: e.action,

@@ -156,7 +156,7 @@ test("headless Chromium: sign in, upload CT_small.dcm, prediction shown, Grad-CA
     });
     assert.equal(stow.status, 200);
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && app.radiolens.repo.countPredictions() < 1)
+    while (Date.now() < deadline && (await app.radiolens.repo.countPredictions()) < 1)
       await new Promise((r) => setTimeout(r, 50));
     await page.click("#refresh");
     await page.click("#studies li:first-child button");

@@ -5,6 +5,7 @@ import type { AuthConfig, Principal, Role } from "./auth.js";
 import type { UploadDecoder } from "./decode-pool.js";
 import type { InstanceStore } from "./instances.js";
 import type { ServedModel } from "./models.js";
+import type { ResultOutbox } from "./outbox.js";
 import type { Repository } from "./store.js";
 
 /** Limits applied to every request. */
@@ -38,6 +39,8 @@ export interface ServiceContext {
   readonly repo: Repository;
   readonly store: InstanceStore;
   readonly worker: JobWorker;
+  /** Delivers committed results to the C-STORE destination, when one is configured. */
+  readonly outbox?: ResultOutbox;
   /** Decodes predict uploads (worker threads). */
   readonly decoder: UploadDecoder;
   readonly auth: AuthConfig;

@@ -122,16 +122,16 @@ test(`storescu sends ${FILES.length} CT/MR files: all acknowledged, one SR per s
   assert.equal(ok, FILES.length, "every file acknowledged with Success");
   // Bounded wait: one SR per stored version. storescu converts the big-endian files to little endian on the
   // wire, so some files arrive as byte-identical retransmissions: acknowledged, stored once, analysed once.
-  const versions = app.radiolens.repo.listJobs(100).length;
+  const versions = (await app.radiolens.repo.listJobs(100)).length;
   assert.ok(versions >= 6 && versions <= FILES.length, `${versions} distinct versions`);
   const srs = (): string[] =>
     existsSync(outDir) ? readdirSync(outDir).filter((f) => f.startsWith("SR")) : [];
-  const exported = (): number => app.radiolens.repo.listAudit(1000, "110106").length;
+  const exported = async (): Promise<number> => (await app.radiolens.repo.listAudit(1000, "110106")).length;
   const scs = (): string[] =>
     existsSync(outDir) ? readdirSync(outDir).filter((f) => !f.startsWith("SR")) : [];
-  while ((srs().length < versions || exported() < 2 * versions) && Date.now() - t0 < 30_000)
+  while ((srs().length < versions || (await exported()) < 2 * versions) && Date.now() - t0 < 30_000)
     await new Promise((res) => setTimeout(res, 25));
-  const jobs = app.radiolens.repo.listJobs(100);
+  const jobs = await app.radiolens.repo.listJobs(100);
   const state = jobs.map((j) => `${j.status}${j.error ? ` ${j.error}` : ""}`).join("; ");
   assert.equal(srs().length, versions, `SRs: ${srs().length}; jobs: ${state}`);
   assert.equal(scs().length, versions, "one heatmap Secondary Capture per stored version");
@@ -142,7 +142,7 @@ test(`storescu sends ${FILES.length} CT/MR files: all acknowledged, one SR per s
     assert.match(dump, /\(0008,0016\) UI =SecondaryCaptureImageStorage/);
   }
   // Per instance: from the audited store (acknowledgement) to the audited export (storescp's C-STORE success).
-  const audit = app.radiolens.repo.listAudit(10_000);
+  const audit = await app.radiolens.repo.listAudit(10_000);
   for (const j of jobs) {
     const stored = audit.find(
       (a) => a.eventId === "110104" && a.object === `instance:${j.sha256.slice(0, 16)}`,
@@ -161,23 +161,25 @@ test(`storescu sends ${FILES.length} CT/MR files: all acknowledged, one SR per s
     assert.match(dump, /Comprehensive SR Document/);
     assert.match(dump, /Model output 'pneumonia': probability/);
   }
-  const sent = app.radiolens.repo.listAudit(1000, "110106");
+  const sent = await app.radiolens.repo.listAudit(1000, "110106");
   assert.equal(
     sent.filter((a) => a.outcome === 0).length,
     2 * versions,
     "one export audit record per object sent",
   );
-  assert.equal(app.radiolens.repo.countPredictions(), versions, "each stored version analysed once");
+  assert.equal(await app.radiolens.repo.countPredictions(), versions, "each stored version analysed once");
 });
 
 test("an unknown calling AE title is rejected and audited; a damaged file is refused with 0xC000, nothing stored", async () => {
-  const before = app.radiolens.repo.findInstances({ origin: "received" }).length;
+  const before = (await app.radiolens.repo.findInstances({ origin: "received" })).length;
   const r = await storescu("INTRUDER", [join(DIR, "CT_small.dcm")]);
   assert.notEqual(r.code, 0);
   assert.match(r.out, /Association Rejected|rejected/i);
   assert.ok(
-    app.radiolens.repo.listAudit(100, "110114").some((a) => a.user === "ae:INTRUDER" && a.outcome === 4),
+    (await app.radiolens.repo.listAudit(100, "110114")).some(
+      (a) => a.user === "ae:INTRUDER" && a.outcome === 4,
+    ),
     "failed association audited",
   );
-  assert.equal(app.radiolens.repo.findInstances({ origin: "received" }).length, before);
+  assert.equal((await app.radiolens.repo.findInstances({ origin: "received" })).length, before);
 });

@@ -5,9 +5,9 @@ import type * as DimseTypes from "dcmjs-dimse";
 import { RadioLensError } from "../core/errors.js";
 import { isKnownTransferSyntax } from "../io/dicom/index.js";
 import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
-import type { ResultSender } from "./analysis.js";
 import type { ServiceContext } from "./context.js";
 import { ingestInstance } from "./ingest.js";
+import type { ResultSender } from "./outbox.js";
 
 const require = createRequire(import.meta.url);
 const dimse = require("dcmjs-dimse") as typeof DimseTypes;
@@ -157,17 +157,20 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
     }
 
     private reject(calling: string, why: string, reason: number): void {
-      ctx.repo.audit({
-        eventId: "110114",
-        eventName: "User Authentication",
-        action: "E",
-        outcome: 4,
-        user: `ae:${calling}`,
-        role: "",
-        source: "dimse",
-        object: "association",
-        detail: `association rejected: ${why}`,
-      });
+      // The rejection does not wait for the audit write; a store failure here is logged by the next store call.
+      void ctx.repo
+        .audit({
+          eventId: "110114",
+          eventName: "User Authentication",
+          action: "E",
+          outcome: 4,
+          user: `ae:${calling}`,
+          role: "",
+          source: "dimse",
+          object: "association",
+          detail: `association rejected: ${why}`,
+        })
+        .catch(() => {});
       this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, reason);
     }
 
@@ -216,25 +219,20 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
         callback(response);
         return;
       }
-      try {
-        const file = part10(
-          raw.bytes,
-          request.getAffectedSopClassUid(),
-          request.getAffectedSopInstanceUid(),
-          raw.ts,
-          calling,
-        );
-        const r = ingestInstance(ctx, file, {
-          via: "dimse",
-          user: `ae:${calling}`,
-          role: "modality",
-          source: "dimse",
-        });
-        response.setStatus(r.ok ? Status.Success : r.reason);
-      } catch {
-        response.setStatus(0xa700);
-      }
-      callback(response);
+      const file = part10(
+        raw.bytes,
+        request.getAffectedSopClassUid(),
+        request.getAffectedSopInstanceUid(),
+        raw.ts,
+        calling,
+      );
+      // The response waits for the durable commit (PS3.4 B.2.3: Success means stored).
+      ingestInstance(ctx, file, { via: "dimse", user: `ae:${calling}`, role: "modality", source: "dimse" })
+        .then(
+          (r) => response.setStatus(r.ok ? Status.Success : r.reason),
+          () => response.setStatus(0xa700),
+        )
+        .finally(() => callback(response));
     }
   }
 

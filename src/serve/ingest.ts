@@ -32,12 +32,16 @@ export interface IngestSource {
  *
  * @example
  * ```ts
- * const r = ingestInstance(ctx, bytes, { via: "stow", user: "k1", role: "clinician", source: "127.0.0.1" });
+ * const r = await ingestInstance(ctx, bytes, { via: "stow", user: "k1", role: "clinician", source: "127.0.0.1" });
  * ```
  */
-export function ingestInstance(ctx: ServiceContext, bytes: Uint8Array, from: IngestSource): IngestResult {
+export async function ingestInstance(
+  ctx: ServiceContext,
+  bytes: Uint8Array,
+  from: IngestSource,
+): Promise<IngestResult> {
   const object = `instance:${shortHash(bytes)}`;
-  const audit = (outcome: 0 | 4 | 8, detail: string): void =>
+  const audit = (outcome: 0 | 4 | 8, detail: string): Promise<void> =>
     recordAudit(ctx.repo, {
       event: "instancesTransferred",
       action: "C",
@@ -50,14 +54,14 @@ export function ingestInstance(ctx: ServiceContext, bytes: Uint8Array, from: Ing
     });
   let result: IngestResult;
   try {
-    const { outcome, record } = ctx.store.put(bytes, [...ctx.models.keys()]);
+    const { outcome, record } = await ctx.store.put(bytes, [...ctx.models.keys()]);
     result = { ok: true, record, duplicate: outcome === "duplicate" };
   } catch (e) {
     if (e instanceof DicomError) {
       result = { ok: false, code: e.code, reason: 0xc000, message: e.message };
     } else {
       ctx.metrics.instances.inc({ via: from.via, outcome: "error" });
-      audit(8, "not stored: storage error");
+      await audit(8, "not stored: storage error").catch(() => {});
       throw e;
     }
   }
@@ -65,7 +69,7 @@ export function ingestInstance(ctx: ServiceContext, bytes: Uint8Array, from: Ing
     via: from.via,
     outcome: result.ok ? (result.duplicate ? "duplicate" : "stored") : "refused",
   });
-  audit(
+  await audit(
     result.ok ? 0 : 4,
     result.ok ? (result.duplicate ? "duplicate (already stored)" : "stored") : `refused: ${result.code}`,
   );

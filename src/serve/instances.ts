@@ -119,7 +119,7 @@ export interface PutResult {
  * @example
  * ```ts
  * const store = new InstanceStore("/var/lib/radiolens/instances", repo);
- * const { outcome } = store.put(bytes, ["default"]);
+ * const { outcome } = await store.put(bytes, ["default"]);
  * ```
  */
 export class InstanceStore {
@@ -158,18 +158,18 @@ export class InstanceStore {
   }
 
   /**
-   * Validates, writes durably, then indexes and enqueues one job per model in one SQLite transaction. Throws a
+   * Validates, writes durably, then indexes and enqueues one job per model in one repository transaction. Throws a
    * DicomError for malformed input before anything is written.
    */
-  put(
+  async put(
     bytes: Uint8Array,
     modelIds: readonly string[],
     origin: InstanceRecord["origin"] = "received",
-  ): PutResult {
+  ): Promise<PutResult> {
     const { fields } = inspectInstance(bytes);
     const record = this.prepare(bytes, fields, origin);
     writeDurable(this.pathOf(record.fileKey), bytes);
-    const outcome = this.repo.addInstance(record, origin === "received" ? modelIds : []);
+    const outcome = await this.repo.addInstance(record, origin === "received" ? modelIds : []);
     return { outcome, record };
   }
 

@@ -1,4 +1,4 @@
-/** The service's repository: received instances, the durable analysis job queue, predictions and the audit log, in SQLite. */
+/** The service's repository interface (instances, the durable job queue, predictions, the result outbox, the audit log) and its SQLite implementation. */
 import { createRequire } from "node:module";
 import { RadioLensError } from "../core/errors.js";
 
@@ -88,32 +88,73 @@ export interface InstanceQuery {
 export type AddInstanceResult = "stored" | "duplicate" | "replaced";
 
 /**
- * The one storage interface of the service; SQLite implements it, a PostgreSQL implementation can sit behind
- * the same methods for several instances.
+ * One result object waiting to be sent on to the configured C-STORE destination (the outbox). A row is written
+ * with the job's commit and leaves "pending" only when the destination acknowledged it (status 0x0000).
+ */
+export interface SendRecord {
+  readonly id: number;
+  readonly jobId: number;
+  /** The stored result file (`ab/abcdef….dcm`). */
+  readonly fileKey: string;
+  /** "sending" while one process holds it; back to "pending" after a failure or when that process is gone. */
+  readonly status: "pending" | "sending" | "sent";
+  /** Tries so far, the one in progress included. */
+  readonly attempts: number;
+  /** Not tried again before this time (ISO 8601). */
+  readonly nextAttemptAt: string;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * The one storage interface of the service, asynchronous so that a database server can sit behind it: SQLite
+ * ({@link openSqliteRepository}) for one instance, PostgreSQL (`openPostgresRepository`) for several instances
+ * sharing one database. Both give the same answers; the contract tests run one test body against each.
  */
 export interface Repository {
+  /** "sqlite" or "postgres". */
+  readonly kind: "sqlite" | "postgres";
   /** Indexes a stored instance and enqueues one job per model, in one transaction. */
-  addInstance(rec: InstanceRecord, modelIds: readonly string[]): AddInstanceResult;
-  getInstance(sopInstanceUid: string): InstanceRecord | undefined;
-  findInstances(q: InstanceQuery): InstanceRecord[];
-  /** Atomically moves the oldest pending job to running and returns it. */
-  claimJob(): JobRecord | undefined;
-  /** Commits the prediction and marks the job done in one transaction; false if the job already has one. */
+  addInstance(rec: InstanceRecord, modelIds: readonly string[]): Promise<AddInstanceResult>;
+  getInstance(sopInstanceUid: string): Promise<InstanceRecord | undefined>;
+  findInstances(q: InstanceQuery): Promise<InstanceRecord[]>;
+  /** Atomically moves the oldest pending job to running, claimed by this repository, and returns it. */
+  claimJob(): Promise<JobRecord | undefined>;
+  /**
+   * Commits the prediction, the result instances' index rows, one outbox row per result when `sendResults`, and
+   * the job's "done" mark in one transaction; false (nothing written) if the job already has a prediction.
+   */
   completeJob(
     jobId: number,
     p: Omit<PredictionRecord, "jobId" | "createdAt">,
     results?: readonly InstanceRecord[],
-  ): boolean;
-  failJob(jobId: number, error: string, maxAttempts: number): void;
-  /** Puts jobs left `running` by a crashed process back to pending (their results were never committed). */
-  recoverJobs(): number;
-  listJobs(limit: number, status?: JobRecord["status"]): JobRecord[];
-  countJobs(status: JobRecord["status"]): number;
-  predictionsFor(sopInstanceUid: string): PredictionRecord[];
-  countPredictions(): number;
-  audit(rec: Omit<AuditRecord, "id" | "time"> & { time?: string }): void;
-  listAudit(limit: number, eventId?: string): AuditRecord[];
-  close(): void;
+    sendResults?: boolean,
+  ): Promise<boolean>;
+  /** Back to pending, or "failed" for good once `attempts >= maxAttempts`. */
+  failJob(jobId: number, error: string, maxAttempts: number): Promise<void>;
+  /**
+   * Puts jobs left `running` by a process that is gone back to pending (their results were never committed);
+   * jobs this repository claimed itself are left alone, so it may run at any time. Returns how many.
+   */
+  recoverJobs(): Promise<number>;
+  listJobs(limit: number, status?: JobRecord["status"]): Promise<JobRecord[]>;
+  countJobs(status: JobRecord["status"]): Promise<number>;
+  predictionsFor(sopInstanceUid: string): Promise<PredictionRecord[]>;
+  countPredictions(): Promise<number>;
+  /** Atomically moves the oldest due pending send to "sending", claimed by this repository, and returns it. */
+  claimSend(): Promise<SendRecord | undefined>;
+  /** The destination acknowledged the object. */
+  completeSend(id: number): Promise<void>;
+  /** The send failed: back to pending, not tried again for `delayMs`. */
+  retrySend(id: number, error: string, delayMs: number): Promise<void>;
+  /** Like {@link Repository.recoverJobs} for sends cut by a crash: they become due now. */
+  recoverSends(): Promise<number>;
+  countSends(status: SendRecord["status"]): Promise<number>;
+  listSends(limit: number, status?: SendRecord["status"]): Promise<SendRecord[]>;
+  audit(rec: Omit<AuditRecord, "id" | "time"> & { time?: string }): Promise<void>;
+  listAudit(limit: number, eventId?: string): Promise<AuditRecord[]>;
+  close(): Promise<void>;
 }
 
 interface Db {
@@ -182,11 +223,33 @@ CREATE TABLE IF NOT EXISTS audit (
   object TEXT NOT NULL,
   detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  file_key TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (job_id, file_key)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
 `;
 
-type Row = Record<string, unknown>;
+/** A database row by column name (shared with the PostgreSQL implementation). */
+export type Row = Record<string, unknown>;
 
-const toInstance = (r: Row): InstanceRecord => ({
+/**
+ * An instance row as a record.
+ *
+ * @example
+ * ```ts
+ * toInstance(row).sopInstanceUid;
+ * ```
+ */
+export const toInstance = (r: Row): InstanceRecord => ({
   sopInstanceUid: r["sop_instance_uid"] as string,
   sopClassUid: r["sop_class_uid"] as string,
   studyInstanceUid: r["study_instance_uid"] as string,
@@ -203,7 +266,15 @@ const toInstance = (r: Row): InstanceRecord => ({
   receivedAt: r["received_at"] as string,
 });
 
-const toJob = (r: Row): JobRecord => ({
+/**
+ * A job row as a record.
+ *
+ * @example
+ * ```ts
+ * toJob(row).status; // "pending"
+ * ```
+ */
+export const toJob = (r: Row): JobRecord => ({
   id: r["id"] as number,
   sopInstanceUid: r["sop_instance_uid"] as string,
   sha256: r["sha256"] as string,
@@ -215,7 +286,15 @@ const toJob = (r: Row): JobRecord => ({
   updatedAt: r["updated_at"] as string,
 });
 
-const toPrediction = (r: Row): PredictionRecord => ({
+/**
+ * A prediction row as a record (probabilities are stored as JSON text).
+ *
+ * @example
+ * ```ts
+ * toPrediction(row).probabilities["pneumonia"];
+ * ```
+ */
+export const toPrediction = (r: Row): PredictionRecord => ({
   jobId: r["job_id"] as number,
   sopInstanceUid: r["sop_instance_uid"] as string,
   modelId: r["model_id"] as string,
@@ -226,7 +305,15 @@ const toPrediction = (r: Row): PredictionRecord => ({
   createdAt: r["created_at"] as string,
 });
 
-const toAudit = (r: Row): AuditRecord => ({
+/**
+ * An audit row as a record.
+ *
+ * @example
+ * ```ts
+ * toAudit(row).eventId; // "110104"
+ * ```
+ */
+export const toAudit = (r: Row): AuditRecord => ({
   id: r["id"] as number,
   time: r["time"] as string,
   eventId: r["event_id"] as string,
@@ -241,6 +328,51 @@ const toAudit = (r: Row): AuditRecord => ({
 });
 
 /**
+ * An outbox row as a record.
+ *
+ * @example
+ * ```ts
+ * toSend(row).fileKey;
+ * ```
+ */
+export const toSend = (r: Row): SendRecord => ({
+  id: r["id"] as number,
+  jobId: r["job_id"] as number,
+  fileKey: r["file_key"] as string,
+  status: r["status"] as SendRecord["status"],
+  attempts: r["attempts"] as number,
+  nextAttemptAt: r["next_attempt_at"] as string,
+  error: (r["error"] as string | null) ?? null,
+  createdAt: r["created_at"] as string,
+  updatedAt: r["updated_at"] as string,
+});
+
+/**
+ * Column values of an instance row (shared with the PostgreSQL implementation).
+ *
+ * @example
+ * ```ts
+ * instanceRow(rec)["sop_instance_uid"];
+ * ```
+ */
+export const instanceRow = (rec: InstanceRecord): Row => ({
+  sop_instance_uid: rec.sopInstanceUid,
+  sop_class_uid: rec.sopClassUid,
+  study_instance_uid: rec.studyInstanceUid,
+  series_instance_uid: rec.seriesInstanceUid,
+  modality: rec.modality,
+  study_date: rec.studyDate,
+  patient_id: rec.patientId,
+  patient_name: rec.patientName,
+  accession_number: rec.accessionNumber,
+  sha256: rec.sha256,
+  file_key: rec.fileKey,
+  size: rec.size,
+  origin: rec.origin,
+  received_at: rec.receivedAt,
+});
+
+/**
  * Opens (creating if needed) the SQLite repository at `path` (":memory:" for tests). WAL journal: every commit
  * survives `kill -9`; the transactions that index a received instance (before its acknowledgement) and commit a
  * result also fsync (`synchronous=FULL`), so they survive power loss as well.
@@ -248,7 +380,7 @@ const toAudit = (r: Row): AuditRecord => ({
  * @example
  * ```ts
  * const repo = openSqliteRepository("/var/lib/radiolens/radiolens.db");
- * repo.audit({ eventId: "110100", eventName: "Application Activity", action: "E", outcome: 0, user: "system", role: "system", source: "local", object: "start", detail: "" });
+ * await repo.audit({ eventId: "110100", eventName: "Application Activity", action: "E", outcome: 0, user: "system", role: "system", source: "local", object: "start", detail: "" });
  * ```
  */
 export function openSqliteRepository(path: string): Repository {
@@ -311,23 +443,6 @@ export function openSqliteRepository(path: string): Repository {
     }
   };
 
-  const instanceRow = (rec: InstanceRecord): Row => ({
-    sop_instance_uid: rec.sopInstanceUid,
-    sop_class_uid: rec.sopClassUid,
-    study_instance_uid: rec.studyInstanceUid,
-    series_instance_uid: rec.seriesInstanceUid,
-    modality: rec.modality,
-    study_date: rec.studyDate,
-    patient_id: rec.patientId,
-    patient_name: rec.patientName,
-    accession_number: rec.accessionNumber,
-    sha256: rec.sha256,
-    file_key: rec.fileKey,
-    size: rec.size,
-    origin: rec.origin,
-    received_at: rec.receivedAt,
-  });
-
   const addInstance = db.transaction(
     (rec: InstanceRecord, modelIds: readonly string[]): AddInstanceResult => {
       const old = getInst.get(rec.sopInstanceUid) as Row | undefined;
@@ -340,6 +455,10 @@ export function openSqliteRepository(path: string): Repository {
     },
   );
 
+  // One process owns a SQLite file, so a running job or send it did not claim itself was left by a crash.
+  const mineJobs = new Set<number>();
+  const mineSends = new Set<number>();
+
   const claim = db.transaction((): JobRecord | undefined => {
     const r = pickJob.get() as Row | undefined;
     if (!r) return undefined;
@@ -351,7 +470,8 @@ export function openSqliteRepository(path: string): Repository {
     (
       jobId: number,
       p: Omit<PredictionRecord, "jobId" | "createdAt">,
-      results: readonly InstanceRecord[] = [],
+      results: readonly InstanceRecord[],
+      sendResults: boolean,
     ): boolean => {
       const t = now();
       const r = insPred.run({
@@ -366,18 +486,53 @@ export function openSqliteRepository(path: string): Repository {
       });
       if (r.changes === 0) return false;
       for (const r of results) if (!getInst.get(r.sopInstanceUid)) insInstance.run(instanceRow(r));
+      if (sendResults) for (const r of results) insSend.run(jobId, r.fileKey, t, t, t);
       markDone.run(t, jobId);
       return true;
     },
   );
+  const insSend = db.prepare(
+    "INSERT OR IGNORE INTO outbox (job_id, file_key, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)",
+  );
+  const claimSendTx = db.transaction((): SendRecord | undefined => {
+    const r = db
+      .prepare(
+        "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
+      )
+      .get(now()) as Row | undefined;
+    if (!r) return undefined;
+    const t = now();
+    db.prepare(
+      "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+    ).run(t, r["id"]);
+    return toSend({ ...r, status: "sending", attempts: (r["attempts"] as number) + 1, updated_at: t });
+  });
+  const recoverTx = db.transaction((table: "jobs" | "outbox", from: string, mine: Set<number>): number => {
+    let n = 0;
+    for (const r of db.prepare(`SELECT id FROM ${table} WHERE status = ?`).all(from) as Row[]) {
+      if (mine.has(r["id"] as number)) continue;
+      const t = now();
+      n += (
+        table === "jobs"
+          ? db.prepare("UPDATE jobs SET status = 'pending', updated_at = ? WHERE id = ?").run(t, r["id"])
+          : db
+              .prepare(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+              )
+              .run(t, t, r["id"])
+      ).changes;
+    }
+    return n;
+  });
 
   return {
-    addInstance: (rec, modelIds) => durable(() => addInstance(rec, modelIds)),
-    getInstance: (uid) => {
+    kind: "sqlite",
+    addInstance: async (rec, modelIds) => durable(() => addInstance(rec, modelIds)),
+    getInstance: async (uid) => {
       const r = getInst.get(uid) as Row | undefined;
       return r ? toInstance(r) : undefined;
     },
-    findInstances: (q) => {
+    findInstances: async (q) => {
       const where: string[] = [];
       const args: unknown[] = [];
       const eq = (col: string, v: string | undefined): void => {
@@ -397,29 +552,67 @@ export function openSqliteRepository(path: string): Repository {
         ORDER BY study_instance_uid, series_instance_uid, received_at LIMIT ? OFFSET ?`;
       return (db.prepare(sql).all(...args, q.limit ?? 1000, q.offset ?? 0) as Row[]).map(toInstance);
     },
-    claimJob: () => claim(),
-    completeJob: (id, p, results) => durable(() => complete(id, p, results ?? [])),
-    failJob: (id, error, maxAttempts) => {
-      db.prepare(
-        "UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END, error = ?, updated_at = ? WHERE id = ?",
-      ).run(maxAttempts, error, now(), id);
+    claimJob: async () => {
+      const job = claim();
+      if (job) mineJobs.add(job.id);
+      return job;
     },
-    recoverJobs: () =>
-      db.prepare("UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'running'").run(now())
-        .changes,
-    listJobs: (limit, status) =>
+    completeJob: async (id, p, results, sendResults) => {
+      try {
+        return durable(() => complete(id, p, results ?? [], sendResults ?? false));
+      } finally {
+        mineJobs.delete(id);
+      }
+    },
+    failJob: async (id, error, maxAttempts) => {
+      db.prepare(
+        "UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END, error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+      ).run(maxAttempts, error, now(), id);
+      mineJobs.delete(id);
+    },
+    recoverJobs: async () => recoverTx("jobs", "running", mineJobs),
+    listJobs: async (limit, status) =>
       (status
         ? db.prepare("SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?").all(status, limit)
         : db.prepare("SELECT * FROM jobs ORDER BY id DESC LIMIT ?").all(limit)
       ).map((r) => toJob(r as Row)),
-    countJobs: (status) =>
+    countJobs: async (status) =>
       (db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = ?").get(status) as { n: number }).n,
-    predictionsFor: (uid) =>
+    predictionsFor: async (uid) =>
       (
         db.prepare("SELECT * FROM predictions WHERE sop_instance_uid = ? ORDER BY job_id").all(uid) as Row[]
       ).map(toPrediction),
-    countPredictions: () => (db.prepare("SELECT COUNT(*) AS n FROM predictions").get() as { n: number }).n,
-    audit: (rec) => {
+    countPredictions: async () =>
+      (db.prepare("SELECT COUNT(*) AS n FROM predictions").get() as { n: number }).n,
+    claimSend: async () => {
+      const s = claimSendTx();
+      if (s) mineSends.add(s.id);
+      return s;
+    },
+    completeSend: async (id) => {
+      // An acknowledged send is a promise kept to the destination: fsync it like a result.
+      durable(() =>
+        db
+          .prepare("UPDATE outbox SET status = 'sent', error = NULL, updated_at = ? WHERE id = ?")
+          .run(now(), id),
+      );
+      mineSends.delete(id);
+    },
+    retrySend: async (id, error, delayMs) => {
+      db.prepare(
+        "UPDATE outbox SET status = 'pending', error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+      ).run(error, new Date(Date.now() + delayMs).toISOString(), now(), id);
+      mineSends.delete(id);
+    },
+    recoverSends: async () => recoverTx("outbox", "sending", mineSends),
+    countSends: async (status) =>
+      (db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE status = ?").get(status) as { n: number }).n,
+    listSends: async (limit, status) =>
+      (status
+        ? db.prepare("SELECT * FROM outbox WHERE status = ? ORDER BY id DESC LIMIT ?").all(status, limit)
+        : db.prepare("SELECT * FROM outbox ORDER BY id DESC LIMIT ?").all(limit)
+      ).map((r) => toSend(r as Row)),
+    audit: async (rec) => {
       insAudit.run(
         rec.time ?? now(),
         rec.eventId,
@@ -433,11 +626,13 @@ export function openSqliteRepository(path: string): Repository {
         rec.detail,
       );
     },
-    listAudit: (limit, eventId) =>
+    listAudit: async (limit, eventId) =>
       (eventId
         ? db.prepare("SELECT * FROM audit WHERE event_id = ? ORDER BY id DESC LIMIT ?").all(eventId, limit)
         : db.prepare("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit)
       ).map((r) => toAudit(r as Row)),
-    close: () => db.close(),
+    close: async () => {
+      db.close();
+    },
   };
 }

@@ -172,22 +172,23 @@ test("the micro-batcher runs requests that arrive together as one batch of the r
   }
 });
 
-test("leftover temporary files of a crashed write are removed at start; stored files are kept", () => {
+test("leftover temporary files of a crashed write are removed at start; stored files are kept", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rl-inst-"));
   const repo = openSqliteRepository(":memory:");
   try {
     const store = new InstanceStore(dir, repo);
-    const { record } = store.put(new Uint8Array(readFileSync(sharedData("dicom/pydicom/CT_small.dcm"))), [
-      "m",
-    ]);
+    const { record } = await store.put(
+      new Uint8Array(readFileSync(sharedData("dicom/pydicom/CT_small.dcm"))),
+      ["m"],
+    );
     mkdirSync(join(dir, "ab"), { recursive: true });
     writeFileSync(join(dir, "ab", ".0123456789abcdef.tmp"), "partial");
     assert.equal(store.removeTemporaryFiles(), 1);
     assert.equal(store.removeTemporaryFiles(), 0);
     assert.equal(store.read(record).length, record.size, "the stored instance is untouched");
-    assert.equal(repo.listJobs(10).length, 1, "one job queued for the one model");
+    assert.equal((await repo.listJobs(10)).length, 1, "one job queued for the one model");
   } finally {
-    repo.close();
+    await repo.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -164,24 +164,27 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
     }
     const { study } = (req.params ?? {}) as { study?: string };
     const who = req.principal;
-    const results = items.map((bytes): IngestResult => {
-      const r = ingestInstance(ctx, bytes, {
+    const results: IngestResult[] = [];
+    // One instance after the other, in the order of the parts, each durable before the next.
+    for (const bytes of items) {
+      const r = await ingestInstance(ctx, bytes, {
         via: "stow",
         user: who?.id ?? "anonymous",
         role: who?.role ?? "",
         source: req.ip,
       });
-      if (r.ok && study && r.record.studyInstanceUid !== study) {
-        return {
-          ok: false,
-          code: "RL_STUDY_MISMATCH",
-          reason: 0xc000,
-          message: "instance belongs to another study",
-          record: r.record,
-        };
-      }
-      return r;
-    });
+      results.push(
+        r.ok && study && r.record.studyInstanceUid !== study
+          ? {
+              ok: false,
+              code: "RL_STUDY_MISMATCH",
+              reason: 0xc000,
+              message: "instance belongs to another study",
+              record: r.record,
+            }
+          : r,
+      );
+    }
     const { status, body: json } = stowResponse(results, baseUrl(req));
     // PS3.18 8.4.2 Warning headers carry why each failed part was refused, with its DicomError code.
     const warnings = results
@@ -215,7 +218,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
     { ...qido, schema: { summary: "QIDO-RS: search studies", tags: ["dicomweb"] } },
     async (req, reply) => {
       const studies = groupBy(
-        ctx.repo.findInstances({ ...queryOf(req), limit: 100000, offset: 0 }),
+        await ctx.repo.findInstances({ ...queryOf(req), limit: 100000, offset: 0 }),
         (r) => r.studyInstanceUid,
       );
       const q = queryOf(req);
@@ -247,7 +250,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
     async (req, reply) => {
       const { study } = req.params as { study: string };
       const series = groupBy(
-        ctx.repo.findInstances(queryOf(req, { studyInstanceUid: study })),
+        await ctx.repo.findInstances(queryOf(req, { studyInstanceUid: study })),
         (r) => r.seriesInstanceUid,
       );
       const out = [...series.values()].map((list) => {
@@ -275,7 +278,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
     const base = baseUrl(req);
     return reply
       .type("application/dicom+json")
-      .send(ctx.repo.findInstances(queryOf(req, fixed)).map((r) => instanceJson(r, base)));
+      .send((await ctx.repo.findInstances(queryOf(req, fixed))).map((r) => instanceJson(r, base)));
   };
   app.get(
     "/dicomweb/instances",
@@ -292,8 +295,8 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
   );
 
   const wado = { config: { auth: "viewer" as const, audit: "access" as const } };
-  const retrieve = (q: InstanceQuery, reply: FastifyReply): FastifyReply => {
-    const found = ctx.repo.findInstances({ ...q, limit: 10000 });
+  const retrieve = async (q: InstanceQuery, reply: FastifyReply): Promise<FastifyReply> => {
+    const found = await ctx.repo.findInstances({ ...q, limit: 10000 });
     if (found.length === 0) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instances" });
     return sendMultipart(
       reply,
@@ -320,9 +323,9 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       return retrieve({ studyInstanceUid: p.study, seriesInstanceUid: p.series }, reply);
     },
   );
-  const one = (req: FastifyRequest): InstanceRecord => {
+  const one = async (req: FastifyRequest): Promise<InstanceRecord> => {
     const p = req.params as { study: string; series: string; instance: string };
-    const r = ctx.repo.getInstance(p.instance);
+    const r = await ctx.repo.getInstance(p.instance);
     if (!r || r.studyInstanceUid !== p.study || r.seriesInstanceUid !== p.series)
       throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance" });
     return r;
@@ -333,7 +336,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       ...wado,
       schema: { summary: "WADO-RS: retrieve an instance", tags: ["dicomweb"], params: PARAMS.instance },
     },
-    async (req, reply) => sendMultipart(reply, [ctx.store.read(one(req))]),
+    async (req, reply) => sendMultipart(reply, [ctx.store.read(await one(req))]),
   );
   app.get(
     "/dicomweb/studies/:study/series/:series/instances/:instance/rendered",
@@ -346,7 +349,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       },
     },
     async (req, reply) => {
-      const img = await dicomDisplayImage(ctx.store.read(one(req)));
+      const img = await dicomDisplayImage(ctx.store.read(await one(req)));
       return reply.type("image/png").send(Buffer.from(encodePng(img)));
     },
   );

@@ -81,7 +81,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
       const m = modelOf(ctx, req);
       const body = req.body as Uint8Array | undefined;
       const who = req.principal;
-      const audit = (outcome: 0 | 4 | 8, detail: string): void =>
+      const audit = (outcome: 0 | 4 | 8, detail: string): Promise<void> =>
         recordAudit(ctx.repo, {
           event: "instancesAccessed",
           action: "E",
@@ -110,7 +110,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         ]).finally(() => clearTimeout(timer));
         const explanation = explain === "gradcam" ? explainGradCam(m, image).explanation : undefined;
         const t2 = performance.now();
-        audit(0, `predicted ${format}`);
+        await audit(0, `predicted ${format}`);
         return {
           model: { id: m.id, name: m.card.name, version: m.card.version, runtime: m.runtime },
           label: p.label,
@@ -132,13 +132,13 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
           },
         };
       } catch (e) {
-        audit(
+        await audit(
           (e as { httpStatus?: number }).httpStatus !== undefined &&
             (e as { httpStatus: number }).httpStatus >= 500
             ? 8
             : 4,
           `failed: ${(e as { code?: string }).code ?? "error"}`,
-        );
+        ).catch(() => {});
         throw e;
       }
     },

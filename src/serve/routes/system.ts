@@ -38,7 +38,11 @@ export async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: Service
       const body = {
         status: ctx.ready ? "ready" : "starting",
         models: [...ctx.models.keys()],
-        jobs: { pending: ctx.repo.countJobs("pending"), running: ctx.repo.countJobs("running") },
+        jobs: { pending: await ctx.repo.countJobs("pending"), running: await ctx.repo.countJobs("running") },
+        sends: {
+          pending: await ctx.repo.countSends("pending"),
+          sending: await ctx.repo.countSends("sending"),
+        },
       };
       return reply.code(ctx.ready ? 200 : 503).send(body);
     },
@@ -58,8 +62,17 @@ export async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: Service
         .type(ctx.metrics.registry.contentType)
         .send(
           text +
-            gauge("radiolens_jobs_pending", "Analysis jobs waiting", ctx.repo.countJobs("pending")) +
-            gauge("radiolens_jobs_failed", "Analysis jobs failed for good", ctx.repo.countJobs("failed")),
+            gauge("radiolens_jobs_pending", "Analysis jobs waiting", await ctx.repo.countJobs("pending")) +
+            gauge(
+              "radiolens_jobs_failed",
+              "Analysis jobs failed for good",
+              await ctx.repo.countJobs("failed"),
+            ) +
+            gauge(
+              "radiolens_result_sends_pending",
+              "Result objects not yet acknowledged by the C-STORE destination (outbox)",
+              (await ctx.repo.countSends("pending")) + (await ctx.repo.countSends("sending")),
+            ),
         );
     },
   );
@@ -121,7 +134,7 @@ ${rows}
     },
     async (req) => {
       const q = req.query as { limit: number; status?: "pending" | "running" | "done" | "failed" };
-      return { jobs: ctx.repo.listJobs(q.limit, q.status) };
+      return { jobs: await ctx.repo.listJobs(q.limit, q.status) };
     },
   );
 
@@ -141,9 +154,9 @@ ${rows}
     },
     async (req) => {
       const { sopInstanceUid } = req.params as { sopInstanceUid: string };
-      if (!ctx.repo.getInstance(sopInstanceUid))
+      if (!(await ctx.repo.getInstance(sopInstanceUid)))
         throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance" });
-      return { predictions: ctx.repo.predictionsFor(sopInstanceUid) };
+      return { predictions: await ctx.repo.predictionsFor(sopInstanceUid) };
     },
   );
 
@@ -165,7 +178,7 @@ ${rows}
     },
     async (req) => {
       const q = req.query as { limit: number; eventId?: string };
-      return { records: ctx.repo.listAudit(q.limit, q.eventId) };
+      return { records: await ctx.repo.listAudit(q.limit, q.eventId) };
     },
   );
 }
