@@ -11,6 +11,7 @@ import { buildApp } from "./app.js";
 import { ROLES } from "./auth.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
 import { webConsoleRoutes } from "./routes/web.js";
+import { redactDsn } from "./store-postgres.js";
 
 /**
  * The bundled reference model's folder (written by `npm run build:model`).
@@ -50,6 +51,27 @@ export const ServeConfigSchema = z
     host: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
     dataDir: z.string().default("radiolens-data"),
+    /**
+     * The repository: a PostgreSQL DSN (postgres://user@host:5432/db, several instances sharing one database and
+     * one dataDir) or a SQLite file path; default <dataDir>/radiolens.db.
+     */
+    store: z.string().min(1).optional(),
+    /** PostgreSQL: after how long without a heartbeat an instance's claimed work returns to the queue. */
+    postgres: z
+      .object({
+        leaseMs: z.number().int().min(1000).max(3_600_000),
+        poolSize: z.number().int().min(1).max(100),
+      })
+      .partial()
+      .default({}),
+    /** Result outbox: retry delays (doubling from baseDelayMs up to maxDelayMs, without a limit on tries). */
+    outbox: z
+      .object({
+        baseDelayMs: z.number().int().min(10).max(3_600_000),
+        maxDelayMs: z.number().int().min(10).max(86_400_000),
+      })
+      .partial()
+      .default({}),
     auth: z
       .object({
         apiKeys: z
@@ -146,6 +168,8 @@ export interface RunningService {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly dimse?: { readonly aeTitle: string; readonly port: number };
+  /** Where the repository is: the SQLite path or the DSN without its password. */
+  readonly store: string;
   /** An admin key generated because none was configured (shown once). */
   readonly generatedAdminKey?: string;
   close(): Promise<void>;
@@ -186,6 +210,9 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
       return { dir: resolve(m.dir), ...(m.id ? { id: m.id } : {}), ...(runtime ? { runtime } : {}) };
     }),
     dataDir: cfg.dataDir,
+    ...(cfg.store ? { store: cfg.store } : {}),
+    postgres: clean(cfg.postgres),
+    outbox: clean(cfg.outbox),
     auth: clean({ ...cfg.auth, apiKeys }),
     limits: clean(cfg.limits),
     batching: clean(cfg.batching),
@@ -202,6 +229,7 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
   return {
     app,
     url: `http://${cfg.host}:${port}`,
+    store: cfg.store ? redactDsn(cfg.store) : join(resolve(cfg.dataDir), "radiolens.db"),
     ...(cfg.dimse.enabled ? { dimse: { aeTitle: cfg.dimse.aeTitle, port: cfg.dimse.port } } : {}),
     ...(generatedAdminKey ? { generatedAdminKey } : {}),
     close: async () => {

@@ -600,7 +600,7 @@ export function openSqliteRepository(path: string): Repository {
     },
     retrySend: async (id, error, delayMs) => {
       db.prepare(
-        "UPDATE outbox SET status = 'pending', error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        "UPDATE outbox SET status = 'pending', error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
       ).run(error, new Date(Date.now() + delayMs).toISOString(), now(), id);
       mineSends.delete(id);
     },

@@ -23,14 +23,16 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Serve models over REST, DICOMweb and DICOM C-STORE with auth and audit",
   help: `Usage: radiolens serve [--model DIR[=ID] ...] [--config serve.json] [--port 8080] [--host 127.0.0.1]
-                       [--dicom-port 11112] [--ae-title RADIOLENS] [--allow-ae AE ...] [--data-dir DIR] [--web DIR]
+                       [--dicom-port 11112] [--ae-title RADIOLENS] [--allow-ae AE ...] [--data-dir DIR] [--store DSN|PATH] [--web DIR]
 
 With no --model it serves the bundled reference model (npm run build:model) as 'default'. HTTP routes:
 POST /v1/models/{id}/predict, GET /v1/models, /dicomweb/studies (STOW/QIDO/WADO), /healthz, /readyz, /metrics,
 /openapi.json, /docs. DICOM C-STORE on --dicom-port as --ae-title, accepting only --allow-ae calling AE titles;
 results go back as DICOM SR to dimse.destination of serve.json. Every route but /healthz needs an API key or a
 JWT; with none configured an admin key is generated and printed once. Data (SQLite store, instances) lives in
---data-dir (default ./radiolens-data). A bundle with model.onnx (radiolens export) runs on ONNX Runtime unless
+--data-dir (default ./radiolens-data). --store postgres://user@host:5432/db keeps jobs, predictions, the result
+outbox and the audit log in PostgreSQL instead (password from PGPASSWORD or ~/.pgpass), so several instances can
+share one queue; they must then share --data-dir too (one network folder for the received instances). A bundle with model.onnx (radiolens export) runs on ONNX Runtime unless
 --runtime tfjs; Grad-CAM uses the bundle's tfjs weights either way.`,
   options: {
     model: { type: "string", multiple: true },
@@ -41,6 +43,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
     "ae-title": { type: "string" },
     "allow-ae": { type: "string", multiple: true },
     "data-dir": { type: "string" },
+    store: { type: "string" },
     web: { type: "string" },
     backend: { type: "string" },
     runtime: { type: "string" },
@@ -60,6 +63,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
       port: intOpt(str(args, "port"), "port"),
       host: str(args, "host"),
       dataDir: str(args, "data-dir"),
+      store: str(args, "store"),
       webRoot: str(args, "web"),
       backend: str(args, "backend"),
       runtime: str(args, "runtime"),
@@ -70,6 +74,7 @@ JWT; with none configured an admin key is generated and printed once. Data (SQLi
       `radiolens serve: HTTP ${svc.url}${svc.dimse ? `, DICOM ${svc.dimse.aeTitle} on port ${svc.dimse.port}` : ""}\n`,
     );
     io.stderr(`models: ${[...svc.app.radiolens.models.keys()].join(", ")}; API docs at ${svc.url}/docs\n`);
+    io.stderr(`store: ${svc.app.radiolens.repo.kind} ${svc.store}\n`);
     if (svc.dimse && cfg.dimse.allowedCallingAeTitles.length === 0) {
       io.stderr(
         "DICOM: no calling AE title is allowed yet, so every association is refused; add --allow-ae AE\n",
