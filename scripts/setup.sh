@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential python3 pkg-config  # native addon toolchain
   libdnnl-dev                         # oneDNN, the native CPU engine
+  libopenjp2-7-dev libcharls-dev      # OpenJPEG and CharLS, the native JPEG 2000 / JPEG-LS decoders
+  postgresql                          # the shared store for several service instances (and its tests)
   dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp)
-  python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch  # peers for benchmarks and cross-checks (PIL: pydicom's JPEG decoders)
+  python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch python3-gdcm  # peers for benchmarks and cross-checks (PIL, GDCM: pydicom's JPEG/JPEG-LS decoders)
   chromium                            # headless browser for HTML report and console tests
   curl
 )

@@ -1,5 +1,6 @@
-/** `radiolens doctor`: the active compute backend, threads, oneDNN ISA and library versions. */
+/** `radiolens doctor`: the active compute backend, threads, oneDNN ISA, the JPEG 2000 decoder and library versions. */
 import { type BackendName, initEngine } from "../../engine/backend.js";
+import { jpeg2000Decoder } from "../../io/dicom/native-codecs.js";
 import { type Command, flag, str } from "../command.js";
 
 export const doctorCommand: Command = {
@@ -9,7 +10,8 @@ export const doctorCommand: Command = {
   options: { backend: { type: "string" }, json: { type: "boolean" } },
   async run(args, io) {
     const backend = str(args, "backend") as BackendName | undefined;
-    const info = await initEngine(backend ? { backend } : {});
+    const engine = await initEngine(backend ? { backend } : {});
+    const info = { ...engine, versions: { ...engine.versions, jpeg2000: jpeg2000Decoder() } };
     if (flag(args, "json")) {
       io.stdout(`${JSON.stringify(info, null, 2)}\n`);
       return 0;

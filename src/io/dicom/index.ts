@@ -27,6 +27,7 @@ export {
   type PixelExportHeader,
   type PixelExportResult,
 } from "./export.js";
+export { jpeg2000Decoder, loadNativeCodecs, type NativeCodecs } from "./native-codecs.js";
 export {
   DEFAULT_PARSE_LIMITS,
   type ParsedDicom,
