@@ -14,8 +14,10 @@ import pg from "pg";
  * findPostgresBin(); // "/usr/lib/postgresql/15/bin"
  * ```
  */
-export function findPostgresBin(): string | undefined {
-  const root = "/usr/lib/postgresql";
+export function findPostgresBin(
+  root = "/usr/lib/postgresql",
+  path = process.env["PATH"] ?? "",
+): string | undefined {
   const majors = existsSync(root)
     ? readdirSync(root)
         .filter((d) => /^\d+$/.test(d))
@@ -25,7 +27,7 @@ export function findPostgresBin(): string | undefined {
     const bin = join(root, m, "bin");
     if (existsSync(join(bin, "initdb")) && existsSync(join(bin, "pg_ctl"))) return bin;
   }
-  for (const dir of (process.env["PATH"] ?? "").split(":")) {
+  for (const dir of path.split(":")) {
     if (dir && existsSync(join(dir, "initdb")) && existsSync(join(dir, "pg_ctl"))) return dir;
   }
   return undefined;
@@ -39,6 +41,10 @@ export interface PostgresCluster {
   dsn(database?: string): string;
   /** Creates an empty database and returns its DSN. */
   createDatabase(name: string): Promise<string>;
+  /** Stops the server (fast shutdown) and keeps its files: the database is unreachable until {@link PostgresCluster.resume}. */
+  pause(): void;
+  /** Starts the server again after {@link PostgresCluster.pause}. */
+  resume(): void;
   /** Stops the server (immediate) and removes every file. */
   stop(): void;
 }
@@ -56,8 +62,8 @@ export interface PostgresCluster {
  * cluster.stop();
  * ```
  */
-export function startPostgresCluster(): PostgresCluster {
-  const bin = findPostgresBin();
+export function startPostgresCluster(find: () => string | undefined = findPostgresBin): PostgresCluster {
+  const bin = find();
   if (!bin) {
     throw new Error(
       "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH: install the Debian package `postgresql` (apt-get install -y postgresql; scripts/setup.sh lists it)",
@@ -88,8 +94,7 @@ export function startPostgresCluster(): PostgresCluster {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  try {
-    run("initdb", ["-D", data, "-A", "trust", "-U", "radiolens", "-E", "UTF8", "--no-sync"]);
+  const start = (): void =>
     run("pg_ctl", [
       "-D",
       data,
@@ -100,6 +105,9 @@ export function startPostgresCluster(): PostgresCluster {
       "-w",
       "start",
     ]);
+  try {
+    run("initdb", ["-D", data, "-A", "trust", "-U", "radiolens", "-E", "UTF8", "--no-sync"]);
+    start();
   } catch (e) {
     stop();
     throw e;
@@ -125,6 +133,8 @@ export function startPostgresCluster(): PostgresCluster {
       }
       return dsn(name);
     },
+    pause: () => run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]),
+    resume: start,
     stop,
   };
 }

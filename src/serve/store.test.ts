@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isRadioLensError } from "../core/errors.js";
-import { type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
+import { findPostgresBin, type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
 import { openRepository } from "./repository.js";
 import type { InstanceRecord, Repository } from "./store.js";
 import { isPostgresDsn, openPostgresRepository, redactDsn } from "./store-postgres.js";
@@ -335,4 +335,43 @@ describe("PostgreSQL across processes", () => {
       return true;
     });
   });
+
+  test("the server goes away mid-run: calls fail with RL_ERR_STORE_UNAVAILABLE, then work again when it is back", async () => {
+    assert.ok(cluster);
+    const dsn = await cluster.createDatabase("outage");
+    const repo = await openPostgresRepository(dsn);
+    try {
+      await repo.addInstance(instance(1), ["m1"]);
+      cluster.pause();
+      try {
+        await assert.rejects(repo.countJobs("pending"), (e: unknown) => {
+          assert.ok(isRadioLensError(e, "RL_ERR_STORE_UNAVAILABLE"), String(e));
+          assert.equal(e.httpStatus, 503);
+          return true;
+        });
+        await assert.rejects(repo.claimJob(), (e: unknown) =>
+          isRadioLensError(e, "RL_ERR_STORE_UNAVAILABLE"),
+        );
+      } finally {
+        cluster.resume();
+      }
+      assert.equal(await repo.countJobs("pending"), 1, "the pool reconnects; nothing was lost");
+      assert.equal((await repo.claimJob())?.sopInstanceUid, instance(1).sopInstanceUid);
+    } finally {
+      await repo.close();
+    }
+  });
+});
+
+test("without the PostgreSQL server binaries the tests fail with the package to install", () => {
+  const empty = mkdtempSync(join(tmpdir(), "rl-nopg-"));
+  try {
+    assert.equal(findPostgresBin(empty, ""), undefined);
+    assert.throws(
+      () => startPostgresCluster(() => findPostgresBin(empty, "")),
+      /install the Debian package `postgresql`/,
+    );
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
 });
