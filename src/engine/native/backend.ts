@@ -101,18 +101,111 @@ export interface OnednnAddon extends NativeAddon {
 /** Activation codes understood by the addon (post-ops of conv/matmul, eltwise kernels). */
 export const ACT = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 } as const;
 
-/** The backend class: all storage and fallbacks are the CPU backend's. */
+/** Smallest buffer (in elements) worth pooling: below it V8 allocates faster than a map lookup. */
+const POOL_MIN_ELEMENTS = 1024;
+
+/** Byte budget of free buffers kept for reuse: `RADIOLENS_POOL_MB`, default 512 MB (0 disables the pool). */
+function poolBudgetBytes(): number {
+  const mb = Number(process.env["RADIOLENS_POOL_MB"] ?? "512");
+  return Number.isFinite(mb) && mb >= 0 ? mb * 1024 * 1024 : 512 * 1024 * 1024;
+}
+
+/**
+ * The backend class: all storage and fallbacks are the CPU backend's.
+ *
+ * Native kernels write every element of their outputs, so their output buffers come from a pool of the float32
+ * buffers of disposed tensors instead of fresh zero-filled allocations: a ResNet-18 training step otherwise allocates
+ * about 2 GB that is zeroed, page-faulted in and only returned when V8's garbage collector runs (ADR 014). A buffer is
+ * pooled only while the backend is its sole holder: it was allocated by {@link OnednnBackend.out}, no second tensor
+ * was written over the same `ArrayBuffer` (CPU `Slice` returns subarrays) and it was never handed out by
+ * `readSync`/`read` (`dataSync()` returns the storage itself on this backend).
+ */
 export class OnednnBackend extends MathBackendCPU {
+  private readonly pool = new Map<number, Float32Array[]>();
+  private pooledBytes = 0;
+  private readonly poolBudget = poolBudgetBytes();
+  /** `ArrayBuffer`s allocated by {@link out} that no one but the backend's storage map references. */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
+
   /** Typed view of a tensor's storage when it is float32 and held as a Float32Array. */
   f32(t: tf.TensorInfo): Float32Array | undefined {
     if (t.dtype !== "float32") return undefined;
     const v = this.data.get(t.dataId).values;
     return v instanceof Float32Array ? v : undefined;
   }
-  /** A fresh float32 output tensor with its storage. */
+  /**
+   * A float32 output tensor with its storage, reused from the pool when a buffer of that size is free. The values
+   * are NOT zeroed: callers must write every element.
+   */
   out(shape: number[]): { info: tf.TensorInfo; values: Float32Array } {
-    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    return { info: this.makeTensorInfo(shape, "float32", values), values };
+    let n = 1;
+    for (const d of shape) n *= d;
+    const values = this.buffer(n);
+    return { info: this.adopt(values, shape), values };
+  }
+  /** A buffer of `n` floats, from the pool when one is free (contents undefined), not yet holding a tensor. */
+  buffer(n: number): Float32Array {
+    const reused = n >= POOL_MIN_ELEMENTS ? this.pool.get(n)?.pop() : undefined;
+    if (!reused) return new Float32Array(n);
+    this.pooledBytes -= reused.byteLength;
+    return reused;
+  }
+  /** Makes a buffer from {@link buffer} the storage of a new float32 tensor, poolable once that is disposed. */
+  adopt(values: Float32Array, shape: number[]): tf.TensorInfo {
+    const info = this.makeTensorInfo(shape, "float32", values);
+    if (values.length >= POOL_MIN_ELEMENTS) this.owned.add(values.buffer);
+    return info;
+  }
+  /** Bytes of free buffers currently held for reuse. */
+  pooledByteCount(): number {
+    return this.pooledBytes;
+  }
+  /** Drops every pooled buffer (they are freed by the garbage collector). */
+  drainPool(): void {
+    this.pool.clear();
+    this.pooledBytes = 0;
+  }
+  private release(values: Float32Array): void {
+    if (this.pooledBytes + values.byteLength > this.poolBudget) return;
+    let l = this.pool.get(values.length);
+    if (!l) {
+      l = [];
+      this.pool.set(values.length, l);
+    }
+    l.push(values);
+    this.pooledBytes += values.byteLength;
+  }
+  private disown(values: unknown): void {
+    if (ArrayBuffer.isView(values)) this.owned.delete(values.buffer);
+  }
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    // A second tensor over a pooled buffer (a subarray or the same array) makes it shared: never reuse it.
+    this.disown(values);
+    return super.write(values, shape, dtype);
+  }
+  override move(
+    dataId: tf.DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ): void {
+    this.disown(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    // The caller gets the storage itself and may keep it.
+    if (this.data.has(dataId)) this.disown(this.data.get(dataId).values);
+    return super.readSync(dataId);
+  }
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const r = super.disposeData(dataId, force);
+    if (values instanceof Float32Array && !this.data.has(dataId) && this.owned.has(values.buffer)) {
+      this.owned.delete(values.buffer);
+      this.release(values);
+    }
+    return r;
   }
 }
 
@@ -712,6 +805,8 @@ const BINARY = {
   Minimum: 5,
   SquaredDifference: 6,
 } as const;
+/** Fused gradient forms in the addon's binary kernel (a = dy, b = the forward input x). */
+const GRAD_OP = { SquareGrad: 7, ReluGrad: 8 } as const;
 const UNARY = {
   Step: 0,
   Sqrt: 1,
@@ -724,6 +819,33 @@ const UNARY = {
   Rsqrt: 8,
 } as const;
 
+/**
+ * `out = a op b` with numpy broadcasting of `aShape` and `bShape` to `outShape`, into a new tensor; `undefined` when
+ * the broadcast pattern leaves a strided innermost dimension (the CPU kernel then runs).
+ */
+function nativeBinary(
+  be: OnednnBackend,
+  ad: OnednnAddon,
+  op: number,
+  av: Float32Array,
+  aShape: readonly number[],
+  bv: Float32Array,
+  bShape: readonly number[],
+  outShape: number[],
+): tf.TensorInfo | undefined {
+  const [shape, sa, sb] = collapse(
+    outShape,
+    broadcastStrides(aShape, outShape),
+    broadcastStrides(bShape, outShape),
+  );
+  const last = shape.length - 1;
+  if ((sa[last] ?? 0) > 1 || (sb[last] ?? 0) > 1) return undefined;
+  const o = be.out(outShape);
+  if (o.values.length === 0) return o.info;
+  ad.binary(op, av, bv, o.values, Int32Array.from(shape), Int32Array.from(sa), Int32Array.from(sb));
+  return o.info;
+}
+
 /** Elementwise kernels: tfjs's CPU versions index every broadcast element through generic coordinates. */
 function elementwiseKernels(): tf.KernelConfig[] {
   const binary = Object.entries(BINARY).map(([name, op]) =>
@@ -733,17 +855,7 @@ function elementwiseKernels(): tf.KernelConfig[] {
       const bv = be.f32(b);
       if (!av || !bv) return undefined;
       const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-      const [shape, sa, sb] = collapse(
-        outShape,
-        broadcastStrides(a.shape, outShape),
-        broadcastStrides(b.shape, outShape),
-      );
-      const last = shape.length - 1;
-      if ((sa[last] ?? 0) > 1 || (sb[last] ?? 0) > 1) return undefined;
-      const o = be.out(outShape);
-      if (o.values.length === 0) return o.info;
-      ad.binary(op, av, bv, o.values, Int32Array.from(shape), Int32Array.from(sa), Int32Array.from(sb));
-      return o.info;
+      return nativeBinary(be, ad, op, av, a.shape, bv, b.shape, outShape);
     }),
   );
   const unary = Object.entries(UNARY).map(([name, op]) =>
@@ -839,14 +951,16 @@ function nativeAdamStep(opt: AdamInternals, variableGradients: VariableGradients
     const vv = be.f32(v);
     const gv = be.f32(grad);
     if (!wv || !mv || !vv || !gv || gv.length !== wv.length) throw new Error(`Adam: ${name} is not float32`);
-    const outW = new Float32Array(wv.length);
-    const outM = new Float32Array(wv.length);
-    const outV = new Float32Array(wv.length);
+    const outW = be.buffer(wv.length);
+    const outM = be.buffer(wv.length);
+    const outV = be.buffer(wv.length);
     a.adam(wv, mv, vv, gv, constants, outW, outM, outV);
+    const adopt = (values: Float32Array, shape: number[]) =>
+      tf.engine().makeTensorFromTensorInfo(be.adopt(values, shape)) as tf.Tensor;
     tf.tidy(() => {
-      value.assign(tf.tensor(outW, value.shape, "float32"));
-      m.assign(tf.tensor(outM, m.shape, "float32"));
-      v.assign(tf.tensor(outV, v.shape, "float32"));
+      value.assign(adopt(outW, value.shape));
+      m.assign(adopt(outM, m.shape));
+      v.assign(adopt(outV, v.shape));
     });
   });
   tf.tidy(() => {
@@ -917,7 +1031,7 @@ function patchBatchNormGradient(): void {
       let out: Float32Array[] | undefined;
       const compute = (): Float32Array[] => {
         if (!out) {
-          out = [new Float32Array(xv.length), ...Array.from({ length: 4 }, () => new Float32Array(C))];
+          out = [be.buffer(xv.length), ...Array.from({ length: 4 }, () => be.buffer(C))];
           const [dx, dm, dv, ds, doff] = out as [
             Float32Array,
             Float32Array,
@@ -933,7 +1047,7 @@ function patchBatchNormGradient(): void {
       };
       // Each gradient is requested inside its own tidy, so each one makes its tensor when asked.
       const grad = (i: number, shape: number[]) => () =>
-        tf.tensor(compute()[i] as Float32Array, shape, "float32");
+        tf.engine().makeTensorFromTensorInfo(be.adopt(compute()[i] as Float32Array, shape)) as tf.Tensor;
       return {
         x: grad(0, x.shape),
         mean: grad(1, mean.shape),
@@ -942,6 +1056,67 @@ function patchBatchNormGradient(): void {
         offset: grad(4, [C]),
       };
     },
+  });
+}
+
+let gradientsPatched = false;
+
+/**
+ * One-pass gradients, on this backend only, for ops whose tfjs gradients build full-size temporaries: Relu
+ * (`mul(dy, cast(step(x)))`), Square (`mul(dy, mul(x, 2))`) and Mean (`div(mul(dy, ones(x.shape)), n)`, whose
+ * `ones` is filled element by element in JavaScript). Each native form rounds once where tfjs's exact
+ * intermediate steps (x * 2, a 0/1 mask, dy * 1) do not round, so the gradients are bit-identical (ADR 015).
+ */
+function patchGradients(): void {
+  if (gradientsPatched) return;
+  gradientsPatched = true;
+  const override = (
+    name: string,
+    grad: (
+      dy: tf.Tensor,
+      x: tf.Tensor,
+      be: OnednnBackend,
+      a: OnednnAddon,
+      attrs: tf.NamedAttrMap,
+    ) => tf.TensorInfo | undefined,
+  ) => {
+    const original = tf.getGradient(name);
+    if (!original) return;
+    tf.registerGradient({
+      ...original,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved as (tf.Tensor | undefined)[];
+        const be = tf.backend();
+        if (!(be instanceof OnednnBackend) || !addon || Array.isArray(dy) || !x)
+          return original.gradFunc(dy, saved, attrs);
+        const a = addon;
+        return {
+          x: () => {
+            const info = grad(dy, x, be, a, attrs);
+            if (!info) return (original.gradFunc(dy, saved, attrs)["x"] as () => tf.Tensor)();
+            nativeCalls.set(`${name}Grad`, (nativeCalls.get(`${name}Grad`) ?? 0) + 1);
+            return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor;
+          },
+        };
+      },
+    });
+  };
+  const elementwise = (op: number) => (dy: tf.Tensor, x: tf.Tensor, be: OnednnBackend, a: OnednnAddon) => {
+    const dyv = be.f32(dy);
+    const xv = be.f32(x);
+    if (!dyv || !xv || !tf.util.arraysEqual(dy.shape, x.shape)) return undefined;
+    return nativeBinary(be, a, op, dyv, dy.shape, xv, x.shape, x.shape);
+  };
+  override("Relu", elementwise(GRAD_OP.ReluGrad));
+  override("Square", elementwise(GRAD_OP.SquareGrad));
+  override("Mean", (dy, x, be, a, attrs) => {
+    const dyv = be.f32(dy);
+    if (!dyv) return undefined;
+    const axes = tf.util.parseAxisParam(attrs["axis"] as number | number[], x.shape);
+    const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    if (tf.util.sizeFromShape(expanded) !== dyv.length) return undefined;
+    const n = tf.util.sizeFromShape(x.shape) / dyv.length;
+    return nativeBinary(be, a, BINARY.RealDiv, dyv, expanded, Float32Array.of(n), [], x.shape);
   });
 }
 
@@ -981,6 +1156,7 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
     }
     patchAdam();
     patchBatchNormGradient();
+    patchGradients();
     registered = true;
   }
   const info = a.info();

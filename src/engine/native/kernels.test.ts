@@ -471,3 +471,82 @@ test("elementwise arithmetic with broadcasting, unary math, clip and tile match 
   await compare("Tile", rng, (x) => tf.tile(x, [2, 1, 3]), [shape], ["Tile"]);
   await compare("Tile of broadcast", rng, (x) => tf.tile(x, [4, 3, 1, 2]), [[1, 1, 5, 3]], ["Tile"]);
 });
+
+test("Relu, Square and Mean gradients run as one native pass, bit-identical to cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(18);
+  const cases: [string, Op, number[][]][] = [
+    ["ReluGrad", (x) => tf.relu(x), [[2, 3, 5, 7]]],
+    ["ReluGrad", (x) => tf.relu(x), [[1, 1, 1, 1]]],
+    ["SquareGrad", (x) => tf.square(x), [[3, 17]]],
+    ["MeanGrad", (x) => tf.mean(x, [0, 1, 2]), [[4, 5, 3, 33]]],
+    ["MeanGrad", (x) => tf.mean(x, [1, 2], true), [[2, 6, 5, 7]]],
+    ["MeanGrad", (x) => tf.mean(x, -1), [[5, 11]]],
+    ["MeanGrad", (x) => tf.mean(x), [[3, 4, 5]]],
+    ["MeanGrad", (x) => tf.moments(x, [0, 1, 2]).variance, [[3, 4, 4, 9]]],
+  ];
+  for (const [kernel, op, shapes] of cases) {
+    const inputs = shapes.map((shape) => {
+      const data = randomArray(rng, tf.util.sizeFromShape(shape));
+      // Exact zeros, a NaN and an infinity exercise the step's edges and NaN propagation.
+      if (data.length > 3) [data[0], data[1], data[2]] = [0, Number.NaN, Number.POSITIVE_INFINITY];
+      return { shape, data };
+    });
+    const dySeed = rng.seed();
+    const dyData = (n: number) => randomArray(new Rng(dySeed), n);
+    const before = await nativeCount(kernel);
+    const got = await evaluate("onednn", op, inputs, dyData, true);
+    assert.ok((await nativeCount(kernel)) > before, `${kernel} ${shapes}: did not run natively`);
+    const want = (await evaluate("cpu", op, inputs, dyData, true))[1] as Float32Array;
+    const g = got[1] as Float32Array;
+    assert.equal(g.length, want.length);
+    // Object.is: NaN matches NaN, +0 and -0 differ.
+    const diff = g.findIndex((v, i) => !Object.is(v, want[i]));
+    assert.equal(
+      diff,
+      -1,
+      `${kernel} ${shapes}: gradient[${diff}] ${g[diff]} differs from cpu ${want[diff]}`,
+    );
+  }
+});
+
+test("pooled output buffers never overwrite data a caller still holds", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  await tf.setBackend("onednn");
+  const { OnednnBackend } = await import("./backend.js");
+  const be = tf.backend();
+  assert.ok(be instanceof OnednnBackend);
+  const n = 4096;
+  const x = tf.tensor1d(randomArray(new Rng(19), n));
+  const before = tf.memory().numTensors;
+  // A buffer read by dataSync() belongs to the caller from then on.
+  const a = tf.relu(x);
+  const held = a.dataSync() as Float32Array;
+  const copy = held.slice();
+  a.dispose();
+  // The next output of that size would take the buffer if it had been pooled (and write -x over relu(x)).
+  const e = tf.neg(x);
+  // A contiguous CPU slice is a subarray over its input's buffer: that buffer is shared from then on.
+  const b = tf.relu(x);
+  const part = tf.slice(b, [0], [n / 2]);
+  // be.f32 reads the storage without handing it out, unlike dataSync().
+  const partCopy = be.f32(b)?.slice(0, n / 2);
+  b.dispose();
+  const f = tf.neg(x);
+  assert.deepEqual(held, copy, "a buffer returned by dataSync() was reused");
+  assert.deepEqual(part.dataSync(), partCopy, "a buffer under a live slice was reused");
+  // A plain intermediate is pooled and its buffer serves the next output of the same size.
+  const c = tf.relu(x);
+  const cBuffer = be.f32(c)?.buffer;
+  c.dispose();
+  assert.ok(be.pooledByteCount() >= n * 4, "a disposed native output was not pooled");
+  const d = tf.neg(x);
+  assert.equal(be.f32(d)?.buffer, cBuffer, "the pooled buffer was not reused");
+  assert.deepEqual(d.dataSync(), e.dataSync());
+  tf.dispose([part, d, e, f]);
+  tf.disposeVariables();
+  assert.ok(tf.memory().numTensors <= before + 1);
+  x.dispose();
+});

@@ -824,7 +824,10 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
 // the correctly rounded float32 operation, so float arithmetic (no FMA contraction) is bit-identical to them.
 // Compound operations (squared difference, exp, log) are computed in double as JS does.
 
-enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF };
+// B_SQUARE_GRAD and B_RELU_GRAD are the one-pass forms of tfjs's Square and Relu gradients (a = dy, b = x):
+// mul(dy, mul(x, 2)) and mul(dy, step(x)); x * 2 and the 0/1/NaN step are exact, so one rounding of the product
+// gives tfjs's bits.
+enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF, B_SQUARE_GRAD, B_RELU_GRAD };
 
 template <int OP>
 inline float binop(float x, float y) {
@@ -836,6 +839,8 @@ inline float binop(float x, float y) {
   if constexpr (OP == B_MAX) return std::isnan(x) || std::isnan(y) ? NAN : (x > y ? x : y);
   if constexpr (OP == B_MIN) return std::isnan(x) || std::isnan(y) ? NAN : (x < y ? x : y);
   if constexpr (OP == B_SQDIFF) return static_cast<float>((a - b) * (a - b));
+  if constexpr (OP == B_SQUARE_GRAD) return x * (y * 2.f);
+  if constexpr (OP == B_RELU_GRAD) return x * (std::isnan(y) ? y : (y > 0.f ? 1.f : 0.f));
   return 0.f;
 }
 
@@ -898,6 +903,8 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case B_MAX: binaryLoop<B_MAX>(a, b, out, shape, sa, sb); break;
     case B_MIN: binaryLoop<B_MIN>(a, b, out, shape, sa, sb); break;
     case B_SQDIFF: binaryLoop<B_SQDIFF>(a, b, out, shape, sa, sb); break;
+    case B_SQUARE_GRAD: binaryLoop<B_SQUARE_GRAD>(a, b, out, shape, sa, sb); break;
+    case B_RELU_GRAD: binaryLoop<B_RELU_GRAD>(a, b, out, shape, sa, sb); break;
     default: break;
   }
   return info.Env().Undefined();
