@@ -1,4 +1,5 @@
-/** PNG reading (8/16-bit, gray/RGB/palette, with or without alpha) into MedicalImage through pngjs. */
+/** PNG reading (8/16-bit, gray/RGB/palette, with or without alpha) into MedicalImage: native inflate for the common layouts, pngjs for the rest. */
+import { inflateSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { createImage, type MedicalImage } from "../../core/image.js";
 
@@ -10,9 +11,209 @@ export function isPng(bytes: Uint8Array): boolean {
   return PNG_MAGIC.every((b, i) => bytes[i] === b);
 }
 
+/** CRC-32 table (PNG spec Annex D: polynomial 0xEDB88320, reflected). */
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+function crc32(b: Uint8Array, start: number, end: number): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = (CRC_TABLE[(c ^ (b[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/** Header and image data of a PNG datastream, chunk CRCs checked (PNG spec §5.3, §11.2). */
+interface PngParts {
+  readonly width: number;
+  readonly height: number;
+  readonly depth: number;
+  readonly colorType: number;
+  readonly interlace: number;
+  readonly palette: Uint8Array | undefined;
+  readonly idat: Uint8Array;
+}
+
+function readPngParts(b: Uint8Array): PngParts {
+  if (!isPng(b)) throw new Error("not a PNG file (the signature is missing)");
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let pos = 8;
+  let ihdr:
+    | { width: number; height: number; depth: number; colorType: number; interlace: number }
+    | undefined;
+  let palette: Uint8Array | undefined;
+  const idat: Uint8Array[] = [];
+  let ended = false;
+  while (!ended) {
+    if (pos + 12 > b.length)
+      throw new Error("PNG is truncated: a chunk header runs past the end of the file");
+    const len = dv.getUint32(pos);
+    const type = String.fromCharCode(
+      b[pos + 4] as number,
+      b[pos + 5] as number,
+      b[pos + 6] as number,
+      b[pos + 7] as number,
+    );
+    const dataStart = pos + 8;
+    const dataEnd = dataStart + len;
+    if (len > 0x7fffffff || dataEnd + 4 > b.length)
+      throw new Error(`PNG is truncated: chunk ${type} runs past the end of the file`);
+    if (crc32(b, pos + 4, dataEnd) !== dv.getUint32(dataEnd))
+      throw new Error(`PNG chunk ${type} fails its CRC check`);
+    if (type === "IHDR") {
+      if (len < 13) throw new Error("PNG IHDR chunk is too short");
+      ihdr = {
+        width: dv.getUint32(dataStart),
+        height: dv.getUint32(dataStart + 4),
+        depth: b[dataStart + 8] as number,
+        colorType: b[dataStart + 9] as number,
+        interlace: b[dataStart + 12] as number,
+      };
+    } else if (type === "PLTE") palette = b.subarray(dataStart, dataEnd);
+    else if (type === "IDAT") idat.push(b.subarray(dataStart, dataEnd));
+    else if (type === "IEND") ended = true;
+    pos = dataEnd + 4;
+  }
+  if (!ihdr) throw new Error("PNG has no IHDR chunk");
+  if (idat.length === 0) throw new Error("PNG has no IDAT chunk");
+  const all = idat.length === 1 ? (idat[0] as Uint8Array) : Buffer.concat(idat);
+  return { ...ihdr, palette, idat: all };
+}
+
+/**
+ * Reverses the per-scanline filters (PNG spec §9.2: None, Sub, Up, Average, Paeth) in place; `bpp` is the
+ * filter's byte distance (bytes per complete pixel, at least 1). Returns the unfiltered rows, without filter bytes.
+ */
+function unfilter(raw: Uint8Array, rows: number, stride: number, bpp: number): Uint8Array {
+  const out = new Uint8Array(rows * stride);
+  if (raw.length < rows * (stride + 1)) throw new Error("PNG image data is shorter than its header declares");
+  for (let y = 0; y < rows; y++) {
+    const f = raw[y * (stride + 1)] as number;
+    const src = y * (stride + 1) + 1;
+    const dst = y * stride;
+    const up = dst - stride;
+    switch (f) {
+      case 0:
+        out.set(raw.subarray(src, src + stride), dst);
+        break;
+      case 1:
+        for (let x = 0; x < stride; x++) {
+          out[dst + x] = ((raw[src + x] as number) + (x >= bpp ? (out[dst + x - bpp] as number) : 0)) & 0xff;
+        }
+        break;
+      case 2:
+        for (let x = 0; x < stride; x++) {
+          out[dst + x] = ((raw[src + x] as number) + (y > 0 ? (out[up + x] as number) : 0)) & 0xff;
+        }
+        break;
+      case 3:
+        for (let x = 0; x < stride; x++) {
+          const a = x >= bpp ? (out[dst + x - bpp] as number) : 0;
+          const c = y > 0 ? (out[up + x] as number) : 0;
+          out[dst + x] = ((raw[src + x] as number) + ((a + c) >> 1)) & 0xff;
+        }
+        break;
+      case 4:
+        for (let x = 0; x < stride; x++) {
+          const a = x >= bpp ? (out[dst + x - bpp] as number) : 0;
+          const b = y > 0 ? (out[up + x] as number) : 0;
+          const c = x >= bpp && y > 0 ? (out[up + x - bpp] as number) : 0;
+          const p = a + b - c;
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
+          const pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          out[dst + x] = ((raw[src + x] as number) + pred) & 0xff;
+        }
+        break;
+      default:
+        throw new Error(`PNG scanline ${y} has an unknown filter type ${f}`);
+    }
+  }
+  return out;
+}
+
+const CHANNELS_OF_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * The common PNGs (not interlaced; 8 or 16 bits per sample; or 8-bit palette) decoded directly: native zlib
+ * inflate, then unfiltering and channel selection in one pass, without pngjs's RGBA expansion. Undefined for the
+ * other layouts, which pngjs decodes.
+ */
+function decodePngFast(parts: PngParts): MedicalImage | undefined {
+  const { width, height, depth, colorType, interlace, palette } = parts;
+  const inCh = CHANNELS_OF_TYPE[colorType];
+  if (
+    interlace !== 0 ||
+    inCh === undefined ||
+    (depth !== 8 && depth !== 16) ||
+    (colorType === 3 && depth !== 8)
+  ) {
+    return undefined;
+  }
+  if (colorType === 3 && (!palette || palette.length % 3 !== 0))
+    throw new Error("PNG palette image has no valid PLTE chunk");
+  const bytesPer = depth / 8;
+  const stride = width * inCh * bytesPer;
+  const px = unfilter(inflateSync(parts.idat), height, stride, inCh * bytesPer);
+  const gray = colorType === 0 || colorType === 4;
+  const ch = gray ? 1 : 3;
+  const n = width * height;
+  let data: Uint8Array | Uint16Array;
+  if (colorType === 3) {
+    const pal = palette as Uint8Array;
+    const entries = pal.length / 3;
+    data = new Uint8Array(n * 3);
+    for (let i = 0; i < n; i++) {
+      const k = px[i] as number;
+      if (k >= entries) throw new Error(`PNG pixel uses palette entry ${k} of ${entries}`);
+      data[i * 3] = pal[k * 3] as number;
+      data[i * 3 + 1] = pal[k * 3 + 1] as number;
+      data[i * 3 + 2] = pal[k * 3 + 2] as number;
+    }
+  } else if (depth === 8) {
+    if (inCh === ch) data = px;
+    else {
+      data = new Uint8Array(n * ch);
+      for (let i = 0; i < n; i++) for (let c = 0; c < ch; c++) data[i * ch + c] = px[i * inCh + c] as number;
+    }
+  } else {
+    data = new Uint16Array(n * ch);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < ch; c++) {
+        const o = 2 * (i * inCh + c);
+        data[i * ch + c] = ((px[o] as number) << 8) | (px[o + 1] as number);
+      }
+    }
+  }
+  return pngImage(data, height, width, ch, depth === 16, gray);
+}
+
+function pngImage(
+  data: Uint8Array | Uint16Array,
+  height: number,
+  width: number,
+  ch: number,
+  sixteen: boolean,
+  gray: boolean,
+): MedicalImage {
+  return createImage(data, [height, width, ch], {
+    meta: {
+      format: "png",
+      bitsStored: sixteen ? 16 : 8,
+      photometricInterpretation: gray ? "MONOCHROME2" : "RGB",
+    },
+  });
+}
+
 /**
  * Decodes a PNG. Gray images give 1 channel, colour images 3 (alpha is dropped: medical images carry no
- * transparency); 16-bit samples stay 16-bit (Uint16Array), everything else is 8-bit.
+ * transparency); 16-bit samples stay 16-bit (Uint16Array), everything else is 8-bit. Chunk CRCs are checked.
  *
  * @example
  * ```ts
@@ -20,13 +221,15 @@ export function isPng(bytes: Uint8Array): boolean {
  * ```
  */
 export function decodePng(bytes: Uint8Array): MedicalImage {
-  const probe = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-    skipRescale: true,
-  });
+  const fast = decodePngFast(readPngParts(bytes));
+  if (fast) return fast;
+  // Interlaced (Adam7) and 1/2/4-bit images: pngjs, which expands every layout to RGBA.
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const probe = PNG.sync.read(buf, { skipRescale: true });
   const meta = probe as unknown as { colorType: number; depth: number };
   const { width, height } = probe;
   const sixteen = meta.depth === 16;
-  const png = sixteen ? probe : PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const png = sixteen ? probe : PNG.sync.read(buf);
   const rgba = png.data as unknown as ArrayLike<number>;
   // colorType 0 = gray, 4 = gray + alpha (PNG spec §11.2.2); palette (3) may still be gray but is treated as colour.
   const gray = meta.colorType === 0 || meta.colorType === 4;
@@ -36,13 +239,7 @@ export function decodePng(bytes: Uint8Array): MedicalImage {
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < ch; c++) data[i * ch + c] = rgba[i * 4 + c] as number;
   }
-  return createImage(data, [height, width, ch], {
-    meta: {
-      format: "png",
-      bitsStored: sixteen ? 16 : 8,
-      photometricInterpretation: gray ? "MONOCHROME2" : "RGB",
-    },
-  });
+  return pngImage(data, height, width, ch, sixteen, gray);
 }
 
 /**
