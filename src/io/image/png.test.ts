@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { deflateSync } from "node:zlib";
-import { PNG } from "pngjs";
+import { type ColorType, PNG } from "pngjs";
 import { isRadioLensError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { sharedData } from "../../core/testing.js";
@@ -34,7 +34,7 @@ function randomPng(
   rng: Rng,
   w: number,
   h: number,
-  colorType: number,
+  colorType: ColorType,
   depth: 8 | 16,
   filterType: number,
 ): Buffer {
@@ -122,7 +122,7 @@ describe("decodePng", () => {
   it("equals pngjs for gray, gray+alpha, RGB and RGBA at 8 and 16 bits under every filter type", () => {
     const rng = new Rng(11);
     let compared = 0;
-    for (const colorType of [0, 2, 4, 6]) {
+    for (const colorType of [0, 2, 4, 6] as const) {
       for (const depth of [8, 16] as const) {
         for (const filterType of [-1, 0, 1, 2, 3, 4]) {
           for (const [w, h] of [
