@@ -264,7 +264,8 @@ export class ClaimLoop<T> {
 
 /**
  * The queue worker: claims pending jobs (oldest first) and runs up to `concurrency` at once so the micro-batcher
- * can group them. On start, and then every 10 s, it returns jobs a crashed process left running to the queue.
+ * can group them. On start, and then every `repo.recoverIntervalMs`, it returns jobs a crashed process left
+ * running to the queue.
  *
  * @example
  * ```ts
@@ -282,6 +283,7 @@ export class JobWorker extends ClaimLoop<JobRecord> {
       },
       concurrency,
       pollMs,
+      ctx.repo.recoverIntervalMs,
     );
   }
 }

@@ -43,7 +43,7 @@ export type SendOutcome =
  * none can be lost between commit and send. A row is claimed atomically (one process sends it), sent by
  * C-STORE, and marked sent only on status 0x0000; on any failure it returns to pending with exponential backoff
  * and is tried again, without a limit on tries. A process killed mid-send leaves the row "sending"; the next
- * recovery (at start, then every 10 s; for PostgreSQL once the process's lease ran out) makes it due again, so
+ * recovery (at start, then every `repo.recoverIntervalMs`; for PostgreSQL once the process's lease ran out) makes it due again, so
  * delivery is at least once: a destination may receive a result twice if the process died after the C-STORE
  * response and before the commit, which a PACS treats as a retransmission of the same SOP Instance UID.
  *
@@ -92,6 +92,7 @@ export class ResultOutbox extends ClaimLoop<SendRecord> {
       },
       opts.concurrency ?? 2,
       opts.pollMs ?? 250,
+      repo.recoverIntervalMs,
     );
   }
 }

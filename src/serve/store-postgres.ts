@@ -306,6 +306,8 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
 
   return {
     kind: "postgres",
+    // Checking twice per lease bounds the pick-up of a crashed instance's work at 1.5 leases.
+    recoverIntervalMs: Math.min(10_000, Math.max(250, Math.floor(leaseMs / 2))),
     addInstance: (rec, modelIds) =>
       tx(async (q): Promise<AddInstanceResult> => {
         let outcome: AddInstanceResult = "stored";

@@ -115,6 +115,8 @@ export interface SendRecord {
 export interface Repository {
   /** "sqlite" or "postgres". */
   readonly kind: "sqlite" | "postgres";
+  /** How often workers should call the recover methods to pick up work of processes that are gone. */
+  readonly recoverIntervalMs: number;
   /** Indexes a stored instance and enqueues one job per model, in one transaction. */
   addInstance(rec: InstanceRecord, modelIds: readonly string[]): Promise<AddInstanceResult>;
   getInstance(sopInstanceUid: string): Promise<InstanceRecord | undefined>;
@@ -527,6 +529,8 @@ export function openSqliteRepository(path: string): Repository {
 
   return {
     kind: "sqlite",
+    // Only a crash leaves claims behind, and a restart recovers them at start; the timer is a safety net.
+    recoverIntervalMs: 10_000,
     addInstance: async (rec, modelIds) => durable(() => addInstance(rec, modelIds)),
     getInstance: async (uid) => {
       const r = getInst.get(uid) as Row | undefined;
