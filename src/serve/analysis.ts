@@ -147,17 +147,24 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         permanent(e) ? 0 : (ctx.maxAttempts ?? 3),
       );
     } catch (stored) {
-      // The job stays running under this process's claim; recovery returns it once this process is gone.
-      ctx.onError?.(stored);
+      // The store is unreachable: the job is still claimed by this live process, so no recovery would free it.
+      // Throwing hands it to the worker's release list, retried until the store answers.
+      ctx.onResult?.(job, "failed", e);
+      throw stored;
     }
     ctx.onResult?.(job, "failed", e);
   }
 }
 
+/** What a job left claimed by a store failure is released with: back to pending, or failed at the limit. */
+const STORE_FAILED = "RL_ERR_STORE_UNAVAILABLE: the result could not be committed";
+
 /**
  * A loop that claims work from the repository and runs up to `concurrency` items at once; shared by the analysis
  * worker and the result sender. Claims are asynchronous (a database round trip), so one claiming pass runs at a
- * time and a wake-up during it triggers another pass. Every `recoverMs` it returns work that a process which is
+ * time and a wake-up during it triggers another pass. An item whose run threw (its final store write failed) is
+ * still claimed by this live process, so it is kept and `release`d at each recovery tick until the store answers.
+ * Every `recoverMs` it returns work that a process which is
  * gone had claimed (at start too), so a crashed instance's work is picked up by the survivors.
  *
  * @example
@@ -174,12 +181,15 @@ export class ClaimLoop<T> {
   private claiming: Promise<void> | undefined;
   private again = false;
   private readonly inflight = new Set<Promise<void>>();
+  private readonly unreleased = new Set<T>();
 
   constructor(
     private readonly ops: {
       readonly claim: () => Promise<T | undefined>;
       readonly run: (item: T) => Promise<void>;
       readonly recover: () => Promise<number>;
+      /** Gives back an item whose run failed to record its outcome. */
+      readonly release?: (item: T) => Promise<void>;
       readonly onError?: (error: unknown) => void;
     },
     private readonly concurrency = 4,
@@ -201,6 +211,10 @@ export class ClaimLoop<T> {
 
   private async recover(): Promise<void> {
     try {
+      for (const item of [...this.unreleased]) {
+        await this.ops.release?.(item);
+        this.unreleased.delete(item);
+      }
       await this.ops.recover();
     } catch (e) {
       this.ops.onError?.(e);
@@ -237,7 +251,10 @@ export class ClaimLoop<T> {
       this.active++;
       const p: Promise<void> = this.ops
         .run(item)
-        .catch((e: unknown) => this.ops.onError?.(e))
+        .catch((e: unknown) => {
+          this.ops.onError?.(e);
+          if (this.ops.release) this.unreleased.add(item);
+        })
         .finally(() => {
           this.active--;
           this.inflight.delete(p);
@@ -247,13 +264,19 @@ export class ClaimLoop<T> {
     }
   }
 
-  /** Stops claiming and waits for the work in progress. */
+  /** Stops claiming, waits for the work in progress and tries once more to release what is left claimed. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
     if (this.recoverTimer) clearInterval(this.recoverTimer);
     await this.claiming;
     await Promise.all([...this.inflight]);
+    if (this.unreleased.size > 0) await this.recover();
+  }
+
+  /** Items whose outcome could not be recorded and that wait to be released. */
+  get stranded(): number {
+    return this.unreleased.size;
   }
 
   /** Items running now. */
@@ -279,6 +302,7 @@ export class JobWorker extends ClaimLoop<JobRecord> {
         claim: () => ctx.repo.claimJob(),
         run: (job) => runJob(ctx, job),
         recover: () => ctx.repo.recoverJobs(),
+        release: (job) => ctx.repo.failJob(job.id, STORE_FAILED, ctx.maxAttempts ?? 3),
         ...(ctx.onError ? { onError: ctx.onError } : {}),
       },
       concurrency,

@@ -68,6 +68,8 @@ export class ResultOutbox extends ClaimLoop<SendRecord> {
       {
         claim: () => repo.claimSend(),
         recover: () => repo.recoverSends(),
+        // The outcome of a try could not be recorded: due again at once (at least once, see above).
+        release: (s) => repo.retrySend(s.id, "RL_ERR_STORE_UNAVAILABLE: outcome not recorded", 0),
         run: async (s) => {
           let status: unknown;
           try {

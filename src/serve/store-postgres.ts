@@ -244,21 +244,33 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     } catch (e) {
       throw unavailable(e);
     }
+    // A checked-out client reports a dropped socket as an 'error' event, outside the pool's handler; the query in
+    // progress rejects as well, which is where it is handled.
+    const onSocketError = (): void => {};
+    client.on("error", onSocketError);
+    let broken: Error | undefined;
     try {
       await client.query("BEGIN");
       const result = await fn(async (sql, args = []) => (await client.query(sql, args)).rows as Row[]);
       await client.query("COMMIT");
       return result;
     } catch (e) {
+      if (isConnectionError(e)) {
+        broken = e as Error;
+        throw unavailable(e);
+      }
       await client.query("ROLLBACK").catch(() => {});
-      throw isConnectionError(e) ? unavailable(e) : e;
+      throw e;
     } finally {
-      client.release();
+      client.off("error", onSocketError);
+      // A broken connection is closed rather than returned to the pool.
+      client.release(broken);
     }
   };
 
   try {
     const client = await pool.connect();
+    client.on("error", () => {});
     try {
       await client.query("SELECT pg_advisory_lock($1)", [SCHEMA_LOCK]);
       try {

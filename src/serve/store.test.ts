@@ -1,10 +1,11 @@
 /** Repository contract: one test body run against SQLite and a real PostgreSQL; then two processes' worth of workers on one PostgreSQL queue. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isRadioLensError } from "../core/errors.js";
+import { ClaimLoop } from "./analysis.js";
 import { findPostgresBin, type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
 import { openRepository } from "./repository.js";
 import type { InstanceRecord, Repository } from "./store.js";
@@ -358,6 +359,60 @@ describe("PostgreSQL across processes", () => {
       assert.equal(await repo.countJobs("pending"), 1, "the pool reconnects; nothing was lost");
       assert.equal((await repo.claimJob())?.sopInstanceUid, instance(1).sopInstanceUid);
     } finally {
+      await repo.close();
+    }
+  });
+
+  test("a job whose commit failed in an outage is released when the server is back, then analysed once", async () => {
+    assert.ok(cluster);
+    const c = cluster;
+    const repo = await openPostgresRepository(await c.createDatabase("release"));
+    const errors: unknown[] = [];
+    let runs = 0;
+    const loop = new ClaimLoop(
+      {
+        claim: () => repo.claimJob(),
+        run: async (job) => {
+          // The server goes down between the analysis and its commit, the first time only.
+          if (++runs === 1) c.pause();
+          await repo.completeJob(job.id, prediction(job.sopInstanceUid));
+        },
+        recover: () => repo.recoverJobs(),
+        release: (job) => repo.failJob(job.id, "RL_ERR_STORE_UNAVAILABLE: not committed", 3),
+        onError: (e) => errors.push(e),
+      },
+      1,
+      60_000,
+      100,
+    );
+    try {
+      await repo.addInstance(instance(1), ["m1"]);
+      await loop.start();
+      const deadline = Date.now() + 10_000;
+      while (loop.stranded === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(loop.stranded, 1, "the claimed job could not be committed or failed");
+      assert.ok(errors.some((e) => isRadioLensError(e, "RL_ERR_STORE_UNAVAILABLE")));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(loop.stranded, 1, "kept while the server is down");
+      c.resume();
+      while (loop.stranded > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(
+        loop.stranded,
+        0,
+        errors.map((e) => `${(e as { code?: string }).code} ${(e as Error).message}`).join("\n"),
+      );
+      // Released to pending (not stuck running under this live process's claim), claimed again, committed.
+      while ((await repo.countJobs("done")) === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      await loop.stop();
+      const [job] = await repo.listJobs(1);
+      assert.equal(job?.status, "done");
+      assert.equal(job?.attempts, 2);
+      assert.equal(runs, 2);
+      assert.equal(await repo.countPredictions(), 1);
+    } finally {
+      await loop.stop();
+      if (!existsSync(join(c.dir, "data", "postmaster.pid"))) c.resume();
       await repo.close();
     }
   });
