@@ -87,6 +87,24 @@ test("serve configuration: defaults, overrides and a named bad field", () => {
     assert.equal(c.port, 9100, "command-line flags win over the file");
     assert.equal(c.dimse.port, 104);
     assert.deepEqual(c.dimse.allowedCallingAeTitles, ["CT1"], "nested settings merge");
+    assert.equal(d.store, undefined, "SQLite in dataDir by default");
+    writeFileSync(
+      p,
+      JSON.stringify({
+        store: "postgres://rl@db/rl",
+        postgres: { leaseMs: 5000 },
+        outbox: { maxDelayMs: 30_000 },
+      }),
+    );
+    const pgc = loadServeConfig(p, { store: "postgresql://rl@db2/rl" });
+    assert.equal(pgc.store, "postgresql://rl@db2/rl", "--store wins over the file");
+    assert.equal(pgc.postgres.leaseMs, 5000);
+    assert.equal(pgc.outbox.maxDelayMs, 30_000);
+    writeFileSync(p, JSON.stringify({ postgres: { leaseMs: 10 } }));
+    assert.throws(
+      () => loadServeConfig(p),
+      (e: unknown) => e instanceof RadioLensError && /postgres\.leaseMs/.test(e.message),
+    );
     writeFileSync(p, JSON.stringify({ auth: { apiKeys: [{ id: "a", role: "root", key: "x".repeat(20) }] } }));
     assert.throws(
       () => loadServeConfig(p),
