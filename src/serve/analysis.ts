@@ -164,8 +164,8 @@ const STORE_FAILED = "RL_ERR_STORE_UNAVAILABLE: the result could not be committe
  * worker and the result sender. Claims are asynchronous (a database round trip), so one claiming pass runs at a
  * time and a wake-up during it triggers another pass. An item whose run threw (its final store write failed) is
  * still claimed by this live process, so it is kept and `release`d at each recovery tick until the store answers.
- * Every `recoverMs` it returns work that a process which is
- * gone had claimed (at start too), so a crashed instance's work is picked up by the survivors.
+ * At start and every `recoverMs` it returns work claimed by processes that are gone, so a crashed instance's work
+ * is picked up by the survivors.
  *
  * @example
  * ```ts

@@ -14,6 +14,7 @@ import { createResultSender } from "./dimse.js";
 import { buildMultipart } from "./multipart.js";
 import { retryDelay } from "./outbox.js";
 import { type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
+import { openRepository } from "./repository.js";
 import { withNewUids, writeTestBundle } from "./testing.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-outbox-"));
@@ -164,6 +165,12 @@ for (const kind of ["SQLite", "PostgreSQL"] as const) {
             (await repo.countSends("sent")) === 2 && (await repo.listSends(10, "pending")).length === 2,
         );
         await app.close();
+        // A process that died in the middle of a send: the row is left "sending" under a claim nobody holds.
+        const crashed = await openRepository(store ?? join(dir, "data", "radiolens.db"));
+        await new Promise((r) => setTimeout(r, 450)); // past the 400 ms backoff cap: due
+        const cut = await crashed.claimSend();
+        assert.equal(cut?.status, "sending");
+        await crashed.close();
 
         // 4. Destination up, then a restart on the same store: what was not acknowledged is sent.
         const pacs2 = await startPacs(pacsPort, outDir);
@@ -171,6 +178,7 @@ for (const kind of ["SQLite", "PostgreSQL"] as const) {
         await app.ready();
         await until("the second SR after the restart", () => srs().length === 2);
         await until("nothing pending after the restart", async () => (await pendingMetric(app)) === 0);
+        assert.equal(await app.radiolens.repo.countSends("sent"), 4, "the cut send was recovered and sent");
         await stopPacs(pacs2);
         const exported = (await app.radiolens.repo.listAudit(1000, "110106")).filter((a) => a.outcome === 0);
         assert.equal(exported.length, 4, "each of the 4 result objects acknowledged once");
