@@ -424,7 +424,17 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
         [maxAttempts, error, now(), jobId],
       );
     },
-    recoverJobs: () => recover("jobs", "running"),
+    recoverJobs: async () => {
+      const n = await recover("jobs", "running");
+      // Owners silent for ten leases have had their claims recovered; their rows are only history.
+      await query(
+        `DELETE FROM workers w WHERE w.heartbeat_at < clock_timestamp() - $1 * interval '1 millisecond'
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.claimed_by = w.owner AND j.status = 'running')
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.claimed_by = w.owner AND o.status = 'sending')`,
+        [10 * leaseMs],
+      );
+      return n;
+    },
     listJobs: async (limit, status) =>
       (status
         ? await query("SELECT * FROM jobs WHERE status = $1 ORDER BY id DESC LIMIT $2", [status, limit])
