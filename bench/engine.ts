@@ -243,7 +243,8 @@ async function measureTfjs(
     await model.trainOnBatch(x, y);
   };
   const infer = async () => {
-    const p = tf.tidy(() => model.predict(x) as tf.Tensor);
+    // The whole batch in one call, as the PyTorch peer does (predict would otherwise split it into 32s).
+    const p = tf.tidy(() => model.predict(x, { batchSize: cfg.batch }) as tf.Tensor);
     await p.data();
     p.dispose();
   };
