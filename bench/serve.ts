@@ -1,27 +1,16 @@
 /** bench:serve — PNG predict over loopback with autocannon at concurrency 1 and 8: RadioLens serve vs FastAPI + PyTorch (same architecture and weights). */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createImage } from "../src/core/image.js";
-import { REPO_ROOT, sharedData } from "../src/core/testing.js";
+import { freePort, REPO_ROOT, sharedData } from "../src/core/testing.js";
 import { decodeJpeg, encodePng } from "../src/io/image/index.js";
 import { DEFAULT_MODEL_DIR } from "../src/serve/server.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 5);
 const KEY = "bench-admin-key-0123456789abcdef";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** A 224×224 grayscale PNG from a real chest X-ray (nearest sampling; 224 = 8 × 28 keeps both area resizes exact). */
 async function benchPng(): Promise<Buffer> {

@@ -23,3 +23,22 @@ export function sharedData(...parts: string[]): string {
 export function hasSharedData(): boolean {
   return existsSync(sharedData());
 }
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (for test and benchmark servers).
+ *
+ * @example
+ * ```ts
+ * const port = await freePort();
+ * ```
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

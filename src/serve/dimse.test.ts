@@ -2,12 +2,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { sharedData } from "../core/testing.js";
+import { freePort, sharedData } from "../core/testing.js";
 import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
 import { buildApp } from "./app.js";
@@ -26,16 +25,6 @@ let app: FastifyInstance;
 let scp: DimseServer;
 let pacs: ChildProcess;
 let scpPort = 0;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** storescu's option that proposes a file's own compressed transfer syntax (it cannot decompress these itself). */
 const PROPOSE: Readonly<Record<string, string>> = {

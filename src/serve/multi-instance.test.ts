@@ -2,12 +2,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { sharedData } from "../core/testing.js";
+import { freePort, sharedData } from "../core/testing.js";
 import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
 import { createResultSender } from "./dimse.js";
@@ -31,16 +31,6 @@ after(() => {
   cluster?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function listening(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -5,6 +5,8 @@ import pg from "pg";
 import { RadioLensError } from "../core/errors.js";
 import {
   type AddInstanceResult,
+  AUDIT_COLUMNS,
+  auditValues,
   type InstanceRecord,
   instanceRow,
   type Repository,
@@ -481,20 +483,8 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       ).map(toSend),
     audit: async (rec) => {
       await query(
-        `INSERT INTO audit (time, event_id, event_name, action, outcome, "user", role, source, object, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          rec.time ?? now(),
-          rec.eventId,
-          rec.eventName,
-          rec.action,
-          rec.outcome,
-          rec.user,
-          rec.role,
-          rec.source,
-          rec.object,
-          rec.detail,
-        ],
+        `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        auditValues(rec),
       );
     },
     listAudit: async (limit, eventId) =>

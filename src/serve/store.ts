@@ -374,6 +374,32 @@ export const instanceRow = (rec: InstanceRecord): Row => ({
   received_at: rec.receivedAt,
 });
 
+/** The audit table's columns, in order, shared by both implementations' INSERT statements. */
+export const AUDIT_COLUMNS = `time, event_id, event_name, action, outcome, "user", role, source, object, detail`;
+
+/**
+ * An audit record's values in {@link AUDIT_COLUMNS} order (the time defaults to now).
+ *
+ * @example
+ * ```ts
+ * db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...auditValues(rec));
+ * ```
+ */
+export function auditValues(rec: Omit<AuditRecord, "id" | "time"> & { time?: string }): unknown[] {
+  return [
+    rec.time ?? new Date().toISOString(),
+    rec.eventId,
+    rec.eventName,
+    rec.action,
+    rec.outcome,
+    rec.user,
+    rec.role,
+    rec.source,
+    rec.object,
+    rec.detail,
+  ];
+}
+
 /**
  * Opens (creating if needed) the SQLite repository at `path` (":memory:" for tests). WAL journal: every commit
  * survives `kill -9`; the transactions that index a received instance (before its acknowledgement) and commit a
@@ -430,10 +456,7 @@ export function openSqliteRepository(path: string): Repository {
      @probabilities, @result_sop_instance_uid, @created_at)`,
   );
   const markDone = db.prepare("UPDATE jobs SET status = 'done', error = NULL, updated_at = ? WHERE id = ?");
-  const insAudit = db.prepare(
-    `INSERT INTO audit (time, event_id, event_name, action, outcome, user, role, source, object, detail)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insAudit = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 
   /** Runs `fn` with fsync on commit (power-loss durable), then returns to NORMAL for audit and bookkeeping. */
   const durable = <T>(fn: () => T): T => {
@@ -617,18 +640,7 @@ export function openSqliteRepository(path: string): Repository {
         : db.prepare("SELECT * FROM outbox ORDER BY id DESC LIMIT ?").all(limit)
       ).map((r) => toSend(r as Row)),
     audit: async (rec) => {
-      insAudit.run(
-        rec.time ?? now(),
-        rec.eventId,
-        rec.eventName,
-        rec.action,
-        rec.outcome,
-        rec.user,
-        rec.role,
-        rec.source,
-        rec.object,
-        rec.detail,
-      );
+      insAudit.run(...auditValues(rec));
     },
     listAudit: async (limit, eventId) =>
       (eventId
