@@ -1,4 +1,5 @@
 /** The `onednn` tfjs backend: the CPU backend's tensor storage and kernels, with the hot kernels run by oneDNN. */
+import { createRequire } from "node:module";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { log } from "../../core/log.js";
 import { setNativeRegistrar, tf } from "../backend.js";
@@ -84,6 +85,15 @@ export interface OnednnAddon extends NativeAddon {
     outV: Float32Array,
   ): void;
   clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
+  moments(x: Float32Array, rows: number, channels: number, stats: Float32Array): void;
+  momentsGrad(
+    x: Float32Array,
+    stats: Float32Array,
+    dStats: Float32Array,
+    rows: number,
+    channels: number,
+    dx: Float32Array,
+  ): void;
   tile(x: Float32Array, inShape: Int32Array, out: Float32Array, outShape: Int32Array): void;
   binary(
     op: number,
@@ -1152,6 +1162,69 @@ function patchGradients(): void {
   });
 }
 
+/** `tf.moments` over every axis but the last, as one native op with a one-pass gradient; `undefined` otherwise. */
+function nativeMoments(
+  x: unknown,
+  axis: number | number[] | undefined,
+  keepDims: boolean,
+): { mean: tf.Tensor; variance: tf.Tensor } | undefined {
+  const be = tf.backend();
+  if (!(be instanceof OnednnBackend) || !addon || !(x instanceof tf.Tensor) || axis === undefined)
+    return undefined;
+  const input: tf.Tensor = x;
+  const rank = input.rank;
+  const C = input.shape[rank - 1] ?? 0;
+  if (input.dtype !== "float32" || rank < 2 || C === 0 || input.size === 0) return undefined;
+  const axes = tf.util.parseAxisParam(axis, input.shape).sort((p, q) => p - q);
+  if (axes.length !== rank - 1 || !axes.every((ax, i) => ax === i)) return undefined;
+  const a = addon;
+  const rows = input.size / C;
+  const stats = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xt = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const xv = be.f32(xt) as Float32Array;
+    const o = be.out([2, C]);
+    a.moments(xv, rows, C, o.values);
+    nativeCalls.set("Moments", (nativeCalls.get("Moments") ?? 0) + 1);
+    const value = tf.engine().makeTensorFromTensorInfo(o.info) as tf.Tensor;
+    save([xt, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, st] = saved as [tf.Tensor, tf.Tensor];
+        const dyv = be.f32(dy);
+        const xsv = be.f32(xs);
+        const sv = be.f32(st);
+        if (!dyv || !xsv || !sv) throw new Error("moments gradient: float32 storage expected");
+        const g = be.out(xs.shape);
+        a.momentsGrad(xsv, sv, dyv, rows, C, g.values);
+        nativeCalls.set("MomentsGrad", (nativeCalls.get("MomentsGrad") ?? 0) + 1);
+        return tf.engine().makeTensorFromTensorInfo(g.info) as tf.Tensor;
+      },
+    };
+  })(input);
+  const outShape = keepDims ? input.shape.map((d, i) => (i === rank - 1 ? d : 1)) : [C];
+  const [mean, variance] = tf.unstack(stats).map((t) => tf.reshape(t, outShape)) as [tf.Tensor, tf.Tensor];
+  stats.dispose();
+  return { mean, variance };
+}
+
+let momentsPatched = false;
+
+/**
+ * Routes `tf.moments` over all axes but the last (batch-norm statistics, as tfjs-layers' BatchNormalization computes
+ * them in training) to {@link nativeMoments} while this backend is active (ADR 016). tfjs-layers calls it through
+ * tfjs-core's CommonJS exports object, which is where the patch goes; other calls keep the original.
+ */
+function patchMoments(): void {
+  if (momentsPatched) return;
+  momentsPatched = true;
+  const core = createRequire(import.meta.url)("@tensorflow/tfjs-core") as { moments: typeof tf.moments };
+  const original = core.moments;
+  core.moments = ((x: tf.Tensor | tf.TensorLike, axis?: number | number[], keepDims = false) =>
+    nativeMoments(x, axis, keepDims) ?? original(x, axis, keepDims)) as typeof tf.moments;
+}
+
 let registered = false;
 
 /**
@@ -1189,6 +1262,7 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
     patchAdam();
     patchBatchNormGradient();
     patchGradients();
+    patchMoments();
     registered = true;
   }
   const info = a.info();

@@ -1,5 +1,6 @@
 /** Checks every native oneDNN kernel against the tfjs CPU backend on randomized shapes, forward and gradient. */
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { test } from "node:test";
 import { Rng } from "../../core/rng.js";
 import { initEngine, tf } from "../backend.js";
@@ -549,4 +550,60 @@ test("pooled output buffers never overwrite data a caller still holds", async (t
   tf.disposeVariables();
   assert.ok(tf.memory().numTensors <= before + 1);
   x.dispose();
+});
+
+test("batch-norm statistics (tf.moments as tfjs-layers calls it) run natively and match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  // tfjs-layers calls moments through tfjs-core's CommonJS exports, where the native version is installed.
+  const core = createRequire(import.meta.url)("@tensorflow/tfjs-core") as typeof tf;
+  const rng = new Rng(20);
+  for (const shape of [
+    [4, 6, 5, 33],
+    [1, 3, 3, 1],
+    [7, 130],
+    [2, 3, 2, 4, 65],
+  ]) {
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const op: Op = (x) => {
+      const { mean, variance } = core.moments(x, axes);
+      // A loss that weighs mean and variance differently per channel, so both gradients matter.
+      const w = tf.range(1, (shape.at(-1) ?? 1) + 1);
+      return tf.add(tf.mul(mean, w), tf.mul(variance, tf.sqrt(w)));
+    };
+    const data = randomArray(rng, tf.util.sizeFromShape(shape), 3);
+    // An offset on every 7th element keeps the mean away from zero.
+    for (let i = 0; i < data.length; i += 7) data[i] = (data[i] as number) + 2;
+    const inputs = [{ shape, data }];
+    const dySeed = rng.seed();
+    const dyData = (n: number) => randomArray(new Rng(dySeed), n);
+    const before = [await nativeCount("Moments"), await nativeCount("MomentsGrad")];
+    const got = await evaluate("onednn", op, inputs, dyData, true);
+    assert.ok((await nativeCount("Moments")) > (before[0] ?? 0), `${shape}: Moments did not run natively`);
+    assert.ok(
+      (await nativeCount("MomentsGrad")) > (before[1] ?? 0),
+      `${shape}: MomentsGrad did not run natively`,
+    );
+    const want = await evaluate("cpu", op, inputs, dyData, true);
+    // Statistics: the same op chain's rounding, so the same bits.
+    const stats = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const { mean, variance } = core.moments(tf.tensor(data, shape), axes);
+        return [mean.dataSync().slice(), variance.dataSync().slice()];
+      });
+    };
+    const [m1, v1] = await stats("onednn");
+    const [m0, v0] = await stats("cpu");
+    assert.deepEqual([...(m1 ?? [])], [...(m0 ?? [])], `${shape}: mean differs from cpu`);
+    assert.deepEqual([...(v1 ?? [])], [...(v0 ?? [])], `${shape}: variance differs from cpu`);
+    const e = relErr(got[1] as Float32Array, want[1] as Float32Array);
+    assert.ok(e < TOL, `${shape}: moments gradient relative error ${e}`);
+  }
+  // Other reductions keep tfjs's own path.
+  await tf.setBackend("onednn");
+  const before = await nativeCount("Moments");
+  tf.tidy(() => core.moments(tf.ones([3, 4, 5]), [1]));
+  tf.tidy(() => core.moments(tf.ones([3, 4, 5]), [0, 1], true));
+  assert.equal(await nativeCount("Moments"), before + 1);
 });

@@ -786,6 +786,81 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// moments(x, rows, C, stats): tf.moments(x, all axes but the last) as stats = [mean (C), variance (C)], with the
+// rounding of tfjs's op chain on this backend — mean = Σ_r f32(x / n), variance = Σ_r f32(f32(f32(x - mean)²) / n),
+// sums in double in row order (the Mean kernel above) — but without materializing x - mean and its square: two
+// reads of x instead of four full-size passes and two full-size writes. Each channel is summed on one thread.
+Napi::Value Moments(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const int64_t rows = info[1].As<Napi::Number>().Int64Value();
+  const int64_t C = info[2].As<Napi::Number>().Int64Value();
+  float* mean = f32(info[3]);
+  float* var = mean + C;
+  const float n = static_cast<float>(rows);
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (C + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (rows * C > 250000 && blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * kBlock, c1 = std::min(C, c0 + kBlock), w = c1 - c0;
+    double acc[kBlock] = {0};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * C + c0;
+      for (int64_t c = 0; c < w; ++c) acc[c] += static_cast<double>(row[c] / n);
+    }
+    float m[kBlock];
+    for (int64_t c = 0; c < w; ++c) {
+      m[c] = static_cast<float>(acc[c]);
+      acc[c] = 0;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * C + c0;
+      for (int64_t c = 0; c < w; ++c) {
+        const float d = row[c] - m[c];
+        acc[c] += static_cast<double>((d * d) / n);
+      }
+    }
+    for (int64_t c = 0; c < w; ++c) {
+      mean[c0 + c] = m[c];
+      var[c0 + c] = static_cast<float>(acc[c]);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// momentsGrad(x, stats, dStats, rows, C, dx): the gradient of Moments for upstream gradients dStats = [dMean, dVar]
+// along tfjs's chain (Mean, Sub, Square, Mean gradients): dd = f32(dVar / n) · 2(x - mean), dMean' = dMean - Σ_r dd,
+// dx = dd + dMean' / n. One read of x for Σ dd (in double, row order) and one read plus one write for dx.
+Napi::Value MomentsGrad(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const float* mean = f32(info[1]);
+  const float* dStats = f32(info[2]);
+  const int64_t rows = info[3].As<Napi::Number>().Int64Value();
+  const int64_t C = info[4].As<Napi::Number>().Int64Value();
+  float* dx = f32(info[5]);
+  const float n = static_cast<float>(rows);
+  std::vector<float> dsq(C), dm(C);
+  for (int64_t c = 0; c < C; ++c) dsq[c] = dStats[C + c] / n;
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (C + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (rows * C > 250000 && blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * kBlock, c1 = std::min(C, c0 + kBlock);
+    double acc[kBlock] = {0};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * C;
+      for (int64_t c = c0; c < c1; ++c) acc[c - c0] += static_cast<double>(dsq[c] * ((row[c] - mean[c]) * 2.f));
+    }
+    for (int64_t c = c0; c < c1; ++c) dm[c] = (dStats[c] - static_cast<float>(acc[c - c0])) / n;
+  }
+#pragma omp parallel for schedule(static) if (rows * C > 250000)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * C;
+    float* o = dx + r * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = dsq[c] * ((row[c] - mean[c]) * 2.f) + dm[c];
+  }
+  return info.Env().Undefined();
+}
+
 // adam(w, m, v, g, c, outW, outM, outV) with c = [beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, eps, -lr]
 // (each rounded to float32 by the caller): one Adam step (Kingma & Ba 2015, Algorithm 1) in exactly the operation
 // order and float32 rounding of tfjs's AdamOptimizer.applyGradients, so both paths give identical bits. Outputs may
@@ -1144,6 +1219,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("adam", Napi::Function::New(env, Adam));
+  exports.Set("moments", Napi::Function::New(env, Moments));
+  exports.Set("momentsGrad", Napi::Function::New(env, MomentsGrad));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("tile", Napi::Function::New(env, Tile));
