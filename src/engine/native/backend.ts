@@ -143,9 +143,11 @@ export class OnednnBackend extends MathBackendCPU {
   private pooledBytes = 0;
   private poolHits = 0;
   private poolActivity = 0;
+  /** Per buffer size, the value of `poolActivity` when a buffer of that size last entered or left the pool. */
+  private readonly lastUse = new Map<number, number>();
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private poolMisses = 0;
-  private readonly poolBudget = poolBudgetBytes();
+  private poolBudget = poolBudgetBytes();
   /** `ArrayBuffer`s allocated by {@link out} that no one but the backend's storage map references. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
 
@@ -174,6 +176,7 @@ export class OnednnBackend extends MathBackendCPU {
       return new Float32Array(n);
     }
     this.poolHits++;
+    this.lastUse.set(n, ++this.poolActivity);
     this.pooledBytes -= reused.byteLength;
     return reused;
   }
@@ -191,14 +194,37 @@ export class OnednnBackend extends MathBackendCPU {
   poolStats(): { hits: number; misses: number; pooledBytes: number } {
     return { hits: this.poolHits, misses: this.poolMisses, pooledBytes: this.pooledBytes };
   }
+  /** Sets the pool's byte budget (default from `RADIOLENS_POOL_MB`); buffers beyond it are dropped. */
+  setPoolBudget(bytes: number): void {
+    this.poolBudget = Math.max(0, bytes);
+    if (this.pooledBytes > this.poolBudget) this.drainPool();
+  }
   /** Drops every pooled buffer (they are freed by the garbage collector). */
   drainPool(): void {
     this.pool.clear();
+    this.lastUse.clear();
     this.pooledBytes = 0;
   }
   private release(values: Float32Array): void {
-    if (this.pooledBytes + values.byteLength > this.poolBudget) return;
-    this.poolActivity++;
+    if (values.byteLength > this.poolBudget) return;
+    // Over budget, the sizes used longest ago go first: after one model trains another, the first one's sizes would
+    // otherwise hold the whole budget.
+    while (this.pooledBytes + values.byteLength > this.poolBudget) {
+      let oldest: number | undefined;
+      for (const [n, stamp] of this.lastUse) {
+        if (n !== values.length && (this.pool.get(n)?.length ?? 0) > 0) {
+          if (oldest === undefined || stamp < (this.lastUse.get(oldest) ?? 0)) oldest = n;
+        }
+      }
+      if (oldest === undefined) return;
+      const list = this.pool.get(oldest) as Float32Array[];
+      this.pooledBytes -= (list.pop() as Float32Array).byteLength;
+      if (list.length === 0) {
+        this.pool.delete(oldest);
+        this.lastUse.delete(oldest);
+      }
+    }
+    this.lastUse.set(values.length, ++this.poolActivity);
     if (!this.idleTimer) this.armIdleTimer();
     let l = this.pool.get(values.length);
     if (!l) {

@@ -547,6 +547,18 @@ test("pooled output buffers never overwrite data a caller still holds", async (t
   assert.equal(be.f32(d)?.buffer, cBuffer, "the pooled buffer was not reused");
   assert.deepEqual(d.dataSync(), e.dataSync());
   tf.dispose([part, d, e, f]);
+  // Over budget, the size used longest ago makes room for the newer one.
+  be.setPoolBudget(3 * n * 4);
+  be.drainPool();
+  tf.dispose([tf.relu(x), tf.neg(x), tf.abs(x)]);
+  assert.equal(be.pooledByteCount(), 3 * n * 4, "three buffers of n floats fit the budget");
+  const y = tf.tensor1d(randomArray(new Rng(21), 2 * n));
+  tf.neg(y).dispose();
+  assert.equal(be.pooledByteCount(), 3 * n * 4, "the 2n buffer replaced two n buffers");
+  const z = tf.neg(y);
+  assert.equal(be.pooledByteCount(), n * 4, "the 2n buffer was not reused");
+  be.setPoolBudget(2048 * 1024 * 1024);
+  tf.dispose([y, z]);
   tf.disposeVariables();
   assert.ok(tf.memory().numTensors <= before + 1);
   x.dispose();
