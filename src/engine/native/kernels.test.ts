@@ -224,6 +224,33 @@ test("conv2d with oneDNN-chosen (blocked) activation layouts matches cpu", async
   }
 });
 
+test("conv2d on small feature maps with 16k channels (16-channel-blocked forward) matches cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(22);
+  for (const [size, cin, cout, stride, act] of [
+    [4, 32, 48, 1, "linear"],
+    [7, 16, 32, 2, "relu"],
+    [3, 64, 16, 1, "relu"],
+  ] as const) {
+    await compare(
+      `conv2d ${size}x${size}x${cin}->${cout} s${stride} ${act}`,
+      rng,
+      (x, f, b) =>
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: f as tf.Tensor4D,
+          strides: stride,
+          pad: "same",
+          bias: b,
+          activation: act,
+        }),
+      [[3, size, size, cin], [3, 3, cin, cout], [cout]],
+      ["FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
+    );
+  }
+});
+
 test("depthwise conv2d forward and both gradients match cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
