@@ -64,6 +64,43 @@ export function setNativeRegistrar(r: NativeRegistrar): void {
   nativeRegistrar = r;
 }
 
+/** Constants of one step of RadioLens's Adam/AdamW (`src/train/optim.ts`), as that optimizer computes them. */
+export interface AdamStepConstants {
+  readonly beta1: number;
+  readonly beta2: number;
+  /** Learning rate with the bias correction folded in: lr·√(1−β2ᵗ)/(1−β1ᵗ). */
+  readonly lrT: number;
+  readonly epsilon: number;
+  /** lr · weight decay, when the optimizer adds a decoupled decay term. */
+  readonly lrWeightDecay?: number;
+}
+
+/** Fused kernels a backend offers beyond tfjs's ops; each returns `false` when it cannot run on its inputs. */
+export interface FusedKernels {
+  /** Updates `w`, `m` and `v` in one pass, bit-identical to the optimizer's tfjs op sequence. */
+  adamStep(w: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, c: AdamStepConstants): boolean;
+}
+const fusedByBackend = new Map<string, FusedKernels>();
+
+/** Lets a backend module offer fused kernels (the oneDNN module does, when it registers). */
+export function setFusedKernels(backend: string, k: FusedKernels): void {
+  fusedByBackend.set(backend, k);
+}
+
+/**
+ * The fused kernels of the active backend, if it has any.
+ *
+ * @example
+ * ```ts
+ * if (!fusedKernels()?.adamStep(w, m, v, g, constants)) {
+ *   // run the same update with tfjs ops
+ * }
+ * ```
+ */
+export function fusedKernels(): FusedKernels | undefined {
+  return fusedByBackend.get(tf.getBackend());
+}
+
 async function tryOnednn(threads: number): Promise<{ isa: string; version: string } | string> {
   const addon = loadNativeAddon();
   if (!addon) return nativeLoadError();

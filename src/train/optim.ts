@@ -1,5 +1,5 @@
 /** Adam with its whole state exposed for exact checkpoint/resume (tfjs's Adam recomputes its bias terms on restore). */
-import { tf } from "../engine/backend.js";
+import { fusedKernels, tf } from "../engine/backend.js";
 
 /** Options of {@link Adam}. */
 export interface AdamOptions {
@@ -59,6 +59,15 @@ export class Adam {
     this.step++;
     const t = this.step;
     const lrT = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    // The onednn backend runs the same update, with the same bits, as one native pass per variable.
+    const fused = fusedKernels();
+    const constants = {
+      beta1: this.beta1,
+      beta2: this.beta2,
+      lrT,
+      epsilon: this.epsilon,
+      ...(this.weightDecay > 0 ? { lrWeightDecay: this.learningRate * this.weightDecay } : {}),
+    };
     tf.tidy(() => {
       vars.forEach((w, i) => {
         const g = grads[i] as tf.Tensor;
@@ -70,6 +79,7 @@ export class Adam {
           this.m[i] = m;
           this.v[i] = v;
         }
+        if (fused?.adamStep(w, m, v, g, constants)) return;
         const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const vNew = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(mNew);

@@ -2,7 +2,7 @@
 import { createRequire } from "node:module";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { log } from "../../core/log.js";
-import { setNativeRegistrar, tf } from "../backend.js";
+import { type AdamStepConstants, setFusedKernels, setNativeRegistrar, tf } from "../backend.js";
 import { loadNativeAddon, type NativeAddon } from "./index.js";
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -85,6 +85,16 @@ export interface OnednnAddon extends NativeAddon {
     outV: Float32Array,
   ): void;
   clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
+  adamStep(
+    w: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    constants: Float32Array,
+    outW: Float32Array,
+    outM: Float32Array,
+    outV: Float32Array,
+  ): void;
   moments(x: Float32Array, rows: number, channels: number, stats: Float32Array): void;
   momentsGrad(
     x: Float32Array,
@@ -1038,6 +1048,52 @@ function nativeAdamStep(opt: AdamInternals, variableGradients: VariableGradients
   opt.incrementIterations();
 }
 
+/**
+ * One step of RadioLens's Adam/AdamW (src/train/optim.ts) for one variable as a single native pass, instead of ten
+ * tfjs ops each allocating a variable-sized tensor. Constants are rounded to float32 as the optimizer's scalar
+ * tensors are, so the bits match its op sequence. Fresh (pooled) output buffers, for the reason given above.
+ */
+function fusedAdamStep(
+  w: tf.Variable,
+  m: tf.Variable,
+  v: tf.Variable,
+  g: tf.Tensor,
+  c: AdamStepConstants,
+): boolean {
+  const be = tf.backend();
+  if (!(be instanceof OnednnBackend) || !addon) return false;
+  const wv = be.f32(w);
+  const mv = be.f32(m);
+  const vv = be.f32(v);
+  const gv = be.f32(g);
+  const n = wv?.length ?? -1;
+  if (!wv || !mv || !vv || !gv || mv.length !== n || vv.length !== n || gv.length !== n) return false;
+  const f = Math.fround;
+  const constants = Float32Array.of(
+    f(c.beta1),
+    f(1 - c.beta1),
+    f(c.beta2),
+    f(1 - c.beta2),
+    f(c.lrT),
+    f(c.epsilon),
+    f(c.lrWeightDecay ?? 0),
+    c.lrWeightDecay === undefined ? 0 : 1,
+  );
+  const outW = be.buffer(n);
+  const outM = be.buffer(n);
+  const outV = be.buffer(n);
+  addon.adamStep(wv, mv, vv, gv, constants, outW, outM, outV);
+  const adopt = (values: Float32Array, shape: number[]) =>
+    tf.engine().makeTensorFromTensorInfo(be.adopt(values, shape)) as tf.Tensor;
+  tf.tidy(() => {
+    w.assign(adopt(outW, w.shape));
+    m.assign(adopt(outM, m.shape));
+    v.assign(adopt(outV, v.shape));
+  });
+  nativeCalls.set("AdamStep", (nativeCalls.get("AdamStep") ?? 0) + 1);
+  return true;
+}
+
 let adamPatched = false;
 
 /** Routes tfjs's AdamOptimizer through {@link nativeAdamStep} while the onednn backend is active. */
@@ -1289,6 +1345,7 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
     patchBatchNormGradient();
     patchGradients();
     patchMoments();
+    setFusedKernels("onednn", { adamStep: fusedAdamStep });
     registered = true;
   }
   const info = a.info();

@@ -911,6 +911,36 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// adamStep(w, m, v, g, c, outW, outM, outV) with c = [beta1, 1-beta1, beta2, 1-beta2, lrT, eps, lr·wd, decay?] (each
+// rounded to float32 by the caller): one step of RadioLens's Adam/AdamW (src/train/optim.ts; Kingma & Ba 2015 with
+// the bias correction folded into lrT, Loshchilov & Hutter 2019 for the decoupled decay) in exactly the order and
+// float32 rounding of its tfjs ops, so both paths give identical bits. Outputs may alias inputs.
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  const float* w = f32(info[0]);
+  const float* m = f32(info[1]);
+  const float* v = f32(info[2]);
+  const float* g = f32(info[3]);
+  const float* c = f32(info[4]);
+  float* ow = f32(info[5]);
+  float* om = f32(info[6]);
+  float* ov = f32(info[7]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  const float b1 = c[0], ob1 = c[1], b2 = c[2], ob2 = c[3], lrT = c[4], eps = c[5], lrWd = c[6];
+  const bool decay = c[7] != 0.f;
+#pragma omp parallel for simd schedule(static) if (n > 250000)
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i], wi = w[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    float upd = (mi * lrT) / (std::sqrt(vi) + eps);
+    if (decay) upd = upd + wi * lrWd;
+    ow[i] = wi - upd;
+    om[i] = mi;
+    ov[i] = vi;
+  }
+  return info.Env().Undefined();
+}
+
 // ---------- elementwise arithmetic with broadcasting ----------
 // The tfjs CPU kernels compute in double and round to float32; for + - * / and sqrt of float32 operands that equals
 // the correctly rounded float32 operation, so float arithmetic (no FMA contraction) is bit-identical to them.
@@ -1234,6 +1264,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("adam", Napi::Function::New(env, Adam));
+  exports.Set("adamStep", Napi::Function::New(env, AdamStep));
   exports.Set("moments", Napi::Function::New(env, Moments));
   exports.Set("momentsGrad", Napi::Function::New(env, MomentsGrad));
   exports.Set("binary", Napi::Function::New(env, Binary));
