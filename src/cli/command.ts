@@ -34,20 +34,41 @@ export interface Command {
   run(args: CommandArgs, io: CommandIO): Promise<number | undefined>;
 }
 
-/** Reads a string option, or undefined. */
+/**
+ * Reads a string option, or undefined.
+ *
+ * @example
+ * ```ts
+ * str(args, "out"); // "runs/demo" or undefined
+ * ```
+ */
 export function str(args: CommandArgs, name: string): string | undefined {
   const v = args.values[name];
   return typeof v === "string" ? v : undefined;
 }
 
-/** Reads a string option that may repeat. */
+/**
+ * Reads a string option that may repeat.
+ *
+ * @example
+ * ```ts
+ * strs(args, "model"); // ["models/a", "models/b"]
+ * ```
+ */
 export function strs(args: CommandArgs, name: string): string[] {
   const v = args.values[name];
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === "string");
   return typeof v === "string" ? [v] : [];
 }
 
-/** Reads a boolean flag. */
+/**
+ * Reads a boolean flag.
+ *
+ * @example
+ * ```ts
+ * flag(args, "json"); // true when --json was given
+ * ```
+ */
 export function flag(args: CommandArgs, name: string): boolean {
   return args.values[name] === true;
 }

@@ -45,7 +45,14 @@ export interface CreateImageOptions {
   readonly meta?: Readonly<Record<string, unknown>>;
 }
 
-/** Element type name of a typed array. */
+/**
+ * Element type name of a typed array.
+ *
+ * @example
+ * ```ts
+ * dtypeOf(new Int16Array(4)); // "int16"
+ * ```
+ */
 export function dtypeOf(data: PixelArray): PixelDType {
   if (data instanceof Uint8Array) return "uint8";
   if (data instanceof Int8Array) return "int8";
@@ -57,7 +64,14 @@ export function dtypeOf(data: PixelArray): PixelDType {
   return "float64";
 }
 
-/** Number of spatial dimensions of a `[..., channels]` shape. */
+/**
+ * Number of spatial dimensions of a `[..., channels]` shape.
+ *
+ * @example
+ * ```ts
+ * spatialDims([64, 64, 1]); // 2
+ * ```
+ */
 export function spatialDims(shape: readonly number[]): number {
   return shape.length - 1;
 }

@@ -19,7 +19,14 @@ export function sharedData(...parts: string[]): string {
   return join(base, ...parts);
 }
 
-/** True when the shared data folder is present. */
+/**
+ * True when the shared data folder is present.
+ *
+ * @example
+ * ```ts
+ * if (!hasSharedData()) throw new Error("../shared/data is missing");
+ * ```
+ */
 export function hasSharedData(): boolean {
   return existsSync(sharedData());
 }

@@ -16,7 +16,14 @@ export interface ReadOptions {
   readonly dicom?: "modality" | "display";
 }
 
-/** The Part 10 signature: 128-byte preamble then "DICM" (PS3.10 §7.1). */
+/**
+ * The Part 10 signature: 128-byte preamble then "DICM" (PS3.10 §7.1).
+ *
+ * @example
+ * ```ts
+ * isDicomPart10(readFileSync("CT_small.dcm")); // true ("DICM" at offset 128)
+ * ```
+ */
 export function isDicomPart10(bytes: Uint8Array): boolean {
   return (
     bytes.length >= 132 &&

@@ -159,7 +159,14 @@ export async function saveBundle(
   return full;
 }
 
-/** SHA-256 of a file, hex (dataset fingerprints). */
+/**
+ * SHA-256 of a file, hex (dataset fingerprints).
+ *
+ * @example
+ * ```ts
+ * sha256File("runs/demo/weights.bin"); // "9f86d0…"
+ * ```
+ */
 export function sha256File(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }

@@ -158,7 +158,14 @@ export function findAll(patterns: readonly Pattern[], tokens: readonly string[])
   return out;
 }
 
-/** True when spans `a` and `b` share a token. */
+/**
+ * True when spans `a` and `b` share a token.
+ *
+ * @example
+ * ```ts
+ * overlaps({ start: 0, end: 5 }, { start: 3, end: 9 }); // true
+ * ```
+ */
 export function overlaps(a: { start: number; end: number }, b: { start: number; end: number }): boolean {
   return a.start < b.end && b.start < a.end;
 }

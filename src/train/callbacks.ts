@@ -153,12 +153,26 @@ export function earlyStopping(opts: EarlyStoppingOptions): Callback {
 /** A learning-rate schedule: epoch (0-based) and base LR → LR for that epoch. */
 export type Schedule = (epoch: number, baseLr: number) => number;
 
-/** Step decay: multiply by `gamma` every `stepSize` epochs. */
+/**
+ * Step decay: multiply by `gamma` every `stepSize` epochs.
+ *
+ * @example
+ * ```ts
+ * stepDecay(10, 0.1)(25, 1e-3); // 1e-5 (epoch 25, base rate 1e-3)
+ * ```
+ */
 export function stepDecay(stepSize: number, gamma = 0.1): Schedule {
   return (e, lr) => lr * gamma ** Math.floor(e / stepSize);
 }
 
-/** Cosine annealing to `minLr` over `epochs` (Loshchilov & Hutter, SGDR, ICLR 2017, without restarts). */
+/**
+ * Cosine annealing to `minLr` over `epochs` (Loshchilov & Hutter, SGDR, ICLR 2017, without restarts).
+ *
+ * @example
+ * ```ts
+ * cosineDecay(50)(25, 1e-3); // 5e-4 (half-way through 50 epochs)
+ * ```
+ */
 export function cosineDecay(epochs: number, minLr = 0): Schedule {
   return (e, lr) => minLr + 0.5 * (lr - minLr) * (1 + Math.cos((Math.PI * Math.min(e, epochs)) / epochs));
 }

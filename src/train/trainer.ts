@@ -9,6 +9,14 @@ import type { Adam } from "./optim.js";
 
 /** Loss functions the trainer knows by name; a custom function gets (targets, predictions) and returns per-sample losses. */
 export type LossName = "categoricalCrossentropy" | "binaryCrossentropy";
+/**
+ * A custom loss: per-sample losses from targets and predictions.
+ *
+ * @example
+ * ```ts
+ * const mse: LossFn = (y, p) => tf.mean(tf.squaredDifference(y, p), -1) as tf.Tensor1D;
+ * ```
+ */
 export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
 
 /** Metrics of one step or epoch. */

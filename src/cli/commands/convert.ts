@@ -4,6 +4,14 @@ import { convertDicom } from "../../io/dicom/convert.js";
 import { WINDOW_PRESETS, type WindowPreset } from "../../io/dicom/pipeline.js";
 import { type Command, flag, str } from "../command.js";
 
+/**
+ * `radiolens convert`: a DICOM file or series folder to PNG (windowed) or NIfTI.
+ *
+ * @example
+ * ```ts
+ * await runCli(["convert", "CT_small.dcm", "ct.png", "--preset", "mediastinum"]);
+ * ```
+ */
 export const convertCommand: Command = {
   name: "convert",
   summary: "Convert DICOM to a windowed PNG, or a file or series folder to NIfTI",

@@ -3,6 +3,14 @@ import { RadioLensError } from "../../core/errors.js";
 import { exportStoredPixels } from "../../io/dicom/export.js";
 import { type Command, flag, str } from "../command.js";
 
+/**
+ * `radiolens dicom pixels`: the stored values of every frame, as `<prefix>.bin` + `<prefix>.json`.
+ *
+ * @example
+ * ```ts
+ * await runCli(["dicom", "pixels", "CT_small.dcm", "--out", "ct"]);
+ * ```
+ */
 export const dicomPixelsCommand: Command = {
   name: "dicom pixels",
   summary: "Write a DICOM file's decoded stored pixel values (before any LUT) as .bin + .json",

@@ -3,6 +3,14 @@ import { type BackendName, initEngine } from "../../engine/backend.js";
 import { jpeg2000Decoder } from "../../io/dicom/native-codecs.js";
 import { type Command, flag, str } from "../command.js";
 
+/**
+ * `radiolens doctor`: what this machine computes and decodes with.
+ *
+ * @example
+ * ```ts
+ * await runCli(["doctor", "--json"]);
+ * ```
+ */
 export const doctorCommand: Command = {
   name: "doctor",
   summary: "Show the compute backend, threads, ISA and library versions",

@@ -7,6 +7,14 @@ import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
 import { evaluateBundle } from "../../train/evaluate.js";
 import { type Command, flag, str } from "../command.js";
 
+/**
+ * `radiolens evaluate`: clinical metrics of a model bundle on a dataset split.
+ *
+ * @example
+ * ```ts
+ * await runCli(["evaluate", "--model", "runs/demo", "--data", "pneumoniamnist.npz", "--split", "test"]);
+ * ```
+ */
 export const evaluateCommand: Command = {
   name: "evaluate",
   summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",

@@ -4,6 +4,14 @@ import { initEngine } from "../../engine/backend.js";
 import { exportBundleOnnx } from "../../models/onnx/bundle-runtime.js";
 import { type Command, str } from "../command.js";
 
+/**
+ * `radiolens export`: writes `model.onnx` beside a bundle, checked against tfjs.
+ *
+ * @example
+ * ```ts
+ * await runCli(["export", "--model", "runs/demo", "--format", "onnx"]);
+ * ```
+ */
 export const exportCommand: Command = {
   name: "export",
   summary: "Export a model bundle to ONNX (model.onnx next to the tfjs weights, recorded in the card)",

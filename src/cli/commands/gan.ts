@@ -12,6 +12,14 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/**
+ * `radiolens gan train`: trains the conditional DCGAN for a time or epoch budget.
+ *
+ * @example
+ * ```ts
+ * await runCli(["gan", "train", "--data", "pneumoniamnist.npz", "--out", "runs/gan", "--seconds", "300"]);
+ * ```
+ */
 export const ganTrainCommand: Command = {
   name: "gan train",
   summary: "Train a class-conditional DCGAN and write a sample grid",
@@ -53,6 +61,14 @@ Writes DIR/generator/ (tfjs model), DIR/gan.json, DIR/log.jsonl and DIR/samples.
   },
 };
 
+/**
+ * `radiolens gan sample`: a grid of generated images from a trained DCGAN.
+ *
+ * @example
+ * ```ts
+ * await runCli(["gan", "sample", "--model", "runs/gan", "--out", "grid.png"]);
+ * ```
+ */
 export const ganSampleCommand: Command = {
   name: "gan sample",
   summary: "Generate images with a trained GAN as a PNG grid",

@@ -14,6 +14,14 @@ function read(path: string): Buffer {
   }
 }
 
+/**
+ * `radiolens import`: an ONNX model plus its card as a RadioLens bundle.
+ *
+ * @example
+ * ```ts
+ * await runCli(["import", "--onnx", "model.onnx", "--card", "card.json", "--out", "models/imported"]);
+ * ```
+ */
 export const importCommand: Command = {
   name: "import",
   summary: "Make a bundle from an external ONNX classifier/segmenter plus a model card",

@@ -4,6 +4,14 @@ import { RadioLensError } from "../../core/errors.js";
 import { describeDicom } from "../../io/dicom/export.js";
 import { type Command, flag } from "../command.js";
 
+/**
+ * `radiolens info`: key attributes, transfer syntax, frames and pixel statistics of a DICOM file.
+ *
+ * @example
+ * ```ts
+ * await runCli(["info", "CT_small.dcm", "--json"]);
+ * ```
+ */
 export const infoCommand: Command = {
   name: "info",
   summary: "Show a DICOM file's transfer syntax, image attributes, frames and pixel statistics",

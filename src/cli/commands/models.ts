@@ -2,6 +2,14 @@
 import { MODELS } from "../../models/registry.js";
 import { type Command, flag } from "../command.js";
 
+/**
+ * `radiolens models`: the architectures the zoo can build.
+ *
+ * @example
+ * ```ts
+ * await runCli(["models", "--json"]);
+ * ```
+ */
 export const modelsCommand: Command = {
   name: "models",
   summary: "List the model architectures",

@@ -12,6 +12,14 @@ import {
 } from "../../models/onnx/bundle-runtime.js";
 import { type Command, flag, str } from "../command.js";
 
+/**
+ * `radiolens predict`: class probabilities for images with a model bundle.
+ *
+ * @example
+ * ```ts
+ * await runCli(["predict", "--model", "runs/demo", "xray.png", "--json"]);
+ * ```
+ */
 export const predictCommand: Command = {
   name: "predict",
   summary: "Predict class probabilities for images with a model bundle",

@@ -25,6 +25,14 @@ function int(args: CommandArgs, name: string, fallback?: number): number {
   return n;
 }
 
+/**
+ * `radiolens train`: trains a zoo model on a dataset and writes a bundle.
+ *
+ * @example
+ * ```ts
+ * await runCli(["train", "--data", "pneumoniamnist.npz", "--model", "seed-cnn", "--epochs", "3", "--batch-size", "32", "--seed", "1", "--out", "runs/demo"]);
+ * ```
+ */
 export const trainCommand: Command = {
   name: "train",
   summary: "Train a model on a dataset and write a model bundle",

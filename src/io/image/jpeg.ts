@@ -2,12 +2,26 @@
 import jpeg from "jpeg-js";
 import { createImage, type MedicalImage } from "../../core/image.js";
 
-/** True when the bytes start with a JPEG SOI marker followed by another marker (ITU T.81 §B.1.1.3). */
+/**
+ * True when the bytes start with a JPEG SOI marker followed by another marker (ITU T.81 §B.1.1.3).
+ *
+ * @example
+ * ```ts
+ * isJpeg(readFileSync("xray.jpg")); // true
+ * ```
+ */
 export function isJpeg(bytes: Uint8Array): boolean {
   return bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
-/** Number of components declared by the first SOF segment, or 0 when none is found (ITU T.81 §B.2.2). */
+/**
+ * Number of components declared by the first SOF segment, or 0 when none is found (ITU T.81 §B.2.2).
+ *
+ * @example
+ * ```ts
+ * jpegComponents(readFileSync("xray.jpg")); // 1 for grey, 3 for colour
+ * ```
+ */
 export function jpegComponents(bytes: Uint8Array): number {
   let i = 2;
   while (i + 9 < bytes.length) {

@@ -6,7 +6,14 @@ import { createImage, type MedicalImage } from "../../core/image.js";
 /** PNG signature (PNG spec §5.2). */
 export const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
 
-/** True when the bytes start with the PNG signature. */
+/**
+ * True when the bytes start with the PNG signature.
+ *
+ * @example
+ * ```ts
+ * isPng(readFileSync("xray.png")); // true
+ * ```
+ */
 export function isPng(bytes: Uint8Array): boolean {
   return PNG_MAGIC.every((b, i) => bytes[i] === b);
 }

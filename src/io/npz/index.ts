@@ -65,7 +65,14 @@ export function readNpz(source: string | Uint8Array, only?: readonly string[]): 
   return out;
 }
 
-/** Names of the arrays in an .npz (reads the central directory only). */
+/**
+ * Names of the arrays in an .npz (reads the central directory only).
+ *
+ * @example
+ * ```ts
+ * listKeys(readFileSync("pneumoniamnist.npz")); // "train_images, train_labels, ..."
+ * ```
+ */
 export function listKeys(bytes: Uint8Array): string {
   const names: string[] = [];
   unzipSync(bytes, {

@@ -23,7 +23,14 @@ export interface NpyArray {
   readonly data: PixelArray;
 }
 
-/** Thrown for a malformed .npy member; the npz reader turns it into RL_ERR_NPZ_INVALID. */
+/**
+ * Thrown for a malformed .npy member; the npz reader turns it into RL_ERR_NPZ_INVALID.
+ *
+ * @example
+ * ```ts
+ * throw new NpyFormatError("the .npy magic string is missing");
+ * ```
+ */
 export class NpyFormatError extends Error {
   override readonly name = "NpyFormatError";
 }

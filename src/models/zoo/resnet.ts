@@ -28,7 +28,14 @@ const STAGES: Readonly<Record<ResNetDepth, readonly number[]>> = {
   50: [3, 4, 6, 3],
 };
 
-/** Batch-norm settings of the PyTorch reference (eps 1e-5, momentum 0.1 = Keras momentum 0.9). */
+/**
+ * Batch-norm settings of the PyTorch reference (eps 1e-5, momentum 0.1 = Keras momentum 0.9).
+ *
+ * @example
+ * ```ts
+ * const bn = batchNorm("stem_bn"); // momentum 0.9 (PyTorch 0.1), epsilon 1e-5
+ * ```
+ */
 export function batchNorm(name: string): tfl.layers.Layer {
   return tfl.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name });
 }
