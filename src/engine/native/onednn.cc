@@ -41,6 +41,10 @@ dnnl::stream& strm() {
 
 int g_threads = 1;
 
+// Channels per work item of the per-channel reductions: each channel is summed by one thread in row order (so the
+// bits do not depend on the thread count), and 16 channels give a 64-channel layer four items to share out.
+constexpr int64_t kChannelBlock = 16;
+
 // ---------- argument helpers ----------
 
 float* f32(const Napi::Value& v) {
@@ -724,7 +728,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   const int64_t inner = info[3].As<Napi::Number>().Int64Value();
   float* out = f32(info[4]);
   const float divisor = info[5].As<Napi::Number>().FloatValue();
-  constexpr int64_t kBlock = 64;
+  constexpr int64_t kBlock = kChannelBlock;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
   const bool div = divisor != 1.f;
 #pragma omp parallel for schedule(static) if (outer * R * inner > 250000 && outer * blocks > 1)
@@ -769,7 +773,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     r[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c] + eps)));
     sc[c] = scale ? scale[c] : 1.f;
   }
-  constexpr int64_t kBlock = 64;
+  constexpr int64_t kBlock = kChannelBlock;
   const int64_t blocks = (C + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (rows * C > 250000 && blocks > 1)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -812,7 +816,7 @@ Napi::Value Moments(const Napi::CallbackInfo& info) {
   float* mean = f32(info[3]);
   float* var = mean + C;
   const float n = static_cast<float>(rows);
-  constexpr int64_t kBlock = 64;
+  constexpr int64_t kBlock = kChannelBlock;
   const int64_t blocks = (C + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (rows * C > 250000 && blocks > 1)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -855,7 +859,7 @@ Napi::Value MomentsGrad(const Napi::CallbackInfo& info) {
   const float n = static_cast<float>(rows);
   std::vector<float> dsq(C), dm(C);
   for (int64_t c = 0; c < C; ++c) dsq[c] = dStats[C + c] / n;
-  constexpr int64_t kBlock = 64;
+  constexpr int64_t kBlock = kChannelBlock;
   const int64_t blocks = (C + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (rows * C > 250000 && blocks > 1)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -981,7 +985,29 @@ void binaryLoop(const float* a, const float* b, float* out, const std::vector<in
   const int64_t ia = sa[rank - 1], ib = sb[rank - 1];
   int64_t outer = 1;
   for (int d = 0; d < rank - 1; ++d) outer *= shape[d];
-#pragma omp parallel for schedule(static) if (outer * inner > 250000 && outer > 1)
+  if (outer == 1) {
+    // Same-shape operands collapse to one row: split the row itself between threads.
+    constexpr int64_t kChunk = 16384;
+    const int64_t chunks = (inner + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (inner > 250000)
+    for (int64_t k = 0; k < chunks; ++k) {
+      const int64_t j0 = k * kChunk, j1 = std::min(inner, j0 + kChunk);
+      if (ia == 1 && ib == 1) {
+        for (int64_t j = j0; j < j1; ++j) out[j] = binop<OP>(a[j], b[j]);
+      } else if (ia == 1) {
+        const float y = b[0];
+        for (int64_t j = j0; j < j1; ++j) out[j] = binop<OP>(a[j], y);
+      } else if (ib == 1) {
+        const float x = a[0];
+        for (int64_t j = j0; j < j1; ++j) out[j] = binop<OP>(x, b[j]);
+      } else {
+        const float v = binop<OP>(a[0], b[0]);
+        for (int64_t j = j0; j < j1; ++j) out[j] = v;
+      }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (outer * inner > 250000)
   for (int64_t r = 0; r < outer; ++r) {
     int64_t offA = 0, offB = 0, rem = r;
     for (int d = rank - 2; d >= 0; --d) {
