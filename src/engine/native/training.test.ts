@@ -122,6 +122,88 @@ test("training twice with the same seed gives byte-identical weights (1 and 2 th
   }
 });
 
+/** A residual block with batch normalization (the ResNet-18 pattern) and a softmax head, seeded. */
+function residualNet(seed: number): tfl.LayersModel {
+  const init = (s: number) => tfl.initializers.glorotUniform({ seed: seed + s });
+  const conv = (x: tfl.SymbolicTensor, filters: number, k: number, s: number) =>
+    tfl.layers
+      .conv2d({ filters, kernelSize: k, padding: "same", useBias: false, kernelInitializer: init(s) })
+      .apply(x) as tfl.SymbolicTensor;
+  const bn = (x: tfl.SymbolicTensor) => tfl.layers.batchNormalization().apply(x) as tfl.SymbolicTensor;
+  const relu = (x: tfl.SymbolicTensor) => tfl.layers.reLU().apply(x) as tfl.SymbolicTensor;
+  const input = tfl.input({ shape: [8, 8, 3] });
+  const stem = relu(bn(conv(input, 16, 3, 0)));
+  const y = bn(conv(relu(bn(conv(stem, 16, 3, 1))), 16, 3, 2));
+  const x = relu(tfl.layers.add().apply([y, stem]) as tfl.SymbolicTensor);
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
+  const out = tfl.layers
+    .dense({ units: 4, activation: "softmax", kernelInitializer: init(3) })
+    .apply(pooled) as tfl.SymbolicTensor;
+  const m = tfl.model({ inputs: input, outputs: out });
+  m.compile({ optimizer: tf.train.adam(1e-2), loss: "categoricalCrossentropy" });
+  return m;
+}
+
+/** Losses and final weights (moving statistics included) of a few steps of {@link residualNet}. */
+async function trainResidual(
+  backend: "onednn" | "cpu",
+  threads?: number,
+): Promise<{ losses: number[]; weights: Float32Array[] }> {
+  await initEngine({ backend, ...(threads ? { threads } : {}) });
+  const model = residualNet(4);
+  const rng = new Rng(5);
+  const losses: number[] = [];
+  for (let s = 0; s < 5; s++) {
+    const b = batch(rng, 6, [8, 8, 3], 4);
+    const [xs, ys] = [tf.tensor4d(b.x, [6, 8, 8, 3]), tf.tensor2d(b.y, [6, 4])];
+    losses.push((await model.trainOnBatch(xs, ys)) as number);
+    tf.dispose([xs, ys]);
+  }
+  const weights = model.getWeights().map((w) => (w.dataSync() as Float32Array).slice());
+  model.optimizer.dispose();
+  model.dispose();
+  return { losses, weights };
+}
+
+test("residual block with batch norm: onednn matches cpu and is bitwise reproducible per thread count", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  const { nativeKernelCalls } = await import("./backend.js");
+  await initEngine({ backend: "onednn" });
+  const before = tf.memory().numTensors;
+  const calls = ["Moments", "MomentsGrad", "FusedBatchNormGrad", "ReluGrad"].map(
+    (k) => nativeKernelCalls().get(k) ?? 0,
+  );
+  const native = await trainResidual("onednn", 1);
+  ["Moments", "MomentsGrad", "FusedBatchNormGrad", "ReluGrad"].forEach((k, i) => {
+    assert.ok((nativeKernelCalls().get(k) ?? 0) > (calls[i] ?? 0), `${k} did not run natively`);
+  });
+  const cpu = await trainResidual("cpu");
+  native.losses.forEach((l, i) => {
+    const want = cpu.losses[i] as number;
+    assert.ok(
+      Math.abs(l - want) < 1e-4 * Math.max(1, Math.abs(want)),
+      `step ${i}: onednn ${l} vs cpu ${want}`,
+    );
+  });
+  native.weights.forEach((w, i) => {
+    const c = cpu.weights[i] as Float32Array;
+    const scale = Math.max(1e-6, ...c.map(Math.abs));
+    const err = Math.max(...w.map((v, j) => Math.abs(v - (c[j] as number)))) / scale;
+    assert.ok(err < 1e-3, `weight ${i}: relative difference ${err} after 5 Adam steps`);
+  });
+  for (const threads of [1, 2]) {
+    const a = await trainResidual("onednn", threads);
+    const b = await trainResidual("onednn", threads);
+    assert.deepEqual(a.losses, b.losses, `${threads} thread(s): losses differ between runs`);
+    a.weights.forEach((w, i) => {
+      const other = b.weights[i] as Float32Array;
+      assert.ok(Buffer.from(w.buffer).equals(Buffer.from(other.buffer)), `${threads} thread(s): weight ${i}`);
+    });
+  }
+  await initEngine({ backend: "onednn" });
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test("backward-filter and backward-data convolutions are bitwise reproducible", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn", threads: 2 });
