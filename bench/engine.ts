@@ -2,7 +2,10 @@
  * Engine benchmark: trains and infers three reference CNNs on tfjs-onednn, tfjs-wasm and PyTorch (same architectures,
  * batch sizes and thread counts) and prints samples/s, the onednn/PyTorch ratio and achieved GFLOPS against peak.
  *
- * Usage: npm run bench:engine [-- --configs a,b,c --threads 1,2 --seconds 2 --no-wasm --profile]
+ * Usage: npm run bench:engine [-- --configs a,b,c --threads 1,2 --seconds 2 --rounds 3 --no-wasm --profile]
+ *
+ * Samples/s and ratios are medians over the rounds (each round measures PyTorch, then RadioLens); `rounds` shows
+ * the range of the per-round ratios.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -362,6 +365,7 @@ async function main(): Promise<void> {
     .map(Number)
     .filter((t) => t > 0);
   const seconds = Number(arg("seconds", "2"));
+  const rounds = Math.max(1, Number(arg("rounds", "3")));
   const withWasm = !process.argv.includes("--no-wasm");
   const profile = process.argv.includes("--profile");
   const peak = corePeakGflops();
@@ -372,8 +376,12 @@ async function main(): Promise<void> {
   );
   await initEngine({ backend: "onednn", threads: threads[0] ?? 1 });
   const rows: string[][] = [];
+  const median = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  };
   for (const cfg of CONFIGS.filter((c) => keys.includes(c.key))) {
-    const torch = torchResults(cfg, threads, seconds);
     const probe = cfg.build(cfg.input, cfg.classes, 1);
     const macs = forwardMacs(probe);
     probe.dispose();
@@ -384,26 +392,51 @@ async function main(): Promise<void> {
       await initEngine({ backend: "wasm" });
       wasm = await measureTfjs(cfg, seconds, cfg.wasmSteps, false, cfg.wasmTrains);
     }
+    // Rounds alternate the peers (PyTorch, then RadioLens at every thread count), so that a slow spell of this
+    // shared machine lands in one round's pair, not on one side of every ratio; the median round is reported.
+    const torchRounds: Map<string, { wall: number; cpu: number }>[] = [];
+    const ourRounds: Map<string, { wall: number; cpu: number }>[] = [];
+    let isa = "";
+    for (let round = 0; round < rounds; round++) {
+      torchRounds.push(torchResults(cfg, threads, seconds));
+      const ours = new Map<string, { wall: number; cpu: number }>();
+      for (const t of threads) {
+        const eng = await initEngine({ backend: "onednn", threads: t });
+        isa = eng.isa ?? "";
+        const last = round === rounds - 1 && t === threads[threads.length - 1];
+        const r = await measureTfjs(cfg, seconds, 1000, profile && last);
+        ours.set(`train:${t}`, r.train);
+        ours.set(`infer:${t}`, r.infer);
+      }
+      ourRounds.push(ours);
+      process.stdout.write(`  ${cfg.key} round ${round + 1}/${rounds} done${isa ? ` (isa ${isa})` : ""}\n`);
+    }
     for (const t of threads) {
-      const eng = await initEngine({ backend: "onednn", threads: t });
-      const r = await measureTfjs(cfg, seconds, 1000, profile && t === threads[threads.length - 1]);
       for (const mode of ["train", "infer"] as const) {
-        const pt = torch.get(`${mode}:${t}`);
-        const gflops = (r[mode].wall * flops[mode]) / 1e9;
+        const key = `${mode}:${t}`;
+        const pairs = ourRounds
+          .map((o, i) => ({ o: o.get(key), p: torchRounds[i]?.get(key) }))
+          .filter((x): x is { o: { wall: number; cpu: number }; p: { wall: number; cpu: number } } =>
+            Boolean(x.o && x.p),
+          );
+        const ourWall = median(ourRounds.map((o) => o.get(key)?.wall ?? Number.NaN));
+        const ratios = pairs.map((x) => x.o.wall / x.p.wall);
+        const cpuRatios = pairs.map((x) => x.o.cpu / x.p.cpu);
+        const gflops = (ourWall * flops[mode]) / 1e9;
         rows.push([
           cfg.title,
           mode,
           String(t),
-          fmt(r[mode].wall),
+          fmt(ourWall),
           t === 1 ? fmt(wasm?.[mode].wall) : "—",
-          fmt(pt?.wall),
-          pt ? fmt(r[mode].wall / pt.wall, 2) : "—",
-          pt ? fmt(r[mode].cpu / pt.cpu, 2) : "—",
+          pairs.length ? fmt(median(pairs.map((x) => x.p.wall))) : "—",
+          ratios.length ? fmt(median(ratios), 2) : "—",
+          ratios.length ? `${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}` : "—",
+          cpuRatios.length ? fmt(median(cpuRatios), 2) : "—",
           fmt(gflops),
           `${fmt((100 * gflops) / (peak.gflops * t), 0)}%`,
         ]);
       }
-      if (eng.isa) process.stdout.write(`  ${cfg.key} onednn ${t} thread(s) done (isa ${eng.isa})\n`);
     }
   }
   const head = [
@@ -414,6 +447,7 @@ async function main(): Promise<void> {
     "wasm/s",
     "torch/s",
     "onednn/torch",
+    "rounds",
     "same, CPU time",
     "GFLOPS",
     "of peak",
