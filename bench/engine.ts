@@ -2,7 +2,7 @@
  * Engine benchmark: trains and infers three reference CNNs on tfjs-onednn, tfjs-wasm and PyTorch (same architectures,
  * batch sizes and thread counts) and prints samples/s, the onednn/PyTorch ratio and achieved GFLOPS against peak.
  *
- * Usage: npm run bench:engine [-- --configs a,b,c --threads 1,2 --seconds 2 --rounds 3 --no-wasm --profile]
+ * Usage: npm run bench:engine [-- --configs a,b,c --threads 1,2 --seconds 4 --rounds 3 --no-wasm --profile]
  *
  * Samples/s and ratios are medians over the rounds (each round measures PyTorch, then RadioLens); `rounds` shows
  * the range of the per-round ratios.
@@ -364,7 +364,7 @@ async function main(): Promise<void> {
     .split(",")
     .map(Number)
     .filter((t) => t > 0);
-  const seconds = Number(arg("seconds", "2"));
+  const seconds = Number(arg("seconds", "4"));
   const rounds = Math.max(1, Number(arg("rounds", "3")));
   const withWasm = !process.argv.includes("--no-wasm");
   const profile = process.argv.includes("--profile");
