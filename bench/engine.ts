@@ -41,6 +41,14 @@ interface Config {
 
 const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
 
+/**
+ * The tutorial CNN (Conv 32 3×3, max-pool, Conv 64 3×3, max-pool, Dense 128, Dense classes), as bench/engine_torch.py builds it.
+ *
+ * @example
+ * ```ts
+ * tutorialCnn([28, 28, 1], 10, 7).predict(tf.zeros([1, 28, 28, 1]));
+ * ```
+ */
 export function tutorialCnn(input: [number, number, number], classes: number, seed: number) {
   const m = tfl.sequential();
   m.add(
@@ -64,7 +72,14 @@ export function tutorialCnn(input: [number, number, number], classes: number, se
   return m;
 }
 
-/** ResNet-18 (He et al. 2016) in the MedMNIST form (Yang et al. 2023): 3×3 stride-1 stem, no max-pool. */
+/**
+ * ResNet-18 (He et al. 2016) in the MedMNIST form (Yang et al. 2023): 3×3 stride-1 stem, no max-pool.
+ *
+ * @example
+ * ```ts
+ * resnet18([28, 28, 1], 10, 7).predict(tf.zeros([1, 28, 28, 1]));
+ * ```
+ */
 export function resnet18(input: [number, number, number], classes: number, seed: number) {
   let s = seed;
   const conv = (
@@ -111,6 +126,14 @@ export function resnet18(input: [number, number, number], classes: number, seed:
   return tfl.model({ inputs: inp, outputs: out });
 }
 
+/**
+ * The 224×224 reference CNN: Conv 32/64/128 3×3, each followed by 2×2 max-pooling, then Dense 1024 and Dense 10.
+ *
+ * @example
+ * ```ts
+ * cnn224([224, 224, 3], 10, 7).predict(tf.zeros([1, 224, 224, 3]));
+ * ```
+ */
 export function cnn224(input: [number, number, number], classes: number, seed: number) {
   const m = tfl.sequential();
   [32, 64, 128].forEach((filters, i) => {

@@ -37,7 +37,14 @@ export interface EngineInfo {
   readonly versions: Readonly<Record<string, string>>;
 }
 
-/** Thread count from options, `RADIOLENS_THREADS`, or the core count. */
+/**
+ * Thread count from options, `RADIOLENS_THREADS`, or the core count.
+ *
+ * @example
+ * ```ts
+ * resolveThreads(); // RADIOLENS_THREADS, else the number of cores
+ * ```
+ */
 export function resolveThreads(threads?: number): number {
   if (threads !== undefined && threads > 0) return Math.floor(threads);
   const env = Number(process.env["RADIOLENS_THREADS"]);
@@ -59,6 +66,11 @@ let nativeRegistrar: NativeRegistrar | undefined;
 /**
  * Lets the native engine module plug itself in without this module importing it (keeps the fallback
  * path free of native code).
+ *
+ * @example
+ * ```ts
+ * setNativeRegistrar(registerOnednnBackend); // what src/engine/native/backend.ts does on import
+ * ```
  */
 export function setNativeRegistrar(r: NativeRegistrar): void {
   nativeRegistrar = r;
@@ -82,7 +94,14 @@ export interface FusedKernels {
 }
 const fusedByBackend = new Map<string, FusedKernels>();
 
-/** Lets a backend module offer fused kernels (the oneDNN module does, when it registers). */
+/**
+ * Lets a backend module offer fused kernels (the oneDNN module does, when it registers).
+ *
+ * @example
+ * ```ts
+ * setFusedKernels("onednn", { adamStep: fusedAdamStep });
+ * ```
+ */
 export function setFusedKernels(backend: string, k: FusedKernels): void {
   fusedByBackend.set(backend, k);
 }
@@ -176,7 +195,14 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   return current;
 }
 
-/** The engine chosen by the last {@link initEngine}, if any. */
+/**
+ * The engine chosen by the last {@link initEngine}, if any.
+ *
+ * @example
+ * ```ts
+ * currentEngine()?.backend; // "onednn"
+ * ```
+ */
 export function currentEngine(): EngineInfo | undefined {
   return current;
 }

@@ -147,6 +147,11 @@ const POOL_IDLE_MS = 5000;
  * pooled only while the backend is its sole holder: it was allocated by {@link OnednnBackend.out}, no second tensor
  * was written over the same `ArrayBuffer` (CPU `Slice` returns subarrays) and it was never handed out by
  * `readSync`/`read` (`dataSync()` returns the storage itself on this backend).
+ *
+ * @example
+ * ```ts
+ * await initEngine({ backend: "onednn" }); // registers an OnednnBackend as tfjs backend "onednn"
+ * ```
  */
 export class OnednnBackend extends MathBackendCPU {
   private readonly pool = new Map<number, Float32Array[]>();
@@ -1364,7 +1369,14 @@ export function nativeKernelCalls(): ReadonlyMap<string, number> {
   return nativeCalls;
 }
 
-/** The loaded addon, once {@link registerOnednnBackend} ran. */
+/**
+ * The loaded addon, once {@link registerOnednnBackend} ran.
+ *
+ * @example
+ * ```ts
+ * onednnAddon()?.info().isa; // "avx512_core_bf16"
+ * ```
+ */
 export function onednnAddon(): OnednnAddon | undefined {
   return addon;
 }

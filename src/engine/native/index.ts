@@ -55,7 +55,14 @@ export function loadNativeAddon(): NativeAddon | undefined {
   return cached ?? undefined;
 }
 
-/** Why {@link loadNativeAddon} returned `undefined`. */
+/**
+ * Why {@link loadNativeAddon} returned `undefined`.
+ *
+ * @example
+ * ```ts
+ * if (!loadNativeAddon()) console.log(nativeLoadError());
+ * ```
+ */
 export function nativeLoadError(): string {
   return loadError;
 }
