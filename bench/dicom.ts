@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { PIXEL_ARRAY_TYPES } from "../src/core/image.js";
 import { REPO_ROOT, sharedData } from "../src/core/testing.js";
 import { warmUpCodecs } from "../src/io/dicom/codec-pool.js";
 import { DicomError, readDicomFile, transferSyntax } from "../src/io/dicom/index.js";
@@ -23,17 +24,6 @@ interface Ref {
   cpu_seconds?: number;
   error?: string;
 }
-
-const CTORS = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  uint32: Uint32Array,
-  int32: Int32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-} as const;
 
 function category(uid: string): string {
   const ts = transferSyntax(uid);
@@ -190,7 +180,7 @@ async function main(): Promise<void> {
       decodable++;
       let match = ourError || "mismatch";
       if (ours) {
-        const C = CTORS[r.dtype as keyof typeof CTORS];
+        const C = PIXEL_ARRAY_TYPES[r.dtype as keyof typeof PIXEL_ARRAY_TYPES];
         const refBytes = new Uint8Array(readFileSync(join(work, "ref", `${f}.bin`)));
         const theirs = new C(refBytes.buffer, 0, refBytes.byteLength / C.BYTES_PER_ELEMENT);
         let maxDiff = theirs.length === ours.px.data.length ? 0 : Number.POSITIVE_INFINITY;

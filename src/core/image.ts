@@ -15,6 +15,25 @@ export type PixelArray =
 export type PixelDType = "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "float32" | "float64";
 
 /**
+ * The typed-array constructor of each {@link PixelDType}.
+ *
+ * @example
+ * ```ts
+ * const values = new PIXEL_ARRAY_TYPES.int16(bytes.buffer, 0, bytes.byteLength / 2);
+ * ```
+ */
+export const PIXEL_ARRAY_TYPES = {
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  uint32: Uint32Array,
+  int32: Int32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+} as const satisfies Record<PixelDType, unknown>;
+
+/**
  * An image or volume in RadioLens's one layout: row-major `[...spatial, channels]`, i.e. 2D images are
  * `[rows, cols, channels]` and volumes `[slices, rows, cols, channels]`.
  *

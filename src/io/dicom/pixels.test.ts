@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCli } from "../../cli/main.js";
+import { PIXEL_ARRAY_TYPES } from "../../core/image.js";
 import { REPO_ROOT, sharedData } from "../../core/testing.js";
 import { warmUpCodecs } from "./codec-pool.js";
 import { transferSyntax } from "./transfer-syntax.js";
@@ -23,19 +24,8 @@ interface RefEntry {
   error?: string;
 }
 
-const CTORS = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  uint32: Uint32Array,
-  int32: Int32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-} as const;
-
 function view(bytes: Buffer, dtype: string): ArrayLike<number> {
-  const C = CTORS[dtype as keyof typeof CTORS];
+  const C = PIXEL_ARRAY_TYPES[dtype as keyof typeof PIXEL_ARRAY_TYPES];
   assert.ok(C, `unknown dtype ${dtype}`);
   const copy = new Uint8Array(bytes);
   return new C(copy.buffer, 0, copy.byteLength / C.BYTES_PER_ELEMENT);

@@ -1,5 +1,5 @@
 /** Stored pixel values (PS3.3 C.7.6.3, PS3.5 8 and A.4): Pixel Data → typed array [frames, rows, cols, samples]. */
-import type { PixelArray, PixelDType } from "../../core/image.js";
+import { PIXEL_ARRAY_TYPES, type PixelArray, type PixelDType } from "../../core/image.js";
 import { DEFAULT_FRAME_TIME_LIMIT_MS, decodeFrame } from "./codec-pool.js";
 import { type DicomDataset, decodeBinary } from "./dataset.js";
 import { DicomError } from "./errors.js";
@@ -136,24 +136,7 @@ function dtypeFor(m: PixelModule, floatKind: 0 | 32 | 64): PixelDType {
 }
 
 function allocate(dtype: PixelDType, n: number): PixelArray {
-  switch (dtype) {
-    case "uint8":
-      return new Uint8Array(n);
-    case "int8":
-      return new Int8Array(n);
-    case "uint16":
-      return new Uint16Array(n);
-    case "int16":
-      return new Int16Array(n);
-    case "uint32":
-      return new Uint32Array(n);
-    case "int32":
-      return new Int32Array(n);
-    case "float32":
-      return new Float32Array(n);
-    default:
-      return new Float64Array(n);
-  }
+  return new PIXEL_ARRAY_TYPES[dtype](n);
 }
 
 /** Copies little-endian sample bytes of one frame into `out` at `offset`, undoing planar configuration. */
