@@ -228,18 +228,19 @@ function pngImage(
  * ```
  */
 export function decodePng(bytes: Uint8Array): MedicalImage {
-  const fast = decodePngFast(readPngParts(bytes));
+  const parts = readPngParts(bytes);
+  const fast = decodePngFast(parts);
   if (fast) return fast;
-  // Interlaced (Adam7) and 1/2/4-bit images: pngjs, which expands every layout to RGBA.
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const probe = PNG.sync.read(buf, { skipRescale: true });
-  const meta = probe as unknown as { colorType: number; depth: number };
-  const { width, height } = probe;
-  const sixteen = meta.depth === 16;
-  const png = sixteen ? probe : PNG.sync.read(buf);
+  // Interlaced (Adam7) and 1/2/4-bit images: pngjs, which expands every layout to RGBA. The header is already
+  // known, so one decode suffices: 16-bit samples unscaled, lower depths scaled to 8 bits as pngjs does.
+  const sixteen = parts.depth === 16;
+  const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    skipRescale: sixteen,
+  });
+  const { width, height } = png;
   const rgba = png.data as unknown as ArrayLike<number>;
   // colorType 0 = gray, 4 = gray + alpha (PNG spec §11.2.2); palette (3) may still be gray but is treated as colour.
-  const gray = meta.colorType === 0 || meta.colorType === 4;
+  const gray = parts.colorType === 0 || parts.colorType === 4;
   const ch = gray ? 1 : 3;
   const n = width * height;
   const data = sixteen ? new Uint16Array(n * ch) : new Uint8Array(n * ch);
