@@ -391,6 +391,37 @@ export async function decodeFrameInThread(
   return f;
 }
 
+/** A marker segment of a JPEG header: its marker code, the offset of its FF and its declared length (T.81 B.1.1.4). */
+interface JpegSegment {
+  readonly marker: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * The header's marker segments from `start` up to and including SOS (T.81 B.2.4.2: entropy-coded data follows),
+ * skipping fill bytes (FF FF); stops at the first byte that does not start a marker.
+ */
+function* jpegSegments(data: Uint8Array, start = 2): Generator<JpegSegment> {
+  let i = start;
+  while (i + 4 <= data.length && data[i] === 0xff) {
+    const marker = data[i + 1] as number;
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    const length = ((data[i + 2] as number) << 8) | (data[i + 3] as number);
+    yield { marker, offset: i, length };
+    if (marker === 0xda) return;
+    i += 2 + length;
+  }
+}
+
+/** SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC) (T.81 Table B.1). */
+function isSof(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+}
+
 /**
  * Whether libjpeg converted YCbCr to RGB while decoding, by its own rules (jdapimin.c default_decompress_parms):
  * an Adobe APP14 marker decides by its transform flag, then a JFIF APP0 means YCbCr, then component IDs
@@ -405,24 +436,15 @@ export function jpegColorTransformed(data: Uint8Array): boolean {
   let adobe: number | undefined;
   let jfif = false;
   let ids: number[] = [];
-  let i = 2;
-  while (i + 4 <= data.length && data[i] === 0xff) {
-    const m = data[i + 1] as number;
-    if (m === 0xff) {
-      i++;
-      continue;
-    }
-    const len = ((data[i + 2] as number) << 8) | (data[i + 3] as number);
+  for (const { marker: m, offset: i, length: len } of jpegSegments(data)) {
     if (m === 0xe0 && len >= 7 && String.fromCharCode(...data.subarray(i + 4, i + 8)) === "JFIF") jfif = true;
     if (m === 0xee && len >= 12 && String.fromCharCode(...data.subarray(i + 4, i + 9)) === "Adobe") {
       adobe = data[i + 15] as number;
     }
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+    if (isSof(m)) {
       const nc = data[i + 9] as number;
       ids = Array.from({ length: nc }, (_, k) => data[i + 10 + 3 * k] as number);
     }
-    if (m === 0xda) break;
-    i += 2 + len;
   }
   if (adobe !== undefined) return adobe !== 0;
   if (jfif) return true;
@@ -449,17 +471,8 @@ export function withoutColorTransform(data: Uint8Array): Uint8Array {
     2,
   );
   out.set(data.subarray(2), 18);
-  let i = 18;
-  while (i + 4 <= out.length && out[i] === 0xff) {
-    const m = out[i + 1] as number;
-    if (m === 0xff) {
-      i++;
-      continue;
-    }
-    const len = ((out[i + 2] as number) << 8) | (out[i + 3] as number);
-    if (m === 0xe0 || m === 0xee) out[i + 1] = 0xef;
-    if (m === 0xda) break;
-    i += 2 + len;
+  for (const { marker, offset } of jpegSegments(out, 18)) {
+    if (marker === 0xe0 || marker === 0xee) out[offset + 1] = 0xef;
   }
   return out;
 }
@@ -500,24 +513,15 @@ export interface JpegFrameHeader {
  * ```
  */
 export function jpegFrameHeader(data: Uint8Array): JpegFrameHeader | undefined {
-  let i = 2;
-  while (i + 4 <= data.length && data[i] === 0xff) {
-    const m = data[i + 1] as number;
-    if (m === 0xff) {
-      i++;
-      continue;
-    }
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (i + 10 > data.length) return undefined;
-      return {
-        precision: data[i + 4] as number,
-        rows: ((data[i + 5] as number) << 8) | (data[i + 6] as number),
-        cols: ((data[i + 7] as number) << 8) | (data[i + 8] as number),
-        components: data[i + 9] as number,
-      };
-    }
-    if (m === 0xda) break;
-    i += 2 + (((data[i + 2] as number) << 8) | (data[i + 3] as number));
+  for (const { marker, offset: i } of jpegSegments(data)) {
+    if (!isSof(marker)) continue;
+    if (i + 10 > data.length) return undefined;
+    return {
+      precision: data[i + 4] as number,
+      rows: ((data[i + 5] as number) << 8) | (data[i + 6] as number),
+      cols: ((data[i + 7] as number) << 8) | (data[i + 8] as number),
+      components: data[i + 9] as number,
+    };
   }
   return undefined;
 }
