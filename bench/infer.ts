@@ -17,10 +17,9 @@ import { createImage, type MedicalImage } from "../src/core/image.js";
 import { Rng } from "../src/core/rng.js";
 import { type BackendName, initEngine } from "../src/engine/backend.js";
 import { ortSessionOptions } from "../src/engine/runtime/index.js";
-import { saveBundle } from "../src/models/bundle.js";
 import { exportBundleOnnx, ONNX_FILE, openBundle } from "../src/models/onnx/bundle-runtime.js";
 import { preprocessForModel } from "../src/models/preprocess.js";
-import { createSeedCnn } from "../src/models/seed-cnn.js";
+import { writeTestBundle } from "../src/models/testing.js";
 
 const SHAPE = [28, 28, 1] as const;
 const PER = 28 * 28;
@@ -197,20 +196,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "rl-bench-infer-"));
   try {
     await initEngine({ backend: "wasm" });
-    const model = createSeedCnn({ numClasses: 2, seed: 1 });
-    await saveBundle(dir, model, {
-      name: "seed-cnn-bench",
-      architecture: "seed-cnn",
-      version: "1.0.0",
-      task: "binary",
-      labels: ["negative", "positive"],
-      input: { shape: [...SHAPE], layout: "NHWC", dtype: "float32" },
-      preprocessing: [{ op: "grayscale" }, { op: "resize", size: [28, 28] }, { op: "scale", divisor: 255 }],
-      output: { activation: "softmax" },
-      threshold: 0.5,
-      versions: {},
-    });
-    model.dispose();
+    await writeTestBundle(dir, 1);
     const exp = await exportBundleOnnx(dir);
     console.log(
       `infer bench: tutorial CNN 28×28×1 (seed-cnn), ${availableParallelism()} cores, ${seconds}s per measurement; ` +

@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { PNG } from "pngjs";
 import { Rng } from "../../core/rng.js";
 import { initEngine } from "../../engine/backend.js";
-import { readCard, saveBundle } from "../../models/bundle.js";
-import { createSeedCnn } from "../../models/seed-cnn.js";
+import { readCard } from "../../models/bundle.js";
+import { writeTestBundle } from "../../models/testing.js";
 import { runCli } from "../main.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "rl-cli-onnx-"));
@@ -24,20 +24,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 
 before(async () => {
   await initEngine({ backend: "wasm" });
-  const model = createSeedCnn({ numClasses: 2, seed: 4 });
-  await saveBundle(bundle, model, {
-    name: "seed-cnn-test",
-    architecture: "seed-cnn",
-    version: "1.0.0",
-    task: "binary",
-    labels: ["normal", "pneumonia"],
-    input: { shape: [28, 28, 1], layout: "NHWC", dtype: "float32" },
-    preprocessing: [{ op: "grayscale" }, { op: "resize", size: [28, 28] }, { op: "scale", divisor: 255 }],
-    output: { activation: "softmax" },
-    threshold: 0.5,
-    versions: {},
-  });
-  model.dispose();
+  await writeTestBundle(bundle, 4);
   const rng = new Rng(9);
   for (let k = 0; k < 3; k++) {
     const png = new PNG({ width: 40, height: 36 });
