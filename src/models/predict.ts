@@ -59,19 +59,43 @@ export function predictImages(
   card: ModelCard,
   images: readonly MedicalImage[],
 ): Prediction[] {
+  return predictionsOf(card, predictArrays(model, preprocessBatch(card, images), card.input.shape));
+}
+
+/**
+ * The card's preprocessing applied to each image, concatenated into one model-input batch.
+ *
+ * @example
+ * ```ts
+ * const x = preprocessBatch(card, [img1, img2]); // length 2 × the product of card.input.shape
+ * ```
+ */
+export function preprocessBatch(card: ModelCard, images: readonly MedicalImage[]): Float32Array {
   const per = card.input.shape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(images.length * per);
   images.forEach((img, i) => {
     x.set(preprocessForModel(img, card), i * per);
   });
-  const rows = predictArrays(model, x, card.input.shape);
+  return x;
+}
+
+/**
+ * Turns output rows into labelled predictions by the card: the label over the threshold (binary with two labels),
+ * every label over it joined by "|" (multi-label), else the argmax.
+ *
+ * @example
+ * ```ts
+ * predictionsOf(card, [Float32Array.of(0.2, 0.8)]); // [{ label: "pneumonia", probabilities: {...}, threshold: 0.5 }]
+ * ```
+ */
+export function predictionsOf(card: ModelCard, rows: readonly Float32Array[]): Prediction[] {
   return rows.map((r) => {
     const probabilities = Object.fromEntries(card.labels.map((l, j) => [l, r[j] as number]));
     let label: string;
     if (card.task === "multilabel") {
       label = card.labels.filter((_, j) => (r[j] as number) >= card.threshold).join("|");
     } else if (card.task === "binary" && card.labels.length === 2) {
-      label = (card.labels[(r[1] as number) >= card.threshold ? 1 : 0] as string) ?? "";
+      label = card.labels[(r[1] as number) >= card.threshold ? 1 : 0] ?? "";
     } else {
       let best = 0;
       for (let j = 1; j < r.length; j++) if ((r[j] as number) > (r[best] as number)) best = j;

@@ -13,7 +13,7 @@ import {
   type RuntimeTensor,
 } from "../../engine/runtime/index.js";
 import { BUNDLE_FILES, loadBundle, type ModelCard, readCard } from "../bundle.js";
-import { preprocessForModel } from "../preprocess.js";
+import { type Prediction, predictionsOf, preprocessBatch } from "../predict.js";
 import { encodeOnnx, exportOnnx } from "./export.js";
 
 /** File name of the ONNX graph inside a bundle. */
@@ -329,14 +329,8 @@ export function parseRuntime(v: string | undefined): RuntimeKind | undefined {
   throw new RadioLensError("RL_ERR_USAGE", { detail: `--runtime must be tfjs or onnx, got '${v}'` });
 }
 
-/** One image's prediction from {@link predictBundleImages}. */
-export interface BundlePrediction {
-  /** Score per label, in `card.labels` order. */
-  readonly probabilities: Readonly<Record<string, number>>;
-  /** Argmax label, the label over the threshold (binary), or every label over it joined by "|" (multi-label). */
-  readonly label: string;
-  readonly threshold: number;
-}
+/** One image's prediction from {@link predictBundleImages} (the same as the tfjs path's). */
+export type BundlePrediction = Prediction;
 
 /**
  * Preprocesses images by the card and predicts them on the bundle's runtime (classifiers).
@@ -351,25 +345,5 @@ export async function predictBundleImages(
   m: BundleModel,
   images: readonly MedicalImage[],
 ): Promise<BundlePrediction[]> {
-  const card = m.card;
-  const per = card.input.shape.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(images.length * per);
-  images.forEach((img, i) => {
-    x.set(preprocessForModel(img, card), i * per);
-  });
-  const rows = await m.predict(x);
-  return rows.map((r) => {
-    const probabilities = Object.fromEntries(card.labels.map((l, j) => [l, r[j] as number]));
-    let label: string;
-    if (card.task === "multilabel") {
-      label = card.labels.filter((_, j) => (r[j] as number) >= card.threshold).join("|");
-    } else if (card.task === "binary" && card.labels.length === 2) {
-      label = card.labels[(r[1] as number) >= card.threshold ? 1 : 0] ?? "";
-    } else {
-      let best = 0;
-      for (let j = 1; j < r.length; j++) if ((r[j] as number) > (r[best] as number)) best = j;
-      label = card.labels[best] ?? String(best);
-    }
-    return { probabilities, label, threshold: card.threshold };
-  });
+  return predictionsOf(m.card, await m.predict(preprocessBatch(m.card, images)));
 }
