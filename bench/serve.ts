@@ -8,6 +8,7 @@ import { createImage } from "../src/core/image.js";
 import { freePort, REPO_ROOT, sharedData } from "../src/core/testing.js";
 import { decodeJpeg, encodePng } from "../src/io/image/index.js";
 import { DEFAULT_MODEL_DIR } from "../src/serve/server.js";
+import { spawnServe } from "../src/serve/testing.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 5);
 const KEY = "bench-admin-key-0123456789abcdef";
@@ -62,17 +63,7 @@ async function startOurs(work: string, backend: string): Promise<{ child: ChildP
       logLevel: "warn",
     }),
   );
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`,
-    ],
-    { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const child = spawnServe(config);
   await waitHttp(`http://127.0.0.1:${port}/healthz`, child);
   return { child, url: `http://127.0.0.1:${port}` };
 }

@@ -1,15 +1,15 @@
 /** kill -9 during a STOW-RS of 50 instances, then restart: every acknowledged instance is stored and analysed exactly once, on SQLite and on PostgreSQL. */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { REPO_ROOT, sharedData } from "../core/testing.js";
+import { sharedData } from "../core/testing.js";
 import { initEngine } from "../engine/backend.js";
 import { buildMultipart, parseMultipart } from "./multipart.js";
 import { type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
-import { withNewUids, writeTestBundle } from "./testing.js";
+import { spawnServe, withNewUids, writeTestBundle } from "./testing.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-durable-"));
 const KEY = "durability-admin-key-0123456789";
@@ -28,21 +28,7 @@ after(() => {
 
 /** Starts `radiolens serve --config` in a child process and resolves with its base URL. */
 function serve(config: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`,
-    ],
-    {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, RADIOLENS_BACKEND: "wasm" },
-    },
-  );
+  const child = spawnServe(config, { stderr: "pipe", env: { ...process.env, RADIOLENS_BACKEND: "wasm" } });
   children.push(child);
   return new Promise((resolve, reject) => {
     let err = "";

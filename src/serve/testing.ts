@@ -1,5 +1,7 @@
 /** Helpers for the service's tests and benchmark: a seeded model bundle, test DICOM instances, loopback clients. */
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { REPO_ROOT } from "../core/testing.js";
 import { parseDicom, writeDicom } from "../io/dicom/index.js";
 import { newUid } from "../reports/sr.js";
 
@@ -26,4 +28,25 @@ export function withNewUids(
   parsed.dataset.setString("SOPInstanceUID", sop);
   parsed.meta.setString("MediaStorageSOPInstanceUID", sop);
   return writeDicom(parsed);
+}
+
+/**
+ * Starts `radiolens serve --config <config>` from the source tree in a child process, as it is deployed (tests
+ * that kill it, benchmarks that load it from outside).
+ *
+ * @example
+ * ```ts
+ * const child = spawnServe("/tmp/serve.json", { stderr: "pipe" });
+ * ```
+ */
+export function spawnServe(
+  config: string,
+  opts: { readonly stderr?: "pipe" | "inherit"; readonly env?: NodeJS.ProcessEnv } = {},
+): ChildProcess {
+  const code = `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`;
+  return spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", opts.stderr ?? "inherit"],
+    env: opts.env ?? process.env,
+  });
 }
