@@ -35,7 +35,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
     # refuse a lock file that npm install itself wrote; npm install still installs exactly the locked versions.
     if grep -q "Missing: .* from lock file" "$err"; then
       echo "setup: npm ci refused the lock file for optional packages of other platforms; installing the locked versions with npm install"
-      npm install --no-audit --no-fund
+      npm install --no-audit --no-fund --no-save
     else
       exit 1
     fi
