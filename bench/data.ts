@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { Rng } from "../src/core/rng.js";
-import { REPO_ROOT } from "../src/core/testing.js";
 import { DataLoader, folderSource, kFold, type SplitInput } from "../src/data/index.js";
 import { initEngine, tf } from "../src/engine/backend.js";
+import { REPO_ROOT } from "../test/support/shared-data.js";
 
 const PY = "/usr/bin/python3";
 const PEER = join(REPO_ROOT, "bench", "data_peer.py");

@@ -3,8 +3,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { sharedData } from "../src/core/testing.js";
 import { deidentifyTree, PROFILE_ROWS, parseForDeid } from "../src/deid/index.js";
+import { sharedData } from "../test/support/shared-data.js";
 
 const REPEAT = Number(process.env["RADIOLENS_BENCH_REPEAT"] ?? 8);
 const SECRET = new Uint8Array(Buffer.from("bench-secret-0123456789abcdefghij"));

@@ -7,10 +7,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { PIXEL_ARRAY_TYPES } from "../src/core/image.js";
-import { REPO_ROOT, sharedData } from "../src/core/testing.js";
 import { warmUpCodecs } from "../src/io/dicom/codec-pool.js";
 import { DicomError, readDicomFile, transferSyntax } from "../src/io/dicom/index.js";
 import { decodeStoredPixels, decodeStoredPixelsMany, type StoredPixels } from "../src/io/dicom/pixels.js";
+import { REPO_ROOT, sharedData } from "../test/support/shared-data.js";
 
 const DIR = sharedData("dicom", "pydicom");
 const REPEATS = Number(process.env["RADIOLENS_BENCH_REPEATS"] ?? 5);

@@ -19,7 +19,7 @@ import { type BackendName, initEngine } from "../src/engine/backend.js";
 import { ortSessionOptions } from "../src/engine/runtime/index.js";
 import { exportBundleOnnx, ONNX_FILE, openBundle } from "../src/models/onnx/bundle-runtime.js";
 import { preprocessForModel } from "../src/models/preprocess.js";
-import { writeTestBundle } from "../src/models/testing.js";
+import { writeTestBundle } from "../test/support/bundle.js";
 
 const SHAPE = [28, 28, 1] as const;
 const PER = 28 * 28;

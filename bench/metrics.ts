@@ -21,7 +21,7 @@ import {
   PEER_SCRIPT,
   peerPython,
   runSklearnPeer,
-} from "../src/metrics/sklearn-agreement.js";
+} from "../test/support/sklearn-agreement.js";
 
 const CASES = Number(process.env["RADIOLENS_BENCH_CASES"] ?? 300);
 const SEED = 20251121;

@@ -2,8 +2,8 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { sharedData } from "../src/core/testing.js";
 import { readNifti } from "../src/io/nifti/index.js";
+import { sharedData } from "../test/support/shared-data.js";
 
 const REPEATS = Number(process.env["RADIOLENS_BENCH_REPEATS"] ?? 5);
 const PYTHON = process.env["RADIOLENS_PYTHON"] ?? "/usr/bin/python3";

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { createImage } from "../src/core/image.js";
-import { freePort, REPO_ROOT, sharedData } from "../src/core/testing.js";
 import { decodeJpeg, encodePng } from "../src/io/image/index.js";
 import { DEFAULT_MODEL_DIR } from "../src/serve/server.js";
-import { spawnServe } from "../src/serve/testing.js";
+import { spawnServe } from "../test/support/serve.js";
+import { freePort, REPO_ROOT, sharedData } from "../test/support/shared-data.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 5);
 const KEY = "bench-admin-key-0123456789abcdef";

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createImage, type MedicalImage } from "../src/core/image.js";
-import { sharedData } from "../src/core/testing.js";
 import { readNifti } from "../src/io/nifti/index.js";
 import { affine, appliedOperations, flip, normalize, resize } from "../src/transforms/index.js";
+import { sharedData } from "../test/support/shared-data.js";
 
 const REPEATS = Number(process.env["RADIOLENS_BENCH_REPEATS"] ?? 5);
 const PYTHON = process.env["RADIOLENS_PYTHON"] ?? "/usr/bin/python3";

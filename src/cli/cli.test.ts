@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { zipSync } from "fflate";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { runCli } from "./main.js";
 

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT, sharedData } from "../core/testing.js";
+import { REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
 
 function radiolens(args: string[]): ChildProcess {
   const code = `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(${JSON.stringify(args)});`;

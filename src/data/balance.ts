@@ -8,10 +8,10 @@ import type { Label } from "./types.js";
  *
  * @example
  * ```ts
- * classCounts([0, 1, 1], 2); // Float64Array [1, 2]
+ * labelCounts([0, 1, 1], 2); // Float64Array [1, 2]
  * ```
  */
-export function classCounts(labels: Iterable<Label>, numClasses: number): Float64Array {
+export function labelCounts(labels: Iterable<Label>, numClasses: number): Float64Array {
   const n = new Float64Array(numClasses);
   for (const y of labels) {
     if (typeof y === "number") n[y] = (n[y] ?? 0) + 1;
@@ -30,7 +30,7 @@ export function classCounts(labels: Iterable<Label>, numClasses: number): Float6
  * ```
  */
 export function balancedClassWeights(labels: readonly Label[], numClasses: number): Float64Array {
-  const counts = classCounts(labels, numClasses);
+  const counts = labelCounts(labels, numClasses);
   const w = new Float64Array(numClasses);
   for (let c = 0; c < numClasses; c++) {
     const n = counts[c] as number;
@@ -48,7 +48,7 @@ export function balancedClassWeights(labels: readonly Label[], numClasses: numbe
  * ```
  */
 export function positiveWeights(labels: readonly Label[], numLabels: number): Float64Array {
-  const pos = classCounts(labels, numLabels);
+  const pos = labelCounts(labels, numLabels);
   return pos.map((p) => (p > 0 ? (labels.length - p) / p : 0));
 }
 
@@ -62,7 +62,7 @@ export function positiveWeights(labels: readonly Label[], numLabels: number): Fl
  * ```
  */
 export function balancedSampleWeights(labels: readonly Label[], numClasses: number): Float64Array {
-  const counts = classCounts(labels, numClasses);
+  const counts = labelCounts(labels, numClasses);
   let negatives = 0;
   for (const y of labels) if (typeof y !== "number" && !y.some((v) => v > 0)) negatives++;
   return Float64Array.from(labels, (y) => {

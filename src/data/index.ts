@@ -3,7 +3,7 @@ export {
   AliasSampler,
   balancedClassWeights,
   balancedSampleWeights,
-  classCounts,
+  labelCounts,
   positiveWeights,
 } from "./balance.js";
 export { type CsvTable, parseCsv } from "./csv.js";

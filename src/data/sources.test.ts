@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PNG } from "pngjs";
+import { sharedData } from "../../test/support/shared-data.js";
 import { isRadioLensError } from "../core/errors.js";
-import { sharedData } from "../core/testing.js";
-import { classCounts } from "./balance.js";
+import { labelCounts } from "./balance.js";
 import { parseCsv } from "./csv.js";
 import { downloadFile, downloadMedmnist, md5File } from "./download.js";
 import { folderSource, readManifest } from "./files.js";
@@ -29,7 +29,7 @@ describe("MedMNIST npz source", () => {
     assert.deepEqual(train.task, { type: "binary", classNames: ["normal", "pneumonia"] });
     const counts = (s: typeof train) =>
       Array.from(
-        classCounts(
+        labelCounts(
           Array.from({ length: s.size }, (_, i) => s.label(i)),
           2,
         ),

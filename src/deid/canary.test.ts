@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { DicomDataset, parseDicom, writeDicom } from "../io/dicom/index.js";
 import { deidentifyBytes } from "./engine.js";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { type DicomDataset, lookupTag, parseDicom, STRING_VRS, type VR } from "../io/dicom/index.js";
 import type { AuditRecord } from "./audit.js";
 import { deidentifyTree } from "./batch.js";

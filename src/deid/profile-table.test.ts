@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { REPO_ROOT, sharedData } from "../core/testing.js";
+import { REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
 import { parseDicom, writeDicom } from "../io/dicom/index.js";
 import { deidentifyBytes } from "./engine.js";
 import type { DeidOptions } from "./options.js";

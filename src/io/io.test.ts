@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { IMAGE_READERS, readImage } from "./index.js";
 
 test("readImage picks the reader by magic bytes for DICOM, NIfTI, PNG and JPEG", async () => {

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { compareAgreement, generateAgreementCases, peerPython, runSklearnPeer } from "./sklearn-agreement.js";
+import {
+  compareAgreement,
+  generateAgreementCases,
+  peerPython,
+  runSklearnPeer,
+} from "../../test/support/sklearn-agreement.js";
 
 const probe = spawnSync(peerPython(), ["-c", "import sklearn, scipy; print(sklearn.__version__)"], {
   encoding: "utf8",

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "csv-parse/sync";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { readCsv } from "./csv.js";
 import { evaluateLabelTables } from "./evaluate.js";
 import { findMentions, labelReport, labelSections } from "./labeler.js";

@@ -8,15 +8,15 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { withNewUids, writeTestBundle } from "../../test/support/serve.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { createImage } from "../core/image.js";
-import { sharedData } from "../core/testing.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { encodePng } from "../io/image/png.js";
 import { exportBundleOnnx } from "../models/onnx/bundle-runtime.js";
 import { buildApp } from "./app.js";
 import { signJwt } from "./auth.js";
 import { buildMultipart, parseMultipart } from "./multipart.js";
-import { withNewUids, writeTestBundle } from "./testing.js";
 
 const KEYS = {
   viewer: "viewer-key-0123456789",

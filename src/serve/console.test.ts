@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { chromium } from "playwright-core";
-import { REPO_ROOT, sharedData } from "../core/testing.js";
+import { writeTestBundle } from "../../test/support/serve.js";
+import { REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
 import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
 import { buildMultipart } from "./multipart.js";
 import { webConsoleRoutes } from "./routes/web.js";
-import { writeTestBundle } from "./testing.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [

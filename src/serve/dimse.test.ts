@@ -6,12 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { freePort, sharedData } from "../core/testing.js";
+import { writeTestBundle } from "../../test/support/serve.js";
+import { freePort, sharedData } from "../../test/support/shared-data.js";
 import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
 import { buildApp } from "./app.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
-import { writeTestBundle } from "./testing.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-dimse-"));
 const outDir = join(work, "pacs");

@@ -5,11 +5,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { sharedData } from "../core/testing.js";
+import { type PostgresCluster, startPostgresCluster } from "../../test/support/postgres.js";
+import { spawnServe, withNewUids, writeTestBundle } from "../../test/support/serve.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { initEngine } from "../engine/backend.js";
 import { buildMultipart, parseMultipart } from "./multipart.js";
-import { type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
-import { spawnServe, withNewUids, writeTestBundle } from "./testing.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-durable-"));
 const KEY = "durability-admin-key-0123456789";

@@ -7,15 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { freePort, sharedData } from "../core/testing.js";
+import { type PostgresCluster, startPostgresCluster } from "../../test/support/postgres.js";
+import { withNewUids, writeTestBundle } from "../../test/support/serve.js";
+import { freePort, sharedData } from "../../test/support/shared-data.js";
 import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
 import { createResultSender } from "./dimse.js";
 import { buildMultipart } from "./multipart.js";
 import { retryDelay } from "./outbox.js";
-import { type PostgresCluster, startPostgresCluster } from "./pg-testing.js";
 import { openRepository } from "./repository.js";
-import { withNewUids, writeTestBundle } from "./testing.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-outbox-"));
 const KEY = "outbox-admin-key-0123456789";

@@ -5,9 +5,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { writeTestBundle } from "../../test/support/serve.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { RadioLensError } from "../core/errors.js";
 import { createImage } from "../core/image.js";
-import { sharedData } from "../core/testing.js";
 import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
 import { loadBundle } from "../models/bundle.js";
@@ -20,7 +21,6 @@ import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.j
 import { burnBanner, DERIVED_BANNER } from "./secondary-capture.js";
 import { loadServeConfig } from "./server.js";
 import { openSqliteRepository } from "./store.js";
-import { writeTestBundle } from "./testing.js";
 
 test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
   const a = new Uint8Array([1, 2, 3, 13, 10, 45, 45]);

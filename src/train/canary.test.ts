@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { evaluateBundle } from "./evaluate.js";
 import { trainModel } from "./run.js";
 

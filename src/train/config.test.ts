@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { REPO_ROOT } from "../../test/support/shared-data.js";
 import { isRadioLensError } from "../core/errors.js";
-import { REPO_ROOT } from "../core/testing.js";
 import { loadTrainConfig } from "./config.js";
 
 test("YAML and JSON configs load; flags override the file", () => {

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { sharedData } from "../../test/support/shared-data.js";
 import { isRadioLensError } from "../core/errors.js";
-import { sharedData } from "../core/testing.js";
 import { trainModel } from "./run.js";
 
 const data = sharedData("medmnist/pneumoniamnist.npz");

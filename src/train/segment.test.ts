@@ -1,7 +1,7 @@
 /** Segmentation smoke test: a small 2D U-Net on FLAIR slices beats the all-background baseline on lesion Dice. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { sharedData } from "../core/testing.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { trainSegmentation2D } from "./segment.js";
 

@@ -1,10 +1,10 @@
 /** compose() runs steps in order and names the failing one; onKeys() checks keys and grids; a real image/mask pipeline. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { sharedData } from "../../test/support/shared-data.js";
 import { isRadioLensError, RadioLensError } from "../core/errors.js";
 import { createImage, type MedicalImage } from "../core/image.js";
 import { Rng } from "../core/rng.js";
-import { sharedData } from "../core/testing.js";
 import { readNifti } from "../io/nifti/index.js";
 import {
   compose,

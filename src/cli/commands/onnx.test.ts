@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PNG } from "pngjs";
+import { writeTestBundle } from "../../../test/support/bundle.js";
 import { Rng } from "../../core/rng.js";
 import { initEngine } from "../../engine/backend.js";
 import { readCard } from "../../models/bundle.js";
-import { writeTestBundle } from "../../models/testing.js";
 import { runCli } from "../main.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "rl-cli-onnx-"));

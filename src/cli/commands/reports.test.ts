@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { sharedData } from "../../core/testing.js";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { parseCsv } from "../../reports/csv.js";
 import { runCli } from "../main.js";
 

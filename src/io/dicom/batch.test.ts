@@ -1,7 +1,7 @@
 /** Decoding several files together: same values as one at a time, bounded concurrency, failures surfaced. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { sharedData } from "../../core/testing.js";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { DicomError } from "./errors.js";
 import { readDicomFile } from "./parse.js";
 import { decodeStoredPixels, decodeStoredPixelsMany, mapConcurrent } from "./pixels.js";

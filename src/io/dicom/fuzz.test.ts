@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { Rng } from "../../core/rng.js";
-import { sharedData } from "../../core/testing.js";
 import { warmUpCodecs } from "./codec-pool.js";
 import { DicomError, isVR, parseDicom } from "./index.js";
 import { decodeStoredPixels } from "./pixels.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { sharedData } from "../../core/testing.js";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { decodeFrame } from "./codec-pool.js";
 import { decodeFrameInThread, jpegFrameHeader } from "./codecs.js";
 import { DicomError } from "./errors.js";

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { sharedData } from "../../core/testing.js";
+import { sharedData } from "../../../test/support/shared-data.js";
 import {
   DicomDataset,
   type DicomElement,

@@ -5,9 +5,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { REPO_ROOT, sharedData } from "../../../test/support/shared-data.js";
 import { runCli } from "../../cli/main.js";
 import { PIXEL_ARRAY_TYPES } from "../../core/image.js";
-import { REPO_ROOT, sharedData } from "../../core/testing.js";
 import { warmUpCodecs } from "./codec-pool.js";
 import { transferSyntax } from "./transfer-syntax.js";
 

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
-import { sharedData } from "../../core/testing.js";
 import { readImage } from "../index.js";
 
 test("real X-rays decode with the sizes and channel counts their headers declare", async () => {

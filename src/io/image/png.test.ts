@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { deflateSync } from "node:zlib";
 import { type ColorType, PNG } from "pngjs";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
-import { sharedData } from "../../core/testing.js";
 import { readImage } from "../index.js";
 import { decodePng } from "./png.js";
 

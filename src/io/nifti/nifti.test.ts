@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
 import type { MedicalImage } from "../../core/image.js";
-import { sharedData } from "../../core/testing.js";
 import { bestAffine, isNifti, type NiftiMeta, readNifti, readNiftiHeader } from "./index.js";
 
 const nib = (f: string): string => sharedData("nifti", "nibabel", f);

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
 import { createImage, dtypeOf, type MedicalImage, type PixelArray } from "../../core/image.js";
 import { Rng } from "../../core/rng.js";
-import { sharedData } from "../../core/testing.js";
 import { encodeNifti, type NiftiMeta, readNifti, type WriteNiftiOptions, writeNifti } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "radiolens-nifti-"));

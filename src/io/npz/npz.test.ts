@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { zipSync } from "fflate";
+import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
-import { sharedData } from "../../core/testing.js";
 import { readNpz } from "./index.js";
 
 function npy(descr: string, shape: number[], payload: Uint8Array, fortran = false): Uint8Array {

@@ -5,6 +5,7 @@ import { RadioLensError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
 import type { MedicalImage } from "../../core/image.js";
 import { Rng } from "../../core/rng.js";
+import { currentEngine, initEngine } from "../../engine/backend.js";
 import {
   createOrtRuntime,
   createTfjsRuntime,
@@ -273,6 +274,8 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
         detail: "the bundle holds only an ONNX model (imported); run it with --runtime onnx",
       });
     }
+    // A library caller may open a bundle before choosing a backend: take the fastest available, as the CLI does.
+    if (!currentEngine()) await initEngine();
     runtime = createTfjsRuntime((await loadBundle(dir)).model);
   }
   const input = card.input as OnnxCardInput;

@@ -1,11 +1,11 @@
 /** Helpers for the service's tests and benchmark: a seeded model bundle, test DICOM instances, loopback clients. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { REPO_ROOT } from "../core/testing.js";
-import { parseDicom, writeDicom } from "../io/dicom/index.js";
-import { newUid } from "../reports/sr.js";
+import { parseDicom, writeDicom } from "../../src/io/dicom/index.js";
+import { newUid } from "../../src/reports/sr.js";
+import { REPO_ROOT } from "./shared-data.js";
 
-export { writeTestBundle } from "../models/testing.js";
+export { writeTestBundle } from "./bundle.js";
 
 /**
  * Copies a DICOM file with fresh Study/Series/SOP Instance UIDs (2.25 UUID roots), so one real file yields many
@@ -43,7 +43,7 @@ export function spawnServe(
   config: string,
   opts: { readonly stderr?: "pipe" | "inherit"; readonly env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess {
-  const code = `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`;
+  const code = `const { runCli } = await import("../../src/serve/src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`;
   return spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "ignore", opts.stderr ?? "inherit"],

@@ -1,7 +1,8 @@
 /** Test and benchmark helper: a seeded, untrained seed-cnn bundle written through the real bundle format. */
-import { VERSION } from "../version.js";
-import { saveBundle } from "./bundle.js";
-import { createModel } from "./registry.js";
+
+import { saveBundle } from "../../src/models/bundle.js";
+import { createModel } from "../../src/models/registry.js";
+import { VERSION } from "../../src/version.js";
 
 /**
  * Writes a seeded (untrained) seed-cnn bundle for 28×28 grayscale with the labels of PneumoniaMNIST, so tests

@@ -1,9 +1,8 @@
 /** Seeded agreement cases against scikit-learn 1.2 (and a SciPy/NumPy reference where scikit-learn has no such metric): case generator, our values, and the comparison rules. */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { RadioLensError } from "../core/errors.js";
-import { Rng } from "../core/rng.js";
-import { REPO_ROOT } from "../core/testing.js";
+import { RadioLensError } from "../../src/core/errors.js";
+import { Rng } from "../../src/core/rng.js";
 import {
   computeAccuracy,
   computeBalancedAccuracy,
@@ -16,10 +15,10 @@ import {
   computePrecision,
   computeRecall,
   computeSpecificity,
-} from "./confusion.js";
-import { computeDelong, computeDelongTest } from "./delong.js";
-import { evaluatePredictions } from "./evaluate.js";
-import { medmnistEvaluate } from "./medmnist.js";
+} from "../../src/metrics/confusion.js";
+import { computeDelong, computeDelongTest } from "../../src/metrics/delong.js";
+import { evaluatePredictions } from "../../src/metrics/evaluate.js";
+import { medmnistEvaluate } from "../../src/metrics/medmnist.js";
 import {
   argmax,
   computeBrierScore,
@@ -27,7 +26,7 @@ import {
   computeEceMulticlass,
   computeLogLoss,
   computeLogLossMulticlass,
-} from "./probabilistic.js";
+} from "../../src/metrics/probabilistic.js";
 import {
   chooseThreshold,
   computeAveragePrecision,
@@ -39,8 +38,9 @@ import {
   computeRocAucOvo,
   computeRocAucOvr,
   computeRocCurve,
-} from "./ranking.js";
-import { computeSegmentationScores } from "./segmentation.js";
+} from "../../src/metrics/ranking.js";
+import { computeSegmentationScores } from "../../src/metrics/segmentation.js";
+import { REPO_ROOT } from "./shared-data.js";
 
 /**
  * ECE bins used in the agreement cases.
