@@ -65,10 +65,10 @@ export {
   type ModelSpec,
   registerModel,
 } from "./models/registry.js";
-export { generateReport, type ModelPrediction } from "./reports/generate.js";
+export { generateReport, type ModelPrediction } from "./radiology-reports/generate.js";
 // Radiology reports: labeling, generation, DICOM Comprehensive SR.
-export { labelReport, type ReportLabels } from "./reports/labeler.js";
-export { buildComprehensiveSR, writeComprehensiveSR } from "./reports/sr.js";
+export { labelReport, type ReportLabels } from "./radiology-reports/labeler.js";
+export { buildComprehensiveSR, writeComprehensiveSR } from "./radiology-reports/sr.js";
 // The inference service.
 export { type AppOptions, buildApp } from "./serve/app.js";
 // Training: the loop with callbacks, the config-driven run, evaluation of a bundle.
@@ -83,7 +83,7 @@ export {
   stepDecay,
 } from "./train/callbacks.js";
 export { loadTrainConfig } from "./train/config.js";
-export { type BundleEvaluation, type EvaluateOptions, evaluateBundle } from "./train/evaluate.js";
+export { type BundleEvaluation, type EvaluateOptions, evaluateBundle } from "./train/evaluate-bundle.js";
 export { type TrainConfig, type TrainResult, trainModel } from "./train/run.js";
 export { type Callback, type FitOptions, fit, type TrainContext } from "./train/trainer.js";
 export type { Sample as KeyedSample } from "./transforms/index.js";

@@ -8,7 +8,7 @@ import {
   kappaFromConfusion,
   mccFromConfusion,
 } from "./confusion.js";
-import { type EvaluationInput, type EvaluationResult, evaluatePredictions } from "./evaluate.js";
+import { type EvaluationInput, type EvaluationResult, evaluatePredictions } from "./evaluate-predictions.js";
 import { computeAveragePrecision, computeRocAuc } from "./ranking.js";
 import { computeSegmentationScores, type Mask, type SegmentationScores } from "./segmentation.js";
 import { metricInputError } from "./stats.js";

@@ -3,7 +3,7 @@ export * from "./accumulators.js";
 export * from "./bootstrap.js";
 export * from "./confusion.js";
 export * from "./delong.js";
-export * from "./evaluate.js";
+export * from "./evaluate-predictions.js";
 export * from "./medmnist.js";
 export * from "./predictions-csv.js";
 export * from "./probabilistic.js";

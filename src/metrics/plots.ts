@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { writeFileAtomic } from "../core/fs.js";
-import { aggregateByPatient, type EvaluationInput, type EvaluationResult } from "./evaluate.js";
+import { aggregateByPatient, type EvaluationInput, type EvaluationResult } from "./evaluate-predictions.js";
 import { type CalibrationBin, computeCalibrationBins, topLabelConfidence } from "./probabilistic.js";
 import { computePrCurve, computeRocCurve } from "./ranking.js";
 import { metricInputError } from "./stats.js";

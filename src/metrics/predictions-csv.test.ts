@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RadioLensError } from "../core/errors.js";
-import { evaluatePredictions } from "./evaluate.js";
+import { evaluatePredictions } from "./evaluate-predictions.js";
 import {
   compareAucs,
   formatAucComparisons,

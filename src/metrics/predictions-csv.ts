@@ -8,7 +8,7 @@ import {
   type EvaluationResult,
   evaluatePredictions,
   HEADLINE_KEYS,
-} from "./evaluate.js";
+} from "./evaluate-predictions.js";
 import { normalQuantile } from "./stats.js";
 
 /** Splits one CSV record (RFC 4180 quoting: "a,b" and "" escapes). */

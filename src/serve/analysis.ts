@@ -2,15 +2,15 @@
 import { RadioLensError } from "../core/errors.js";
 import { DicomError } from "../io/dicom/index.js";
 import type { Prediction } from "../models/predict.js";
-import { generateReport } from "../reports/generate.js";
-import { buildComprehensiveSR, readSourceImageRef } from "../reports/sr.js";
-import { FINDINGS } from "../reports/vocab.js";
+import { generateReport } from "../radiology-reports/generate.js";
+import { buildComprehensiveSR, readSourceImageRef } from "../radiology-reports/sr.js";
+import { FINDINGS } from "../radiology-reports/vocab.js";
 import { dicomDisplayImage } from "./decode.js";
-import { explainGradCam } from "./explain.js";
+import { explainGradCam } from "./heatmaps.js";
 import type { InstanceStore } from "./instances.js";
-import type { ServedModel } from "./models.js";
+import type { InstanceRecord, JobRecord, Repository } from "./repository/sqlite.js";
 import { buildHeatmapSC, writePart10 } from "./secondary-capture.js";
-import type { InstanceRecord, JobRecord, Repository } from "./store.js";
+import type { ServedModel } from "./served-models.js";
 
 /**
  * Maps a model's labels onto the report generator's findings (case-insensitive, e.g. "pneumonia" → Pneumonia);

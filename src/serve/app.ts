@@ -15,14 +15,14 @@ import type { ServeLimits, ServeMetrics, ServiceContext } from "./context.js";
 import { createUploadDecoder } from "./decode-pool.js";
 import { toHttpError } from "./errors.js";
 import { InstanceStore } from "./instances.js";
-import { type BatchingOptions, loadServedModels, type ModelSource } from "./models.js";
 import { type OutboxOptions, ResultOutbox, type ResultSender } from "./outbox.js";
-import { openRepository } from "./repository.js";
+import { openRepository } from "./repository/open.js";
+import type { PostgresOptions } from "./repository/postgres.js";
+import type { Repository } from "./repository/sqlite.js";
 import { dicomwebRoutes } from "./routes/dicomweb.js";
 import { modelRoutes } from "./routes/models.js";
 import { systemRoutes } from "./routes/system.js";
-import type { Repository } from "./store.js";
-import type { PostgresOptions } from "./store-postgres.js";
+import { type BatchingOptions, loadServedModels, type ModelSource } from "./served-models.js";
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {

@@ -1,5 +1,5 @@
 /** Audit event types of DICOM PS3.15 A.5.3 (Event ID codes of PS3.16 CID 150) and the one helper that records them. */
-import type { AuditRecord, Repository } from "./store.js";
+import type { AuditRecord, Repository } from "./repository/sqlite.js";
 
 /**
  * The PS3.15 A.5.3 events the service records, as (DCM code, meaning).

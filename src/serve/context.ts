@@ -4,9 +4,9 @@ import type { JobWorker } from "./analysis.js";
 import type { AuthConfig, Principal, Role } from "./auth.js";
 import type { UploadDecoder } from "./decode-pool.js";
 import type { InstanceStore } from "./instances.js";
-import type { ServedModel } from "./models.js";
 import type { ResultOutbox } from "./outbox.js";
-import type { Repository } from "./store.js";
+import type { Repository } from "./repository/sqlite.js";
+import type { ServedModel } from "./served-models.js";
 
 /** Limits applied to every request. */
 export interface ServeLimits {

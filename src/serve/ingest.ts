@@ -3,7 +3,7 @@ import { DicomError } from "../io/dicom/index.js";
 import { recordAudit } from "./audit.js";
 import type { ServiceContext } from "./context.js";
 import { shortHash } from "./hash.js";
-import type { InstanceRecord } from "./store.js";
+import type { InstanceRecord } from "./repository/sqlite.js";
 
 /** Outcome of {@link ingestInstance}. */
 export type IngestResult =

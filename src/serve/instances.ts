@@ -14,7 +14,7 @@ import {
 import { join } from "node:path";
 import { RadioLensError } from "../core/errors.js";
 import { DicomError, type ParsedDicom, parseDicom } from "../io/dicom/index.js";
-import type { AddInstanceResult, InstanceRecord, Repository } from "./store.js";
+import type { AddInstanceResult, InstanceRecord, Repository } from "./repository/sqlite.js";
 
 /**
  * Parse limits for untrusted network input (PS3.5 lengths can claim gigabytes; the limits refuse them early).

@@ -15,7 +15,7 @@ import { buildApp } from "./app.js";
 import { createResultSender } from "./dimse.js";
 import { buildMultipart } from "./multipart.js";
 import { retryDelay } from "./outbox.js";
-import { openRepository } from "./repository.js";
+import { openRepository } from "./repository/open.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-outbox-"));
 const KEY = "outbox-admin-key-0123456789";

@@ -1,7 +1,7 @@
 /** The result outbox: committed results go on to the C-STORE destination until it acknowledges them, across failures and restarts. */
 import { ClaimLoop } from "./analysis.js";
 import type { InstanceStore } from "./instances.js";
-import type { Repository, SendRecord } from "./store.js";
+import type { Repository, SendRecord } from "./repository/sqlite.js";
 
 /** Sends a stored result file on (the DIMSE C-STORE SCU); resolves with the DIMSE status (0 = success). */
 export type ResultSender = (path: string) => Promise<number>;

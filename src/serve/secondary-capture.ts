@@ -4,7 +4,7 @@ import type { MedicalImage } from "../core/image.js";
 import type { Heatmap } from "../explain/heatmap.js";
 import { overlayHeatmap } from "../explain/overlay.js";
 import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
-import { newUid, type SourceImageRef } from "../reports/sr.js";
+import { newUid, type SourceImageRef } from "../radiology-reports/sr.js";
 
 /**
  * Secondary Capture Image Storage (PS3.4 B.5).

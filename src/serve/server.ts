@@ -10,8 +10,8 @@ import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
 import { ROLES } from "./auth.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
+import { redactDsn } from "./repository/postgres.js";
 import { webConsoleRoutes } from "./routes/web.js";
-import { redactDsn } from "./store-postgres.js";
 
 /**
  * The bundled reference model's folder (written by `npm run build:model`).

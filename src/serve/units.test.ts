@@ -16,11 +16,11 @@ import { predictImages } from "../models/predict.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
 import { part10 } from "./dimse.js";
 import { InstanceStore } from "./instances.js";
-import { MicroBatcher } from "./models.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
+import { openSqliteRepository } from "./repository/sqlite.js";
 import { burnBanner, DERIVED_BANNER } from "./secondary-capture.js";
+import { MicroBatcher } from "./served-models.js";
 import { loadServeConfig } from "./server.js";
-import { openSqliteRepository } from "./store.js";
 
 test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
   const a = new Uint8Array([1, 2, 3, 13, 10, 45, 45]);

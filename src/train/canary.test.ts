@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { sharedData } from "../../test/support/shared-data.js";
-import { evaluateBundle } from "./evaluate.js";
+import { evaluateBundle } from "./evaluate-bundle.js";
 import { trainModel } from "./run.js";
 
 test("random-label canary: test AUC within 0.5 ± 0.07", async () => {

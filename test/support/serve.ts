@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseDicom, writeDicom } from "../../src/io/dicom/index.js";
-import { newUid } from "../../src/reports/sr.js";
+import { newUid } from "../../src/radiology-reports/sr.js";
 import { REPO_ROOT } from "./shared-data.js";
 
 export { writeTestBundle } from "./bundle.js";

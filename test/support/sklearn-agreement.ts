@@ -17,7 +17,7 @@ import {
   computeSpecificity,
 } from "../../src/metrics/confusion.js";
 import { computeDelong, computeDelongTest } from "../../src/metrics/delong.js";
-import { evaluatePredictions } from "../../src/metrics/evaluate.js";
+import { evaluatePredictions } from "../../src/metrics/evaluate-predictions.js";
 import { medmnistEvaluate } from "../../src/metrics/medmnist.js";
 import {
   argmax,

@@ -4,7 +4,7 @@ import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
 import { HEADLINE_KEYS } from "../../metrics/index.js";
 import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
-import { evaluateBundle } from "../../train/evaluate.js";
+import { evaluateBundle } from "../../train/evaluate-bundle.js";
 import { type Command, flag, str } from "../command.js";
 
 /**

@@ -1,8 +1,8 @@
 /** `radiolens report`: parses flags and calls buildReport() — one self-contained HTML evaluation report. */
 import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
+import { buildReport } from "../../evaluation-report/report.js";
 import { parseMethod } from "../../explain/explain.js";
-import { buildReport } from "../../report/report.js";
 import { type Command, str } from "../command.js";
 
 function int(name: string, v: string | undefined): number | undefined {

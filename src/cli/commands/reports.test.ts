@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { sharedData } from "../../../test/support/shared-data.js";
-import { parseCsv } from "../../reports/csv.js";
+import { parseCsv } from "../../radiology-reports/csv.js";
 import { runCli } from "../main.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rl-reports-cli-"));

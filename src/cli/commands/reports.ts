@@ -2,11 +2,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { RadioLensError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
-import { readCsv, writeCsv } from "../../reports/csv.js";
-import { evaluateLabelTables, formatEvaluation } from "../../reports/evaluate.js";
-import { generateReport, type ModelPrediction, type ReportLanguage } from "../../reports/generate.js";
-import { readSourceImageRef, writeComprehensiveSR } from "../../reports/sr.js";
-import { labelsToManifest, labelTable, type UncertainPolicy } from "../../reports/table.js";
+import { readCsv, writeCsv } from "../../radiology-reports/csv.js";
+import {
+  generateReport,
+  type ModelPrediction,
+  type ReportLanguage,
+} from "../../radiology-reports/generate.js";
+import { evaluateLabelTables, formatEvaluation } from "../../radiology-reports/score-labels.js";
+import { readSourceImageRef, writeComprehensiveSR } from "../../radiology-reports/sr.js";
+import { labelsToManifest, labelTable, type UncertainPolicy } from "../../radiology-reports/table.js";
 import { type Command, flag, str } from "../command.js";
 
 function required(value: string | undefined, option: string): string {

@@ -6,7 +6,7 @@ import type { ServiceContext } from "../context.js";
 import { dicomDisplayImage } from "../decode.js";
 import { type IngestResult, ingestInstance } from "../ingest.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "../multipart.js";
-import type { InstanceQuery, InstanceRecord } from "../store.js";
+import type { InstanceQuery, InstanceRecord } from "../repository/sqlite.js";
 
 const UID = { type: "string", pattern: "^[0-9]+(\\.[0-9]+)*$", maxLength: 64 } as const;
 const PARAMS = {

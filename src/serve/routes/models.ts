@@ -4,9 +4,9 @@ import { RadioLensError } from "../../core/errors.js";
 import { encodePng } from "../../io/image/png.js";
 import { recordAudit } from "../audit.js";
 import type { ServiceContext } from "../context.js";
-import { explainGradCam } from "../explain.js";
 import { shortHash } from "../hash.js";
-import type { ServedModel } from "../models.js";
+import { explainGradCam } from "../heatmaps.js";
+import type { ServedModel } from "../served-models.js";
 
 function modelOf(ctx: ServiceContext, req: FastifyRequest): ServedModel {
   const { id } = req.params as { id: string };

@@ -5,8 +5,8 @@ import { describe, it } from "node:test";
 import { parse } from "csv-parse/sync";
 import { sharedData } from "../../test/support/shared-data.js";
 import { readCsv } from "./csv.js";
-import { evaluateLabelTables } from "./evaluate.js";
 import { findMentions, labelReport, labelSections } from "./labeler.js";
+import { evaluateLabelTables } from "./score-labels.js";
 import { labelsToManifest, labelTable } from "./table.js";
 import { compileVocabulary, defaultVocabulary } from "./vocab.js";
 

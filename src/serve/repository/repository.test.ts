@@ -4,12 +4,16 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { findPostgresBin, type PostgresCluster, startPostgresCluster } from "../../test/support/postgres.js";
-import { isRadioLensError } from "../core/errors.js";
-import { ClaimLoop } from "./analysis.js";
-import { openRepository } from "./repository.js";
-import type { InstanceRecord, Repository } from "./store.js";
-import { isPostgresDsn, openPostgresRepository, redactDsn } from "./store-postgres.js";
+import {
+  findPostgresBin,
+  type PostgresCluster,
+  startPostgresCluster,
+} from "../../../test/support/postgres.js";
+import { isRadioLensError } from "../../core/errors.js";
+import { ClaimLoop } from "../analysis.js";
+import { openRepository } from "./open.js";
+import { isPostgresDsn, openPostgresRepository, redactDsn } from "./postgres.js";
+import type { InstanceRecord, Repository } from "./sqlite.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-store-"));
 let cluster: PostgresCluster | undefined;

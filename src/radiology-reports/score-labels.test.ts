@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseCsv } from "./csv.js";
-import { computeObservationScore, evaluateLabelTables, LabelMetrics, reportKey } from "./evaluate.js";
+import { computeObservationScore, evaluateLabelTables, LabelMetrics, reportKey } from "./score-labels.js";
 import { FINDINGS } from "./vocab.js";
 
 const header = (id: string): string => [id, ...FINDINGS, "normal"].join(",");

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import pg from "pg";
-import { RadioLensError } from "../core/errors.js";
+import { RadioLensError } from "../../core/errors.js";
 import {
   type AddInstanceResult,
   AUDIT_COLUMNS,
@@ -16,7 +16,7 @@ import {
   toJob,
   toPrediction,
   toSend,
-} from "./store.js";
+} from "./sqlite.js";
 
 /**
  * True when `store` names a PostgreSQL database (a `postgres://` or `postgresql://` DSN) rather than a SQLite file.

@@ -8,7 +8,7 @@ import type { Heatmap } from "../explain/heatmap.js";
 import { heatmapToImageGrid } from "../explain/overlay.js";
 import { encodePng } from "../io/image/png.js";
 import { preprocessForModel } from "../models/preprocess.js";
-import type { ServedModel } from "./models.js";
+import type { ServedModel } from "./served-models.js";
 
 /** The explanation returned with `?explain=gradcam`. */
 export interface Explanation {

@@ -147,7 +147,7 @@ export function compileVocabulary(observations: unknown, modifiers: unknown): Vo
 let cached: Vocabulary | undefined;
 
 /**
- * The built-in vocabulary from `src/reports/data/`.
+ * The built-in vocabulary from `src/radiology-reports/data/`.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /** Opens the service's repository from one setting: a PostgreSQL DSN, or else the path of a SQLite file. */
 
-import { openSqliteRepository, type Repository } from "./store.js";
-import { isPostgresDsn, openPostgresRepository, type PostgresOptions } from "./store-postgres.js";
+import { isPostgresDsn, openPostgresRepository, type PostgresOptions } from "./postgres.js";
+import { openSqliteRepository, type Repository } from "./sqlite.js";
 
 /**
  * Opens the repository `store` names: `postgres://…` or `postgresql://…` opens PostgreSQL (several service

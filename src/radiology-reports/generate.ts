@@ -41,7 +41,7 @@ export interface ModelPrediction {
 /** Report languages with a template. */
 export type ReportLanguage = "en" | "zh";
 
-/** The shape of a template file under `src/reports/data/templates.<lang>.json`. */
+/** The shape of a template file under `src/radiology-reports/data/templates.<lang>.json`. */
 export interface ReportTemplate {
   readonly language: { readonly code: string; readonly meaning: string };
   readonly title: string;

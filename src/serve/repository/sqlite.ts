@@ -1,6 +1,6 @@
 /** The service's repository interface (instances, the durable job queue, predictions, the result outbox, the audit log) and its SQLite implementation. */
 import { createRequire } from "node:module";
-import { RadioLensError } from "../core/errors.js";
+import { RadioLensError } from "../../core/errors.js";
 
 /** A received DICOM instance as indexed for QIDO-RS; the file lives under the instance folder by `fileKey`. */
 export interface InstanceRecord {
