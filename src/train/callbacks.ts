@@ -132,22 +132,42 @@ export interface EarlyStoppingOptions {
  * ```
  */
 export function earlyStopping(opts: EarlyStoppingOptions): Callback {
+  return {
+    onEpochEnd(ctx) {
+      // Replayed from the checkpointed history, so a resumed run stops at the same epoch as an uninterrupted one.
+      if (replayStalls(ctx.state.history, opts, Number.POSITIVE_INFINITY).stalled) ctx.stopTraining = true;
+    },
+  };
+}
+
+/**
+ * Replays the monitored metric over `history` (one log per finished epoch): how many epochs it has gone without
+ * improving ends in: whether the last epoch completed a run of `patience` such epochs. `resetAfter` restarts the count
+ * after that many stalled epochs (reduce-on-plateau waits again after each reduction).
+ */
+function replayStalls(
+  history: readonly Logs[],
+  opts: EarlyStoppingOptions,
+  resetAfter: number,
+): { stalled: boolean } {
   const mode = opts.mode ?? (opts.monitor.includes("loss") ? "min" : "max");
   const delta = opts.minDelta ?? 0;
   let best = mode === "min" ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   let wait = 0;
-  return {
-    onEpochEnd(ctx, logs) {
-      const v = logs[opts.monitor];
-      if (v === undefined) return;
-      if (mode === "min" ? v < best - delta : v > best + delta) {
-        best = v;
-        wait = 0;
-      } else if (++wait >= opts.patience) {
-        ctx.stopTraining = true;
-      }
-    },
-  };
+  let stalled = false;
+  for (const logs of history) {
+    stalled = false;
+    const v = logs[opts.monitor];
+    if (v === undefined) continue;
+    if (mode === "min" ? v < best - delta : v > best + delta) {
+      best = v;
+      wait = 0;
+    } else if (++wait >= opts.patience) {
+      stalled = true;
+      if (wait >= resetAfter) wait = 0;
+    }
+  }
+  return { stalled };
 }
 
 /** A learning-rate schedule: epoch (0-based) and base LR → LR for that epoch. */
@@ -194,7 +214,9 @@ export function lrScheduler(schedule: Schedule, baseLr: number): Callback {
 }
 
 /**
- * Reduce-on-plateau: multiplies the LR by `factor` when the metric stalls for `patience` epochs.
+ * Reduce-on-plateau: multiplies the LR by `factor` (default 0.1) when the metric has not improved for `patience`
+ * epochs, then waits `patience` epochs again (Keras `ReduceLROnPlateau` without cooldown). The decision is replayed
+ * from the checkpointed history, so `--resume` reduces at the same epochs.
  *
  * @example
  * ```ts
@@ -204,23 +226,13 @@ export function lrScheduler(schedule: Schedule, baseLr: number): Callback {
 export function reduceLrOnPlateau(
   opts: EarlyStoppingOptions & { readonly factor?: number; readonly minLr?: number },
 ): Callback {
-  const mode = opts.mode ?? (opts.monitor.includes("loss") ? "min" : "max");
-  let best = mode === "min" ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  let wait = 0;
   return {
-    onEpochEnd(ctx, logs) {
-      const v = logs[opts.monitor];
-      if (v === undefined) return;
-      if (mode === "min" ? v < best - (opts.minDelta ?? 0) : v > best + (opts.minDelta ?? 0)) {
-        best = v;
-        wait = 0;
-      } else if (++wait >= opts.patience) {
-        ctx.optimizer.learningRate = Math.max(
-          opts.minLr ?? 0,
-          ctx.optimizer.learningRate * (opts.factor ?? 0.1),
-        );
-        wait = 0;
-      }
+    onEpochEnd(ctx) {
+      if (!replayStalls(ctx.state.history, opts, opts.patience).stalled) return;
+      ctx.optimizer.learningRate = Math.max(
+        opts.minLr ?? 0,
+        ctx.optimizer.learningRate * (opts.factor ?? 0.1),
+      );
     },
   };
 }

@@ -1,6 +1,6 @@
 /** Config-file tests: JSON and YAML load, flags override, schema errors name the key. */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -55,4 +55,21 @@ test("every committed config under configs/ is valid", async () => {
   const files = readdirSync(join(REPO_ROOT, "configs")).filter((f) => /\.(json|ya?ml)$/.test(f));
   assert.ok(files.length > 0);
   for (const f of files) loadTrainConfig(join(REPO_ROOT, "configs", f));
+});
+
+test("every schedule the README lists (step, cosine, plateau) is accepted", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-cfg-"));
+  const base = "data: d.npz\nmodel: seed-cnn\nepochs: 3\nbatchSize: 32\nseed: 1\nout: o\n";
+  const schedules = {
+    step: "{ kind: step, stepSize: 2, gamma: 0.5 }",
+    cosine: "{ kind: cosine }",
+    plateau: "{ kind: plateau, monitor: val_auc, patience: 3, factor: 0.5 }",
+  };
+  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  assert.match(readme, /step\/cosine\/plateau schedules/);
+  for (const [kind, yaml] of Object.entries(schedules)) {
+    const f = join(dir, `${kind}.yaml`);
+    writeFileSync(f, `${base}schedule: ${yaml}\n`);
+    assert.equal(loadTrainConfig(f).schedule?.kind, kind);
+  }
 });

@@ -45,6 +45,15 @@ export const TrainConfigSchema = z
           })
           .strict(),
         z.object({ kind: z.literal("cosine"), minLr: z.number().nonnegative().optional() }).strict(),
+        z
+          .object({
+            kind: z.literal("plateau"),
+            monitor: z.string().optional(),
+            patience: z.number().int().positive(),
+            factor: z.number().positive().lt(1).optional(),
+            minLr: z.number().nonnegative().optional(),
+          })
+          .strict(),
       ])
       .optional(),
     earlyStopping: z

@@ -20,6 +20,7 @@ import {
   earlyStopping,
   lrScheduler,
   metricsLogger,
+  reduceLrOnPlateau,
   stepDecay,
 } from "./callbacks.js";
 import { loadCheckpoint } from "./checkpoint.js";
@@ -49,7 +50,14 @@ export interface TrainConfig {
   readonly clipNorm?: number;
   readonly schedule?:
     | { readonly kind: "step"; readonly stepSize: number; readonly gamma?: number }
-    | { readonly kind: "cosine"; readonly minLr?: number };
+    | { readonly kind: "cosine"; readonly minLr?: number }
+    | {
+        readonly kind: "plateau";
+        readonly monitor?: string;
+        readonly patience: number;
+        readonly factor?: number;
+        readonly minLr?: number;
+      };
   readonly earlyStopping?: { readonly monitor: string; readonly patience: number };
   /** Limit the training split to its first N samples (quick experiments and tests). */
   readonly limit?: number;
@@ -258,6 +266,17 @@ export async function trainModel(
     callbacks.unshift(lrScheduler(stepDecay(config.schedule.stepSize, config.schedule.gamma), lr));
   if (config.schedule?.kind === "cosine")
     callbacks.unshift(lrScheduler(cosineDecay(config.epochs, config.schedule.minLr), lr));
+  if (config.schedule?.kind === "plateau") {
+    const { monitor, patience, factor, minLr } = config.schedule;
+    callbacks.push(
+      reduceLrOnPlateau({
+        monitor: monitor ?? "val_loss",
+        patience,
+        ...(factor === undefined ? {} : { factor }),
+        ...(minLr === undefined ? {} : { minLr }),
+      }),
+    );
+  }
   if (config.earlyStopping) callbacks.push(earlyStopping(config.earlyStopping));
   callbacks.push(...extraCallbacks);
   const state = await fit({
