@@ -1,12 +1,15 @@
 /** Analysis of stored instances: decode, predict, write the DICOM SR and heatmap SC results, commit exactly once, send them on. */
 import { RadioLensError } from "../core/errors.js";
 import { DicomError } from "../io/dicom/index.js";
+import { checkIntendedUse, gateDecision, intendedUseOf, oodDecision } from "../models/intended-use.js";
 import type { Prediction } from "../models/predict.js";
 import { generateReport } from "../reports/generate.js";
 import { buildComprehensiveSR, readSourceImageRef } from "../reports/sr.js";
 import { FINDINGS } from "../reports/vocab.js";
+import { recordAudit } from "./audit.js";
 import { dicomDisplayImage } from "./decode.js";
 import { explainGradCam } from "./explain.js";
+import { shortHash } from "./hash.js";
 import type { InstanceStore } from "./instances.js";
 import type { ServedModel } from "./models.js";
 import { buildHeatmapSC, writePart10 } from "./secondary-capture.js";
@@ -116,7 +119,39 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     // The version this job was queued for, even if a newer one replaced it in the index since.
     const bytes = ctx.store.read({ ...inst, fileKey: `${job.sha256.slice(0, 2)}/${job.sha256}.dcm` });
     const display = await dicomDisplayImage(bytes);
-    const p = await model.batcher.predict(display);
+    // The same gate as REST and the CLI; a received instance is never forced. A refused one stays stored and
+    // acknowledged, gets a "not analysed" prediction row and an audit record, and no SR or heatmap.
+    const gate = gateDecision(checkIntendedUse(intendedUseOf(model.card).inputs, display), false);
+    const p = gate.analysed ? await model.batcher.predict(display) : undefined;
+    const decision = gate.analysed ? oodDecision(model.card.ood, p?.ood, false) : gate;
+    if (!p || !decision.analysed) {
+      const reason = decision.reason ?? "not analysed";
+      await ctx.repo.completeJob(
+        job.id,
+        {
+          sopInstanceUid: job.sopInstanceUid,
+          modelId: model.id,
+          modelVersion: model.card.version,
+          label: `Not analysed: ${reason}`,
+          probabilities: {},
+          resultSopInstanceUid: null,
+        },
+        [],
+        false,
+      );
+      await recordAudit(ctx.repo, {
+        event: "instancesAccessed",
+        action: "E",
+        outcome: 4,
+        user: "system",
+        role: "system",
+        source: "analysis",
+        object: `analysis:${model.id}:${shortHash(job.sha256)}`,
+        detail: `not analysed: ${decision.code ?? ""} ${reason}`.replace(/ {2,}/g, " "),
+      }).catch((e: unknown) => ctx.onError?.(e));
+      ctx.onResult?.(job, "done");
+      return;
+    }
     const sr = buildResultSR(bytes, model, p);
     if (sr) results.push(ctx.store.writeResult(sr));
     if (model.layers && display.shape.length === 3) {
