@@ -56,7 +56,12 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
   if (f.labels.length === 0) return undefined;
   const threshold = p.threshold > 0 && p.threshold < 1 ? p.threshold : 0.5;
   const report = generateReport(
-    { model: { name: model.card.name, version: model.card.version }, ...f, threshold },
+    {
+      model: { name: model.card.name, version: model.card.version },
+      ...f,
+      threshold,
+      ...(p.ood ? { inDistribution: p.ood.inDistribution } : {}),
+    },
     "en",
   );
   const ds = buildComprehensiveSR(report, readSourceImageRef(source), { SeriesNumber: 999 });
