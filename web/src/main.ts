@@ -358,7 +358,12 @@ async function loadCard(): Promise<void> {
     const dt = document.createElement("dt");
     dt.textContent = k;
     const dd = document.createElement("dd");
-    dd.textContent = Array.isArray(card[k]) ? (card[k] as unknown[]).join(", ") : String(card[k]);
+    const v = card[k];
+    dd.textContent = Array.isArray(v)
+      ? (v as unknown[]).join(", ")
+      : v !== null && typeof v === "object"
+        ? JSON.stringify(v)
+        : String(v);
     dl.append(dt, dd);
   }
 }
