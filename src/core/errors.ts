@@ -69,6 +69,20 @@ export const ERROR_CATALOGUE = {
     exitCode: 3,
     httpStatus: 422,
   },
+  RL_ERR_OUTSIDE_INTENDED_USE: {
+    message:
+      "{attribute} {value} is outside this model's intended use ({allowed}); the image was not analysed",
+    fix: "Send an image the model card's intendedUse.inputs allows, or choose a model made for it; an administrator may analyse it anyway with force (CLI --force, REST ?force=true).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_OUT_OF_DISTRIBUTION: {
+    message:
+      "The image is unlike the model's training data (OOD score {score} above threshold {threshold}); it was not analysed",
+    fix: "Check that the image is what the model was trained on (modality, body part, rendering); an administrator may analyse it anyway with force (CLI --force, REST ?force=true).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
   RL_ERR_SPLIT_LEAK: {
     message: "{count} patient(s) of column '{column}' appear in more than one split",
     fix: "Split by patient so that every patient's images sit in exactly one split.",

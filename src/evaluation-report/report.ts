@@ -5,6 +5,7 @@ import { RadioLensError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { createImage } from "../core/image.js";
 import { Rng } from "../core/rng.js";
+import { loadImageSet } from "../data/image-set.js";
 import { loadNpzDataset, type NpzDataset, type NpzSplit } from "../data/npz-dataset.js";
 import { type BackendName, initEngine, tf } from "../engine/backend.js";
 import { applyColormap } from "../explain/colormaps.js";
@@ -21,7 +22,10 @@ import {
 } from "../metrics/index.js";
 import { evaluationPlots, trainingCurvesSvg } from "../metrics/plots.js";
 import { loadBundle, type ModelCard, sha256File } from "../models/bundle.js";
-import { predictArrays } from "../models/predict.js";
+import { intendedUseOf } from "../models/intended-use.js";
+import { openBundle } from "../models/onnx/bundle-runtime.js";
+import { oodMetrics } from "../models/ood.js";
+import { calibrateRows, predictArrays, preprocessBatch } from "../models/predict.js";
 import { VERSION } from "../version.js";
 import { dataUri, esc, fmt, table } from "./html.js";
 import { REPORT_CSS } from "./style.js";
@@ -45,6 +49,8 @@ export interface ReportOptions {
   readonly samples?: number;
   /** Heatmap method for the samples (default `gradcam`). */
   readonly method?: ExplainMethod;
+  /** Out-of-distribution sets for the safety section, as `radiolens evaluate --ood` takes them. */
+  readonly ood?: readonly string[];
 }
 
 /** What {@link buildReport} wrote. */
@@ -239,9 +245,89 @@ function modelCardSection(card: ModelCard): string {
       ["output", `${card.output.activation}, threshold ${card.threshold}`],
     ],
   )}
-<h3>Intended use</h3><p>${esc(card.intendedUse ?? "Not stated in the model card.")}</p></div>
+<h3>Intended use</h3><p>${esc(intendedUseOf(card).statement || "Not stated in the model card.")}</p>${kv(intendedUseOf(card).inputs as Readonly<Record<string, unknown>> | undefined)}</div>
 <div><h3>Training configuration</h3>${kv(card.training)}<h3>Training data</h3>${kv(card.dataset)}</div>
 <div><h3>Validation at the end of training</h3>${kv(final)}<h3>Software versions</h3>${kv(card.versions)}</div></div>`;
+}
+
+/**
+ * The safety section: the card's detector and calibration, accuracy and AUC on the images the detector keeps next
+ * to all images, and with `opts.ood` the same OOD AUROC and FPR at 95% TPR as `radiolens evaluate --ood`.
+ */
+async function safetySection(
+  opts: ReportOptions,
+  card: ModelCard,
+  split: NpzSplit,
+  task: NpzDataset["task"],
+  ungated: EvaluationResult,
+): Promise<string> {
+  if (!card.ood) return `<p class="muted">The model card has no out-of-distribution detector.</p>`;
+  const m = await openBundle(opts.model, { runtime: card.files.tfjs ? "tfjs" : "onnx" });
+  try {
+    const inRes = await m.predictWithOod(split.x);
+    const ood = inRes.ood ?? [];
+    const rows: (readonly string[])[] = [];
+    if (task !== "multilabel" && ood.length === split.count) {
+      const idx = ood.flatMap((o, i) => (o.inDistribution ? [i] : []));
+      const labels = idx.map((i) => split.labels[i] as number);
+      const g =
+        task === "binary"
+          ? evaluatePredictions({
+              task: "binary",
+              classNames: [...card.labels],
+              threshold: card.threshold,
+              bootstrap: false,
+              labels,
+              scores: idx.map((i) => (inRes.rows[i] as Float32Array)[1] as number),
+            })
+          : evaluatePredictions({
+              task: "multiclass",
+              classNames: [...card.labels],
+              threshold: card.threshold,
+              bootstrap: false,
+              labels,
+              scores: idx.map((i) => inRes.rows[i] as Float32Array),
+            });
+      rows.push(
+        ["all images", String(split.count), fmt(ungated.accuracy), fmt(ungated.auc)],
+        [
+          `in distribution (${((100 * (split.count - idx.length)) / split.count).toFixed(1)}% flagged)`,
+          String(idx.length),
+          fmt(g.accuracy),
+          fmt(g.auc),
+        ],
+      );
+    }
+    const sets: (readonly string[])[] = [];
+    const pooled: number[] = [];
+    const inScores = ood.map((o) => o.score);
+    for (const path of opts.ood ?? []) {
+      const set = await loadImageSet(path);
+      const r = await m.predictWithOod(preprocessBatch(card, set.images));
+      const sc = (r.ood ?? []).map((o) => o.score);
+      pooled.push(...sc);
+      const q = oodMetrics(inScores, sc);
+      sets.push([set.name, String(sc.length), fmt(q.auroc), fmt(q.fprAt95Tpr)]);
+    }
+    if (pooled.length > 0) {
+      const q = oodMetrics(inScores, pooled);
+      sets.push([
+        "all sets (ood_auroc, ood_fpr_at_95_tpr)",
+        String(pooled.length),
+        fmt(q.auroc),
+        fmt(q.fprAt95Tpr),
+      ]);
+    }
+    const cal = card.calibration;
+    return `<p>Detector: ${esc(card.ood.method)}, threshold ${esc(card.ood.threshold.toFixed(4))} (keeps ${esc(
+      String(100 * card.ood.keep),
+    )}% of the validation split); out-of-distribution inputs are ${card.ood.action === "refuse" ? "not analysed" : "analysed and flagged"}.
+${cal ? `Temperature ${esc(cal.temperature.toFixed(4))} fitted on the validation split; ECE there ${esc(fmt(cal.eceBefore ?? Number.NaN))} before, ${esc(fmt(cal.eceAfter ?? Number.NaN))} after. Probabilities in this report are calibrated.` : ""}</p>
+${rows.length ? table(["images", "n", "accuracy", "AUC"], rows) : ""}
+${sets.length ? table(["out-of-distribution set", "n", "AUROC", "FPR at 95% TPR"], sets) : ""}`;
+  } finally {
+    await m.close();
+  }
 }
 
 function trainingHistory(dir: string): Readonly<Record<string, unknown>>[] | undefined {
@@ -287,7 +373,8 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       throw new RadioLensError("RL_ERR_DATA_INVALID", {
         detail: `the model has ${card.labels.length} classes, the dataset ${ds.numClasses}`,
       });
-    const rows = predictArrays(model, split.x, want);
+    // Calibrated as every reported probability is, so the numbers equal `radiolens evaluate`'s.
+    const rows = calibrateRows(card, predictArrays(model, split.x, want));
     const k = ds.numClasses;
     const common = {
       classNames: [...card.labels],
@@ -349,6 +436,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       };
     });
 
+    const safety = await safetySection(opts, card, split, ds.task, evaluation);
     const title = `${card.name} ${card.version} on ${basename(opts.data)} / ${splitName}`;
     const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -357,9 +445,10 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
 <title>${esc(title)}</title><style>${REPORT_CSS}</style></head>
 <body><header><h1>${esc(title)}</h1>
 <p class="muted">RadioLens ${esc(VERSION)} evaluation report. Research and decision support only; the figures describe this model on this dataset split and nothing else.</p></header>
-<nav>${["dataset", "metrics", "figures", "samples", "model card"].map((s) => `<a href="#${s.replace(" ", "-")}">${s}</a>`).join(" · ")}</nav>
+<nav>${["dataset", "metrics", "safety", "figures", "samples", "model card"].map((s) => `<a href="#${s.replace(" ", "-")}">${s}</a>`).join(" · ")}</nav>
 <section id="dataset"><h2>Dataset</h2>${datasetSummary(opts.data, ds, card)}</section>
 <section id="metrics"><h2>Metrics on ${esc(splitName)}</h2>${metricsSection(evaluation)}</section>
+<section id="safety"><h2>Intended use, out-of-distribution detection and calibration</h2>${safety}</section>
 <section id="figures"><h2>Figures</h2><div class="figs">
 ${figure("ROC curve", plots.roc)}${figure("Precision–recall curve", plots.pr)}${figure("Confusion matrix (row-normalized)", plots.confusion)}${figure("Reliability diagram", plots.reliability)}${figure("Training curves", curves)}
 </div>${curves ? "" : `<p class="muted">No training history (metrics.json) in the bundle.</p>`}</section>

@@ -9,6 +9,9 @@ import { tf } from "../engine/backend.js";
 import "./layers.js";
 
 import type { Task } from "../core/task.js";
+import type { Calibration } from "./calibration.js";
+import type { IntendedUse } from "./intended-use.js";
+import type { OodDetector } from "./ood.js";
 
 export type { Task } from "../core/task.js";
 
@@ -49,7 +52,12 @@ export interface ModelCard {
   readonly metrics?: Readonly<Record<string, unknown>>;
   readonly versions: Readonly<Record<string, string>>;
   readonly files: { readonly tfjs: string; readonly weights: readonly string[]; readonly onnx?: string };
-  readonly intendedUse?: string;
+  /** Purpose and the inputs the model is meant for (`inputs` gates inference); older cards hold only a statement. */
+  readonly intendedUse?: string | IntendedUse;
+  /** The out-of-distribution detector fitted at training time (src/models/ood.ts). */
+  readonly ood?: OodDetector;
+  /** Temperature scaling fitted on the validation split; reported probabilities are scaled by it. */
+  readonly calibration?: Calibration;
 }
 
 /** File names inside a bundle. */

@@ -3,6 +3,8 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import type { MedicalImage } from "../core/image.js";
 import { tf } from "../engine/backend.js";
 import type { ModelCard } from "./bundle.js";
+import { applyTemperature } from "./calibration.js";
+import type { OodResult } from "./ood.js";
 import { preprocessForModel } from "./preprocess.js";
 
 /** One image's prediction. */
@@ -12,6 +14,8 @@ export interface Prediction {
   /** The predicted label (argmax, or every label over the threshold for multi-label, joined by "|"). */
   readonly label: string;
   readonly threshold: number;
+  /** The out-of-distribution verdict, when the model has a detector. */
+  readonly ood?: OodResult;
 }
 
 /**
@@ -59,7 +63,24 @@ export function predictImages(
   card: ModelCard,
   images: readonly MedicalImage[],
 ): Prediction[] {
-  return predictionsOf(card, predictArrays(model, preprocessBatch(card, images), card.input.shape));
+  return predictionsOf(
+    card,
+    calibrateRows(card, predictArrays(model, preprocessBatch(card, images), card.input.shape)),
+  );
+}
+
+/**
+ * Output rows scaled by the card's calibration temperature (unchanged without one).
+ *
+ * @example
+ * ```ts
+ * const calibrated = calibrateRows(card, rows);
+ * ```
+ */
+export function calibrateRows(card: ModelCard, rows: Float32Array[]): Float32Array[] {
+  const t = card.calibration?.temperature;
+  if (t === undefined || t === 1) return rows;
+  return rows.map((r) => applyTemperature(r, t, card.output.activation));
 }
 
 /**
@@ -88,8 +109,12 @@ export function preprocessBatch(card: ModelCard, images: readonly MedicalImage[]
  * predictionsOf(card, [Float32Array.of(0.2, 0.8)]); // [{ label: "pneumonia", probabilities: {...}, threshold: 0.5 }]
  * ```
  */
-export function predictionsOf(card: ModelCard, rows: readonly Float32Array[]): Prediction[] {
-  return rows.map((r) => {
+export function predictionsOf(
+  card: ModelCard,
+  rows: readonly Float32Array[],
+  ood?: readonly OodResult[],
+): Prediction[] {
+  return rows.map((r, i) => {
     const probabilities = Object.fromEntries(card.labels.map((l, j) => [l, r[j] as number]));
     let label: string;
     if (card.task === "multilabel") {
@@ -101,6 +126,7 @@ export function predictionsOf(card: ModelCard, rows: readonly Float32Array[]): P
       for (let j = 1; j < r.length; j++) if ((r[j] as number) > (r[best] as number)) best = j;
       label = card.labels[best] ?? String(best);
     }
-    return { probabilities, label, threshold: card.threshold };
+    const o = ood?.[i];
+    return { probabilities, label, threshold: card.threshold, ...(o ? { ood: o } : {}) };
   });
 }

@@ -81,3 +81,19 @@ describe("report generation", () => {
     );
   });
 });
+
+describe("generateReport confidence and the OOD verdict", () => {
+  it("states high confidence only for an in-distribution image", () => {
+    const p: ModelPrediction = {
+      model: { name: "m", version: "1" },
+      labels: ["Pneumonia"],
+      probabilities: [0.97],
+      threshold: 0.5,
+    };
+    assert.equal(generateReport(p, "en").confidenceLevel, "high");
+    assert.equal(generateReport({ ...p, inDistribution: true }, "en").confidenceLevel, "high");
+    const out = generateReport({ ...p, inDistribution: false }, "en");
+    assert.equal(out.confidenceLevel, "low");
+    assert.doesNotMatch(out.text, /High confidence/);
+  });
+});

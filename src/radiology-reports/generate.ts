@@ -36,6 +36,11 @@ export interface ModelPrediction {
   }[];
   /** Source image size in pixels, for `heatmaps`. */
   readonly imageSize?: { readonly rows: number; readonly columns: number };
+  /**
+   * The OOD detector's verdict on the image; false caps the stated confidence at "low", whatever the
+   * (calibrated) probabilities say: a probability means little on an image unlike the training data.
+   */
+  readonly inDistribution?: boolean;
 }
 
 /** Report languages with a template. */
@@ -245,7 +250,8 @@ export function generateReport(
       weakest = e;
     }
   }
-  const level = confidenceOf(weakest.probability, threshold).level;
+  const level =
+    prediction.inDistribution === false ? "low" : confidenceOf(weakest.probability, threshold).level;
   const confidence = fill(t.confidence, {
     level: t.levels[level],
     finding: t.findings[weakest.finding],

@@ -1,11 +1,14 @@
 /** Analysis of stored instances: decode, predict, write the DICOM SR and heatmap SC results, commit exactly once, send them on. */
 import { RadioLensError } from "../core/errors.js";
 import { DicomError } from "../io/dicom/index.js";
+import { checkIntendedUse, gateDecision, intendedUseOf, oodDecision } from "../models/intended-use.js";
 import type { Prediction } from "../models/predict.js";
 import { generateReport } from "../radiology-reports/generate.js";
 import { buildComprehensiveSR, readSourceImageRef } from "../radiology-reports/sr.js";
 import { FINDINGS } from "../radiology-reports/vocab.js";
+import { recordAudit } from "./audit.js";
 import { dicomDisplayImage } from "./decode.js";
+import { shortHash } from "./hash.js";
 import { explainGradCam } from "./heatmaps.js";
 import type { InstanceStore } from "./instances.js";
 import type { InstanceRecord, JobRecord, Repository } from "./repository/sqlite.js";
@@ -53,7 +56,12 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
   if (f.labels.length === 0) return undefined;
   const threshold = p.threshold > 0 && p.threshold < 1 ? p.threshold : 0.5;
   const report = generateReport(
-    { model: { name: model.card.name, version: model.card.version }, ...f, threshold },
+    {
+      model: { name: model.card.name, version: model.card.version },
+      ...f,
+      threshold,
+      ...(p.ood ? { inDistribution: p.ood.inDistribution } : {}),
+    },
     "en",
   );
   const ds = buildComprehensiveSR(report, readSourceImageRef(source), { SeriesNumber: 999 });
@@ -116,7 +124,39 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     // The version this job was queued for, even if a newer one replaced it in the index since.
     const bytes = ctx.store.read({ ...inst, fileKey: `${job.sha256.slice(0, 2)}/${job.sha256}.dcm` });
     const display = await dicomDisplayImage(bytes);
-    const p = await model.batcher.predict(display);
+    // The same gate as REST and the CLI; a received instance is never forced. A refused one stays stored and
+    // acknowledged, gets a "not analysed" prediction row and an audit record, and no SR or heatmap.
+    const gate = gateDecision(checkIntendedUse(intendedUseOf(model.card).inputs, display), false);
+    const p = gate.analysed ? await model.batcher.predict(display) : undefined;
+    const decision = gate.analysed ? oodDecision(model.card.ood, p?.ood, false) : gate;
+    if (!p || !decision.analysed) {
+      const reason = decision.reason ?? "not analysed";
+      await ctx.repo.completeJob(
+        job.id,
+        {
+          sopInstanceUid: job.sopInstanceUid,
+          modelId: model.id,
+          modelVersion: model.card.version,
+          label: `Not analysed: ${reason}`,
+          probabilities: {},
+          resultSopInstanceUid: null,
+        },
+        [],
+        false,
+      );
+      await recordAudit(ctx.repo, {
+        event: "instancesAccessed",
+        action: "E",
+        outcome: 4,
+        user: "system",
+        role: "system",
+        source: "analysis",
+        object: `analysis:${model.id}:${shortHash(job.sha256)}`,
+        detail: `not analysed: ${decision.code ?? ""} ${reason}`.replace(/ {2,}/g, " "),
+      }).catch((e: unknown) => ctx.onError?.(e));
+      ctx.onResult?.(job, "done");
+      return;
+    }
     const sr = buildResultSR(bytes, model, p);
     if (sr) results.push(ctx.store.writeResult(sr));
     if (model.layers && display.shape.length === 3) {

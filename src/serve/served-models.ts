@@ -7,7 +7,7 @@ import type { MedicalImage } from "../core/image.js";
 import type { RuntimeKind } from "../engine/runtime/index.js";
 import { loadBundle, type ModelCard, readCard } from "../models/bundle.js";
 import { openBundle, pickRuntime, predictBundleImages } from "../models/onnx/bundle-runtime.js";
-import { type Prediction, predictImages } from "../models/predict.js";
+import type { Prediction } from "../models/predict.js";
 
 /**
  * Runs a model on a batch of images. The tfjs implementation below is what the service uses; an ONNX Runtime
@@ -174,8 +174,11 @@ export async function loadServedModels(
           detail: "the bundle has no tfjs weights; serve it with runtime onnx",
         });
       }
-      predictor = (images) => predictImages(layers, card, images);
+      // Its own copy of the model with the OOD feature outputs; `layers` stays for Grad-CAM.
+      const m = await openBundle(dir, { runtime: "tfjs" });
+      predictor = (images) => predictBundleImages(m, images);
       close = async () => {
+        await m.close();
         layers.dispose();
       };
     }

@@ -64,6 +64,21 @@ export const TrainConfigSchema = z
     version: z.string().optional(),
     shuffleLabels: z.boolean().optional(),
     selectBest: z.enum(["val_loss", "val_acc"]).optional(),
+    intendedUse: z
+      .object({
+        modalities: z.array(z.string()).optional(),
+        bodyParts: z.array(z.string()).optional(),
+        viewPositions: z.array(z.string()).optional(),
+        sopClassUids: z.array(z.string()).optional(),
+        photometricInterpretations: z.array(z.string()).optional(),
+        minRows: z.number().nonnegative().optional(),
+        minColumns: z.number().nonnegative().optional(),
+        pixelSpacingMm: z.tuple([z.number(), z.number()]).optional(),
+        acceptNonDicom: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    oodAction: z.enum(["refuse", "flag"]).optional(),
     inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
     channels: z.union([z.literal(1), z.literal(3)]).optional(),
   })

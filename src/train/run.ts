@@ -12,6 +12,7 @@ import { MemoryBatchSource } from "../data/memory.js";
 import { loadNpzDataset, targetsOf } from "../data/npz-dataset.js";
 import { type BackendName, initEngine, tf } from "../engine/backend.js";
 import { type ModelCard, type PreprocessStep, saveBundle, sha256File } from "../models/bundle.js";
+import type { IntendedUseInputs } from "../models/intended-use.js";
 import { createModel } from "../models/registry.js";
 import { VERSION } from "../version.js";
 import {
@@ -26,6 +27,7 @@ import {
 import { loadCheckpoint } from "./checkpoint.js";
 import { openFileDataset, StreamingBatchSource, samplePreparer } from "./file-data.js";
 import { Adam } from "./optim.js";
+import { fitSafety, intendedInputsOfDataset } from "./safety.js";
 import { type Callback, fit, type TrainState } from "./trainer.js";
 
 /** Everything a training run needs; the CLI flags and the config file map onto this. */
@@ -74,6 +76,10 @@ export interface TrainConfig {
   readonly channels?: 1 | 3;
   /** Ship the weights of the epoch with the best value of this validation metric instead of the last epoch's. */
   readonly selectBest?: "val_loss" | "val_acc";
+  /** The inputs the model is meant for (model card `intendedUse.inputs`); default: what a MedMNIST dataset implies. */
+  readonly intendedUse?: IntendedUseInputs;
+  /** What the service does with out-of-distribution inputs: not analysed ("refuse", default) or marked ("flag"). */
+  readonly oodAction?: "refuse" | "flag";
 }
 
 /** Result of {@link trainModel}. */
@@ -297,6 +303,13 @@ export async function trainModel(
     const best = loadCheckpoint(join(ckptDir, "best"), model, optimizer).state;
     last = best.history[best.history.length - 1] ?? last;
   }
+  const safety = await fitSafety(model, data.train, data.val, {
+    task: data.task,
+    numClasses: data.numClasses,
+    activation: data.task === "multilabel" ? "sigmoid" : "softmax",
+    ...(config.oodAction ? { oodAction: config.oodAction } : {}),
+  });
+  const inputs = config.intendedUse ?? intendedInputsOfDataset(config.data);
   const seconds = (performance.now() - started) / 1000;
   const card = await saveBundle(config.out, model, {
     name: `${config.model}-${basename(config.data).replace(/\.(npz|csv)$/i, "")}`,
@@ -323,11 +336,27 @@ export async function trainModel(
     },
     metrics: { final: last, ...(config.selectBest ? { selectedBy: config.selectBest } : {}) },
     versions: { radiolens: VERSION, ...engine.versions },
-    intendedUse: "Research and decision support only; not a medical device.",
+    intendedUse: {
+      statement: "Research and decision support only; not a medical device.",
+      ...(inputs ? { inputs } : {}),
+    },
+    ood: safety.ood,
+    calibration: safety.calibration,
   });
+  const { temperature, eceBefore, eceAfter } = safety.calibration;
   writeFileAtomic(
     join(config.out, "metrics.json"),
-    `${JSON.stringify({ epochs: state.history, final: last, seconds }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        epochs: state.history,
+        final: last,
+        calibration: { split: "val", temperature, ece_before: eceBefore, ece_after: eceAfter },
+        ood: { method: safety.ood.method, threshold: safety.ood.threshold, keep: safety.ood.keep },
+        seconds,
+      },
+      null,
+      2,
+    )}\n`,
   );
   model.dispose();
   optimizer.dispose();

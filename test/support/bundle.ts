@@ -1,6 +1,5 @@
 /** Test and benchmark helper: a seeded, untrained seed-cnn bundle written through the real bundle format. */
-
-import { saveBundle } from "../../src/models/bundle.js";
+import { type ModelCard, saveBundle } from "../../src/models/bundle.js";
 import { createModel } from "../../src/models/registry.js";
 import { VERSION } from "../../src/version.js";
 
@@ -11,9 +10,14 @@ import { VERSION } from "../../src/version.js";
  * @example
  * ```ts
  * await writeTestBundle("/tmp/m");
+ * await writeTestBundle("/tmp/chest", 1, { intendedUse: { statement: "test", inputs: { modalities: ["CR", "DX"] } } });
  * ```
  */
-export async function writeTestBundle(dir: string, seed = 1): Promise<void> {
+export async function writeTestBundle(
+  dir: string,
+  seed = 1,
+  card: Partial<Pick<ModelCard, "intendedUse" | "ood" | "calibration">> = {},
+): Promise<void> {
   const model = createModel("seed-cnn", { inputShape: [28, 28, 1], numClasses: 2, seed });
   await saveBundle(dir, model, {
     name: "seed-cnn-test",
@@ -27,6 +31,7 @@ export async function writeTestBundle(dir: string, seed = 1): Promise<void> {
     threshold: 0.5,
     versions: { radiolens: VERSION },
     intendedUse: "Tests of the inference service only; untrained weights.",
+    ...card,
   });
   model.dispose();
 }

@@ -217,13 +217,15 @@ interface PredictResponse {
   timings?: { totalMs: number; inferenceMs: number };
   input?: { format: string; png?: string };
   explanation?: { heatmapPng: string; label: string; layer: string };
+  ood?: { score: number; threshold: number; inDistribution: boolean };
+  forced?: boolean;
 }
 
 function showPrediction(
   p: Pick<PredictResponse, "label" | "probabilities"> & Partial<PredictResponse>,
 ): void {
   $("prediction-label").textContent =
-    `${p.label || "(no label over the threshold)"}${p.model ? ` — ${p.model.name} ${p.model.version}` : ""}`;
+    `${p.label || "(no label over the threshold)"}${p.forced ? " [forced: outside intended use or distribution]" : ""}${p.model ? ` — ${p.model.name} ${p.model.version}` : ""}`;
   const table = $<HTMLTableElement>("probabilities");
   table.replaceChildren();
   for (const [label, prob] of Object.entries(p.probabilities)) {
@@ -266,7 +268,18 @@ async function upload(file: File): Promise<void> {
     },
   );
   if (!r.ok) {
-    status(await errorText(r), true);
+    const text = await errorText(r);
+    // Gated by the model's intended use or its OOD detector: a result, not a failure.
+    const gated =
+      /^RL_ERR_(OUTSIDE_INTENDED_USE|OUT_OF_DISTRIBUTION): (.*?)(; the image was not analysed|; it was not analysed)?$/.exec(
+        text,
+      );
+    if (gated) {
+      showPrediction({ label: `Not analysed: ${gated[2]}`, probabilities: {} });
+      status("Not analysed", true);
+      return;
+    }
+    status(text, true);
     return;
   }
   const p = (await r.json()) as PredictResponse;
@@ -345,7 +358,12 @@ async function loadCard(): Promise<void> {
     const dt = document.createElement("dt");
     dt.textContent = k;
     const dd = document.createElement("dd");
-    dd.textContent = Array.isArray(card[k]) ? (card[k] as unknown[]).join(", ") : String(card[k]);
+    const v = card[k];
+    dd.textContent = Array.isArray(v)
+      ? (v as unknown[]).join(", ")
+      : v !== null && typeof v === "object"
+        ? JSON.stringify(v)
+        : String(v);
     dl.append(dt, dd);
   }
 }

@@ -5,7 +5,7 @@ import type { BackendName } from "../../engine/backend.js";
 import { HEADLINE_KEYS } from "../../metrics/index.js";
 import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
 import { evaluateBundle } from "../../train/evaluate-bundle.js";
-import { type Command, flag, str } from "../command.js";
+import { type Command, flag, str, strs } from "../command.js";
 
 /**
  * `radiolens evaluate`: clinical metrics of a model bundle on a dataset split.
@@ -19,10 +19,14 @@ export const evaluateCommand: Command = {
   name: "evaluate",
   summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",
   help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
+                          [--ood OTHER ...]
 
 Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
 log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.
---runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.`,
+--runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.
+With an OOD detector in the card, "gated" gives accuracy and AUC on the images it keeps. --ood OTHER (repeatable:
+an .npz, whose test split is used, or a folder of images, DICOM or NIfTI files) adds ood_auroc and
+ood_fpr_at_95_tpr (out of distribution = positive; the split of --data is in distribution) and per-set numbers.`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -32,6 +36,7 @@ log loss, Brier score and ECE; --json prints them as top-level keys with per-cla
     threshold: { type: "string" },
     backend: { type: "string" },
     runtime: { type: "string" },
+    ood: { type: "string", multiple: true },
   },
   async run(args, io) {
     const model = str(args, "model");
@@ -50,6 +55,7 @@ log loss, Brier score and ECE; --json prints them as top-level keys with per-cla
       ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
       ...(backend ? { backend } : {}),
       ...(runtime ? { runtime } : {}),
+      ood: strs(args, "ood"),
     });
     if (flag(args, "json")) {
       io.stdout(
@@ -63,6 +69,19 @@ log loss, Brier score and ECE; --json prints them as top-level keys with per-cla
       const ci = r.ci.bootstrap?.intervals[k];
       const ciText = ci && Number.isFinite(ci.lo) ? `  [${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}]` : "";
       io.stdout(`  ${k.padEnd(18)} ${Number.isFinite(v) ? v.toFixed(4) : "undefined"}${ciText}\n`);
+    }
+    if (r.gated)
+      io.stdout(
+        `  gated by OOD       ${r.gated.n_samples} kept (${(100 * r.gated.flagged_fraction).toFixed(1)}% flagged): accuracy ${r.gated.accuracy.toFixed(4)}  auc ${r.gated.auc.toFixed(4)}\n`,
+      );
+    if (r.ood_auroc !== undefined && r.ood_fpr_at_95_tpr !== undefined) {
+      io.stdout(
+        `  ood_auroc          ${r.ood_auroc.toFixed(4)}\n  ood_fpr_at_95_tpr  ${r.ood_fpr_at_95_tpr.toFixed(4)}\n`,
+      );
+      for (const o of r.ood_sets ?? [])
+        io.stdout(
+          `    ${o.name.padEnd(24)} n ${String(o.n).padStart(4)}  auroc ${o.auroc.toFixed(4)}  fpr@95tpr ${o.fpr_at_95_tpr.toFixed(4)}\n`,
+        );
     }
     return 0;
   },

@@ -5,6 +5,13 @@ import { type BackendName, initEngine } from "../../engine/backend.js";
 import { readImage } from "../../io/index.js";
 import { readCard } from "../../models/bundle.js";
 import {
+  checkIntendedUse,
+  gateDecision,
+  intendedUseOf,
+  oodDecision,
+  type SafetyDecision,
+} from "../../models/intended-use.js";
+import {
   openBundle,
   parseRuntime,
   pickRuntime,
@@ -23,14 +30,19 @@ import { type Command, flag, str } from "../command.js";
 export const predictCommand: Command = {
   name: "predict",
   summary: "Predict class probabilities for images with a model bundle",
-  help: `Usage: radiolens predict --model DIR <image...> [--json] [--backend NAME] [--runtime tfjs|onnx]
+  help: `Usage: radiolens predict --model DIR <image...> [--json] [--force] [--backend NAME] [--runtime tfjs|onnx]
 
 Images of any size and channel count (PNG, JPEG, and every other registered format) are converted to the
 model's input spec by the preprocessing recorded in its bundle. --runtime: ONNX Runtime by default when the
-bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.`,
+bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.
+
+An image outside the card's intended use (e.g. an MR for a chest X-ray model) or out of distribution (OOD score
+above the card's threshold) is not analysed: it is listed with the reason and the exit code is 3. --force
+analyses it anyway and marks the result "forced". Probabilities are calibrated (temperature in the card).`,
   options: {
     model: { type: "string" },
     json: { type: "boolean" },
+    force: { type: "boolean" },
     backend: { type: "string" },
     runtime: { type: "string" },
   },
@@ -48,23 +60,70 @@ bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.`,
     const dicom = cardOnly.input.intensity === "modality" ? "modality" : "display";
     const images = [];
     for (const p of args.positionals) images.push(await readImage(p, { dicom }));
+    const force = flag(args, "force");
+    const inputs = intendedUseOf(cardOnly).inputs;
+    const gates = images.map((img) => gateDecision(checkIntendedUse(inputs, img), force));
+    const toRun = images.filter((_, i) => gates[i]?.analysed);
     const m = await openBundle(dir, { runtime });
     const card = m.card;
-    const preds = await predictBundleImages(m, images).finally(() => m.close());
+    const preds = toRun.length > 0 ? await predictBundleImages(m, toRun).finally(() => m.close()) : [];
+    if (toRun.length === 0) await m.close();
+    let next = 0;
+    const results = images.map((_, i) => {
+      const gate = gates[i] as SafetyDecision;
+      const file = args.positionals[i] as string;
+      if (!gate.analysed) return { file, analysed: false as const, decision: gate };
+      const p = preds[next++] as (typeof preds)[number];
+      const od = oodDecision(card.ood, p.ood, force);
+      if (!od.analysed) return { file, analysed: false as const, decision: od, ood: p.ood };
+      const forced = gate.forced || od.forced;
+      const notes = [gate.reason, od.reason].filter((r): r is string => r !== undefined);
+      return { file, analysed: true as const, prediction: p, forced: forced === true, notes };
+    });
+    const refused = results.some((r) => !r.analysed);
     if (flag(args, "json")) {
       const out = {
         model: { name: card.name, version: card.version, labels: card.labels },
-        predictions: preds.map((p, i) => ({ file: args.positionals[i], ...p })),
+        predictions: results.map((r) =>
+          r.analysed
+            ? {
+                file: r.file,
+                analysed: true,
+                ...r.prediction,
+                ...(r.forced ? { forced: true } : {}),
+                ...(r.notes.length ? { notes: r.notes } : {}),
+              }
+            : {
+                file: r.file,
+                analysed: false,
+                code: r.decision.code,
+                reason: r.decision.reason,
+                ...(r.ood ? { ood: r.ood } : {}),
+              },
+        ),
       };
       io.stdout(`${JSON.stringify(out, null, 2)}\n`);
-      return 0;
+      return refused ? 3 : 0;
     }
-    preds.forEach((p, i) => {
-      const probs = Object.entries(p.probabilities)
+    for (const r of results) {
+      const name = basename(r.file);
+      if (!r.analysed) {
+        io.stdout(`${name}: not analysed: ${r.decision.reason}\n`);
+        continue;
+      }
+      const probs = Object.entries(r.prediction.probabilities)
         .map(([k, v]) => `${k} ${v.toFixed(4)}`)
         .join("  ");
-      io.stdout(`${basename(args.positionals[i] as string)}: ${p.label}  (${probs})\n`);
-    });
-    return 0;
+      const ood = r.prediction.ood
+        ? `  ood ${r.prediction.ood.score.toFixed(3)}/${r.prediction.ood.threshold.toFixed(3)}`
+        : "";
+      const mark = r.forced
+        ? `  [forced: ${r.notes.join("; ")}]`
+        : r.notes.length
+          ? `  [${r.notes.join("; ")}]`
+          : "";
+      io.stdout(`${name}: ${r.prediction.label}  (${probs})${ood}${mark}\n`);
+    }
+    return refused ? 3 : 0;
   },
 };

@@ -3,7 +3,7 @@ import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
 import { buildReport } from "../../evaluation-report/report.js";
 import { parseMethod } from "../../explain/explain.js";
-import { type Command, str } from "../command.js";
+import { type Command, str, strs } from "../command.js";
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -27,10 +27,12 @@ export const reportCommand: Command = {
     "Write a self-contained HTML report: dataset, metrics with CIs, plots, explained samples, model card",
   help: `Usage: radiolens report --model DIR --data <file.npz> --out report.html [--split test] [--bootstrap 1000]
        [--samples 8] [--method gradcam|gradcam++|occlusion|gradient|smoothgrad] [--seed 0] [--backend NAME]
+       [--ood OTHER ...]
 
 One HTML file with everything inline (figures as SVG, images as PNG data URIs, CSS); it makes no network
 request and opens in any browser. --samples: how many test images to show with heatmaps (correct and
-incorrect per class); --seed seeds the bootstrap and the choice of samples.`,
+incorrect per class); --seed seeds the bootstrap and the choice of samples. --ood OTHER (repeatable) adds the
+same OOD AUROC and FPR at 95% TPR as 'radiolens evaluate --ood' to the safety section.`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -41,6 +43,7 @@ incorrect per class); --seed seeds the bootstrap and the choice of samples.`,
     method: { type: "string" },
     seed: { type: "string" },
     backend: { type: "string" },
+    ood: { type: "string", multiple: true },
   },
   async run(args, io) {
     const model = str(args, "model");
@@ -63,6 +66,7 @@ incorrect per class); --seed seeds the bootstrap and the choice of samples.`,
       ...(bootstrap !== undefined ? { bootstrap } : {}),
       ...(samples !== undefined ? { samples } : {}),
       ...(seed !== undefined ? { seed } : {}),
+      ood: strs(args, "ood"),
     });
     io.stdout(
       `${r.out}: ${r.evaluation.n_samples} samples, ${r.sampleIndices.length} explained, ${r.bytes} bytes\n`,

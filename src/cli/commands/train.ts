@@ -2,6 +2,7 @@
 
 import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
+import { intendedUseFromFlags } from "../../models/intended-use.js";
 import { progressBar } from "../../train/callbacks.js";
 import { loadTrainConfig } from "../../train/config.js";
 import { type TrainConfig, trainModel } from "../../train/run.js";
@@ -57,6 +58,13 @@ Options:
   --backend NAME       onednn | wasm | cpu (default: fastest available)
   --threads N          compute threads (default RADIOLENS_THREADS or the core count)
   --shuffle-labels     random-label canary: permute training labels; test AUC must stay near 0.5
+
+Intended use (model card intendedUse.inputs; default: what a MedMNIST dataset implies, e.g. chest CR/DX):
+  --modality CR,DX     allowed Modality values      --body-part CHEST     allowed BodyPartExamined values
+  --view-position PA,AP allowed ViewPosition values --sop-class UID,...   allowed SOP Class UIDs
+  --photometric MONOCHROME1,MONOCHROME2             --min-rows N / --min-columns N
+  --pixel-spacing MIN,MAX  allowed pixel spacing, mm --dicom-only          refuse PNG/JPEG and other non-DICOM
+  --ood-action refuse|flag  out-of-distribution inputs are not analysed (default) or analysed and flagged
   --config FILE        JSON or YAML with the same keys in camelCase (data, model, epochs, batchSize, seed, out,
                        learningRate, weightDecay, schedule, earlyStopping, clipNorm, ...), validated by a schema`,
   options: {
@@ -77,6 +85,16 @@ Options:
     "input-size": { type: "string" },
     channels: { type: "string" },
     "select-best": { type: "string" },
+    modality: { type: "string" },
+    "body-part": { type: "string" },
+    "view-position": { type: "string" },
+    "sop-class": { type: "string" },
+    photometric: { type: "string" },
+    "min-rows": { type: "string" },
+    "min-columns": { type: "string" },
+    "pixel-spacing": { type: "string" },
+    "dicom-only": { type: "boolean" },
+    "ood-action": { type: "string" },
   },
   async run(args, io) {
     const lr = str(args, "lr");
@@ -84,7 +102,29 @@ Options:
     const every = str(args, "checkpoint-every");
     const backend = str(args, "backend") as BackendName | undefined;
     const threads = str(args, "threads");
+    const useFlags = Object.fromEntries(
+      [
+        "modality",
+        "body-part",
+        "view-position",
+        "sop-class",
+        "photometric",
+        "min-rows",
+        "min-columns",
+        "pixel-spacing",
+      ]
+        .map((k) => [k, str(args, k)])
+        .filter(([, v]) => v !== undefined),
+    ) as Record<string, string>;
+    if (flag(args, "dicom-only")) useFlags["dicom-only"] = "true";
+    const oodAction = str(args, "ood-action");
+    if (oodAction !== undefined && oodAction !== "refuse" && oodAction !== "flag")
+      throw new RadioLensError("RL_ERR_USAGE", {
+        detail: `--ood-action must be refuse or flag, got '${oodAction}'`,
+      });
     const flags: Partial<TrainConfig> = {
+      ...(Object.keys(useFlags).length > 0 ? { intendedUse: intendedUseFromFlags(useFlags) } : {}),
+      ...(oodAction ? { oodAction } : {}),
       ...(str(args, "data") !== undefined ? { data: str(args, "data") as string } : {}),
       ...(str(args, "model") !== undefined ? { model: str(args, "model") as string } : {}),
       ...(str(args, "out") !== undefined ? { out: str(args, "out") as string } : {}),

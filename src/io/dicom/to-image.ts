@@ -203,6 +203,10 @@ export async function dicomToImage(parsed: ParsedDicom, options: ToImageOptions 
   const meta: Record<string, unknown> = {
     format: "dicom",
     modality: ds.string("Modality"),
+    // Intended-use checks (src/models/intended-use.ts) read these; none identifies a patient.
+    bodyPartExamined: ds.string("BodyPartExamined"),
+    viewPosition: ds.string("ViewPosition"),
+    sopClassUID: ds.string("SOPClassUID"),
     photometricInterpretation: pi,
     transferSyntaxUID: parsed.transferSyntaxUID,
     imagePositionPatient: geo.position,

@@ -14,7 +14,16 @@ import {
   type RuntimeTensor,
 } from "../../engine/runtime/index.js";
 import { BUNDLE_FILES, loadBundle, type ModelCard, readCard } from "../bundle.js";
-import { type Prediction, predictionsOf, preprocessBatch } from "../predict.js";
+import { withFeatureOutputs } from "../features.js";
+import {
+  energyScore,
+  mahalanobisScore,
+  mspScore,
+  type OodDetector,
+  type OodResult,
+  oodVerdict,
+} from "../ood.js";
+import { calibrateRows, type Prediction, predictionsOf, preprocessBatch } from "../predict.js";
 import { encodeOnnx, exportOnnx } from "./export.js";
 
 /** File name of the ONNX graph inside a bundle. */
@@ -104,7 +113,9 @@ export async function exportBundleOnnx(
   dir: string,
   opts: { readonly verifyInputs?: number } = {},
 ): Promise<OnnxExportReport> {
-  const { model, card } = await loadBundle(dir);
+  const { model: base, card } = await loadBundle(dir);
+  // A bundle with a feature-based OOD detector exports the feature outputs with the prediction.
+  const model = card.ood?.method === "mahalanobis" ? withFeatureOutputs(base).model : base;
   try {
     const proto = exportOnnx(model, {
       docString: `${card.name} (${card.architecture}) exported by RadioLens; input NHWC as in radiolens.json`,
@@ -144,7 +155,7 @@ export async function exportBundleOnnx(
       maxAbsDiff,
     };
   } finally {
-    model.dispose();
+    base.dispose();
   }
 }
 
@@ -174,6 +185,14 @@ export interface BundleModel {
    * `batchSize`; returns one Float32Array per image.
    */
   predict(x: Float32Array, batchSize?: number): Promise<Float32Array[]>;
+  /**
+   * Like `predict`, with each image's out-of-distribution verdict when the card has a detector and the graph
+   * the outputs it needs (undefined otherwise).
+   */
+  predictWithOod(
+    x: Float32Array,
+    batchSize?: number,
+  ): Promise<{ rows: Float32Array[]; ood: OodResult[] | undefined }>;
   close(): Promise<void>;
 }
 
@@ -276,7 +295,8 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     }
     // A library caller may open a bundle before choosing a backend: take the fastest available, as the CLI does.
     if (!currentEngine()) await initEngine();
-    runtime = createTfjsRuntime((await loadBundle(dir)).model);
+    const { model } = await loadBundle(dir);
+    runtime = createTfjsRuntime(card.ood?.method === "mahalanobis" ? withFeatureOutputs(model).model : model);
   }
   const input = card.input as OnnxCardInput;
   const output = card.output as OnnxCardOutput;
@@ -284,34 +304,66 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
   const per = input.shape.reduce((a, b) => a * b, 1);
   const nchw = kind === "onnx" && input.layout === "NCHW";
   const outIndex = output.name ? Math.max(0, runtime.outputNames.indexOf(output.name)) : 0;
+  const detector: OodDetector | undefined = card.ood;
+  const featureIndex = (detector?.layers ?? []).map((l) => runtime.outputNames.indexOf(l.output));
+  // Without the feature outputs (an ONNX file exported before the detector existed) there is no verdict.
+  const oodReady =
+    detector !== undefined &&
+    (detector.method !== "mahalanobis" || (featureIndex.length > 0 && featureIndex.every((i) => i >= 0)));
+  const predictWithOod = async (
+    x: Float32Array,
+    batchSize = 256,
+  ): Promise<{ rows: Float32Array[]; ood: OodResult[] | undefined }> => {
+    const n = x.length / per;
+    if (!Number.isInteger(n)) {
+      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        detail: `input length ${x.length} is not a multiple of one image (${per} values)`,
+      });
+    }
+    const rowsOut: Float32Array[] = [];
+    const scores: number[] = [];
+    for (let s = 0; s < n; s += batchSize) {
+      const e = Math.min(n, s + batchSize);
+      let xb = x.subarray(s * per, e * per);
+      const shape = nchw ? [e - s, ch, rows, cols] : [e - s, ...input.shape];
+      if (nchw) xb = nhwcToNchw(xb, e - s, rows, cols, ch);
+      const outs = await runtime.run([{ data: xb, shape }]);
+      let y = outs[outIndex] as RuntimeTensor;
+      if (nchw) y = channelsLast(y);
+      const c = y.shape[y.shape.length - 1] as number;
+      const k = y.data.length / (e - s);
+      if (oodReady && detector?.method === "energy")
+        for (let i = 0; i < e - s; i++)
+          scores.push(energyScore(y.data.subarray(i * k, (i + 1) * k), detector.temperature ?? 1));
+      if (output.logits) {
+        y = { data: Float32Array.from(y.data), shape: y.shape };
+        activate(y.data, c, output.activation);
+      }
+      for (let i = 0; i < e - s; i++) rowsOut.push(y.data.slice(i * k, (i + 1) * k));
+      if (oodReady && detector?.method === "msp")
+        for (let i = 0; i < e - s; i++) scores.push(mspScore(y.data.subarray(i * k, (i + 1) * k)));
+      if (oodReady && detector?.method === "mahalanobis") {
+        const feats = featureIndex.map((j) => outs[j] as RuntimeTensor);
+        for (let i = 0; i < e - s; i++) {
+          const f = feats.map((t) => {
+            const d = t.data.length / (e - s);
+            return t.data.subarray(i * d, (i + 1) * d);
+          });
+          scores.push(mahalanobisScore(detector.layers ?? [], f));
+        }
+      }
+    }
+    return {
+      rows: calibrateRows(card, rowsOut),
+      ood: oodReady && detector ? scores.map((sc) => oodVerdict(detector, sc)) : undefined,
+    };
+  };
   return {
     card,
     runtime,
+    predictWithOod,
     async predict(x: Float32Array, batchSize = 256): Promise<Float32Array[]> {
-      const n = x.length / per;
-      if (!Number.isInteger(n)) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
-          detail: `input length ${x.length} is not a multiple of one image (${per} values)`,
-        });
-      }
-      const rowsOut: Float32Array[] = [];
-      for (let s = 0; s < n; s += batchSize) {
-        const e = Math.min(n, s + batchSize);
-        let xb = x.subarray(s * per, e * per);
-        const shape = nchw ? [e - s, ch, rows, cols] : [e - s, ...input.shape];
-        if (nchw) xb = nhwcToNchw(xb, e - s, rows, cols, ch);
-        const outs = await runtime.run([{ data: xb, shape }]);
-        let y = outs[outIndex] as RuntimeTensor;
-        if (nchw) y = channelsLast(y);
-        const c = y.shape[y.shape.length - 1] as number;
-        if (output.logits) {
-          y = { data: Float32Array.from(y.data), shape: y.shape };
-          activate(y.data, c, output.activation);
-        }
-        const k = y.data.length / (e - s);
-        for (let i = 0; i < e - s; i++) rowsOut.push(y.data.slice(i * k, (i + 1) * k));
-      }
-      return rowsOut;
+      return (await predictWithOod(x, batchSize)).rows;
     },
     close: () => runtime.close(),
   };
@@ -348,5 +400,6 @@ export async function predictBundleImages(
   m: BundleModel,
   images: readonly MedicalImage[],
 ): Promise<BundlePrediction[]> {
-  return predictionsOf(m.card, await m.predict(preprocessBatch(m.card, images)));
+  const { rows, ood } = await m.predictWithOod(preprocessBatch(m.card, images));
+  return predictionsOf(m.card, rows, ood);
 }

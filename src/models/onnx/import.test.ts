@@ -1,4 +1,5 @@
 /** ONNX import: PyTorch 1.13 models exported with torch.onnx.export match PyTorch through the card's preprocessing (DICOM included); bad files and cards are refused. */
+
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { createImage, type MedicalImage } from "../../core/image.js";
 import { Rng } from "../../core/rng.js";
 import { readDicomFile } from "../../io/dicom/parse.js";
 import { dicomToImage } from "../../io/dicom/to-image.js";
+import { checkIntendedUse, intendedUseOf } from "../intended-use.js";
 import { preprocessForModel } from "../preprocess.js";
 import { openBundle } from "./bundle-runtime.js";
 import { type ImportCard, importOnnx } from "./import.js";
@@ -142,6 +144,41 @@ describe("importing PyTorch 1.13 ONNX models", {
         d = Math.max(d, Math.abs((r[j] as number) - (probs[i * per * 2 + j] as number)));
     });
     assert.ok(d <= 1e-4, `max |RadioLens − PyTorch| = ${d}`);
+  });
+
+  test("the card's intended use and energy threshold come with the import; predictions carry the energy verdict", async () => {
+    const out = join(tmp, "bundle-safety");
+    const rep = await importOnnx(
+      readFileSync(join(tmp, "cnn.onnx")),
+      card({
+        intendedUse: { statement: "CT nodules (test)", inputs: { modalities: ["CT"] } },
+        ood: { threshold: -1.5 },
+      }),
+      out,
+    );
+    assert.deepEqual(intendedUseOf(rep.card).inputs, { modalities: ["CT"] });
+    assert.equal(rep.card.ood?.method, "energy");
+    const m = await openBundle(out, { threads: 1 });
+    const per = SIZE * SIZE;
+    const x = new Float32Array(images.length * per);
+    images.forEach((img, i) => {
+      x.set(preprocessForModel(img, m.card), i * per);
+    });
+    const { rows, ood } = await m.predictWithOod(x, 16);
+    await m.close();
+    assert.equal(ood?.length, rows.length);
+    for (const o of ood ?? []) {
+      assert.ok(Number.isFinite(o.score));
+      assert.equal(o.inDistribution, o.score <= -1.5);
+    }
+    // The real CT passes the gate; the same image labelled MR does not.
+    const ctImage = images[31] as MedicalImage;
+    assert.equal(checkIntendedUse(intendedUseOf(rep.card).inputs, ctImage), undefined);
+    const mr = { ...ctImage, meta: { ...ctImage.meta, modality: "MR" } };
+    assert.equal(
+      checkIntendedUse(intendedUseOf(rep.card).inputs, mr)?.reason,
+      "Modality MR is outside this model's intended use (CT)",
+    );
   });
 
   test("an imported bundle has no tfjs model: --runtime tfjs is refused by name", async () => {

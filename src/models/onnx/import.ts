@@ -1,4 +1,5 @@
 /** Imports an external ONNX classifier or segmenter plus a model card into a RadioLens bundle, checking one against the other. */
+
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RadioLensError } from "../../core/errors.js";
@@ -9,6 +10,7 @@ import { createOrtRuntime } from "../../engine/runtime/index.js";
 import { WINDOW_PRESETS } from "../../io/dicom/pipeline.js";
 import { VERSION } from "../../version.js";
 import { BUNDLE_FILES, type ModelCard, type PreprocessStep } from "../bundle.js";
+import type { IntendedUse } from "../intended-use.js";
 import { preprocessForModel } from "../preprocess.js";
 import { ONNX_FILE, type OnnxCardInput, type OnnxCardOutput } from "./bundle-runtime.js";
 import { type OnnxIo, summarizeOnnx } from "./inspect.js";
@@ -45,8 +47,21 @@ export interface ImportCard {
     readonly logits?: boolean;
   };
   readonly threshold?: number;
-  readonly intendedUse?: string;
+  /** A statement, or `{ statement, inputs }` whose inputs gate inference (src/models/intended-use.ts). */
+  readonly intendedUse?: string | IntendedUse;
+  /**
+   * OOD threshold on the energy score (graphs ending in logits; Liu et al. 2020) or the negated maximum softmax
+   * probability (otherwise), measured by whoever supplies the model; without it predictions carry no OOD verdict.
+   */
+  readonly ood?: {
+    readonly threshold: number;
+    readonly action?: "refuse" | "flag";
+    readonly temperature?: number;
+  };
 }
+
+/** The validation coverage an imported threshold is assumed to keep (not measured here). */
+const OOD_KEEP_IMPORTED = 0.95;
 
 /** What {@link importOnnx} made. */
 export interface ImportReport {
@@ -411,6 +426,18 @@ export async function importOnnx(
     // An imported bundle runs on ONNX Runtime only: no tfjs topology or weights.
     files: { tfjs: "", weights: [], onnx: ONNX_FILE },
     ...(card.intendedUse === undefined ? {} : { intendedUse: card.intendedUse }),
+    ...(card.ood === undefined
+      ? {}
+      : {
+          ood: {
+            method: card.output.logits ? ("energy" as const) : ("msp" as const),
+            threshold: card.ood.threshold,
+            keep: OOD_KEEP_IMPORTED,
+            action: card.ood.action ?? "refuse",
+            ...(card.ood.temperature === undefined ? {} : { temperature: card.ood.temperature }),
+            fittedOn: { source: "import card" },
+          },
+        }),
   };
   await writeDirAtomic(out, async (tmp) => {
     writeFileSync(join(tmp, ONNX_FILE), bytes);

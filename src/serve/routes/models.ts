@@ -2,7 +2,14 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RadioLensError } from "../../core/errors.js";
 import { encodePng } from "../../io/image/png.js";
+import {
+  assertIntendedUse,
+  checkIntendedUse,
+  intendedUseOf,
+  oodDecision,
+} from "../../models/intended-use.js";
 import { recordAudit } from "../audit.js";
+import { roleAllows } from "../auth.js";
 import type { ServiceContext } from "../context.js";
 import { shortHash } from "../hash.js";
 import { explainGradCam } from "../heatmaps.js";
@@ -72,6 +79,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
           properties: {
             explain: { type: "string", enum: ["gradcam"] },
             render: { type: "string", enum: ["png"] },
+            force: { type: "string", enum: ["true", "false"] },
           },
         },
       },
@@ -95,8 +103,24 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
       try {
         if (!body)
           throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "send the image as the request body" });
-        const { explain, render } = req.query as { explain?: string; render?: string };
+        const {
+          explain,
+          render,
+          force: forceQ,
+        } = req.query as {
+          explain?: string;
+          render?: string;
+          force?: string;
+        };
+        const force = forceQ === "true";
+        // Analysing what a model was not made for is an administrator's decision, recorded in the audit log.
+        if (force && !roleAllows(who?.role ?? "", "admin"))
+          throw new RadioLensError("RL_ERR_FORBIDDEN", {
+            action: "analyse images outside a model's intended use (force)",
+          });
         const { image, format } = await ctx.decoder.decode(body, req.headers["content-type"] ?? "");
+        const gate = checkIntendedUse(intendedUseOf(m.card).inputs, image);
+        if (!force) assertIntendedUse(gate);
         const t1 = performance.now();
         let timer: NodeJS.Timeout | undefined;
         const p = await Promise.race([
@@ -108,14 +132,25 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
             );
           }),
         ]).finally(() => clearTimeout(timer));
+        const od = oodDecision(m.card.ood, p.ood, force);
+        if (!od.analysed && p.ood)
+          throw new RadioLensError("RL_ERR_OUT_OF_DISTRIBUTION", {
+            score: p.ood.score.toFixed(3),
+            threshold: p.ood.threshold.toFixed(3),
+          });
+        const forced = force && (gate !== undefined || od.forced === true);
+        const notes = [gate?.reason, od.reason].filter((r): r is string => r !== undefined);
         const explanation = explain === "gradcam" ? explainGradCam(m, image).explanation : undefined;
         const t2 = performance.now();
-        await audit(0, `predicted ${format}`);
+        await audit(0, forced ? `predicted ${format}, forced: ${notes.join("; ")}` : `predicted ${format}`);
         return {
           model: { id: m.id, name: m.card.name, version: m.card.version, runtime: m.runtime },
           label: p.label,
           probabilities: p.probabilities,
           threshold: p.threshold,
+          ...(p.ood ? { ood: p.ood } : {}),
+          ...(forced ? { forced: true } : {}),
+          ...(notes.length > 0 ? { notes } : {}),
           ...(explanation ? { explanation } : {}),
           input: {
             format,
@@ -137,7 +172,9 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
             (e as { httpStatus: number }).httpStatus >= 500
             ? 8
             : 4,
-          `failed: ${(e as { code?: string }).code ?? "error"}`,
+          /^RL_ERR_(OUTSIDE_INTENDED_USE|OUT_OF_DISTRIBUTION)$/.test((e as { code?: string }).code ?? "")
+            ? `not analysed: ${(e as Error).message}`
+            : `failed: ${(e as { code?: string }).code ?? "error"}`,
         ).catch(() => {});
         throw e;
       }
