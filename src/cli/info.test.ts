@@ -265,3 +265,34 @@ test("radiolens <group> and <group> --help list the group's subcommands", async 
     assert.match(bad.err, new RegExp(`RL_ERR_USAGE: unknown command '${g} nope' \\(${g} subcommands: `));
   }
 });
+
+test("info and convert load neither tfjs nor ONNX Runtime (commands load on demand)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-lazy-"));
+  const hook = join(dir, "hook.mjs");
+  // A module resolve hook that names every tfjs or onnxruntime module the process loads.
+  writeFileSync(
+    hook,
+    `import { register } from "node:module";
+register("data:text/javascript,export async function resolve(s,c,n){const r=await n(s,c);if(/tfjs|onnxruntime/.test(r.url))console.log('HEAVY '+r.url);return r;}");`,
+  );
+  const main = new URL("./main.ts", import.meta.url).href;
+  const loaded = (argv: string[]): string =>
+    execFileSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--import",
+        hook,
+        "--input-type=module",
+        "-e",
+        `const m = await import(${JSON.stringify(main)}); await m.runCli(${JSON.stringify(argv)}, { stdout: () => {}, stderr: () => {}, isTTY: false });`,
+      ],
+      { encoding: "utf8" },
+    );
+  const nifti = sharedData("segmentation/msd-hippocampus/imagesTr/hippocampus_001.nii.gz");
+  assert.doesNotMatch(loaded(["info", nifti, "--json"]), /HEAVY/);
+  assert.doesNotMatch(loaded(["convert", nifti, join(dir, "s.png"), "--slice", "3"]), /HEAVY/);
+  // The hook sees tfjs when a command needs it.
+  assert.match(loaded(["models"]), /HEAVY .*tfjs/);
+});
