@@ -559,8 +559,10 @@ function walkFiles(dir: string, out: string[], depth: number): void {
   }
 }
 
+/** The code and what went wrong, without the fix-it advice (one entry of a folder's list). */
 function errorLine(e: unknown): string {
-  if (e instanceof RadioLensError || e instanceof DicomError) return `${e.code}: ${e.message}`;
+  if (e instanceof DicomError) return `${e.code}: ${e.detail}`;
+  if (e instanceof RadioLensError) return `${e.code}: ${e.message}`;
   throw e;
 }
 
@@ -619,7 +621,7 @@ function seriesReport(instances: readonly ParsedDicom[]): SeriesReport {
   } catch (e) {
     // Mixed sizes or orientations, or an unreadable geometry attribute: reported, the other series still are.
     if (!(e instanceof DicomError)) throw e;
-    return { ...base, ...none, error: `${e.code}: ${e.message}` };
+    return { ...base, ...none, error: `${e.code}: ${e.detail}` };
   }
 }
 
@@ -644,7 +646,7 @@ function describeDicomFolder(dir: string, strict: boolean): DicomFolderDescripti
       // Pixel Data is not needed for the series report: stop before it.
       parsed.push(parseDicom(bytes, { strict: strict && kind === "dicom", untilTag: 0x7fe00010 }));
     } catch (e) {
-      unreadable.push({ file: relative(dir, f), error: errorLine(e).split(". ")[0] as string });
+      unreadable.push({ file: relative(dir, f), error: errorLine(e) });
     }
   }
   if (dicomFiles === 0) return undefined;
