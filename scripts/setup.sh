@@ -12,6 +12,7 @@ APT_PACKAGES=(
   postgresql                          # the shared store for several service instances (and its tests)
   dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp)
   python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch python3-gdcm  # peers for benchmarks and cross-checks (PIL, GDCM: pydicom's JPEG/JPEG-LS decoders)
+  python3-nibabel                     # NIfTI peer for the info/convert cross-checks
   chromium                            # headless browser for HTML report and console tests
   curl
 )

@@ -204,8 +204,13 @@ function copyDir(src: string, dst: string): void {
 }
 
 test("--help on every command and --version", async () => {
-  const { COMMANDS } = await import("./commands/index.js");
-  for (const c of COMMANDS) {
+  const { COMMAND_ENTRIES, loadCommands } = await import("./commands/index.js");
+  const commands = await loadCommands();
+  assert.deepEqual(
+    commands.map((c) => c.name),
+    COMMAND_ENTRIES.map((e) => e.name),
+  );
+  for (const c of commands) {
     const r = await cli([...c.name.split(" "), "--help"]);
     assert.equal(r.code, 0, c.name);
     assert.match(r.out, /Usage: radiolens/, c.name);

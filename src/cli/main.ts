@@ -3,11 +3,15 @@ import { parseArgs } from "node:util";
 import { RadioLensError } from "../core/errors.js";
 import { VERSION } from "../version.js";
 import { type Command, type CommandIO, GLOBAL_OPTIONS } from "./command.js";
-import { COMMANDS } from "./commands/index.js";
+import { COMMAND_ENTRIES, type CommandEntry, commandGroups, loadCommands } from "./commands/index.js";
 
-function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+function listing(commands: readonly Command[]): string[] {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+}
+
+async function overview(): Promise<string> {
+  const lines = listing(await loadCommands());
   return [
     `radiolens ${VERSION}: medical image AI on Node.js`,
     "",
@@ -20,12 +24,23 @@ function overview(): string {
   ].join("\n");
 }
 
-function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } | undefined {
+async function groupHelp(group: string, entries: readonly CommandEntry[]): Promise<string> {
+  return [
+    `Usage: radiolens ${group} <subcommand> [options]`,
+    "",
+    "Subcommands:",
+    ...listing(await loadCommands(entries)),
+    "",
+    `Run 'radiolens ${group} <subcommand> --help' for its options.`,
+  ].join("\n");
+}
+
+function findCommand(argv: readonly string[]): { entry: CommandEntry; rest: string[] } | undefined {
   // Longest match first, so "dicom pixels" wins over a hypothetical "dicom".
-  const sorted = [...COMMANDS].sort((a, b) => b.name.split(" ").length - a.name.split(" ").length);
-  for (const cmd of sorted) {
-    const words = cmd.name.split(" ");
-    if (words.every((w, i) => argv[i] === w)) return { cmd, rest: argv.slice(words.length) };
+  const sorted = [...COMMAND_ENTRIES].sort((a, b) => b.name.split(" ").length - a.name.split(" ").length);
+  for (const entry of sorted) {
+    const words = entry.name.split(" ");
+    if (words.every((w, i) => argv[i] === w)) return { entry, rest: argv.slice(words.length) };
   }
   return undefined;
 }
@@ -46,7 +61,7 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
   };
   const verbose = argv.includes("--verbose");
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    out.stdout(`${overview()}\n`);
+    out.stdout(`${await overview()}\n`);
     return 0;
   }
   if (argv[0] === "--version" || argv[0] === "-v") {
@@ -56,9 +71,23 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
   const found = findCommand(argv);
   try {
     if (!found) {
+      const group = argv[0] as string;
+      const members = COMMAND_ENTRIES.filter((e) => e.name.startsWith(`${group} `));
+      if (commandGroups().includes(group)) {
+        // `radiolens gan` or `radiolens gan --help`: the group's subcommands, as for the whole tool.
+        if (argv.slice(1).every((a) => a === "--help" || a === "-h" || a === "help")) {
+          out.stdout(`${await groupHelp(group, members)}\n`);
+          return 0;
+        }
+        const names = members.map((e) => e.name.slice(group.length + 1)).join(", ");
+        throw new RadioLensError("RL_ERR_USAGE", {
+          detail: `unknown command '${argv.join(" ")}' (${group} subcommands: ${names})`,
+        });
+      }
       throw new RadioLensError("RL_ERR_USAGE", { detail: `unknown command '${argv.join(" ")}'` });
     }
-    const { cmd, rest } = found;
+    const { entry, rest } = found;
+    const cmd = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
       out.stdout(`${cmd.help}\n`);
       return 0;

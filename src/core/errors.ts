@@ -45,6 +45,12 @@ export const ERROR_CATALOGUE = {
     exitCode: 3,
     httpStatus: 415,
   },
+  RL_ERR_CONVERT_UNSUPPORTED: {
+    message: "Cannot convert {input}: {detail}",
+    fix: "radiolens convert writes .png from DICOM, NIfTI (a slice or a montage), PNG or JPEG, and .nii/.nii.gz from DICOM files and series folders, NIfTI/Analyze, PNG or JPEG; --slice, --axis and --orient apply to NIfTI input.",
+    exitCode: 2,
+    httpStatus: 422,
+  },
   RL_ERR_NPZ_INVALID: {
     message: "{path} is not a valid .npz archive: {detail}",
     fix: "Give a NumPy .npz file (a zip of .npy arrays), e.g. a MedMNIST release file.",

@@ -4,7 +4,8 @@ import { RadioLensError } from "../core/errors.js";
 import type { MedicalImage } from "../core/image.js";
 import { dicomToImage, parseDicom } from "./dicom/index.js";
 import { decodeJpeg, decodePng, isJpeg, isPng } from "./image/index.js";
-import { isNifti, readNifti } from "./nifti/index.js";
+import { isAnalyze, isNifti, readNifti } from "./nifti/index.js";
+import { isNpz } from "./npz/index.js";
 
 /** How readers convert what they decode. */
 export interface ReadOptions {
@@ -67,6 +68,43 @@ export const IMAGE_READERS: ImageReader[] = [
  */
 export function registerImageReader(reader: ImageReader): void {
   if (!IMAGE_READERS.some((r) => r.name === reader.name)) IMAGE_READERS.push(reader);
+}
+
+/** A format recognised by its bytes that is not a single image (an archive, a header of a file pair). */
+export interface FormatSniffer {
+  readonly name: string;
+  sniff(bytes: Uint8Array): boolean;
+}
+
+/** Formats RadioLens reads besides the image readers, tried after them: MedMNIST-style archives, Analyze 7.5. */
+export const OTHER_FORMATS: readonly FormatSniffer[] = [
+  { name: "npz", sniff: isNpz },
+  { name: "analyze", sniff: isAnalyze },
+];
+
+/**
+ * Names every format RadioLens recognises by content, in the order they are tried (for "tried: ..." errors).
+ *
+ * @example
+ * ```ts
+ * knownFormats(); // ["png", "jpeg", "dicom", "nifti", "npz", "analyze"]
+ * ```
+ */
+export function knownFormats(): string[] {
+  return [...IMAGE_READERS, ...OTHER_FORMATS].map((f) => f.name);
+}
+
+/**
+ * The format whose magic bytes match, through the one registry ({@link IMAGE_READERS} then
+ * {@link OTHER_FORMATS}); undefined when none does. Never looks at a file name.
+ *
+ * @example
+ * ```ts
+ * sniffFormat(readFileSync("hippocampus_001.nii.gz")); // "nifti"
+ * ```
+ */
+export function sniffFormat(bytes: Uint8Array): string | undefined {
+  return [...IMAGE_READERS, ...OTHER_FORMATS].find((f) => f.sniff(bytes))?.name;
 }
 
 function load(path: string): Uint8Array {

@@ -63,7 +63,14 @@ export {
   type StoredPixels,
 } from "./pixels.js";
 export { decodeRleFrame } from "./rle.js";
-export { groupBySeries, type SeriesVolume, type SeriesWarning, seriesToVolume } from "./series.js";
+export {
+  groupBySeries,
+  type OrderedSeries,
+  orderSeries,
+  type SeriesVolume,
+  type SeriesWarning,
+  seriesToVolume,
+} from "./series.js";
 export {
   dicomToImage,
   functionalGroup,

@@ -50,18 +50,37 @@ function cross(a: readonly number[], b: readonly number[]): [number, number, num
   ];
 }
 
+/** Instances of one series in slice order with the geometry derived from them. */
+export interface OrderedSeries {
+  readonly slices: readonly ParsedDicom[];
+  readonly rows: number;
+  readonly columns: number;
+  /** Image Orientation (Patient): row cosine then column cosine. */
+  readonly orientation: readonly number[];
+  /** Row cosine × column cosine. */
+  readonly normal: readonly [number, number, number];
+  /** Pixel Spacing as (column spacing, row spacing), mm. */
+  readonly pixelSpacing: readonly [number, number];
+  /** Image Position (Patient) of the first slice, when present. */
+  readonly origin: readonly number[] | undefined;
+  /** Median distance between neighbouring slices along the normal, mm. */
+  readonly sliceSpacing: number;
+  readonly missingSlices: number;
+  readonly warnings: readonly SeriesWarning[];
+}
+
 /**
- * Builds a volume from the instances of one series: slices sorted by Image Position (Patient) projected on the
- * slice normal (row × column direction cosines, PS3.3 C.7.6.2.1.1), spacing from the median neighbour distance,
- * origin at the first slice, direction columns = (row cosine, column cosine, normal).
+ * Orders the instances of one series along the slice normal without decoding pixels: slices sorted by Image
+ * Position (Patient) projected on the normal (row × column direction cosines, PS3.3 C.7.6.2.1.1), spacing from
+ * the median neighbour distance, gaps and uneven spacing reported as warnings.
  *
- * @throws DicomError DICOM_SERIES for several series, mixed sizes or orientations, or missing geometry.
+ * @throws DicomError DICOM_SERIES for several series, mixed sizes or orientations.
  * @example
  * ```ts
- * const { image, warnings } = await seriesToVolume(files.map((f) => readDicomFile(f)));
+ * const { slices, sliceSpacing, warnings } = orderSeries(files.map((f) => readDicomFile(f)));
  * ```
  */
-export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise<SeriesVolume> {
+export function orderSeries(instances: readonly ParsedDicom[]): OrderedSeries {
   if (instances.length === 0) throw new DicomError("DICOM_SERIES", "No instances given");
   const groups = groupBySeries(instances);
   if (groups.size > 1) {
@@ -74,6 +93,9 @@ export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise
   const first = instances[0] as ParsedDicom;
   const rows = first.dataset.number("Rows");
   const cols = first.dataset.number("Columns");
+  if (rows === undefined || cols === undefined) {
+    throw new DicomError("DICOM_SERIES", "The instances have no Rows/Columns: not an image series");
+  }
   const geo0 = geometryOf(first.dataset);
   const iop = geo0.orientation ?? [1, 0, 0, 0, 1, 0];
   const rowCos = iop.slice(0, 3);
@@ -136,16 +158,49 @@ export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise
       });
     }
   });
+  const firstPos = slices[0]?.pos;
+  return {
+    slices: slices.map((s) => s.p),
+    rows,
+    columns: cols,
+    orientation: [...iop],
+    normal,
+    pixelSpacing: [geo0.spacing[0], geo0.spacing[1]],
+    origin: firstPos ? [...firstPos] : undefined,
+    sliceSpacing: spacing,
+    missingSlices: missing,
+    warnings,
+  };
+}
+
+/**
+ * Builds a volume from the instances of one series ordered by {@link orderSeries}: origin at the first slice,
+ * direction columns = (row cosine, column cosine, normal).
+ *
+ * @throws DicomError DICOM_SERIES for several series, mixed sizes or orientations, or missing geometry.
+ * @example
+ * ```ts
+ * const { image, warnings } = await seriesToVolume(files.map((f) => readDicomFile(f)));
+ * ```
+ */
+export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise<SeriesVolume> {
+  const o = orderSeries(instances);
+  const first = instances[0] as ParsedDicom;
+  const rowCos = o.orientation.slice(0, 3);
+  const colCos = o.orientation.slice(3, 6);
+  const normal = o.normal;
+  const rows = o.rows;
+  const cols = o.columns;
   // Several slices in flight keep both codec workers busy on compressed series (each slice is one frame).
-  const images: MedicalImage[] = await mapConcurrent(slices, 4, (s) => dicomToImage(s.p));
-  const per = (rows as number) * (cols as number);
+  const images: MedicalImage[] = await mapConcurrent(o.slices, 4, (p) => dicomToImage(p));
+  const per = rows * cols;
   const data = new Float32Array(per * images.length);
   images.forEach((img, k) => {
     if (img.data.length !== per)
       throw new DicomError("DICOM_SERIES", "Only single-frame monochrome instances form a volume");
     data.set(img.data, k * per);
   });
-  const origin = slices[0]?.pos ?? [0, 0, 0];
+  const origin = o.origin ?? [0, 0, 0];
   const direction = [
     rowCos[0],
     colCos[0],
@@ -157,8 +212,8 @@ export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise
     colCos[2],
     normal[2],
   ] as number[];
-  const image = createImage(data, [images.length, rows as number, cols as number, 1], {
-    spacing: [geo0.spacing[0], geo0.spacing[1], spacing],
+  const image = createImage(data, [images.length, rows, cols, 1], {
+    spacing: [o.pixelSpacing[0], o.pixelSpacing[1], o.sliceSpacing],
     origin: [...origin],
     direction,
     meta: {
@@ -170,8 +225,8 @@ export async function seriesToVolume(instances: readonly ParsedDicom[]): Promise
   return {
     image,
     seriesInstanceUID: first.dataset.uid("SeriesInstanceUID") ?? "",
-    sliceSpacing: spacing,
-    missingSlices: missing,
-    warnings,
+    sliceSpacing: o.sliceSpacing,
+    missingSlices: o.missingSlices,
+    warnings: o.warnings,
   };
 }

@@ -18,6 +18,7 @@ export {
   parseNiftiHeader,
 } from "./header.js";
 export {
+  isAnalyze,
   isNifti,
   NIFTI_INTENT_VECTOR,
   type NiftiMeta,

@@ -129,6 +129,25 @@ export function isNifti(bytes: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * True when the bytes start with an Analyze 7.5 header: `sizeof_hdr` 348 and `dim[0]` in 1..7 in the same byte
+ * order, without a NIfTI magic (those are {@link isNifti}'s). The voxels live in the `.img` beside the `.hdr`.
+ *
+ * @example
+ * ```ts
+ * if (isAnalyze(readFileSync("brain.hdr"))) img = readNifti("brain.hdr");
+ * ```
+ */
+export function isAnalyze(bytes: Uint8Array): boolean {
+  if (bytes.length < 348 || isNifti(bytes)) return false;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const le of [true, false]) {
+    const dim0 = dv.getInt16(40, le);
+    if (dv.getInt32(0, le) === 348 && dim0 >= 1 && dim0 <= 7) return true;
+  }
+  return false;
+}
+
 function readBytes(path: string): Uint8Array {
   if (!existsSync(path)) throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
   try {

@@ -24,6 +24,24 @@ function readBytes(path: string): Uint8Array {
 }
 
 /**
+ * True when the bytes are a zip archive (local file header "PK\x03\x04", APPNOTE 4.3.7) whose first member is a
+ * `.npy` array, as `numpy.savez` writes them.
+ *
+ * @example
+ * ```ts
+ * isNpz(readFileSync("pneumoniamnist.npz")); // true
+ * ```
+ */
+export function isNpz(bytes: Uint8Array): boolean {
+  if (bytes.length < 30 || bytes[0] !== 0x50 || bytes[1] !== 0x4b || bytes[2] !== 3 || bytes[3] !== 4)
+    return false;
+  const nameLength = (bytes[26] as number) | ((bytes[27] as number) << 8);
+  if (nameLength < 4 || 30 + nameLength > bytes.length) return false;
+  const name = String.fromCharCode(...bytes.subarray(30, 30 + nameLength));
+  return name.endsWith(".npy");
+}
+
+/**
  * Reads every array of an .npz file (or bytes). `only` limits decoding to the named arrays.
  *
  * @example
