@@ -16,21 +16,25 @@ export const infoCommand: Command = {
   name: "info",
   summary: "Show a DICOM file's transfer syntax, image attributes, frames and pixel statistics",
   help: [
-    "Usage: radiolens info <file.dcm> [--json] [--lenient]",
+    "Usage: radiolens info <file.dcm> [--json] [--lenient | --strict]",
     "",
     "  --json     print the summary as JSON",
     "  --lenient  read damaged files as far as possible and list the warnings",
+    "  --strict   also refuse the deviations read with a warning by default (zero padding, odd lengths, ...)",
     "",
     "Patient identifiers are never printed.",
   ].join("\n"),
-  options: { json: { type: "boolean" }, lenient: { type: "boolean" } },
+  options: { json: { type: "boolean" }, lenient: { type: "boolean" }, strict: { type: "boolean" } },
   allowPositionals: true,
   async run(args, io) {
     const file = args.positionals[0];
     if (!file || args.positionals.length > 1) {
       throw new RadioLensError("RL_ERR_USAGE", { detail: "info takes exactly one file" });
     }
-    const info = await describeDicom(file, { strict: !flag(args, "lenient") });
+    const info = await describeDicom(file, {
+      strict: !flag(args, "lenient"),
+      tolerate: !flag(args, "strict"),
+    });
     if (flag(args, "json")) {
       io.stdout(`${JSON.stringify(info, null, 2)}\n`);
       return 0;

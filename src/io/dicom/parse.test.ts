@@ -235,18 +235,64 @@ describe("limits on hostile input", () => {
     );
   });
 
-  it("rejects an invalid VR with DICOM_BAD_VR (strict) and falls back to the dictionary (lenient)", () => {
+  it("rejects an invalid VR with DICOM_BAD_VR (--strict), tolerates it when the dictionary knows the tag (default)", () => {
     const b = Buffer.from(smallFile());
     const at = b.indexOf(Buffer.from([0x10, 0x00, 0x10, 0x00, 0x50, 0x4e]));
     // Turn (0010,0010) PN into an implicitly encoded element: "PN" + 2-byte length → 4-byte length 8.
     b.writeUInt32LE(8, at + 4);
     assert.equal(
-      errorCode(() => parseDicom(new Uint8Array(b))),
+      errorCode(() => parseDicom(new Uint8Array(b), { tolerate: false })),
       "DICOM_BAD_VR",
     );
+    const byDefault = parseDicom(new Uint8Array(b));
+    assert.equal(byDefault.dataset.personName("PatientName")?.familyName, "Doe");
+    assert.ok(byDefault.warnings.some((w) => w.code === "DICOM_BAD_VR" && w.tolerated));
     const lenient = parseDicom(new Uint8Array(b), { strict: false });
     assert.equal(lenient.dataset.personName("PatientName")?.familyName, "Doe");
     assert.ok(lenient.warnings.some((w) => w.code === "DICOM_BAD_VR"));
+    // A private tag the dictionary cannot resolve: its VR would be a guess, so the default still refuses it.
+    const p = Buffer.from(smallFile((ds) => ds.setString(0x00091010, "Doe", "LO")));
+    const pat = p.indexOf(Buffer.from([0x09, 0x00, 0x10, 0x10, 0x4c, 0x4f]));
+    p.writeUInt32LE(4, pat + 4);
+    assert.equal(
+      errorCode(() => parseDicom(new Uint8Array(p))),
+      "DICOM_BAD_VR",
+    );
+  });
+
+  it("reads zero padding after the last element and odd lengths with warnings; --strict refuses them", () => {
+    const file = smallFile();
+    for (const n of [1, 3, 8, 1000]) {
+      const padded = new Uint8Array(file.length + n);
+      padded.set(file);
+      const r = parseDicom(padded);
+      assert.deepEqual(
+        r.warnings.map((w) => [w.code, w.tolerated]),
+        [["DICOM_TRAILING_PADDING", true]],
+        `${n} bytes`,
+      );
+      assert.deepEqual(r.dataset.get(0x7fe00010)?.value, parseDicom(file).dataset.get(0x7fe00010)?.value);
+      assert.equal(
+        errorCode(() => parseDicom(padded, { tolerate: false })),
+        "DICOM_TRAILING_PADDING",
+      );
+    }
+    // Padding that is not all zeros is not padding: still refused.
+    const junk = new Uint8Array(file.length + 16);
+    junk.set(file);
+    junk[file.length + 9] = 7;
+    assert.throws(() => parseDicom(junk));
+    // An odd-length value (PS3.5 7.1.1 wants even lengths) is read as declared.
+    const odd = smallFile((ds) =>
+      ds.set({ tag: 0x00081030, vr: "LO", value: Buffer.from("ABC"), undefinedLength: false }),
+    );
+    const r = parseDicom(odd);
+    assert.equal(r.dataset.string("StudyDescription"), "ABC");
+    assert.ok(r.warnings.some((w) => w.code === "DICOM_BAD_LENGTH" && w.tolerated));
+    assert.equal(
+      errorCode(() => parseDicom(odd, { tolerate: false })),
+      "DICOM_BAD_LENGTH",
+    );
   });
 
   it("enforces the per-file time limit", () => {
