@@ -47,19 +47,59 @@ function sameValues(px: StoredPixels, bytes: Uint8Array, dtype: string | undefin
   return true;
 }
 
-/** DCMTK's decompressor for a pixel encoding (native data is compared as stored). */
-function dcmtkTool(uid: string): string | undefined {
+/**
+ * DCMTK's decompressor (and options) for a pixel encoding; native data is compared as stored. `+cn`: no YCbCr →
+ * RGB conversion, so that DCMTK returns the codestream's own components as pydicom and RadioLens do (ADR 022).
+ */
+function dcmtkTool(uid: string): [string, ...string[]] | undefined {
   const p = transferSyntax(uid).pixels;
-  if (p === "jpeg-baseline" || p === "jpeg-extended" || p === "jpeg-lossless") return "dcmdjpeg";
-  if (p === "jpeg-ls") return "dcmdjpls";
-  if (p === "rle") return "dcmdrle";
+  if (p === "jpeg-baseline" || p === "jpeg-extended" || p === "jpeg-lossless") return ["dcmdjpeg", "+cn"];
+  if (p === "jpeg-ls") return ["dcmdjpls"];
+  if (p === "rle") return ["dcmdrle"];
   return undefined;
+}
+
+/** Whether DCMTK reads the whole file without an error (dcmdump; warnings allowed, as DCMTK itself does). */
+function dcmtkReads(path: string): boolean {
+  try {
+    const r = execFileSync("sh", ["-c", 'dcmdump -q "$1" >/dev/null 2>"$2.err"; echo $?', "sh", path, path], {
+      encoding: "utf8",
+    });
+    return r.trim() === "0";
+  } catch {
+    return false;
+  }
+}
+
+/** Files of a folder that pydicom reads (dcmread without force, every element's value decoded). */
+function pydicomReads(dir: string): Set<string> {
+  const script = [
+    "import sys, os, json, warnings, pydicom",
+    "warnings.simplefilter('ignore')",
+    "ok = []",
+    "for f in sorted(os.listdir(sys.argv[1])):",
+    "    if not f.endswith('.dcm'): continue",
+    "    try:",
+    "        ds = pydicom.dcmread(os.path.join(sys.argv[1], f))",
+    "        [e.value for e in ds.iterall()]",
+    "        ok.append(f)",
+    "    except Exception:",
+    "        pass",
+    "print(json.dumps(ok))",
+  ].join("\n");
+  const out = execFileSync("/usr/bin/python3", ["-c", script, dir], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  return new Set(JSON.parse(out) as string[]);
 }
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "rl-corpus-"));
   await warmUpCodecs();
   const t = { files: 0, ours: 0, py: 0, pyEqual: 0, pyDiff: 0, dcmtk: 0, dcmtkEqual: 0, dcmtkDiff: 0 };
+  const reads = { both: 0, oursToo: 0 };
+  const refused: string[] = [];
   const lossless = { files: 0, pyEqual: 0, dcmtkEqual: 0, both: 0 };
   const diffs: string[] = [];
   try {
@@ -81,9 +121,20 @@ async function main(): Promise<void> {
         files: Record<string, Ref>;
       };
       console.log(`# ${what}: ${files.length} files (${dir})`);
+      const pyReads = pydicomReads(dir);
       for (const f of files) {
         t.files++;
         const path = join(dir, f);
+        // Read (not decode): what `info`, `deid`, STOW and C-STORE need, with the default policy (ADR 029).
+        if (pyReads.has(f) && dcmtkReads(path)) {
+          reads.both++;
+          try {
+            readDicomFile(path);
+            reads.oursToo++;
+          } catch (e) {
+            refused.push(`${what}/${f}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+          }
+        }
         let px: StoredPixels | undefined;
         let ourError = "";
         try {
@@ -116,7 +167,7 @@ async function main(): Promise<void> {
           const out = join(work, `dcmtk-${t.files}-${basename(f)}`);
           let theirs: StoredPixels | undefined;
           try {
-            execFileSync(tool, [path, out], { stdio: "pipe" });
+            execFileSync(tool[0], [...tool.slice(1), path, out], { stdio: "pipe" });
             theirs = await decodeStoredPixels(readDicomFile(out));
           } catch {
             // DCMTK refuses the file (or writes something we cannot read): no DCMTK comparison.
@@ -131,11 +182,11 @@ async function main(): Promise<void> {
             if (equal) t.dcmtkEqual++;
             else {
               t.dcmtkDiff++;
-              diffs.push(`${what}/${f} vs DCMTK ${tool} (${ourError || "values"})`);
+              diffs.push(`${what}/${f} vs DCMTK ${tool[0]} (${ourError || "values"})`);
             }
           }
         }
-        if (uid && transferSyntax(uid).pixels === "jpeg-lossless") {
+        if (uid && transferSyntax(uid).pixels === "jpeg-lossless" && (py !== "-" || dc !== "-" || px)) {
           lossless.files++;
           if (py === "equal") lossless.pyEqual++;
           if (dc === "equal") lossless.dcmtkEqual++;
@@ -153,9 +204,13 @@ async function main(): Promise<void> {
     `\n${t.files} files; ours decoded ${t.ours}; pydicom+GDCM decoded ${t.py}: equal ${t.pyEqual}, different ${t.pyDiff}; DCMTK decompressed ${t.dcmtk} compressed files: equal ${t.dcmtkEqual}, different ${t.dcmtkDiff}`,
   );
   console.log(
-    `JPEG Lossless: ${lossless.files} files; equal to pydicom+GDCM ${lossless.pyEqual}, to DCMTK ${lossless.dcmtkEqual}, to both ${lossless.both}`,
+    `JPEG Lossless (with Pixel Data): ${lossless.files} files; equal to pydicom+GDCM ${lossless.pyEqual}, to DCMTK ${lossless.dcmtkEqual}, to both ${lossless.both}`,
+  );
+  console.log(
+    `read without error by both pydicom and DCMTK: ${reads.both}; read by RadioLens: ${reads.oursToo}`,
   );
   for (const d of diffs) console.log(`differs: ${d}`);
+  for (const r of refused) console.log(`refused: ${r}`);
 }
 
 await main();

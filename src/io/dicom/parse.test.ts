@@ -146,6 +146,7 @@ describe("parseDicom / writeDicom on the pydicom corpus", () => {
   });
 
   it("ends every malformed file of the corpus in a typed DicomError in strict mode, and reads it leniently", () => {
+    // --strict ({ tolerate: false }): also the deviations the default policy reads with a warning (ADR 029).
     const expected: Record<string, string> = {
       "MR_truncated.dcm": "DICOM_TRUNCATED",
       "rtplan_truncated.dcm": "DICOM_TRUNCATED",
@@ -157,10 +158,17 @@ describe("parseDicom / writeDicom on the pydicom corpus", () => {
     for (const [f, code] of Object.entries(expected)) {
       const t = performance.now();
       assert.equal(
-        errorCode(() => readDicomFile(`${DIR}/${f}`)),
+        errorCode(() => readDicomFile(`${DIR}/${f}`, { tolerate: false })),
         code,
         f,
       );
+      if (f !== "meta_missing_tsyntax.dcm") {
+        assert.equal(
+          errorCode(() => readDicomFile(`${DIR}/${f}`)),
+          code,
+          f,
+        );
+      }
       assert.ok(performance.now() - t < 1000, f);
       const lenient = readDicomFile(`${DIR}/${f}`, { strict: false });
       assert.ok(
@@ -168,6 +176,11 @@ describe("parseDicom / writeDicom on the pydicom corpus", () => {
         f,
       );
     }
+    // DCMTK and pydicom read a File Meta without Transfer Syntax UID from the dataset's encoding; so does the
+    // default policy, with a warning.
+    const inferred = readDicomFile(`${DIR}/meta_missing_tsyntax.dcm`);
+    assert.equal(inferred.transferSyntaxUID, TS.ImplicitVRLittleEndian);
+    assert.ok(inferred.warnings.some((w) => w.code === "DICOM_BAD_META" && w.tolerated));
     const be = readDicomFile(`${DIR}/ExplVR_BigEndNoMeta.dcm`, { strict: false });
     assert.equal(be.transferSyntaxUID, TS.ExplicitVRBigEndian);
   });
@@ -282,6 +295,21 @@ describe("limits on hostile input", () => {
     junk.set(file);
     junk[file.length + 9] = 7;
     assert.throws(() => parseDicom(junk));
+    // A byte-identical repeated element (pydicom's palettes/winter.dcm repeats its SOP Instance UID) loses nothing;
+    // differing copies could change an identifier (DCMTK keeps the first, pydicom the last), so they stay an error.
+    const twice = (second: string) => {
+      const b = Buffer.from(smallFile((ds) => ds.setString("StudyID", "S1")));
+      const at = b.indexOf(Buffer.from([0x20, 0x00, 0x10, 0x00, 0x53, 0x48]));
+      const el = Buffer.concat([b.subarray(at, at + 8), Buffer.from(second)]);
+      return new Uint8Array(Buffer.concat([b.subarray(0, at + 10), el, b.subarray(at + 10)]));
+    };
+    const same = parseDicom(twice("S1"));
+    assert.equal(same.dataset.string("StudyID"), "S1");
+    assert.ok(same.warnings.some((w) => w.code === "DICOM_BAD_VALUE" && w.tolerated));
+    assert.equal(
+      errorCode(() => parseDicom(twice("S2"))),
+      "DICOM_BAD_VALUE",
+    );
     // An odd-length value (PS3.5 7.1.1 wants even lengths) is read as declared.
     const odd = smallFile((ds) =>
       ds.set({ tag: 0x00081030, vr: "LO", value: Buffer.from("ABC"), undefinedLength: false }),

@@ -323,8 +323,20 @@ class Parser {
   }
 
   addElement(ds: DicomDataset, el: DicomElement, p: number): void {
-    if (ds.elements.has(el.tag)) {
-      this.lenient("DICOM_BAD_VALUE", `Element ${tagString(el.tag)} appears twice; the last one is kept`, p);
+    const before = ds.elements.get(el.tag);
+    if (before) {
+      // DCMTK keeps the first copy and pydicom the last, so differing copies could change a value (an identifier):
+      // an error by default; a byte-identical repeat loses nothing and is tolerated.
+      const same =
+        before.vr === el.vr &&
+        !before.items &&
+        !el.items &&
+        !before.fragments &&
+        !el.fragments &&
+        Buffer.from(before.value).equals(Buffer.from(el.value));
+      const msg = `Element ${tagString(el.tag)} appears twice`;
+      if (same) this.tolerated("DICOM_BAD_VALUE", `${msg} with the same value`, p);
+      else this.lenient("DICOM_BAD_VALUE", `${msg}; the last one is kept`, p);
     }
     ds.elements.set(el.tag, el);
   }
@@ -551,9 +563,16 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): ParsedDicom {
   }
   let tsUID = meta.string(0x00020010);
   if (tsUID === undefined) {
-    if (hasPreamble)
-      parser.lenient("DICOM_BAD_META", "File Meta Information lacks Transfer Syntax UID (0002,0010)", p);
     tsUID = inferTransferSyntax(bytes, p);
+    // The dataset's first element tells its encoding (as DCMTK and pydicom infer it); native pixel data needs
+    // nothing more, while encapsulated pixel data without a transfer syntax cannot be decoded and fails there.
+    if (hasPreamble) {
+      parser.tolerated(
+        "DICOM_BAD_META",
+        `File Meta Information lacks Transfer Syntax UID (0002,0010); read as ${transferSyntax(tsUID).name}, from the encoding of the first element`,
+        p,
+      );
+    }
   }
   const ts = transferSyntax(tsUID);
   let buf = bytes;
