@@ -5,54 +5,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Rng } from "../../core/rng.js";
 import { decodeFrame } from "./codec-pool.js";
 import { decodeFrameInThread, decodeJpegLosslessJs } from "./codecs.js";
-import { DicomDataset } from "./dataset.js";
 import { loadNativeCodecs } from "./native-codecs.js";
 import { parseDicom } from "./parse.js";
 import { decodeStoredPixels, framesOfFragments } from "./pixels.js";
+import { ctFile, ctSlice } from "./synthetic-ct.js";
 import { TS } from "./transfer-syntax.js";
-import { writeDicom } from "./write.js";
-
-/**
- * A CT-like signed 16-bit slice: a noisy disc in a field of -2000 (the padding value outside a CT's circular
- * reconstruction), so that the scan ends in a run of zero differences; `tail` random samples on the last row
- * move where the entropy-coded data ends relative to a byte boundary.
- */
-function ctSlice(size: number, seed: number, tail: number): Int16Array {
-  const rng = new Rng(seed);
-  const px = new Int16Array(size * size).fill(-2000);
-  const c = size / 2;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const r = Math.hypot(y - c, x - c);
-      if (r < size * 0.49) px[y * size + x] = (r < size * 0.4 ? 0 : -1000) + rng.int(-60, 60);
-    }
-  }
-  for (let x = 0; x < Math.min(tail, size - 1); x++) px[(size - 1) * size + x] = rng.int(-2000, 2000);
-  return px;
-}
-
-function ctFile(px: Int16Array, size: number): Uint8Array {
-  const meta = new DicomDataset(true);
-  meta.setString("MediaStorageSOPClassUID", "1.2.840.10008.5.1.4.1.1.2", "UI");
-  meta.setString("MediaStorageSOPInstanceUID", "2.25.1", "UI");
-  const ds = new DicomDataset(true);
-  ds.setString("SOPClassUID", "1.2.840.10008.5.1.4.1.1.2");
-  ds.setString("SOPInstanceUID", "2.25.1");
-  ds.setString("Modality", "CT");
-  ds.setNumbers("SamplesPerPixel", [1]);
-  ds.setString("PhotometricInterpretation", "MONOCHROME2");
-  ds.setNumbers("Rows", [size]);
-  ds.setNumbers("Columns", [size]);
-  ds.setNumbers("BitsAllocated", [16]);
-  ds.setNumbers("BitsStored", [16]);
-  ds.setNumbers("HighBit", [15]);
-  ds.setNumbers("PixelRepresentation", [1]);
-  ds.set({ tag: 0x7fe00010, vr: "OW", value: new Uint8Array(px.buffer), undefinedLength: false });
-  return writeDicom({ meta, dataset: ds, transferSyntaxUID: TS.ExplicitVRLittleEndian });
-}
 
 function fragmentOf(file: Uint8Array): Uint8Array {
   const el = parseDicom(file).dataset.get(0x7fe00010);
