@@ -182,7 +182,8 @@ function loadJpeg12(): Promise<DcmjsCodecs> {
 }
 
 /**
- * Loads the 12-bit JPEG codec now instead of on the first 12-bit frame (see {@link warmUpCodecs}).
+ * Loads the 12-bit JPEG codec now instead of on the first 12-bit frame (see {@link warmUpCodecs}); nothing to
+ * load when the native addon decodes 12-bit JPEG.
  *
  * @example
  * ```ts
@@ -190,6 +191,8 @@ function loadJpeg12(): Promise<DcmjsCodecs> {
  * ```
  */
 export async function preloadJpeg12(): Promise<void> {
+  // With DCMTK in the native addon (ADR 028) the WASM module is never used: do not pay its load time and memory.
+  if (loadNativeCodecs()?.decodeJpeg) return;
   await loadJpeg12();
 }
 

@@ -277,16 +277,23 @@ napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 3; i++) {
     if (napi_get_value_uint32(env, argv[i + 1], &dims[i]) != napi_ok) return Throw(env, "rows, cols and samples are numbers");
   }
-  const radiolens::IjgFrame f =
-      radiolens::DecodeIjg(static_cast<const uint8_t*>(data), length, dims[0], dims[1], dims[2]);
+  // The samples are decoded straight into a JavaScript ArrayBuffer (allocated once the header has been checked).
+  struct Target {
+    napi_env env;
+    napi_value buffer = nullptr;
+  } target{env};
+  const radiolens::Allocate allocate = [](size_t n, void* context) -> uint8_t* {
+    auto* t = static_cast<Target*>(context);
+    void* out = nullptr;
+    return napi_create_arraybuffer(t->env, n, &out, &t->buffer) == napi_ok ? static_cast<uint8_t*>(out) : nullptr;
+  };
+  const radiolens::IjgFrame f = radiolens::DecodeIjg(static_cast<const uint8_t*>(data), length, dims[0], dims[1],
+                                                     dims[2], allocate, &target);
   if (!f.error.empty()) return Throw(env, f.error);
   napi_value obj;
   if (napi_create_object(env, &obj) != napi_ok) return nullptr;
-  void* out = nullptr;
-  napi_value buffer, bytes;
-  if (napi_create_arraybuffer(env, f.bytes.size(), &out, &buffer) != napi_ok) return nullptr;
-  std::memcpy(out, f.bytes.data(), f.bytes.size());
-  if (napi_create_typedarray(env, napi_uint8_array, f.bytes.size(), buffer, 0, &bytes) != napi_ok ||
+  napi_value bytes;
+  if (napi_create_typedarray(env, napi_uint8_array, f.length, target.buffer, 0, &bytes) != napi_ok ||
       napi_set_named_property(env, obj, "bytes", bytes) != napi_ok || !SetNumber(env, obj, "width", dims[1]) ||
       !SetNumber(env, obj, "height", dims[0]) || !SetNumber(env, obj, "bitsPerSample", f.bitsPerSample) ||
       !SetNumber(env, obj, "components", dims[2]) || !SetNumber(env, obj, "process", f.process)) {

@@ -100,7 +100,8 @@ bool ReadJpegFrameHeader(const uint8_t* data, size_t size, JpegFrameHeader* out)
   return false;
 }
 
-IjgFrame DecodeIjg(const uint8_t* data, size_t size, uint32_t rows, uint32_t cols, uint32_t samples) {
+IjgFrame DecodeIjg(const uint8_t* data, size_t size, uint32_t rows, uint32_t cols, uint32_t samples,
+                   Allocate allocate, void* context) {
   static std::once_flag quiet;
   // DCMTK logs codec warnings to stderr by default; CLI output (e.g. --json) must stay clean, so every DCMTK
   // logger is off except dcmjpeg's, whose warnings go to Capture only.
@@ -151,12 +152,15 @@ IjgFrame DecodeIjg(const uint8_t* data, size_t size, uint32_t rows, uint32_t col
     f.error = "the JPEG frame is larger than 4 GiB";
     return f;
   }
-  f.bytes.resize(n);
+  uint8_t* out = allocate(n, context);
+  if (!out) {
+    f.error = "cannot allocate the decoded JPEG frame";
+    return f;
+  }
   OFCondition c = dec->init();
   if (c.good()) {
     // The IJG source manager reads from this buffer only; DCMTK's interface takes a non-const pointer.
-    c = dec->decode(const_cast<uint8_t*>(data), static_cast<Uint32>(size), f.bytes.data(), static_cast<Uint32>(n),
-                    OFFalse);
+    c = dec->decode(const_cast<uint8_t*>(data), static_cast<Uint32>(size), out, static_cast<Uint32>(n), OFFalse);
   }
   if (c.bad()) {
     f.error = std::string("the JPEG codestream is damaged: ") + c.text();
@@ -166,6 +170,7 @@ IjgFrame DecodeIjg(const uint8_t* data, size_t size, uint32_t rows, uint32_t col
     f.error = "the JPEG codestream is damaged: " + *warnings;
     return f;
   }
+  f.length = n;
   f.bitsPerSample = h.precision;
   f.process = h.marker == 0xc3 || h.marker == 0xc7 || h.marker == 0xcb || h.marker == 0xcf ? 14 : 0;
   return f;

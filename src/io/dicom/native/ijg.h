@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace radiolens {
 
@@ -20,16 +19,21 @@ struct JpegFrameHeader {
 // Reads the first SOFn segment; false when none precedes the first scan.
 bool ReadJpegFrameHeader(const uint8_t* data, size_t size, JpegFrameHeader* out);
 
-// The outcome of one decode, computed without touching JavaScript.
+// The outcome of one decode.
 struct IjgFrame {
   std::string error;  // non-empty: the codestream cannot be decoded
-  std::vector<uint8_t> bytes;  // interleaved samples, 1 byte each up to 8 bits, else 2 (host order)
+  size_t length = 0;  // bytes written: interleaved samples, 1 byte each up to 8 bits, else 2 (host order)
   uint32_t bitsPerSample = 0;
   int process = 0;  // 14 for a lossless frame, 0 otherwise
 };
 
+// Gives the buffer of `n` bytes the samples are decoded into (the caller's JavaScript ArrayBuffer, so that a
+// frame is written once, not decoded and then copied); nullptr when it cannot be allocated.
+using Allocate = uint8_t* (*)(size_t n, void* context);
+
 // Decodes one JPEG frame whose header must declare exactly cols x rows x samples.
-IjgFrame DecodeIjg(const uint8_t* data, size_t size, uint32_t rows, uint32_t cols, uint32_t samples);
+IjgFrame DecodeIjg(const uint8_t* data, size_t size, uint32_t rows, uint32_t cols, uint32_t samples,
+                   Allocate allocate, void* context);
 
 // The linked DCMTK's version, e.g. "3.6.7".
 const char* DcmtkVersion();
