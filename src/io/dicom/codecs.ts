@@ -269,9 +269,11 @@ interface LosslessDecoder {
  * the decoder stops after Rows × Columns samples.
  */
 function withTrailingFill(data: Uint8Array): Uint8Array {
+  // Without an EOI there is no end of scan to pad (decodeFrameInThread refuses such a codestream first).
+  if (!endsWithEoi(data)) return data;
   let n = data.length;
   while (n > 0 && (data[n - 1] === 0 || data[n - 1] === 0xff) && data.length - n < 16) n--;
-  // n now ends just after the EOI's D9 (endsWithEoi has checked it); drop the EOI and fill bytes before it.
+  // n now ends just after the EOI's D9; drop the EOI and the fill bytes before it.
   n -= 2;
   while (n > 0 && data[n - 1] === 0xff) n--;
   const out = new Uint8Array(n + 6);
