@@ -1,9 +1,20 @@
 /**
  * DICOM decode benchmark: per-file match against pydicom's pixel_array and decode throughput ratio, same run; files
- * pydicom cannot decode here are compared with DCMTK (dcmdjpeg / dcmdjpls), values and time.
+ * pydicom cannot decode here are compared with DCMTK (dcmdjpeg / dcmdjpls), values and time. Besides the pydicom
+ * corpus it decodes JPEG Lossless CT slices generated here (512×512, `dcmcjpeg` SV1 and Process 14) and the JPEG
+ * Lossless test files of jpeg-lossless-decoder-js, so that syntax has a ratio to pydicom + GDCM.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { PIXEL_ARRAY_TYPES } from "../src/core/image.js";
@@ -11,6 +22,7 @@ import { warmUpCodecs } from "../src/io/dicom/codec-pool.js";
 import { DicomError, readDicomFile, transferSyntax } from "../src/io/dicom/index.js";
 import { decodeStoredPixels, decodeStoredPixelsMany, type StoredPixels } from "../src/io/dicom/pixels.js";
 import { REPO_ROOT, sharedData } from "../test/support/shared-data.js";
+import { ctFile, ctSlice } from "../test/support/synthetic-ct.js";
 
 const DIR = sharedData("dicom", "pydicom");
 const REPEATS = Number(process.env["RADIOLENS_BENCH_REPEATS"] ?? 5);
@@ -92,30 +104,55 @@ async function dcmtkReference(
   }
 }
 
+/** 512×512 CT-like slices in JPEG Lossless (SV1 and Process 14 predictor 6), encoded by DCMTK's dcmcjpeg. */
+function generateLossless(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 6; i++) {
+    const src = join(dir, `plain-${i}.raw`);
+    writeFileSync(src, ctFile(ctSlice(512, 9000 + i, 61 * i), 512));
+    execFileSync("dcmcjpeg", [
+      i % 2 ? "+el" : "+e1",
+      src,
+      join(dir, `ct512_${i % 2 ? "p14" : "sv1"}_${i}.dcm`),
+    ]);
+    rmSync(src);
+  }
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "rl-bench-dicom-"));
   try {
     const py = "/usr/bin/python3";
-    execFileSync(
-      py,
-      [join(REPO_ROOT, "bench", "dicom_pydicom.py"), DIR, join(work, "ref"), String(REPEATS)],
-      // GDCM and OpenJPEG print their warnings for the corpus's damaged files on stderr; it is shown on failure.
-      { stdio: ["ignore", "inherit", "pipe"], maxBuffer: 64 << 20 },
-    );
-    const manifest = JSON.parse(readFileSync(join(work, "ref", "manifest.json"), "utf8")) as {
-      pydicom: string;
-      files: Record<string, Ref>;
-    };
+    const generated = join(work, "jpeg-lossless-ct");
+    generateLossless(generated);
+    const npmLossless = join(REPO_ROOT, "node_modules", "jpeg-lossless-decoder-js", "tests", "data");
+    const dirs = [DIR, generated, ...(existsSync(npmLossless) ? [npmLossless] : [])];
+    const manifests = dirs.map((dir, k) => {
+      execFileSync(
+        py,
+        [join(REPO_ROOT, "bench", "dicom_pydicom.py"), dir, join(work, `ref${k}`), String(REPEATS)],
+        // GDCM and OpenJPEG print their warnings for the corpus's damaged files on stderr; it is shown on failure.
+        { stdio: ["ignore", "inherit", "pipe"], maxBuffer: 64 << 20 },
+      );
+      return JSON.parse(readFileSync(join(work, `ref${k}`, "manifest.json"), "utf8")) as {
+        pydicom: string;
+        files: Record<string, Ref>;
+      };
+    });
+    const manifest = manifests[0] as (typeof manifests)[number];
     await warmUpCodecs();
-    const files = readdirSync(DIR)
-      .filter((f) => f.endsWith(".dcm"))
-      .sort();
+    const files = dirs.flatMap((dir, k) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith(".dcm"))
+        .sort()
+        .map((f) => ({ dir, f, k })),
+    );
     // One untimed pass first: the codecs' WASM runs on V8's baseline code until its hot functions are tiered up,
     // which takes a few frames; the timings below are the steady state a server or batch job sees.
     const coldStart = performance.now();
-    for (const f of files) {
+    for (const { dir, f } of files) {
       try {
-        await decodeStoredPixels(readDicomFile(join(DIR, f)));
+        await decodeStoredPixels(readDicomFile(join(dir, f)));
       } catch {
         // The timed pass below records each file's error.
       }
@@ -134,9 +171,9 @@ async function main(): Promise<void> {
     let dcmtkCompared = 0;
     const header = `${"file".padEnd(42)} ${"transfer syntax".padEnd(16)} ${"match".padEnd(12)} ${"ours ms".padStart(8)} ${"pydicom ms".padStart(10)} ${"speed-up".padStart(8)}`;
     lines.push(header, "-".repeat(header.length));
-    for (const f of files) {
-      const path = join(DIR, f);
-      const r = manifest.files[f];
+    for (const { dir, f, k } of files) {
+      const path = join(dir, f);
+      const r = manifests[k]?.files[f];
       let ours: { ms: number; cpu: number; px: StoredPixels } | undefined;
       let ourError = "";
       try {
@@ -181,7 +218,7 @@ async function main(): Promise<void> {
       let match = ourError || "mismatch";
       if (ours) {
         const C = PIXEL_ARRAY_TYPES[r.dtype as keyof typeof PIXEL_ARRAY_TYPES];
-        const refBytes = new Uint8Array(readFileSync(join(work, "ref", `${f}.bin`)));
+        const refBytes = new Uint8Array(readFileSync(join(work, `ref${k}`, `${f}.bin`)));
         const theirs = new C(refBytes.buffer, 0, refBytes.byteLength / C.BYTES_PER_ELEMENT);
         let maxDiff = theirs.length === ours.px.data.length ? 0 : Number.POSITIVE_INFINITY;
         for (let i = 0; i < theirs.length && maxDiff !== Number.POSITIVE_INFINITY; i++) {

@@ -2,7 +2,9 @@
 // Builds the native addons with node-gyp when their system libraries are installed; otherwise prints one notice each and exits 0.
 //
 // - src/engine/native (oneDNN): the `onednn` tfjs backend; without it the engine falls back to WASM.
-// - src/io/dicom/native (OpenJPEG): native JPEG 2000 decoding; without it the WASM OpenJPEG build decodes.
+// - src/io/dicom/native (OpenJPEG): native JPEG 2000 decoding; without it the WASM OpenJPEG build decodes. When
+//   libdcmtk-dev is installed too, the same addon decodes JPEG Lossless and 12-bit JPEG with DCMTK's IJG libraries
+//   (binding.gyp decides); without it jpeg-lossless-decoder-js and dcmjs-codecs decode those.
 //
 // RADIOLENS_NATIVE=0 skips both on purpose. A failed compile with the library present also exits 0 (the WASM path is
 // used) unless RADIOLENS_REQUIRE_NATIVE=1, which CI sets to make a broken native build fail loudly.

@@ -9,8 +9,10 @@ APT_PACKAGES=(
   build-essential python3 pkg-config  # native addon toolchain
   libdnnl-dev                         # oneDNN, the native CPU engine
   libopenjp2-7-dev libcharls-dev      # OpenJPEG and CharLS, the native JPEG 2000 / JPEG-LS decoders
+  libdcmtk-dev                        # DCMTK's IJG 8/12/16-bit libraries, the native JPEG Lossless / 12-bit JPEG decoder
   postgresql                          # the shared store for several service instances (and its tests)
-  dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp)
+  dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp, dcmcjpeg)
+  dicom3tools                         # dciodvfy: IOD conformance of every object RadioLens writes
   python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch python3-gdcm  # peers for benchmarks and cross-checks (PIL, GDCM: pydicom's JPEG/JPEG-LS decoders)
   python3-nibabel                     # NIfTI peer for the info/convert cross-checks
   chromium                            # headless browser for HTML report and console tests

@@ -52,6 +52,8 @@ export interface AuditRecord {
   /** Why the instance was not written (burned-in rules), or which masking rule cleared it. */
   readonly quarantine?: readonly string[];
   readonly maskRule?: string;
+  /** Deviations of the input read with a warning (ADR 028); they name tags and offsets, never values. */
+  readonly warnings?: readonly string[];
   /** Error code and message for a failed instance (messages name tags and offsets, never values). */
   readonly error?: { readonly code: string; readonly message: string };
 }
@@ -71,6 +73,7 @@ export function auditLine(r: AuditRecord): string {
   o["actions"] = Object.fromEntries(ACTION_KINDS.map((k) => [k, r.actions[k]]));
   if (r.quarantine !== undefined && r.quarantine.length > 0) o["quarantine"] = r.quarantine;
   if (r.maskRule !== undefined) o["maskRule"] = r.maskRule;
+  if (r.warnings !== undefined && r.warnings.length > 0) o["warnings"] = r.warnings;
   if (r.error !== undefined) o["error"] = r.error;
   return `${JSON.stringify(o)}\n`;
 }

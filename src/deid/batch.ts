@@ -210,6 +210,7 @@ export function runTask(
       input: entry.rel,
       actions: r.actions,
       ...(r.sopClassUID ? { sopClassUID: r.sopClassUID } : {}),
+      ...(r.warnings?.length ? { warnings: r.warnings } : {}),
     };
     if (r.status === "quarantined" || !r.bytes) {
       return { record: { ...base, status: "quarantined", quarantine: r.quarantine } };

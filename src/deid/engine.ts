@@ -55,6 +55,8 @@ export interface DeidInstanceResult {
   readonly patient?: { readonly id: string; readonly pseudonym: string };
   /** Study, Series and SOP Instance UIDs of the output (already replaced), for naming files by UID. */
   readonly uids?: { readonly study: string; readonly series: string; readonly instance: string };
+  /** Deviations of the input read with a warning (ADR 028), as `CODE: message` (tags and offsets, no values). */
+  readonly warnings?: readonly string[];
 }
 
 const PatientName = 0x00100010;
@@ -460,7 +462,10 @@ function codeItem(charset: readonly string[], code: string, meaning: string): Di
   return item;
 }
 
-/** Warnings of a lenient parse that leave the dataset complete (encoding quirks, not lost bytes). */
+/**
+ * Warnings of a lenient parse that leave the dataset complete (encoding quirks, not lost bytes); the deviations
+ * the parser tolerates by default (ADR 028: zero padding, odd lengths, VR codes the dictionary resolves) too.
+ */
 const HARMLESS_WARNINGS = new Set(["DICOM_NO_META", "DICOM_BAD_META", "DICOM_BAD_VR"]);
 
 /**
@@ -475,7 +480,7 @@ const HARMLESS_WARNINGS = new Set(["DICOM_NO_META", "DICOM_BAD_META", "DICOM_BAD
  */
 export function parseForDeid(bytes: Uint8Array): ParsedDicom {
   const parsed = parseDicom(bytes, { strict: false });
-  const bad = parsed.warnings.find((w: DicomWarning) => !HARMLESS_WARNINGS.has(w.code));
+  const bad = parsed.warnings.find((w: DicomWarning) => !HARMLESS_WARNINGS.has(w.code) && !w.tolerated);
   if (bad) {
     // Re-raise the first damaging deviation as the error a strict parse reports.
     return parseDicom(bytes, { strict: true });
@@ -561,6 +566,7 @@ export function deidentifyBytes(input: Uint8Array, config: DeidConfig): DeidInst
   const parsed = parseForDeid(input);
   const ds = parsed.dataset;
   const sopClassUID = ds.uid(SOPClassUID);
+  const warnings = parsed.warnings.map((w) => `${w.code}: ${w.message}`);
   const verdict = assessBurnedIn(
     {
       burnedInAnnotation: ds.string(0x00280301),
@@ -574,7 +580,10 @@ export function deidentifyBytes(input: Uint8Array, config: DeidConfig): DeidInst
     },
     config.maskRules ?? [],
   );
-  const base = sopClassUID !== undefined ? { sopClassUID } : {};
+  const base = {
+    ...(sopClassUID !== undefined ? { sopClassUID } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
   if (
     sopClassUID === MediaStorageDirectoryStorage ||
     parsed.meta.uid(0x00020002) === MediaStorageDirectoryStorage

@@ -16,6 +16,11 @@ import { readNpz } from "./npz/index.js";
 export interface DescribeOptions {
   /** Fail on any deviation from the format's standard (default); `false` reads damaged DICOM as far as it can. */
   readonly strict?: boolean;
+  /**
+   * Read DICOM deviations that lose nothing (trailing zero padding, odd lengths, ...) with a warning (default);
+   * `false` refuses them too (docs/adr/029-dicom-leniency-policy.md).
+   */
+  readonly tolerate?: boolean;
 }
 
 /** Minimum, maximum, mean and standard deviation of the finite values, and how many were not finite. */
@@ -625,7 +630,11 @@ function seriesReport(instances: readonly ParsedDicom[]): SeriesReport {
   }
 }
 
-function describeDicomFolder(dir: string, strict: boolean): DicomFolderDescription | undefined {
+function describeDicomFolder(
+  dir: string,
+  strict: boolean,
+  tolerate: boolean,
+): DicomFolderDescription | undefined {
   const files: string[] = [];
   walkFiles(dir, files, 0);
   const parsed: ParsedDicom[] = [];
@@ -644,7 +653,7 @@ function describeDicomFolder(dir: string, strict: boolean): DicomFolderDescripti
     dicomFiles++;
     try {
       // Pixel Data is not needed for the series report: stop before it.
-      parsed.push(parseDicom(bytes, { strict: strict && kind === "dicom", untilTag: 0x7fe00010 }));
+      parsed.push(parseDicom(bytes, { strict: strict && kind === "dicom", tolerate, untilTag: 0x7fe00010 }));
     } catch (e) {
       unreadable.push({ file: relative(dir, f), error: errorLine(e) });
     }
@@ -689,12 +698,13 @@ function loadBytes(path: string): Uint8Array {
  */
 export async function describePath(path: string, options: DescribeOptions = {}): Promise<PathDescription> {
   const strict = options.strict ?? true;
+  const tolerate = options.tolerate ?? true;
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
   if (st.isDirectory()) {
     const isMsd = statSync(join(path, "imagesTr"), { throwIfNoEntry: false })?.isDirectory() ?? false;
     if (isMsd) return describeMsd(path);
-    const folder = describeDicomFolder(path, strict);
+    const folder = describeDicomFolder(path, strict, tolerate);
     if (folder) return folder;
     throw new RadioLensError("RL_ERR_UNKNOWN_FORMAT", {
       path,
@@ -706,7 +716,7 @@ export async function describePath(path: string, options: DescribeOptions = {}):
   const format = sniffFormat(bytes);
   switch (format) {
     case "dicom":
-      return { format: "dicom", ...(await describeDicom(path, { strict })) };
+      return { format: "dicom", ...(await describeDicom(path, { strict, tolerate })) };
     case "png":
     case "jpeg":
       return describeRaster(path, bytes);
@@ -717,7 +727,8 @@ export async function describePath(path: string, options: DescribeOptions = {}):
       return describeNpz(path);
     default:
       // A data set without its Part 10 preamble is DICOM; the parser says what is missing (or reads it leniently).
-      if (looksLikeRawDicom(bytes)) return { format: "dicom", ...(await describeDicom(path, { strict })) };
+      if (looksLikeRawDicom(bytes))
+        return { format: "dicom", ...(await describeDicom(path, { strict, tolerate })) };
       throw new RadioLensError("RL_ERR_UNKNOWN_FORMAT", {
         path,
         tried: knownFormats().join(", "),

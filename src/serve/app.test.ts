@@ -372,6 +372,32 @@ test("malformed DICOM → 4xx with the DicomError code and nothing written", asy
   assert.equal(versions.length, 2, "each version is analysed once");
 });
 
+test("STOW-RS stores an instance with zero padding after its last element and audits the warning", async () => {
+  const padded = Buffer.concat([
+    Buffer.from(withNewUids(readFileSync(CT), { SOPInstanceUID: "1.2.3.4.5.6.8" })),
+    Buffer.alloc(1000),
+  ]);
+  const { body, contentType } = buildMultipart([new Uint8Array(padded)], "application/dicom");
+  const s = await app.inject({
+    method: "POST",
+    url: "/dicomweb/studies",
+    headers: { "x-api-key": KEYS.clinician, "content-type": contentType },
+    payload: body,
+  });
+  assert.equal(s.statusCode, 200, s.body);
+  const jobs = (await app.radiolens.repo.listJobs(1000)).filter((j) => j.sopInstanceUid === "1.2.3.4.5.6.8");
+  assert.equal(jobs.length, 1, "stored and queued for analysis");
+  const stored = (await app.radiolens.repo.listAudit(10_000, "110104")).filter((r) =>
+    r.detail.includes("DICOM_TRAILING_PADDING"),
+  );
+  assert.equal(stored.length, 1);
+  assert.match(
+    stored[0]?.detail ?? "",
+    /^stored; warnings: DICOM_TRAILING_PADDING: 1000 byte\(s\) of zero padding/,
+  );
+  assert.equal(stored[0]?.outcome, 0);
+});
+
 test("audit: one record per store, predict, access and failed authentication, with PS3.15 event IDs", async () => {
   const r = await app.inject({ url: "/v1/audit?limit=10000", headers: { "x-api-key": KEYS.admin } });
   assert.equal(r.statusCode, 200);

@@ -53,9 +53,11 @@ export async function ingestInstance(
       detail,
     });
   let result: IngestResult;
+  let warnings: readonly string[] = [];
   try {
-    const { outcome, record } = await ctx.store.put(bytes, [...ctx.models.keys()]);
-    result = { ok: true, record, duplicate: outcome === "duplicate" };
+    const put = await ctx.store.put(bytes, [...ctx.models.keys()]);
+    warnings = put.warnings;
+    result = { ok: true, record: put.record, duplicate: put.outcome === "duplicate" };
   } catch (e) {
     if (e instanceof DicomError) {
       result = { ok: false, code: e.code, reason: 0xc000, message: e.message };
@@ -71,7 +73,9 @@ export async function ingestInstance(
   });
   await audit(
     result.ok ? 0 : 4,
-    result.ok ? (result.duplicate ? "duplicate (already stored)" : "stored") : `refused: ${result.code}`,
+    (result.ok ? (result.duplicate ? "duplicate (already stored)" : "stored") : `refused: ${result.code}`) +
+      // Deviations read with a warning (ADR 028) name tags and offsets only, never values.
+      (warnings.length > 0 ? `; warnings: ${warnings.join("; ")}` : ""),
   );
   if (result.ok && !result.duplicate) ctx.worker.notify();
   return result;

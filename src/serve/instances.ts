@@ -110,6 +110,8 @@ export function writeDurable(path: string, data: Uint8Array): void {
 export interface PutResult {
   readonly outcome: AddInstanceResult;
   readonly record: InstanceRecord;
+  /** Deviations read with a warning (ADR 028), as `CODE: message` (tags and offsets, never values). */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -166,11 +168,11 @@ export class InstanceStore {
     modelIds: readonly string[],
     origin: InstanceRecord["origin"] = "received",
   ): Promise<PutResult> {
-    const { fields } = inspectInstance(bytes);
+    const { parsed, fields } = inspectInstance(bytes);
     const record = this.prepare(bytes, fields, origin);
     writeDurable(this.pathOf(record.fileKey), bytes);
     const outcome = await this.repo.addInstance(record, origin === "received" ? modelIds : []);
-    return { outcome, record };
+    return { outcome, record, warnings: parsed.warnings.map((w) => `${w.code}: ${w.message}`) };
   }
 
   /** Writes a file the service created (an SR) and returns its record, indexed later with the job's result. */

@@ -174,7 +174,8 @@ export function buildHeatmapSC(
     ConversionType: "WSD",
     Manufacturer: "RadioLens",
     ReferringPhysicianName: src.ReferringPhysicianName ?? "",
-    SeriesDescription: `DERIVED: Grad-CAM heatmap, ${model.name} ${model.version} (decision support)`,
+    // LO: at most 64 characters (PS3.5 6.2); the full model name and version are in Derivation Description.
+    SeriesDescription: `DERIVED Grad-CAM heatmap, ${model.name} ${model.version}`.slice(0, 64),
     DerivationDescription: `Grad-CAM (Selvaraju et al. 2017) of class index ${heat.classIndex} on layer ${heat.layer}, ${model.name} ${model.version}, blended at opacity 0.4 over the VOI-windowed source; not for primary diagnosis`,
     SourceImageSequence: [
       { ReferencedSOPClassUID: src.SOPClassUID, ReferencedSOPInstanceUID: src.SOPInstanceUID },
@@ -187,7 +188,11 @@ export function buildHeatmapSC(
     SeriesInstanceUID: newUid(),
     StudyID: src.StudyID ?? "",
     SeriesNumber: 998,
+    // General Series (PS3.3 C.7.3.1) Type 2C: the source's laterality is not carried over, so it is empty.
+    Laterality: "",
     InstanceNumber: 1,
+    // General Image (PS3.3 C.7.6.1) Type 2C: an SC has no Image Orientation (Patient), so this is required, empty.
+    PatientOrientation: "",
     BurnedInAnnotation: "YES",
     SamplesPerPixel: 3,
     PhotometricInterpretation: "RGB",

@@ -15,14 +15,20 @@ export const dicomPixelsCommand: Command = {
   name: "dicom pixels",
   summary: "Write a DICOM file's decoded stored pixel values (before any LUT) as .bin + .json",
   help: [
-    "Usage: radiolens dicom pixels <file.dcm> --out <prefix> [--lenient] [--max-bytes N]",
+    "Usage: radiolens dicom pixels <file.dcm> --out <prefix> [--lenient | --strict] [--max-bytes N]",
     "",
     "Writes <prefix>.bin (values, little endian) and <prefix>.json",
     '({"shape":[frames,rows,cols,samples],"dtype":"uint16|int16|uint8|int8|uint32|int32|float32"}).',
     "  --lenient     read damaged files as far as possible",
+    "  --strict      also refuse the deviations read with a warning by default (zero padding, odd lengths, ...)",
     "  --max-bytes   largest decoded pixel buffer accepted (default 1073741824)",
   ].join("\n"),
-  options: { out: { type: "string" }, lenient: { type: "boolean" }, "max-bytes": { type: "string" } },
+  options: {
+    out: { type: "string" },
+    lenient: { type: "boolean" },
+    strict: { type: "boolean" },
+    "max-bytes": { type: "string" },
+  },
   allowPositionals: true,
   async run(args, io) {
     const file = args.positionals[0];
@@ -39,6 +45,7 @@ export const dicomPixelsCommand: Command = {
     }
     const header = await exportStoredPixels(file, out, {
       strict: !flag(args, "lenient"),
+      tolerate: !flag(args, "strict"),
       ...(max === undefined ? {} : { maxPixelBytes: max }),
     });
     io.stdout(`${out}.bin: ${header.dtype} [${header.shape.join(", ")}]\n`);

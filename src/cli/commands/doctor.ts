@@ -1,6 +1,6 @@
 /** `radiolens doctor`: the active compute backend, threads, oneDNN ISA, the JPEG 2000 decoder and library versions. */
 import { type BackendName, initEngine } from "../../engine/backend.js";
-import { jpeg2000Decoder } from "../../io/dicom/native-codecs.js";
+import { jpeg2000Decoder, jpegLosslessDecoder } from "../../io/dicom/native-codecs.js";
 import { type Command, flag, str } from "../command.js";
 
 /**
@@ -19,7 +19,10 @@ export const doctorCommand: Command = {
   async run(args, io) {
     const backend = str(args, "backend") as BackendName | undefined;
     const engine = await initEngine(backend ? { backend } : {});
-    const info = { ...engine, versions: { ...engine.versions, jpeg2000: jpeg2000Decoder() } };
+    const info = {
+      ...engine,
+      versions: { ...engine.versions, jpeg2000: jpeg2000Decoder(), jpegLossless: jpegLosslessDecoder() },
+    };
     if (flag(args, "json")) {
       io.stdout(`${JSON.stringify(info, null, 2)}\n`);
       return 0;

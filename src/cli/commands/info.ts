@@ -133,23 +133,27 @@ export const infoCommand: Command = {
   name: "info",
   summary: "Show what a DICOM file or series folder, NIfTI, PNG/JPEG, .npz or MSD task folder holds",
   help: [
-    "Usage: radiolens info <file|folder> [--json] [--lenient]",
+    "Usage: radiolens info <file|folder> [--json] [--lenient | --strict]",
     "",
     `Formats (recognised by content, not by name): ${DESCRIBED_FORMATS}.`,
     "",
     "  --json     print the summary as JSON",
     "  --lenient  read damaged DICOM files as far as possible and list the warnings",
+    "  --strict   also refuse the DICOM deviations read with a warning by default (zero padding, odd lengths, ...)",
     "",
     "Patient identifiers are never printed.",
   ].join("\n"),
-  options: { json: { type: "boolean" }, lenient: { type: "boolean" } },
+  options: { json: { type: "boolean" }, lenient: { type: "boolean" }, strict: { type: "boolean" } },
   allowPositionals: true,
   async run(args, io) {
     const path = args.positionals[0];
     if (!path || args.positionals.length > 1) {
       throw new RadioLensError("RL_ERR_USAGE", { detail: "info takes exactly one file or folder" });
     }
-    const info = await describePath(path, { strict: !flag(args, "lenient") });
+    const info = await describePath(path, {
+      strict: !flag(args, "lenient"),
+      tolerate: !flag(args, "strict"),
+    });
     if (flag(args, "json")) {
       // Absent attributes are null, so every format's keys are always present.
       io.stdout(`${JSON.stringify(info, (_k, v) => (v === undefined ? null : v), 2)}\n`);

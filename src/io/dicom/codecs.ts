@@ -182,7 +182,8 @@ function loadJpeg12(): Promise<DcmjsCodecs> {
 }
 
 /**
- * Loads the 12-bit JPEG codec now instead of on the first 12-bit frame (see {@link warmUpCodecs}).
+ * Loads the 12-bit JPEG codec now instead of on the first 12-bit frame (see {@link warmUpCodecs}); nothing to
+ * load when the native addon decodes 12-bit JPEG.
  *
  * @example
  * ```ts
@@ -190,6 +191,8 @@ function loadJpeg12(): Promise<DcmjsCodecs> {
  * ```
  */
 export async function preloadJpeg12(): Promise<void> {
+  // With DCMTK in the native addon (ADR 028) the WASM module is never used: do not pay its load time and memory.
+  if (loadNativeCodecs()?.decodeJpeg) return;
   await loadJpeg12();
 }
 
@@ -256,13 +259,46 @@ interface LosslessDecoder {
   frame?: { precision: number };
 }
 
-function decodeJpegLossless(data: Uint8Array, spec: FrameSpec): DecodedFrame {
+/**
+ * A copy of a lossless JPEG codestream whose entropy-coded data ends in two stuffed 0xFF bytes (FF 00, i.e. 16
+ * fill bits of 1, T.81 F.1.2.3 / B.1.1.5) before EOI, with any fill bytes (FF) before the EOI dropped.
+ *
+ * Why: jpeg-lossless-decoder-js 2.1 reads a byte ahead of each Huffman code and treats the code as cut off by a
+ * marker when it ends exactly at the last data byte (its `index < markerIndex` test is off by one), so the last
+ * sample of a scan whose data ends on a byte boundary stays 0. Fill bits after the last code change no sample:
+ * the decoder stops after Rows × Columns samples.
+ */
+function withTrailingFill(data: Uint8Array): Uint8Array {
+  // Without an EOI there is no end of scan to pad (decodeFrameInThread refuses such a codestream first).
+  if (!endsWithEoi(data)) return data;
+  let n = data.length;
+  while (n > 0 && (data[n - 1] === 0 || data[n - 1] === 0xff) && data.length - n < 16) n--;
+  // n now ends just after the EOI's D9; drop the EOI and the fill bytes before it.
+  n -= 2;
+  while (n > 0 && data[n - 1] === 0xff) n--;
+  const out = new Uint8Array(n + 6);
+  out.set(data.subarray(0, n), 0);
+  out.set([0xff, 0x00, 0xff, 0x00, 0xff, 0xd9], n);
+  return out;
+}
+
+/**
+ * JPEG Lossless with the pure JavaScript decoder (jpeg-lossless-decoder-js), the fallback when the native addon
+ * lacks DCMTK (ADR 028); exported for the tests that hold it to the same exactness.
+ *
+ * @example
+ * ```ts
+ * const f = decodeJpegLosslessJs(fragment, { rows: 512, cols: 512, samples: 1, bitsAllocated: 16 });
+ * ```
+ */
+export function decodeJpegLosslessJs(data: Uint8Array, spec: FrameSpec): DecodedFrame {
   const jl = require("jpeg-lossless-decoder-js") as { Decoder: new () => LosslessDecoder };
   const dec = new jl.Decoder();
   let out: ArrayBuffer;
   try {
+    const padded = withTrailingFill(data);
     out = dec.decompress(
-      data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+      padded.buffer.slice(padded.byteOffset, padded.byteOffset + padded.byteLength) as ArrayBuffer,
     );
   } catch (e) {
     throw new DicomError(
@@ -316,6 +352,30 @@ function decodeJpeg2000Native(data: Uint8Array, spec: FrameSpec): DecodedFrame |
 }
 
 /**
+ * JPEG Lossless and 12-bit JPEG through DCMTK's IJG 8/12/16-bit libraries when the addon was built with them
+ * (ADR 028); undefined when it was not, so that the WASM / JavaScript decoders run instead.
+ */
+function decodeJpegNative(data: Uint8Array, spec: FrameSpec): DecodedFrame | undefined {
+  const native = loadNativeCodecs();
+  if (!native?.decodeJpeg) return undefined;
+  let r: ReturnType<NonNullable<typeof native.decodeJpeg>>;
+  try {
+    r = native.decodeJpeg(data, spec.rows, spec.cols, spec.samples);
+  } catch (e) {
+    throw new DicomError("DICOM_DECODE", `JPEG ${(e as Error).message}`, { cause: e });
+  }
+  return {
+    bytes: r.bytes,
+    width: r.width,
+    height: r.height,
+    // Samples wider than 8 bits come back as 2 bytes each, whatever the precision (as from the JS decoder).
+    bitsPerSample: r.bitsPerSample > 8 ? Math.max(r.bitsPerSample, 9) : r.bitsPerSample,
+    components: r.components,
+    signed: undefined,
+  };
+}
+
+/**
  * Decodes one compressed frame in this thread with the codec its transfer syntax names; the result is checked
  * against the dataset's Rows, Columns and Samples per Pixel so that a lying header cannot overrun a buffer.
  * Codecs cannot be interrupted, so callers use {@link decodeFrame} (codec-pool.ts), which runs this in a
@@ -358,13 +418,13 @@ export async function decodeFrameInThread(
       // libjpeg is told that no colour transform applies instead of converting and converting back.
       if (twelveBit) {
         // ITU T.81 Process 4 (12-bit) needs a 12-bit libjpeg; the libjpeg-turbo build on npm is 8-bit only.
-        f = await decodeJpeg12(data, spec);
+        f = decodeJpegNative(data, spec) ?? (await decodeJpeg12(data, spec));
         break;
       }
       f = await decodeWasm("jpeg", jpegColorTransformed(data) ? withoutColorTransform(data) : data);
       break;
     case "jpeg-lossless":
-      f = decodeJpegLossless(data, spec);
+      f = decodeJpegNative(data, spec) ?? decodeJpegLosslessJs(data, spec);
       break;
     case "jpeg-ls":
       f = await decodeWasm("jpeg-ls", data);

@@ -18,7 +18,8 @@ export type DicomErrorCode =
   | "DICOM_BAD_PIXEL_DATA"
   | "DICOM_DECODE"
   | "DICOM_SERIES"
-  | "DICOM_WRITE";
+  | "DICOM_WRITE"
+  | "DICOM_TRAILING_PADDING";
 
 const FIX: Record<DicomErrorCode, string> = {
   DICOM_NO_META:
@@ -44,6 +45,8 @@ const FIX: Record<DicomErrorCode, string> = {
     "The compressed frame could not be decoded; the bitstream is damaged or not what the transfer syntax says.",
   DICOM_SERIES: "The files do not form one consistent series; pass the files of one series with equal sizes.",
   DICOM_WRITE: "The dataset cannot be encoded in the requested transfer syntax; check the element values.",
+  DICOM_TRAILING_PADDING:
+    "The file continues with zero bytes after its last element; read it without --strict (the padding is ignored).",
 };
 
 /**
@@ -82,6 +85,8 @@ export interface DicomWarning {
   readonly code: DicomErrorCode;
   readonly message: string;
   readonly offset?: number;
+  /** The deviation loses no information and was read by the default policy (ADR 028), not only leniently. */
+  readonly tolerated?: true;
 }
 
 /**

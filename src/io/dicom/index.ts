@@ -27,7 +27,13 @@ export {
   type PixelExportHeader,
   type PixelExportResult,
 } from "./export.js";
-export { jpeg2000Decoder, loadNativeCodecs, type NativeCodecs } from "./native-codecs.js";
+export {
+  jpeg2000Decoder,
+  jpegLosslessDecoder,
+  loadNativeCodecs,
+  type NativeCodecs,
+  type NativeJpegFrame,
+} from "./native-codecs.js";
 export {
   DEFAULT_PARSE_LIMITS,
   type ParsedDicom,

@@ -1,4 +1,4 @@
-/** Loads the native JPEG 2000 decoder (src/io/dicom/native, OpenJPEG, built by scripts/build-native.mjs) when it exists. */
+/** Loads the native decoders (src/io/dicom/native: OpenJPEG, DCMTK's IJG JPEG; built by scripts/build-native.mjs) when they exist. */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -29,6 +29,25 @@ export interface NativeCodecs {
   ): NativeFrame | { readonly fallback: string };
   /** The linked OpenJPEG version, e.g. "2.5.0". */
   openjpegVersion(): string;
+  /**
+   * Decodes a JPEG frame (lossless Process 14 at 2–16 bits, or 8/12/16-bit DCT) with DCMTK's IJG libraries; its
+   * header must declare exactly `cols`×`rows`×`samples`; throws an Error on a damaged codestream. Absent when the
+   * addon was built without libdcmtk-dev (ADR 028).
+   */
+  decodeJpeg?(data: Uint8Array, rows: number, cols: number, samples: number): NativeJpegFrame;
+  /** The linked DCMTK version, e.g. "3.6.7"; absent with `decodeJpeg`. */
+  dcmtkVersion?(): string;
+}
+
+/** A JPEG frame decoded by DCMTK's IJG libraries. */
+export interface NativeJpegFrame {
+  readonly bytes: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly bitsPerSample: number;
+  readonly components: number;
+  /** 14 for a lossless (Process 14) frame, 0 for a DCT frame. */
+  readonly process: number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -73,4 +92,19 @@ export function loadNativeCodecs(): NativeCodecs | undefined {
 export function jpeg2000Decoder(): string {
   const native = loadNativeCodecs();
   return native ? `OpenJPEG ${native.openjpegVersion()} (native)` : "OpenJPEG 2.5 (WASM)";
+}
+
+/**
+ * Which decoder this process uses for JPEG Lossless and 12-bit JPEG, for `radiolens doctor`.
+ *
+ * @example
+ * ```ts
+ * jpegLosslessDecoder(); // "DCMTK 3.6.7 IJG (native)" or "jpeg-lossless-decoder-js (JavaScript)"
+ * ```
+ */
+export function jpegLosslessDecoder(): string {
+  const native = loadNativeCodecs();
+  return native?.decodeJpeg && native.dcmtkVersion
+    ? `DCMTK ${native.dcmtkVersion()} IJG (native)`
+    : "jpeg-lossless-decoder-js (JavaScript)";
 }

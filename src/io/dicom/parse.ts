@@ -3,15 +3,24 @@ import { readFileSync, statSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";
 import { RadioLensError } from "../../core/errors.js";
 import { DicomDataset, type DicomElement } from "./dataset.js";
-import { implicitVRCandidates } from "./dictionary.js";
+import { implicitVRCandidates, lookupTag } from "./dictionary.js";
 import { DicomError, type DicomErrorCode, type DicomWarning, tagString } from "./errors.js";
 import { TS, transferSyntax } from "./transfer-syntax.js";
 import { isVR, LONG_LENGTH_VRS, type VR } from "./vr.js";
 
 /** Limits and strictness of {@link parseDicom}. */
 export interface ParseOptions {
-  /** Fail on any deviation from PS3.5/PS3.10 (default); `false` reads what it can and reports warnings. */
+  /**
+   * Fail on deviations from PS3.5/PS3.10 that could lose or change data (default); `false` reads what it can and
+   * reports warnings. Either way, see `tolerate` for the deviations that lose nothing.
+   */
   readonly strict?: boolean;
+  /**
+   * Read the deviations that lose no information (ADR 028: zero padding after the last element, odd value
+   * lengths, an invalid VR code on an element the dictionary knows) with warnings (default); `false` fails on them
+   * too (the strict mode of `--strict`).
+   */
+  readonly tolerate?: boolean;
   /** Largest Pixel Data value (native bytes or sum of fragments) accepted; default 1 GiB. */
   readonly maxPixelBytes?: number;
   /** Largest inflated size of a deflated dataset (PS3.5 A.5); default 1 GiB. */
@@ -74,6 +83,7 @@ class Parser {
   readonly buf: Uint8Array;
   readonly dv: DataView;
   readonly strict: boolean;
+  readonly tolerate: boolean;
   readonly warnings: DicomWarning[] = [];
   readonly maxDepth: number;
   readonly maxPixelBytes: number;
@@ -86,6 +96,7 @@ class Parser {
     this.buf = buf;
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.strict = opts.strict ?? true;
+    this.tolerate = opts.tolerate ?? true;
     this.maxDepth = opts.maxDepth ?? DEFAULT_PARSE_LIMITS.maxDepth;
     this.maxPixelBytes = opts.maxPixelBytes ?? DEFAULT_PARSE_LIMITS.maxPixelBytes;
     this.timeLimitMs = opts.timeLimitMs ?? DEFAULT_PARSE_LIMITS.timeLimitMs;
@@ -96,6 +107,21 @@ class Parser {
   lenient(code: DicomErrorCode, message: string, offset: number): void {
     if (this.strict) throw new DicomError(code, message, { offset });
     this.warnings.push({ code, message, offset });
+  }
+
+  /**
+   * A deviation that loses no information (ADR 028, as DCMTK and pydicom read it): a warning, unless strict mode
+   * refuses every deviation (`strict` without `tolerate`).
+   */
+  tolerated(code: DicomErrorCode, message: string, offset: number): void {
+    if (this.strict && !this.tolerate) throw new DicomError(code, message, { offset });
+    this.warnings.push({ code, message, offset, tolerated: true });
+  }
+
+  /** True when every byte from `p` to `end` is zero. */
+  zerosFrom(p: number, end: number): boolean {
+    for (let i = p; i < end; i++) if (this.buf[i] !== 0) return false;
+    return true;
   }
 
   tick(offset: number): void {
@@ -161,6 +187,13 @@ class Parser {
         }
         return p;
       }
+      // Zero padding after the last complete top-level element (some writers round files up to a block size;
+      // DCMTK and pydicom stop reading there): the dataset is complete, so it is a tolerated deviation.
+      const topLevel = ds === this.root && depth === 0 && !inUndefinedItem && !stop;
+      if (topLevel && this.zerosFrom(p, end)) {
+        this.tolerated("DICOM_TRAILING_PADDING", `${left} byte(s) of zero padding after the last element`, p);
+        return end;
+      }
       if (left < 8) {
         const zeros = this.buf.subarray(p, end).every((b) => b === 0);
         this.lenient(
@@ -220,8 +253,11 @@ class Parser {
         const shown = printable
           ? `'${code}'`
           : `0x${c0.toString(16).padStart(2, "0")}${c1.toString(16).padStart(2, "0")}`;
-        this.lenient("DICOM_BAD_VR", `Element ${tagString(tag)} has invalid VR ${shown}`, p + 4);
-        // Lenient: the element is most likely implicitly encoded inside an explicit dataset.
+        // The element is most likely implicitly encoded inside an explicit dataset; when the dictionary knows the
+        // tag its VR is certain and nothing is lost (tolerated), otherwise the value's meaning is a guess.
+        const msg = `Element ${tagString(tag)} has invalid VR ${shown}`;
+        if (lookupTag(tag)) this.tolerated("DICOM_BAD_VR", `${msg}; read with the dictionary VR`, p + 4);
+        else this.lenient("DICOM_BAD_VR", msg, p + 4);
         vr = this.implicitVR(tag, ds);
         length = this.u32(p + 4, enc.le);
         hdr = 8;
@@ -232,6 +268,10 @@ class Parser {
       hdr = 8;
     }
     const vstart = p + hdr;
+    if (length !== UNDEFINED && (length & 1) === 1) {
+      // PS3.5 7.1.1 requires even value lengths; the value is read as declared, as DCMTK and pydicom do.
+      this.tolerated("DICOM_BAD_LENGTH", `Element ${tagString(tag)} has odd length ${length}`, p);
+    }
     if (length === UNDEFINED) {
       if (tag === PixelDataTag && vr !== "SQ" && vr !== "UN") {
         return this.parseEncapsulated(ds, tag, vr, vstart, end);
@@ -283,8 +323,20 @@ class Parser {
   }
 
   addElement(ds: DicomDataset, el: DicomElement, p: number): void {
-    if (ds.elements.has(el.tag)) {
-      this.lenient("DICOM_BAD_VALUE", `Element ${tagString(el.tag)} appears twice; the last one is kept`, p);
+    const before = ds.elements.get(el.tag);
+    if (before) {
+      // DCMTK keeps the first copy and pydicom the last, so differing copies could change a value (an identifier):
+      // an error by default; a byte-identical repeat loses nothing and is tolerated.
+      const same =
+        before.vr === el.vr &&
+        !before.items &&
+        !el.items &&
+        !before.fragments &&
+        !el.fragments &&
+        Buffer.from(before.value).equals(Buffer.from(el.value));
+      const msg = `Element ${tagString(el.tag)} appears twice`;
+      if (same) this.tolerated("DICOM_BAD_VALUE", `${msg} with the same value`, p);
+      else this.lenient("DICOM_BAD_VALUE", `${msg}; the last one is kept`, p);
     }
     ds.elements.set(el.tag, el);
   }
@@ -511,9 +563,16 @@ function parseInner(bytes: Uint8Array, options: ParseOptions): ParsedDicom {
   }
   let tsUID = meta.string(0x00020010);
   if (tsUID === undefined) {
-    if (hasPreamble)
-      parser.lenient("DICOM_BAD_META", "File Meta Information lacks Transfer Syntax UID (0002,0010)", p);
     tsUID = inferTransferSyntax(bytes, p);
+    // The dataset's first element tells its encoding (as DCMTK and pydicom infer it); native pixel data needs
+    // nothing more, while encapsulated pixel data without a transfer syntax cannot be decoded and fails there.
+    if (hasPreamble) {
+      parser.tolerated(
+        "DICOM_BAD_META",
+        `File Meta Information lacks Transfer Syntax UID (0002,0010); read as ${transferSyntax(tsUID).name}, from the encoding of the first element`,
+        p,
+      );
+    }
   }
   const ts = transferSyntax(tsUID);
   let buf = bytes;

@@ -356,6 +356,36 @@ describe("info and convert commands", () => {
     assert.match(bad.err, /^error: DICOM_TRUNCATED: /);
   });
 
+  it("info and dicom pixels read an MR with zero padding after its last element, with the warning; --strict refuses", async () => {
+    const padded = join(work, "mr-padded.dcm");
+    writeFileSync(
+      padded,
+      Buffer.concat([readFileSync(sharedData("dicom/pydicom/MR_small.dcm")), Buffer.alloc(1000)]),
+    );
+    const r = await cli(["info", padded, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    const info = JSON.parse(r.out);
+    assert.deepEqual(info.warnings, [
+      "DICOM_TRAILING_PADDING: 1000 byte(s) of zero padding after the last element",
+    ]);
+    assert.equal(info.pixelStats.max > 0, true);
+    const px = await cli(["dicom", "pixels", padded, "--out", join(work, "mr-padded")]);
+    assert.equal(px.code, 0, px.err);
+    assert.match(px.err, /^warning: DICOM_TRAILING_PADDING: /m);
+    const plain = await cli([
+      "dicom",
+      "pixels",
+      sharedData("dicom/pydicom/MR_small.dcm"),
+      "--out",
+      join(work, "mr-plain"),
+    ]);
+    assert.equal(plain.code, 0, plain.err);
+    assert.deepEqual(readFileSync(join(work, "mr-padded.bin")), readFileSync(join(work, "mr-plain.bin")));
+    const strict = await cli(["info", padded, "--strict"]);
+    assert.equal(strict.code, 3);
+    assert.match(strict.err, /^error: DICOM_TRAILING_PADDING: /);
+  });
+
   it("convert writes a windowed PNG and a NIfTI volume from a series folder", async () => {
     const png = join(work, "ct.png");
     const r = await cli(["convert", sharedData("dicom/pydicom/CT_small.dcm"), png, "--preset", "lung"]);

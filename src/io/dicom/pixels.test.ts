@@ -116,7 +116,8 @@ describe("radiolens dicom pixels vs pydicom pixel_array", () => {
     const expected: Record<string, string> = {
       "MR_truncated.dcm": "DICOM_TRUNCATED",
       "no_meta.dcm": "DICOM_NO_META",
-      "meta_missing_tsyntax.dcm": "DICOM_BAD_META",
+      // Read (ADR 029: the transfer syntax is inferred, with a warning), but it has Pixel Data without Rows.
+      "meta_missing_tsyntax.dcm": "DICOM_MISSING_ATTRIBUTE",
       "rtplan_truncated.dcm": "DICOM_TRUNCATED",
       "JPEG2000-embedded-sequence-delimiter.dcm": "DICOM_DECODE",
       "empty_charset_LEI.dcm": "DICOM_MISSING_ATTRIBUTE",
@@ -126,6 +127,17 @@ describe("radiolens dicom pixels vs pydicom pixel_array", () => {
       assert.equal(r.code, 3, f);
       assert.match(r.err, new RegExp(`^error: ${code}: `), f);
     }
+    // --strict refuses what the default policy reads with a warning.
+    const strict = await cli([
+      "dicom",
+      "pixels",
+      join(DIR, "meta_missing_tsyntax.dcm"),
+      "--out",
+      join(work, "strict"),
+      "--strict",
+    ]);
+    assert.equal(strict.code, 3);
+    assert.match(strict.err, /^error: DICOM_BAD_META: /);
     // Lenient: the truncated MR is read, its missing tail zero-filled and reported, never silently.
     const prefix = join(work, "lenient-mr");
     const r = await cli(["dicom", "pixels", join(DIR, "MR_truncated.dcm"), "--out", prefix, "--lenient"]);

@@ -3,7 +3,7 @@ import { deflateRawSync } from "node:zlib";
 import { DicomDataset, type DicomElement } from "./dataset.js";
 import { DicomError, tagString } from "./errors.js";
 import { transferSyntax } from "./transfer-syntax.js";
-import { binaryWidth, LONG_LENGTH_VRS, type VR } from "./vr.js";
+import { binaryWidth, LONG_LENGTH_VRS, STRING_VRS, type VR } from "./vr.js";
 
 /**
  * RadioLens's Implementation Class UID (0002,0012), under the UUID-derived root 2.25 (PS3.5 B.2).
@@ -100,6 +100,19 @@ function swapped(value: Uint8Array, width: number): Uint8Array {
   return out;
 }
 
+/**
+ * A value of even length (PS3.5 7.1.1): odd values, which the parser tolerates on input (ADR 029), get one
+ * padding byte, a space for text VRs and NUL for UI and binary VRs (PS3.5 6.2), so that every written object
+ * conforms.
+ */
+function evenLength(value: Uint8Array, vr: VR): Uint8Array {
+  if ((value.length & 1) === 0) return value;
+  const out = new Uint8Array(value.length + 1);
+  out.set(value);
+  out[value.length] = STRING_VRS.has(vr) && vr !== "UI" ? 0x20 : 0x00;
+  return out;
+}
+
 /** Deepest sequence nesting written, the same bound the parser enforces. */
 const MAX_WRITE_DEPTH = 64;
 
@@ -151,8 +164,10 @@ function encodeElement(
     out.push(itemHeader(0xfffee000, bot.length, true));
     out.push(bot);
     for (const f of el.fragments) {
-      out.push(itemHeader(0xfffee000, f.length, true));
-      out.push(f);
+      // Fragments have even length (PS3.5 A.4); a codestream is padded with a trailing NUL after its EOI.
+      const even = evenLength(f, "OB");
+      out.push(itemHeader(0xfffee000, even.length, true));
+      out.push(even);
     }
     out.push(itemHeader(0xfffee0dd, 0, true));
     return;
@@ -160,7 +175,7 @@ function encodeElement(
   // Native Pixel Data is swapped per sample (Bits Allocated), as readers of big endian files take it
   // (PS3.5 8.1.1): 8-bit samples in OW are not swapped, 32-bit samples are swapped 4 bytes at a time.
   const w = el.tag === 0x7fe00010 && pixelWidth > 0 ? pixelWidth : binaryWidth(el.vr);
-  const value = srcLE !== enc.le && w > 1 ? swapped(el.value, w) : el.value;
+  const value = evenLength(srcLE !== enc.le && w > 1 ? swapped(el.value, w) : el.value, el.vr);
   out.push(header(el.tag, el.vr, value.length, enc));
   out.push(value);
 }

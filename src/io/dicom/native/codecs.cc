@@ -7,6 +7,10 @@
 #include <node_api.h>
 #include <openjpeg.h>
 
+#ifdef RADIOLENS_DCMTK
+#include "ijg.h"
+#endif
+
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -249,6 +253,61 @@ napi_value DecodeJpeg2000(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+#ifdef RADIOLENS_DCMTK
+// decodeJpeg(codestream: Uint8Array, rows, cols, samples) →
+//   { bytes: Uint8Array, width, height, bitsPerSample, components, process } | throws Error
+// JPEG Lossless (Process 14) and 8/12/16-bit DCT frames through DCMTK's IJG libraries (ijg.cc); samples
+// interleaved, 1 byte each up to 8 bits, else 2 bytes little endian, the codestream's own components.
+napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  bool isTyped = false;
+  if (argc < 4 || napi_is_typedarray(env, argv[0], &isTyped) != napi_ok || !isTyped) {
+    return Throw(env, "decodeJpeg(data: Uint8Array, rows, cols, samples)");
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    return Throw(env, "decodeJpeg needs a Uint8Array");
+  }
+  uint32_t dims[3];
+  for (int i = 0; i < 3; i++) {
+    if (napi_get_value_uint32(env, argv[i + 1], &dims[i]) != napi_ok) return Throw(env, "rows, cols and samples are numbers");
+  }
+  // The samples are decoded straight into a JavaScript ArrayBuffer (allocated once the header has been checked).
+  struct Target {
+    napi_env env;
+    napi_value buffer = nullptr;
+  } target{env};
+  const radiolens::Allocate allocate = [](size_t n, void* context) -> uint8_t* {
+    auto* t = static_cast<Target*>(context);
+    void* out = nullptr;
+    return napi_create_arraybuffer(t->env, n, &out, &t->buffer) == napi_ok ? static_cast<uint8_t*>(out) : nullptr;
+  };
+  const radiolens::IjgFrame f = radiolens::DecodeIjg(static_cast<const uint8_t*>(data), length, dims[0], dims[1],
+                                                     dims[2], allocate, &target);
+  if (!f.error.empty()) return Throw(env, f.error);
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok) return nullptr;
+  napi_value bytes;
+  if (napi_create_typedarray(env, napi_uint8_array, f.length, target.buffer, 0, &bytes) != napi_ok ||
+      napi_set_named_property(env, obj, "bytes", bytes) != napi_ok || !SetNumber(env, obj, "width", dims[1]) ||
+      !SetNumber(env, obj, "height", dims[0]) || !SetNumber(env, obj, "bitsPerSample", f.bitsPerSample) ||
+      !SetNumber(env, obj, "components", dims[2]) || !SetNumber(env, obj, "process", f.process)) {
+    return nullptr;
+  }
+  return obj;
+}
+
+napi_value DcmtkVersion(napi_env env, napi_callback_info) {
+  napi_value v;
+  return napi_create_string_utf8(env, radiolens::DcmtkVersion(), NAPI_AUTO_LENGTH, &v) == napi_ok ? v : nullptr;
+}
+#endif
+
 napi_value Version(napi_env env, napi_callback_info) {
   napi_value v;
   const char* s = opj_version();
@@ -262,6 +321,14 @@ NAPI_MODULE_INIT() {
   if (napi_create_function(env, "decodeJpeg2000", NAPI_AUTO_LENGTH, DecodeJpeg2000, nullptr, &fn) == napi_ok) {
     napi_set_named_property(env, exports, "decodeJpeg2000", fn);
   }
+#ifdef RADIOLENS_DCMTK
+  if (napi_create_function(env, "decodeJpeg", NAPI_AUTO_LENGTH, DecodeJpeg, nullptr, &fn) == napi_ok) {
+    napi_set_named_property(env, exports, "decodeJpeg", fn);
+  }
+  if (napi_create_function(env, "dcmtkVersion", NAPI_AUTO_LENGTH, DcmtkVersion, nullptr, &fn) == napi_ok) {
+    napi_set_named_property(env, exports, "dcmtkVersion", fn);
+  }
+#endif
   if (napi_create_function(env, "openjpegVersion", NAPI_AUTO_LENGTH, Version, nullptr, &fn) == napi_ok) {
     napi_set_named_property(env, exports, "openjpegVersion", fn);
   }
