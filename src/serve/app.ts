@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly batching?: Partial<BatchingOptions>;
   /** Threads decoding predict uploads (default: one per core beyond the first; 0 decodes on the event loop). */
   readonly decodeWorkers?: number;
+  /** Uploads of at most this many pixels are decoded on the event loop, not in a worker (default 512 × 512). */
+  readonly decodeInlinePixels?: number;
   /** Analysis worker: concurrent jobs (default 4); `enabled: false` leaves jobs queued (tests of durability). */
   readonly worker?: { readonly concurrency?: number; readonly enabled?: boolean };
   /** Where results go (the DIMSE C-STORE SCU), if anywhere; results wait in the outbox until it acknowledges them. */
@@ -227,7 +229,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     store,
     worker,
     ...(outbox ? { outbox } : {}),
-    decoder: createUploadDecoder(opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1)),
+    decoder: createUploadDecoder(
+      opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1),
+      opts.decodeInlinePixels,
+    ),
     auth: opts.auth,
     limits,
     metrics,

@@ -1,4 +1,4 @@
-/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner. */
+/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner, the upload decoder. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,9 +10,12 @@ import { createImage } from "../core/image.js";
 import { sharedData } from "../core/testing.js";
 import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
+import { decodePng, encodePng } from "../io/image/index.js";
 import { loadBundle } from "../models/bundle.js";
 import { predictImages } from "../models/predict.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
+import { decodedPixels } from "./decode.js";
+import { createUploadDecoder } from "./decode-pool.js";
 import { part10 } from "./dimse.js";
 import { InstanceStore } from "./instances.js";
 import { MicroBatcher } from "./models.js";
@@ -208,5 +211,36 @@ test("leftover temporary files of a crashed write are removed at start; stored f
   } finally {
     await repo.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the upload decoder keeps small images on the event loop and sends large ones to a worker, same pixels", async () => {
+  const xray = readFileSync(sharedData("xray/COVID-00003a.jpg")); // 1502×1192: over the inline limit
+  const small = encodePng(
+    createImage(
+      new Uint8Array(224 * 224).map((_, i) => i % 251),
+      [224, 224, 1],
+    ),
+  );
+  assert.equal(decodedPixels(small), 224 * 224);
+  assert.equal(decodedPixels(xray), 1502 * 1192);
+  const dec = createUploadDecoder(1);
+  const inlineRef = createUploadDecoder(0);
+  try {
+    const a = await dec.decode(small, "image/png");
+    assert.deepEqual(dec.counts, { inline: 1, pooled: 0 });
+    const b = await dec.decode(xray, "image/jpeg");
+    assert.deepEqual(dec.counts, { inline: 1, pooled: 1 });
+    const ref = await inlineRef.decode(xray, "image/jpeg");
+    assert.deepEqual(b.image.shape, [1192, 1502, 1]);
+    assert.deepEqual(Buffer.from(b.image.data as Uint8Array), Buffer.from(ref.image.data as Uint8Array));
+    assert.deepEqual(Array.from(a.image.data), Array.from(decodePng(small).data));
+    // A damaged large upload fails in the worker with the same catalogue error as inline.
+    await assert.rejects(
+      dec.decode(xray.subarray(0, xray.length >> 1), "image/jpeg"),
+      (e: unknown) => e instanceof RadioLensError && e.code === "RL_ERR_IMAGE_DECODE",
+    );
+  } finally {
+    await dec.close();
   }
 });
