@@ -155,6 +155,8 @@ export interface Repository {
   countSends(status: SendRecord["status"]): Promise<number>;
   listSends(limit: number, status?: SendRecord["status"]): Promise<SendRecord[]>;
   audit(rec: Omit<AuditRecord, "id" | "time"> & { time?: string }): Promise<void>;
+  /** Writes several audit records in one transaction, in order (the group commit of src/serve/audit.ts). */
+  auditMany(recs: readonly (Omit<AuditRecord, "id" | "time"> & { time?: string })[]): Promise<void>;
   listAudit(limit: number, eventId?: string): Promise<AuditRecord[]>;
   close(): Promise<void>;
 }
@@ -458,6 +460,12 @@ export function openSqliteRepository(path: string): Repository {
   const markDone = db.prepare("UPDATE jobs SET status = 'done', error = NULL, updated_at = ? WHERE id = ?");
   const insAudit = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 
+  const insAuditMany = db.transaction(
+    (recs: readonly (Omit<AuditRecord, "id" | "time"> & { time?: string })[]) => {
+      for (const r of recs) insAudit.run(...auditValues(r));
+    },
+  );
+
   /** Runs `fn` with fsync on commit (power-loss durable), then returns to NORMAL for audit and bookkeeping. */
   const durable = <T>(fn: () => T): T => {
     db.pragma("synchronous = FULL");
@@ -641,6 +649,9 @@ export function openSqliteRepository(path: string): Repository {
       ).map((r) => toSend(r as Row)),
     audit: async (rec) => {
       insAudit.run(...auditValues(rec));
+    },
+    auditMany: async (recs) => {
+      insAuditMany(recs);
     },
     listAudit: async (limit, eventId) =>
       (eventId
