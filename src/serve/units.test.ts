@@ -1,4 +1,4 @@
-/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner, the upload decoder. */
+/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner, the upload decoder, audit group commit. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +13,7 @@ import { parseDicom } from "../io/dicom/index.js";
 import { decodePng, encodePng } from "../io/image/index.js";
 import { loadBundle } from "../models/bundle.js";
 import { predictImages } from "../models/predict.js";
+import { recordAudit } from "./audit.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
 import { decodedPixels } from "./decode.js";
 import { createUploadDecoder } from "./decode-pool.js";
@@ -22,7 +23,7 @@ import { MicroBatcher } from "./models.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
 import { burnBanner, DERIVED_BANNER } from "./secondary-capture.js";
 import { loadServeConfig } from "./server.js";
-import { openSqliteRepository } from "./store.js";
+import { openSqliteRepository, type Repository } from "./store.js";
 import { writeTestBundle } from "./testing.js";
 
 test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
@@ -243,4 +244,44 @@ test("the upload decoder keeps small images on the event loop and sends large on
   } finally {
     await dec.close();
   }
+});
+
+test("audit records of one event-loop turn commit as one group, in order, and each writer waits for its commit", async () => {
+  const repo = openSqliteRepository(":memory:");
+  const groups: number[] = [];
+  const counted: Repository = {
+    ...repo,
+    auditMany: (recs) => {
+      groups.push(recs.length);
+      return repo.auditMany(recs);
+    },
+  };
+  const entry = (i: number) =>
+    ({
+      event: "instancesAccessed",
+      action: "E",
+      outcome: 0,
+      user: "u",
+      role: "clinician",
+      source: "s",
+      object: `o${i}`,
+    }) as const;
+  const writes = Array.from({ length: 10 }, (_, i) => recordAudit(counted, entry(i)));
+  // Nothing is answered before the group is in the store.
+  assert.equal((await repo.listAudit(100)).length, 0);
+  await Promise.all(writes);
+  assert.equal((await repo.listAudit(100)).length, 10);
+  await recordAudit(counted, entry(10));
+  assert.deepEqual(groups, [10, 1]);
+  assert.deepEqual(
+    (await repo.listAudit(100)).map((r) => r.object).reverse(),
+    Array.from({ length: 11 }, (_, i) => `o${i}`),
+  );
+  // A group that cannot be written fails every writer in it.
+  await repo.close();
+  const failed = await Promise.allSettled([recordAudit(counted, entry(11)), recordAudit(counted, entry(12))]);
+  assert.deepEqual(
+    failed.map((f) => f.status),
+    ["rejected", "rejected"],
+  );
 });
