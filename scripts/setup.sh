@@ -10,6 +10,7 @@ APT_PACKAGES=(
   postgresql                          # the shared store for several service instances (and its tests)
   dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp)
   python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch python3-gdcm  # peers for benchmarks and cross-checks (PIL, GDCM: pydicom's JPEG/JPEG-LS decoders)
+  python3-fastapi python3-uvicorn     # bench:serve's peer (FastAPI + uvicorn + PyTorch, bench/serve_peer.py)
   chromium                            # headless browser for HTML report and console tests
   curl
 )
