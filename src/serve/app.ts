@@ -9,7 +9,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 import { RadioLensError } from "../core/errors.js";
 import { VERSION } from "../version.js";
 import { type AnalysisContext, JobWorker } from "./analysis.js";
-import { recordAudit } from "./audit.js";
+import { recordAudit, setAuditSiblings } from "./audit.js";
 import { type AuthConfig, authenticate, roleAllows, validateAuthConfig } from "./auth.js";
 import type { ServeLimits, ServeMetrics, ServiceContext } from "./context.js";
 import { createUploadDecoder } from "./decode-pool.js";
@@ -245,6 +245,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       if (method === "HEAD" || method === "OPTIONS") continue;
       ctx.routes.push({ method, url: r.url, auth: (r.config as { auth?: string } | undefined)?.auth });
     }
+  });
+
+  // Requests in flight: a lone request's audit record commits at once, concurrent ones share a group commit.
+  let inflight = 0;
+  setAuditSiblings(repo, () => inflight > 1);
+  app.addHook("onRequest", async () => {
+    inflight++;
+  });
+  app.addHook("onResponse", async () => {
+    inflight--;
   });
 
   // Authentication for every route, including unknown URLs: only routes that declare auth "public" skip it.

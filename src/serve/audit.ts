@@ -41,16 +41,20 @@ type AuditInput = Parameters<Repository["auditMany"]>[0][number];
 const MAX_GROUP = 512;
 
 /**
- * Group commit of audit records (as databases group their log flushes): records written in the same turn of the
- * event loop go to the store in one transaction at the turn's end, and every writer is answered only once its
- * record is committed. A response therefore still leaves after its audit record is in the store (write-ahead: a
- * crash cannot lose the record of an answered request), while concurrent requests share one commit instead of
- * paying one each. A failed group fails each of its writers, as a failed single insert did.
+ * Group commit of audit records (as databases group their log flushes): when other requests are in flight,
+ * records written in the same turn of the event loop go to the store in one transaction at the turn's end; a lone
+ * request commits at once (PostgreSQL's commit_delay with commit_siblings: waiting for company only pays when
+ * there is some). Every writer is answered only once its record is committed, so a response still leaves after
+ * its audit record is in the store (write-ahead: a crash cannot lose the record of an answered request), while
+ * concurrent requests share one commit instead of paying one each. A failed group fails each of its writers, as
+ * a failed single insert did.
  */
 class AuditGroupCommit {
   private pending: { rec: AuditInput; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private running = false;
+  /** Whether other work is in flight that may add records this turn (default: assume so). */
+  siblings: () => boolean = () => true;
 
   constructor(private readonly repo: Repository) {}
 
@@ -58,10 +62,11 @@ class AuditGroupCommit {
     return new Promise((resolve, reject) => {
       this.pending.push({ rec, resolve, reject });
       // A commit in progress takes the records that arrive meanwhile into its next group.
-      if (!this.scheduled && !this.running) {
+      if (this.scheduled || this.running) return;
+      if (this.siblings()) {
         this.scheduled = true;
         setImmediate(() => void this.commit());
-      }
+      } else void this.commit();
     });
   }
 
@@ -83,6 +88,28 @@ class AuditGroupCommit {
 
 const groups = new WeakMap<Repository, AuditGroupCommit>();
 
+function groupOf(repo: Repository): AuditGroupCommit {
+  let g = groups.get(repo);
+  if (!g) {
+    g = new AuditGroupCommit(repo);
+    groups.set(repo, g);
+  }
+  return g;
+}
+
+/**
+ * Tells the group commit of `repo` whether other requests are in flight; without it, records always wait for the
+ * end of the event-loop turn to be grouped.
+ *
+ * @example
+ * ```ts
+ * setAuditSiblings(repo, () => inflight > 1);
+ * ```
+ */
+export function setAuditSiblings(repo: Repository, siblings: () => boolean): void {
+  groupOf(repo).siblings = siblings;
+}
+
 /**
  * Writes one audit record and resolves once it is committed, grouped with the other records of the same
  * event-loop turn into one transaction. Callers pass hashes or route names as `object`, never a UID or a patient
@@ -95,12 +122,7 @@ const groups = new WeakMap<Repository, AuditGroupCommit>();
  */
 export function recordAudit(repo: Repository, e: AuditEntry): Promise<void> {
   const ev = AUDIT_EVENTS[e.event];
-  let g = groups.get(repo);
-  if (!g) {
-    g = new AuditGroupCommit(repo);
-    groups.set(repo, g);
-  }
-  return g.add({
+  return groupOf(repo).add({
     // When it happened, not when its group commits.
     time: new Date().toISOString(),
     eventId: ev.code,

@@ -13,7 +13,7 @@ import { parseDicom } from "../io/dicom/index.js";
 import { decodePng, encodePng } from "../io/image/index.js";
 import { loadBundle } from "../models/bundle.js";
 import { predictImages } from "../models/predict.js";
-import { recordAudit } from "./audit.js";
+import { recordAudit, setAuditSiblings } from "./audit.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
 import { decodedPixels } from "./decode.js";
 import { createUploadDecoder } from "./decode-pool.js";
@@ -277,9 +277,16 @@ test("audit records of one event-loop turn commit as one group, in order, and ea
     (await repo.listAudit(100)).map((r) => r.object).reverse(),
     Array.from({ length: 11 }, (_, i) => `o${i}`),
   );
+  // With no other request in flight a record commits at once, without waiting for the end of the turn.
+  setAuditSiblings(counted, () => false);
+  const alone = recordAudit(counted, entry(11));
+  assert.equal((await repo.listAudit(100)).length, 12);
+  await alone;
+  assert.deepEqual(groups, [10, 1, 1]);
+  setAuditSiblings(counted, () => true);
   // A group that cannot be written fails every writer in it.
   await repo.close();
-  const failed = await Promise.allSettled([recordAudit(counted, entry(11)), recordAudit(counted, entry(12))]);
+  const failed = await Promise.allSettled([recordAudit(counted, entry(12)), recordAudit(counted, entry(13))]);
   assert.deepEqual(
     failed.map((f) => f.status),
     ["rejected", "rejected"],
