@@ -224,9 +224,10 @@ async function serverStages(url: string, input: { body: Buffer; type: string }, 
       headers: { "x-api-key": KEY, "content-type": input.type },
     });
     const t = ((await r.json()) as { timings?: Record<string, number> }).timings ?? {};
-    for (const [k, v] of Object.entries(t)) (acc[k] ??= []).push(v * 1000);
+    for (const [k, v] of Object.entries(t)) (acc[k] ??= []).push(k.endsWith("Ms") ? v * 1000 : v);
   }
   return Object.entries(acc)
+    .filter(([k]) => k.endsWith("Ms"))
     .map(([k, v]) => `${k.replace(/Ms$/, "")} ${median(v).toFixed(0)}`)
     .join(", ");
 }
