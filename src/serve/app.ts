@@ -223,6 +223,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   };
   const worker = new JobWorker(analysis, opts.worker?.concurrency ?? 4);
+  // Requests in flight: a lone request decodes a small image inline and commits its audit record at once;
+  // concurrent ones leave decoding to idle workers and share a group commit.
+  let inflight = 0;
   const ctx: ServiceContext = {
     models,
     repo,
@@ -232,6 +235,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     decoder: createUploadDecoder(
       opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1),
       opts.decodeInlinePixels,
+      () => inflight > 1,
     ),
     auth: opts.auth,
     limits,
@@ -247,8 +251,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  // Requests in flight: a lone request's audit record commits at once, concurrent ones share a group commit.
-  let inflight = 0;
   setAuditSiblings(repo, () => inflight > 1);
   app.addHook("onRequest", async () => {
     inflight++;

@@ -58,9 +58,11 @@ function spawn(): Worker {
 export const DEFAULT_INLINE_PIXELS = 512 * 512;
 
 /**
- * Creates the decoder: `workers` threads (0 decodes everything inline on the event loop); uploads whose image has
- * at most `inlinePixels` pixels ({@link decodedPixels}) are decoded inline as well. Pool jobs queue in arrival
- * order; a worker that dies fails its job with RL_ERR_INTERNAL and is replaced.
+ * Creates the decoder: `workers` threads (0 decodes everything inline on the event loop). An upload whose image
+ * has at most `inlinePixels` pixels ({@link decodedPixels}) is decoded inline unless `concurrent()` says other
+ * requests are in flight and a worker is idle: then the event loop, which is what those requests wait on, is
+ * spared the decode. Larger images always go to the pool. Pool jobs queue in arrival order; a worker that dies
+ * fails its job with RL_ERR_INTERNAL and is replaced.
  *
  * @example
  * ```ts
@@ -69,7 +71,11 @@ export const DEFAULT_INLINE_PIXELS = 512 * 512;
  * await dec.close();
  * ```
  */
-export function createUploadDecoder(workers: number, inlinePixels = DEFAULT_INLINE_PIXELS): UploadDecoder {
+export function createUploadDecoder(
+  workers: number,
+  inlinePixels = DEFAULT_INLINE_PIXELS,
+  concurrent: () => boolean = () => false,
+): UploadDecoder {
   const counts = { inline: 0, pooled: 0 };
   if (workers <= 0) {
     return {
@@ -135,7 +141,8 @@ export function createUploadDecoder(workers: number, inlinePixels = DEFAULT_INLI
   return {
     decode: (body, contentType) =>
       new Promise((resolve, reject) => {
-        if (!closed && decodedPixels(body) <= inlinePixels) {
+        const idleWorker = queue.length === 0 && slots.some((s) => s.ready && !s.job);
+        if (!closed && decodedPixels(body) <= inlinePixels && !(idleWorker && concurrent())) {
           counts.inline++;
           decodeUpload(body, contentType).then(resolve, reject);
           return;

@@ -236,6 +236,16 @@ test("the upload decoder keeps small images on the event loop and sends large on
     assert.deepEqual(b.image.shape, [1192, 1502, 1]);
     assert.deepEqual(Buffer.from(b.image.data as Uint8Array), Buffer.from(ref.image.data as Uint8Array));
     assert.deepEqual(Array.from(a.image.data), Array.from(decodePng(small).data));
+    // While other requests are in flight, an idle worker takes small images too, sparing the event loop.
+    const busy = createUploadDecoder(1, undefined, () => true);
+    try {
+      await busy.decode(xray, "image/jpeg"); // the worker is up once it has answered
+      const c = await busy.decode(small, "image/png");
+      assert.deepEqual(busy.counts, { inline: 0, pooled: 2 });
+      assert.deepEqual(Array.from(c.image.data), Array.from(a.image.data));
+    } finally {
+      await busy.close();
+    }
     // A damaged large upload fails in the worker with the same catalogue error as inline.
     await assert.rejects(
       dec.decode(xray.subarray(0, xray.length >> 1), "image/jpeg"),
