@@ -255,8 +255,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook("onRequest", async () => {
     inflight++;
   });
-  app.addHook("onResponse", async () => {
+  // Counted down when the answer is handed over, not when it has left: a keep-alive client's next request may
+  // start before the previous response's "finish" event.
+  app.addHook("onSend", async (_req, _reply, payload) => {
     inflight--;
+    return payload;
   });
 
   // Authentication for every route, including unknown URLs: only routes that declare auth "public" skip it.
