@@ -25,6 +25,7 @@ const PREDICT_RESPONSE = {
   properties: {
     model: {
       type: "object",
+      additionalProperties: true,
       properties: {
         id: { type: "string" },
         name: { type: "string" },
