@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """FastAPI + PyTorch peer for bench/serve.ts: serves the same seed-cnn architecture with the same weights (read from
-the RadioLens bundle's model.json + weights.bin) at POST /predict (image/png body -> JSON probabilities), with the
-same preprocessing as the card (grayscale, area resize to 28x28, /255)."""
+the RadioLens bundle's model.json + weights.bin) at POST /predict (PNG, JPEG or DICOM body -> JSON probabilities),
+with the same preprocessing as the card (grayscale, area resize to 28x28, /255). DICOM goes through pydicom and the
+display transform RadioLens applies (Modality LUT, the file's VOI window or min-max, PS3.3 C.11.2.1.2 LINEAR,
+MONOCHROME1 inverted, rounded to 8 bits)."""
 import argparse
 import io
 import json
 import os
 
 import numpy as np
+import pydicom
+from pydicom.pixel_data_handlers.util import apply_modality_lut
 import torch
 import torch.nn as nn
 import uvicorn
@@ -68,6 +72,25 @@ def load_bundle(folder):
     return model.eval(), card
 
 
+def dicom_display(body):
+    """The 8-bit display image of a single-frame grey DICOM file, as RadioLens' dicomToImage(output "display")."""
+    ds = pydicom.dcmread(io.BytesIO(body))
+    x = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
+    c, w = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if c is None or w is None:
+        lo, hi = float(x.min()), float(x.max())
+        w = max(1.0, hi - lo + 1)
+        c = lo + 0.5 + (w - 1) / 2
+    else:
+        c = float(c[0] if isinstance(c, pydicom.multival.MultiValue) else c)
+        w = float(w[0] if isinstance(w, pydicom.multival.MultiValue) else w)
+    lo, hi = c - 0.5 - (w - 1) / 2, c - 0.5 + (w - 1) / 2
+    y = np.where(x <= lo, 0.0, np.where(x > hi, 1.0, (x - (c - 0.5)) / (w - 1) + 0.5))
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        y = 1.0 - y
+    return Image.fromarray(np.round(y * 255).astype(np.uint8), mode="L")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -80,7 +103,10 @@ def main():
     @app.post("/predict")
     async def predict(request: Request):
         body = await request.body()
-        img = Image.open(io.BytesIO(body)).convert("L").resize((cols, rows), Image.BOX)
+        if len(body) > 132 and body[128:132] == b"DICM":
+            img = dicom_display(body).resize((cols, rows), Image.BOX)
+        else:
+            img = Image.open(io.BytesIO(body)).convert("L").resize((cols, rows), Image.BOX)
         x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).reshape(1, 1, rows, cols)
         with torch.inference_mode():
             p = model(x)[0].tolist()

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   dicom3tools                         # dciodvfy: IOD conformance of every object RadioLens writes
   python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch python3-gdcm  # peers for benchmarks and cross-checks (PIL, GDCM: pydicom's JPEG/JPEG-LS decoders)
   python3-nibabel                     # NIfTI peer for the info/convert cross-checks
+  python3-fastapi python3-uvicorn     # bench:serve's peer (FastAPI + uvicorn + PyTorch, bench/serve_peer.py)
   chromium                            # headless browser for HTML report and console tests
   curl
 )

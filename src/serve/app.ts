@@ -9,7 +9,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 import { RadioLensError } from "../core/errors.js";
 import { VERSION } from "../version.js";
 import { type AnalysisContext, JobWorker } from "./analysis.js";
-import { recordAudit } from "./audit.js";
+import { recordAudit, setAuditSiblings } from "./audit.js";
 import { type AuthConfig, authenticate, roleAllows, validateAuthConfig } from "./auth.js";
 import type { ServeLimits, ServeMetrics, ServiceContext } from "./context.js";
 import { createUploadDecoder } from "./decode-pool.js";
@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly batching?: Partial<BatchingOptions>;
   /** Threads decoding predict uploads (default: one per core beyond the first; 0 decodes on the event loop). */
   readonly decodeWorkers?: number;
+  /** Uploads of at most this many pixels are decoded on the event loop, not in a worker (default 512 × 512). */
+  readonly decodeInlinePixels?: number;
   /** Analysis worker: concurrent jobs (default 4); `enabled: false` leaves jobs queued (tests of durability). */
   readonly worker?: { readonly concurrency?: number; readonly enabled?: boolean };
   /** Where results go (the DIMSE C-STORE SCU), if anywhere; results wait in the outbox until it acknowledges them. */
@@ -221,13 +223,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   };
   const worker = new JobWorker(analysis, opts.worker?.concurrency ?? 4);
+  // Requests in flight: a lone request decodes a small image inline and commits its audit record at once;
+  // concurrent ones leave decoding to idle workers and share a group commit.
+  let inflight = 0;
   const ctx: ServiceContext = {
     models,
     repo,
     store,
     worker,
     ...(outbox ? { outbox } : {}),
-    decoder: createUploadDecoder(opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1)),
+    decoder: createUploadDecoder(
+      opts.decodeWorkers ?? Math.max(0, availableParallelism() - 1),
+      opts.decodeInlinePixels,
+      () => inflight > 1,
+    ),
     auth: opts.auth,
     limits,
     metrics,
@@ -240,6 +249,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       if (method === "HEAD" || method === "OPTIONS") continue;
       ctx.routes.push({ method, url: r.url, auth: (r.config as { auth?: string } | undefined)?.auth });
     }
+  });
+
+  setAuditSiblings(repo, () => inflight > 1);
+  app.addHook("onRequest", async () => {
+    inflight++;
+  });
+  // Counted down when the answer is handed over, not when it has left: a keep-alive client's next request may
+  // start before the previous response's "finish" event.
+  app.addHook("onSend", async (_req, _reply, payload) => {
+    inflight--;
+    return payload;
   });
 
   // Authentication for every route, including unknown URLs: only routes that declare auth "public" skip it.

@@ -6,14 +6,19 @@ import { RadioLensError } from "../core/errors.js";
 import type { MedicalImage } from "../core/image.js";
 import type { RuntimeKind } from "../engine/runtime/index.js";
 import { loadBundle, type ModelCard, readCard } from "../models/bundle.js";
-import { openBundle, pickRuntime, predictBundleImages } from "../models/onnx/bundle-runtime.js";
-import type { Prediction } from "../models/predict.js";
+import { openBundle, pickRuntime } from "../models/onnx/bundle-runtime.js";
+import { type Prediction, predictionsOf, preprocessBatch } from "../models/predict.js";
 
 /**
- * Runs a model on a batch of images. The tfjs implementation below is what the service uses; an ONNX Runtime
- * predictor (src/engine/runtime) fits the same signature.
+ * Runs a model on a batch of images: one function, or the two stages apart (preprocessing into one input batch,
+ * then the runtime) so that each batch's time is reported per stage.
  */
-export type Predictor = (images: readonly MedicalImage[]) => Promise<Prediction[]> | Prediction[];
+export type Predictor =
+  | ((images: readonly MedicalImage[]) => Promise<Prediction[]> | Prediction[])
+  | {
+      readonly prepare: (images: readonly MedicalImage[]) => Float32Array;
+      readonly run: (x: Float32Array) => Promise<Prediction[]> | Prediction[];
+    };
 
 /**
  * Micro-batching settings. With `maxWaitMs` 0 (the default) a batch starts as soon as the engine is free and holds
@@ -28,9 +33,20 @@ export interface BatchingOptions {
 /** Statistics hook called after every batch (for Prometheus). */
 export type BatchObserver = (modelId: string, size: number, seconds: number) => void;
 
+/** One request's prediction with where its time went (ms): waiting for its batch, preprocessing, the runtime. */
+export interface TimedPrediction {
+  readonly prediction: Prediction;
+  readonly waitMs: number;
+  /** Preprocessing of the whole batch (0 for a one-function predictor, whose time is all `runMs`). */
+  readonly prepareMs: number;
+  readonly runMs: number;
+  readonly batchSize: number;
+}
+
 interface Waiting {
   readonly image: MedicalImage;
-  readonly resolve: (p: Prediction) => void;
+  readonly queuedAt: number;
+  readonly resolve: (p: TimedPrediction) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -57,9 +73,14 @@ export class MicroBatcher {
   ) {}
 
   /** Queues one image; resolves with its prediction. */
-  predict(image: MedicalImage): Promise<Prediction> {
+  async predict(image: MedicalImage): Promise<Prediction> {
+    return (await this.predictTimed(image)).prediction;
+  }
+
+  /** Queues one image; resolves with its prediction and the time it spent in each stage. */
+  predictTimed(image: MedicalImage): Promise<TimedPrediction> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ image, resolve, reject });
+      this.queue.push({ image, queuedAt: performance.now(), resolve, reject });
       if (this.queue.length >= this.opts.maxBatchSize) this.kick(0);
       else this.kick(this.opts.maxWaitMs);
     });
@@ -84,11 +105,27 @@ export class MicroBatcher {
     this.running = true;
     const batch = this.queue.splice(0, this.opts.maxBatchSize);
     const t0 = performance.now();
+    let t1 = t0;
     try {
-      const out = await this.predictor(batch.map((w) => w.image));
+      const images = batch.map((w) => w.image);
+      let out: Prediction[];
+      if (typeof this.predictor === "function") out = await this.predictor(images);
+      else {
+        const x = this.predictor.prepare(images);
+        t1 = performance.now();
+        out = await this.predictor.run(x);
+      }
+      const t2 = performance.now();
       batch.forEach((w, i) => {
         const p = out[i];
-        if (p) w.resolve(p);
+        if (p)
+          w.resolve({
+            prediction: p,
+            waitMs: t0 - w.queuedAt,
+            prepareMs: t1 - t0,
+            runMs: t2 - t1,
+            batchSize: batch.length,
+          });
         else
           w.reject(
             new RadioLensError("RL_ERR_INTERNAL", { detail: "the model returned fewer rows than inputs" }),
@@ -161,7 +198,13 @@ export async function loadServedModels(
     let close: () => Promise<void>;
     if (runtime === "onnx") {
       const m = await openBundle(dir, { runtime: "onnx" });
-      predictor = (images) => predictBundleImages(m, images);
+      predictor = {
+        prepare: (images) => preprocessBatch(card, images),
+        run: async (x) => {
+          const { rows, ood } = await m.predictWithOod(x);
+          return predictionsOf(card, rows, ood);
+        },
+      };
       close = async () => {
         await m.close();
         layers?.dispose();
@@ -176,7 +219,13 @@ export async function loadServedModels(
       }
       // Its own copy of the model with the OOD feature outputs; `layers` stays for Grad-CAM.
       const m = await openBundle(dir, { runtime: "tfjs" });
-      predictor = (images) => predictBundleImages(m, images);
+      predictor = {
+        prepare: (images) => preprocessBatch(card, images),
+        run: async (x) => {
+          const { rows, ood } = await m.predictWithOod(x);
+          return predictionsOf(card, rows, ood);
+        },
+      };
       close = async () => {
         await m.close();
         layers.dispose();

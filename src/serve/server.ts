@@ -113,6 +113,8 @@ export const ServeConfigSchema = z
     backend: z.enum(["onednn", "wasm", "cpu"]).optional(),
     /** Threads decoding uploads (default: cores − 1). */
     decodeWorkers: z.number().int().min(0).max(64).optional(),
+    /** Uploads of at most this many pixels are decoded on the event loop (default 512 × 512; 0 sends all to workers). */
+    decodeInlinePixels: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -218,6 +220,7 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
     batching: clean(cfg.batching),
     log: { level: cfg.logLevel },
     ...(cfg.decodeWorkers !== undefined ? { decodeWorkers: cfg.decodeWorkers } : {}),
+    ...(cfg.decodeInlinePixels !== undefined ? { decodeInlinePixels: cfg.decodeInlinePixels } : {}),
     ...(dest ? { sendResult: createResultSender(cfg.dimse.aeTitle, dest) } : {}),
   });
   if (cfg.webRoot) await app.register(webConsoleRoutes, { root: resolve(cfg.webRoot) });

@@ -1,4 +1,4 @@
-/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner. */
+/** Unit tests of the service's building blocks: multipart, auth, configuration, Part 10 wrapping, the banner, the upload decoder, audit group commit. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,13 +11,17 @@ import { RadioLensError } from "../core/errors.js";
 import { createImage } from "../core/image.js";
 import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
+import { decodePng, encodePng } from "../io/image/index.js";
 import { loadBundle } from "../models/bundle.js";
 import { predictImages } from "../models/predict.js";
+import { recordAudit, setAuditSiblings } from "./audit.js";
 import { authenticate, roleAllows, signJwt, validateAuthConfig } from "./auth.js";
+import { decodedPixels } from "./decode.js";
+import { createUploadDecoder } from "./decode-pool.js";
 import { part10 } from "./dimse.js";
 import { InstanceStore } from "./instances.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
-import { openSqliteRepository } from "./repository/sqlite.js";
+import { openSqliteRepository, type Repository } from "./repository/sqlite.js";
 import { burnBanner, DERIVED_BANNER } from "./secondary-capture.js";
 import { MicroBatcher } from "./served-models.js";
 import { loadServeConfig } from "./server.js";
@@ -209,4 +213,92 @@ test("leftover temporary files of a crashed write are removed at start; stored f
     await repo.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the upload decoder keeps small images on the event loop and sends large ones to a worker, same pixels", async () => {
+  const xray = readFileSync(sharedData("xray/COVID-00003a.jpg")); // 1502×1192: over the inline limit
+  const small = encodePng(
+    createImage(
+      new Uint8Array(224 * 224).map((_, i) => i % 251),
+      [224, 224, 1],
+    ),
+  );
+  assert.equal(decodedPixels(small), 224 * 224);
+  assert.equal(decodedPixels(xray), 1502 * 1192);
+  const dec = createUploadDecoder(1);
+  const inlineRef = createUploadDecoder(0);
+  try {
+    const a = await dec.decode(small, "image/png");
+    assert.deepEqual(dec.counts, { inline: 1, pooled: 0 });
+    const b = await dec.decode(xray, "image/jpeg");
+    assert.deepEqual(dec.counts, { inline: 1, pooled: 1 });
+    const ref = await inlineRef.decode(xray, "image/jpeg");
+    assert.deepEqual(b.image.shape, [1192, 1502, 1]);
+    assert.deepEqual(Buffer.from(b.image.data as Uint8Array), Buffer.from(ref.image.data as Uint8Array));
+    assert.deepEqual(Array.from(a.image.data), Array.from(decodePng(small).data));
+    // While other requests are in flight, an idle worker takes small images too, sparing the event loop.
+    const busy = createUploadDecoder(1, undefined, () => true);
+    try {
+      await busy.decode(xray, "image/jpeg"); // the worker is up once it has answered
+      const c = await busy.decode(small, "image/png");
+      assert.deepEqual(busy.counts, { inline: 0, pooled: 2 });
+      assert.deepEqual(Array.from(c.image.data), Array.from(a.image.data));
+    } finally {
+      await busy.close();
+    }
+    // A damaged large upload fails in the worker with the same catalogue error as inline.
+    await assert.rejects(
+      dec.decode(xray.subarray(0, xray.length >> 1), "image/jpeg"),
+      (e: unknown) => e instanceof RadioLensError && e.code === "RL_ERR_IMAGE_DECODE",
+    );
+  } finally {
+    await dec.close();
+  }
+});
+
+test("audit records of one event-loop turn commit as one group, in order, and each writer waits for its commit", async () => {
+  const repo = openSqliteRepository(":memory:");
+  const groups: number[] = [];
+  const counted: Repository = {
+    ...repo,
+    auditMany: (recs) => {
+      groups.push(recs.length);
+      return repo.auditMany(recs);
+    },
+  };
+  const entry = (i: number) =>
+    ({
+      event: "instancesAccessed",
+      action: "E",
+      outcome: 0,
+      user: "u",
+      role: "clinician",
+      source: "s",
+      object: `o${i}`,
+    }) as const;
+  const writes = Array.from({ length: 10 }, (_, i) => recordAudit(counted, entry(i)));
+  // Nothing is answered before the group is in the store.
+  assert.equal((await repo.listAudit(100)).length, 0);
+  await Promise.all(writes);
+  assert.equal((await repo.listAudit(100)).length, 10);
+  await recordAudit(counted, entry(10));
+  assert.deepEqual(groups, [10, 1]);
+  assert.deepEqual(
+    (await repo.listAudit(100)).map((r) => r.object).reverse(),
+    Array.from({ length: 11 }, (_, i) => `o${i}`),
+  );
+  // With no other request in flight a record commits at once, without waiting for the end of the turn.
+  setAuditSiblings(counted, () => false);
+  const alone = recordAudit(counted, entry(11));
+  assert.equal((await repo.listAudit(100)).length, 12);
+  await alone;
+  assert.deepEqual(groups, [10, 1, 1]);
+  setAuditSiblings(counted, () => true);
+  // A group that cannot be written fails every writer in it.
+  await repo.close();
+  const failed = await Promise.allSettled([recordAudit(counted, entry(12)), recordAudit(counted, entry(13))]);
+  assert.deepEqual(
+    failed.map((f) => f.status),
+    ["rejected", "rejected"],
+  );
 });

@@ -7,6 +7,7 @@ import { PNG } from "pngjs";
 import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
 import { readImage } from "../index.js";
+import { decodeJpeg, decodeJpegFast, jpegFrameHeader } from "./jpeg.js";
 
 test("real X-rays decode with the sizes and channel counts their headers declare", async () => {
   const gray = await readImage(sharedData("xray/COVID-00003a.jpg"));
@@ -92,4 +93,29 @@ test("encodePng round-trips 8-bit gray, RGB and 16-bit gray", async () => {
   const back = await readImage(encodePng(g16));
   assert.ok(back.data instanceof Uint16Array);
   assert.deepEqual(Array.from(back.data), Array.from(g16.data));
+});
+
+test("libjpeg-turbo decoding matches jpeg-js to the inverse-DCT rounding, and damaged JPEGs still fail", async () => {
+  for (const name of ["xray/COVID-00003a.jpg", "xray/COVID-00001.jpg"]) {
+    const bytes = readFileSync(sharedData(name));
+    const slow = decodeJpeg(bytes);
+    const fast = await decodeJpegFast(bytes);
+    assert.deepEqual(fast.shape, slow.shape);
+    assert.deepEqual(fast.meta, slow.meta);
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < fast.data.length; i++) {
+      const d = Math.abs((fast.data[i] as number) - (slow.data[i] as number));
+      sum += d;
+      if (d > max) max = d;
+    }
+    assert.ok(sum / fast.data.length < 0.2, `${name}: mean |turbo - jpeg-js| ${sum / fast.data.length}`);
+    assert.ok(max <= 2, `${name}: max |turbo - jpeg-js| ${max}`);
+  }
+  const bytes = readFileSync(sharedData("xray/COVID-00003a.jpg"));
+  await assert.rejects(decodeJpegFast(bytes.subarray(0, 600)));
+  await assert.rejects(decodeJpegFast(bytes.subarray(0, bytes.length >> 1)));
+  const header = jpegFrameHeader(bytes);
+  assert.deepEqual(header, { rows: 1192, columns: 1502, components: 1 });
+  await assert.rejects(decodeJpegFast(bytes, { maxResolutionMP: 1 }), /exceeds the 1 MP limit/);
 });

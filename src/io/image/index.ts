@@ -1,3 +1,3 @@
 /** PNG and JPEG readers for MedicalImage. */
-export { decodeJpeg, isJpeg, jpegComponents } from "./jpeg.js";
+export { decodeJpeg, decodeJpegFast, isJpeg, jpegComponents, jpegFrameHeader } from "./jpeg.js";
 export { decodePng, encodePng, isPng, PNG_MAGIC } from "./png.js";

@@ -1,4 +1,5 @@
-/** Baseline and progressive 8-bit JPEG reading into MedicalImage through jpeg-js, with decode limits. */
+/** Baseline and progressive 8-bit JPEG reading into MedicalImage: jpeg-js (synchronous) and libjpeg-turbo (WASM, faster), with decode limits. */
+import { createRequire } from "node:module";
 import jpeg from "jpeg-js";
 import { createImage, type MedicalImage } from "../../core/image.js";
 
@@ -35,6 +36,34 @@ export function jpegComponents(bytes: Uint8Array): number {
     i += 2 + len;
   }
   return 0;
+}
+
+/**
+ * Frame size and component count from the first SOF segment (ITU T.81 §B.2.2), or undefined when none is found.
+ *
+ * @example
+ * ```ts
+ * jpegFrameHeader(readFileSync("xray.jpg")); // { rows: 972, columns: 1151, components: 3 }
+ * ```
+ */
+export function jpegFrameHeader(
+  bytes: Uint8Array,
+): { rows: number; columns: number; components: number } | undefined {
+  let i = 2;
+  while (i + 9 < bytes.length) {
+    if (bytes[i] !== 0xff) return undefined;
+    const marker = bytes[i + 1] as number;
+    const len = ((bytes[i + 2] as number) << 8) | (bytes[i + 3] as number);
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return {
+        rows: ((bytes[i + 5] as number) << 8) | (bytes[i + 6] as number),
+        columns: ((bytes[i + 7] as number) << 8) | (bytes[i + 8] as number),
+        components: bytes[i + 9] as number,
+      };
+    }
+    i += 2 + len;
+  }
+  return undefined;
 }
 
 /** Limits that stop decompression bombs. */
@@ -80,5 +109,76 @@ export function decodeJpeg(bytes: Uint8Array, limits: JpegLimits = {}): MedicalI
   }
   return createImage(data, [height, width, 3], {
     meta: { format: "jpeg", bitsStored: 8, photometricInterpretation: "RGB" },
+  });
+}
+
+/** The libjpeg-turbo decoder object of @cornerstonejs/codec-libjpeg-turbo-8bit. */
+interface TurboDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number };
+  delete(): void;
+}
+
+let turbo: Promise<new () => TurboDecoder> | undefined;
+
+function loadTurbo(): Promise<new () => TurboDecoder> {
+  if (!turbo) {
+    const require = createRequire(import.meta.url);
+    const factory = require("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs") as
+      | ((o: object) => Promise<{ JPEGDecoder: new () => TurboDecoder }>)
+      | { default: (o: object) => Promise<{ JPEGDecoder: new () => TurboDecoder }> };
+    const f = typeof factory === "function" ? factory : factory.default;
+    // The codec's own messages stay out of our stdout (CLI output such as --json must stay clean).
+    turbo = f({ print: () => {}, printErr: () => {} }).then((m) => m.JPEGDecoder);
+    turbo.catch(() => {
+      turbo = undefined;
+    });
+  }
+  return turbo;
+}
+
+/**
+ * Decodes an 8-bit JPEG with libjpeg-turbo (WASM), the decoder PIL and most viewers use; about eight times faster
+ * than jpeg-js on a 224×224 image. Same result layout and limits as {@link decodeJpeg}: one channel for a
+ * single-component JPEG, else RGB (YCbCr converted by libjpeg's rules). Sample values may differ from jpeg-js by
+ * the rounding of the inverse DCT (ITU T.81 allows it). What libjpeg-turbo refuses (a 12-bit or damaged stream)
+ * falls back to jpeg-js, which then reports the error.
+ *
+ * @example
+ * ```ts
+ * const img = await decodeJpegFast(readFileSync("COVID-00001.jpg"));
+ * ```
+ */
+export async function decodeJpegFast(bytes: Uint8Array, limits: JpegLimits = {}): Promise<MedicalImage> {
+  const head = jpegFrameHeader(bytes);
+  if (!head || head.rows === 0 || head.columns === 0) return decodeJpeg(bytes, limits);
+  if (head.rows * head.columns > (limits.maxResolutionMP ?? 250) * 1e6)
+    throw new Error(
+      `JPEG of ${head.columns}x${head.rows} exceeds the ${limits.maxResolutionMP ?? 250} MP limit`,
+    );
+  const Decoder = await loadTurbo();
+  const d = new Decoder();
+  let out: Uint8Array;
+  let info: { width: number; height: number; bitsPerSample: number; componentCount: number };
+  try {
+    d.getEncodedBuffer(bytes.length).set(bytes);
+    d.decode();
+    info = d.getFrameInfo();
+    // The one copy out of the WASM heap.
+    out = d.getDecodedBuffer().slice();
+  } catch (e) {
+    // A trap inside the WASM module may leave its heap inconsistent: load a fresh instance next time.
+    if ((e as { name?: string } | null)?.name === "RuntimeError") turbo = undefined;
+    return decodeJpeg(bytes, limits);
+  } finally {
+    d.delete();
+  }
+  const ch = info.componentCount === 1 ? 1 : 3;
+  if (info.bitsPerSample !== 8 || out.length !== info.width * info.height * ch)
+    return decodeJpeg(bytes, limits);
+  return createImage(out, [info.height, info.width, ch], {
+    meta: { format: "jpeg", bitsStored: 8, photometricInterpretation: ch === 1 ? "MONOCHROME2" : "RGB" },
   });
 }

@@ -487,6 +487,18 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
         auditValues(rec),
       );
     },
+    auditMany: async (recs) => {
+      if (recs.length === 0) return;
+      // One multi-row INSERT: one round trip and one commit for the group, rows in the given order.
+      const n = AUDIT_COLUMNS.split(",").length;
+      const rows = recs.map(
+        (_, i) => `(${Array.from({ length: n }, (_, j) => `$${i * n + j + 1}`).join(", ")})`,
+      );
+      await query(
+        `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ${rows.join(", ")}`,
+        recs.flatMap(auditValues),
+      );
+    },
     listAudit: async (limit, eventId) =>
       (eventId
         ? await query("SELECT * FROM audit WHERE event_id = $1 ORDER BY id DESC LIMIT $2", [eventId, limit])

@@ -271,6 +271,27 @@ for (const [name, place] of [
         assert.equal(exp.length, 1);
         assert.equal(exp[0]?.outcome, 8);
         assert.equal(exp[0]?.user, "u");
+        // A group commit writes its records in order, with their own times.
+        await repo.auditMany(
+          [3, 4, 5].map((i) => ({
+            eventId: "110103",
+            eventName: "e",
+            action: "E" as const,
+            outcome: 0 as const,
+            user: "g",
+            role: "clinician",
+            source: "test",
+            object: `o${i}`,
+            detail: "",
+            time: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(),
+          })),
+        );
+        await repo.auditMany([]);
+        const group = await repo.listAudit(3);
+        assert.deepEqual(
+          group.map((a) => [a.object, a.time]),
+          [5, 4, 3].map((i) => [`o${i}`, new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString()]),
+        );
       } finally {
         await repo.close();
       }

@@ -22,6 +22,47 @@ function modelOf(ctx: ServiceContext, req: FastifyRequest): ServedModel {
   return m;
 }
 
+/**
+ * The predict answer's schema: Fastify compiles it into a serializer (fast-json-stringify) instead of running
+ * JSON.stringify over the object, and the OpenAPI document shows it. Unlisted properties are still written.
+ */
+const PREDICT_RESPONSE = {
+  type: "object",
+  additionalProperties: true,
+  properties: {
+    model: {
+      type: "object",
+      additionalProperties: true,
+      properties: {
+        id: { type: "string" },
+        name: { type: "string" },
+        version: { type: "string" },
+        runtime: { type: "string" },
+      },
+    },
+    label: { type: "string" },
+    probabilities: { type: "object", additionalProperties: { type: "number" } },
+    threshold: { type: "number" },
+    explanation: { type: "object", additionalProperties: true },
+    input: {
+      type: "object",
+      additionalProperties: true,
+      properties: {
+        format: { type: "string" },
+        rows: { type: "integer" },
+        columns: { type: "integer" },
+        png: { type: "string" },
+      },
+    },
+    timings: {
+      type: "object",
+      description:
+        "Where the request's time went (ms): decoding, waiting for its batch, preprocessing and running the batch, the audit commit, the total; and the size of its batch",
+      additionalProperties: { type: "number" },
+    },
+  },
+} as const;
+
 const ID_PARAMS = {
   type: "object",
   properties: { id: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" } },
@@ -82,6 +123,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
             force: { type: "string", enum: ["true", "false"] },
           },
         },
+        response: { 200: PREDICT_RESPONSE },
       },
     },
     async (req) => {
@@ -123,8 +165,8 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         if (!force) assertIntendedUse(gate);
         const t1 = performance.now();
         let timer: NodeJS.Timeout | undefined;
-        const p = await Promise.race([
-          m.batcher.predict(image),
+        const timed = await Promise.race([
+          m.batcher.predictTimed(image),
           new Promise<never>((_, reject) => {
             timer = setTimeout(
               () => reject(new RadioLensError("RL_ERR_TIMEOUT", { ms: ctx.limits.predictTimeoutMs })),
@@ -132,6 +174,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
             );
           }),
         ]).finally(() => clearTimeout(timer));
+        const p = timed.prediction;
         const od = oodDecision(m.card.ood, p.ood, force);
         if (!od.analysed && p.ood)
           throw new RadioLensError("RL_ERR_OUT_OF_DISTRIBUTION", {
@@ -143,6 +186,7 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
         const explanation = explain === "gradcam" ? explainGradCam(m, image).explanation : undefined;
         const t2 = performance.now();
         await audit(0, forced ? `predicted ${format}, forced: ${notes.join("; ")}` : `predicted ${format}`);
+        const t3 = performance.now();
         return {
           model: { id: m.id, name: m.card.name, version: m.card.version, runtime: m.runtime },
           label: p.label,
@@ -162,8 +206,14 @@ export async function modelRoutes(app: FastifyInstance, { ctx }: { ctx: ServiceC
           },
           timings: {
             decodeMs: +(t1 - t0).toFixed(3),
+            // Prediction and Grad-CAM, as before; then its parts: batch wait, batch preprocessing, runtime.
             inferenceMs: +(t2 - t1).toFixed(3),
-            totalMs: +(t2 - t0).toFixed(3),
+            waitMs: +timed.waitMs.toFixed(3),
+            preprocessMs: +timed.prepareMs.toFixed(3),
+            runMs: +timed.runMs.toFixed(3),
+            batchSize: timed.batchSize,
+            auditMs: +(t3 - t2).toFixed(3),
+            totalMs: +(t3 - t0).toFixed(3),
           },
         };
       } catch (e) {
