@@ -111,12 +111,12 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
       if (verbose && e.stack) out.stderr(`${e.stack}\n`);
       return e.exitCode;
     }
-    const err = e as Error & { code?: unknown };
-    // Typed domain errors from lower layers (e.g. DicomError) carry their own code.
+    const err = e as Error & { code?: unknown; exitCode?: unknown };
+    // Typed domain errors from lower layers (e.g. DicomError) carry their own catalogue code and exit code.
     if (typeof err?.code === "string" && err.name !== "Error") {
       out.stderr(`error: ${err.code}: ${err.message}\n`);
       if (verbose && err.stack) out.stderr(`${err.stack}\n`);
-      return 3;
+      return typeof err.exitCode === "number" ? err.exitCode : 3;
     }
     out.stderr(
       `error: RL_ERR_INTERNAL: ${err?.message ?? String(e)}. Re-run with --verbose and report the stack trace.\n`,

@@ -306,6 +306,115 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 503,
   },
+  // DICOM read, decode and write failures, thrown as DicomError by src/io/dicom (the message is its detail).
+  DICOM_NO_META: {
+    message: "{detail}",
+    fix: "The file lacks the 128-byte preamble, 'DICM' and File Meta Information (PS3.10 7.1); read it leniently (--lenient, or { strict: false }) to guess the encoding.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_BAD_META: {
+    message: "{detail}",
+    fix: "The File Meta Information (group 0002, PS3.10 7.1) is damaged; re-export the file from its source.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_TRUNCATED: {
+    message: "{detail}",
+    fix: "The file ends before a declared length; copy it again from its source.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_BAD_VR: {
+    message: "{detail}",
+    fix: "An element has a value representation not in PS3.5 6.2; read it leniently (--lenient, or { strict: false }) to fall back to the dictionary VR.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_BAD_LENGTH: {
+    message: "{detail}",
+    fix: "An element declares a length the file cannot hold (PS3.5 7.1); the file is damaged.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_BAD_SEQUENCE: {
+    message: "{detail}",
+    fix: "A sequence or item is not delimited as PS3.5 7.5 requires; the file is damaged.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_DEPTH: {
+    message: "{detail}",
+    fix: "Sequences nest deeper than the limit (default 64); raise maxDepth only for trusted files.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_TOO_LARGE: {
+    message: "{detail}",
+    fix: "The data exceeds the configured size limit; raise maxPixelBytes for trusted large images.",
+    exitCode: 3,
+    httpStatus: 413,
+  },
+  DICOM_TIMEOUT: {
+    message: "{detail}",
+    fix: "Parsing exceeded the per-file time limit; raise timeLimitMs for trusted large files.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_UNSUPPORTED_TS: {
+    message: "{detail}",
+    fix: "Transcode the file to a supported transfer syntax (e.g. with dcmtk's dcmconv).",
+    exitCode: 3,
+    httpStatus: 415,
+  },
+  DICOM_INFLATE: {
+    message: "{detail}",
+    fix: "The deflated dataset (PS3.5 A.5) does not inflate; the file is damaged.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_MISSING_ATTRIBUTE: {
+    message: "{detail}",
+    fix: "An attribute the operation needs is absent; check the SOP class of the file.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_BAD_VALUE: {
+    message: "{detail}",
+    fix: "An attribute value is outside what PS3.3 allows; fix the file's header.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_BAD_PIXEL_DATA: {
+    message: "{detail}",
+    fix: "Pixel Data (7FE0,0010) does not match Rows x Columns x Samples x Bits Allocated x Frames; the file is damaged.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_DECODE: {
+    message: "{detail}",
+    fix: "The compressed frame could not be decoded; the bitstream is damaged or not what the transfer syntax says.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_SERIES: {
+    message: "{detail}",
+    fix: "The files do not form one consistent series; pass the files of one series with equal sizes.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_WRITE: {
+    message: "{detail}",
+    fix: "The dataset cannot be encoded in the requested transfer syntax; check the element values.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  DICOM_TRAILING_PADDING: {
+    message: "{detail}",
+    fix: "The file continues with zero bytes after its last element; read it without --strict (the padding is ignored).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the catalogue. */

@@ -7,11 +7,6 @@ export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly fix: string };
 }
 
-const DICOM_STATUS: Readonly<Partial<Record<string, number>>> = {
-  DICOM_TOO_LARGE: 413,
-  DICOM_UNSUPPORTED_TS: 415,
-};
-
 /**
  * Maps an error to (status, body). Fastify's own errors (body too large, media type, validation, rate limit)
  * become catalogue errors so clients see one vocabulary. Server-side failures hide their message.
@@ -32,7 +27,7 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody; in
   }
   if (err instanceof DicomError) {
     return {
-      status: DICOM_STATUS[err.code] ?? 422,
+      status: err.httpStatus,
       body: { error: { code: err.code, message: err.message, fix: err.fix } },
       internal: false,
     };
