@@ -20,12 +20,8 @@ export interface CommandIO {
   readonly isTTY: boolean;
 }
 
-/** One `radiolens` command. */
+/** One `radiolens` command: its help, options and run; its name and summary are its entry in `commands/index.ts`. */
 export interface Command {
-  /** Words after `radiolens`, e.g. `"train"` or `"dicom pixels"`. */
-  readonly name: string;
-  /** One line for the command list. */
-  readonly summary: string;
   /** Usage and option help shown by `--help`. */
   readonly help: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;

@@ -266,7 +266,7 @@ test("radiolens <group> and <group> --help list the group's subcommands", async 
   }
 });
 
-test("info and convert load neither tfjs nor ONNX Runtime (commands load on demand)", () => {
+test("--version, --help, info, convert, dicom pixels, deid, metrics and reports load neither tfjs nor ONNX Runtime", () => {
   const dir = mkdtempSync(join(tmpdir(), "rl-lazy-"));
   const hook = join(dir, "hook.mjs");
   // A module resolve hook that names every tfjs or onnxruntime module the process loads.
@@ -293,6 +293,16 @@ register("data:text/javascript,export async function resolve(s,c,n){const r=awai
   const nifti = sharedData("segmentation/msd-hippocampus/imagesTr/hippocampus_001.nii.gz");
   assert.doesNotMatch(loaded(["info", nifti, "--json"]), /HEAVY/);
   assert.doesNotMatch(loaded(["convert", nifti, join(dir, "s.png"), "--slice", "3"]), /HEAVY/);
+  for (const argv of [
+    ["--version"],
+    ["--help"],
+    ["gan", "--help"],
+    ["dicom", "pixels", sharedData("dicom/pydicom/CT_small.dcm"), "--out", join(dir, "px")],
+    ["deid", "--help"],
+    ["metrics", "--help"],
+    ["reports", "label", "--help"],
+  ])
+    assert.doesNotMatch(loaded(argv), /HEAVY/, argv.join(" "));
   // The hook sees tfjs when a command needs it.
   assert.match(loaded(["models"]), /HEAVY .*tfjs/);
 });

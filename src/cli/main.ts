@@ -2,16 +2,16 @@
 import { parseArgs } from "node:util";
 import { RadioLensError } from "../core/errors.js";
 import { VERSION } from "../version.js";
-import { type Command, type CommandIO, GLOBAL_OPTIONS } from "./command.js";
-import { COMMAND_ENTRIES, type CommandEntry, commandGroups, loadCommands } from "./commands/index.js";
+import { type CommandIO, GLOBAL_OPTIONS } from "./command.js";
+import { COMMAND_ENTRIES, type CommandEntry, commandGroups } from "./commands/index.js";
 
-function listing(commands: readonly Command[]): string[] {
+function listing(commands: readonly CommandEntry[]): string[] {
   const width = Math.max(...commands.map((c) => c.name.length));
   return commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
 }
 
-async function overview(): Promise<string> {
-  const lines = listing(await loadCommands());
+function overview(): string {
+  const lines = listing(COMMAND_ENTRIES);
   return [
     `radiolens ${VERSION}: medical image AI on Node.js`,
     "",
@@ -24,12 +24,12 @@ async function overview(): Promise<string> {
   ].join("\n");
 }
 
-async function groupHelp(group: string, entries: readonly CommandEntry[]): Promise<string> {
+function groupHelp(group: string, entries: readonly CommandEntry[]): string {
   return [
     `Usage: radiolens ${group} <subcommand> [options]`,
     "",
     "Subcommands:",
-    ...listing(await loadCommands(entries)),
+    ...listing(entries),
     "",
     `Run 'radiolens ${group} <subcommand> --help' for its options.`,
   ].join("\n");
@@ -61,7 +61,7 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
   };
   const verbose = argv.includes("--verbose");
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    out.stdout(`${await overview()}\n`);
+    out.stdout(`${overview()}\n`);
     return 0;
   }
   if (argv[0] === "--version" || argv[0] === "-v") {
@@ -76,7 +76,7 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
       if (commandGroups().includes(group)) {
         // `radiolens gan` or `radiolens gan --help`: the group's subcommands, as for the whole tool.
         if (argv.slice(1).every((a) => a === "--help" || a === "-h" || a === "help")) {
-          out.stdout(`${await groupHelp(group, members)}\n`);
+          out.stdout(`${groupHelp(group, members)}\n`);
           return 0;
         }
         const names = members.map((e) => e.name.slice(group.length + 1)).join(", ");
@@ -101,7 +101,7 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
         strict: true,
       });
     } catch (e) {
-      throw new RadioLensError("RL_ERR_USAGE", { detail: `${cmd.name}: ${(e as Error).message}` });
+      throw new RadioLensError("RL_ERR_USAGE", { detail: `${entry.name}: ${(e as Error).message}` });
     }
     const code = await cmd.run({ values: parsed.values, positionals: parsed.positionals }, out);
     return code ?? 0;

@@ -14,8 +14,6 @@ import { type Command, flag, str } from "../command.js";
  * ```
  */
 export const convertCommand: Command = {
-  name: "convert",
-  summary: "Convert DICOM, NIfTI, PNG or JPEG to a windowed PNG (slice or montage) or NIfTI (re-oriented)",
   help: [
     "Usage: radiolens convert <in> <out.png|out.nii|out.nii.gz> [--window C,W | --preset NAME] [--frame N]",
     "         [--slice N] [--axis i|j|k] [--orient RAS|LPS|...] [--lenient]",

@@ -23,8 +23,6 @@ const optionList = Object.values(DEID_OPTIONS)
  * ```
  */
 export const deidCommand: Command = {
-  name: "deid",
-  summary: "De-identify DICOM (PS3.15 Annex E Basic Profile + options) into a mirrored folder with an audit",
   help: `Usage: radiolens deid <input folder|zip|file> <output folder> --secret-file F [options]
 
   --secret-file F        key for UID remapping, pseudonyms and date shifts (16+ bytes; keep it apart from the output)

@@ -12,8 +12,6 @@ import { type Command, flag, str } from "../command.js";
  * ```
  */
 export const dicomPixelsCommand: Command = {
-  name: "dicom pixels",
-  summary: "Write a DICOM file's decoded stored pixel values (before any LUT) as .bin + .json",
   help: [
     "Usage: radiolens dicom pixels <file.dcm> --out <prefix> [--lenient | --strict] [--max-bytes N]",
     "",

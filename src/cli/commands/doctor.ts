@@ -12,8 +12,6 @@ import { type Command, flag, str } from "../command.js";
  * ```
  */
 export const doctorCommand: Command = {
-  name: "doctor",
-  summary: "Show the compute backend, threads, ISA and library versions",
   help: "Usage: radiolens doctor [--backend onednn|wasm|cpu] [--json]",
   options: { backend: { type: "string" }, json: { type: "boolean" } },
   async run(args, io) {

@@ -16,8 +16,6 @@ import { type Command, flag, str, strs } from "../command.js";
  * ```
  */
 export const evaluateCommand: Command = {
-  name: "evaluate",
-  summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",
   help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
                           [--ood OTHER ...]
 

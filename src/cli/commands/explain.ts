@@ -23,9 +23,6 @@ function num(name: string, v: string | undefined): number | undefined {
  * ```
  */
 export const explainCommand: Command = {
-  name: "explain",
-  summary:
-    "Explain a prediction: heatmap overlay PNG (Grad-CAM, Grad-CAM++, occlusion, gradients, SmoothGrad)",
   help: `Usage: radiolens explain --model DIR <image> --out heat.png [--method ${EXPLAIN_METHODS.join("|")}]
        [--layer NAME] [--class K|LABEL] [--opacity 0.4] [--colormap jet|inferno|viridis]
        [--samples 25] [--noise 0.15] [--seed 0] [--patch N] [--stride N] [--backend NAME]

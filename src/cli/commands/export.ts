@@ -13,8 +13,6 @@ import { type Command, str } from "../command.js";
  * ```
  */
 export const exportCommand: Command = {
-  name: "export",
-  summary: "Export a model bundle to ONNX (model.onnx next to the tfjs weights, recorded in the card)",
   help: `Usage: radiolens export --model DIR --format onnx
 
 Writes DIR/model.onnx (opset 13, dynamic batch, NHWC input as in radiolens.json) and records it in

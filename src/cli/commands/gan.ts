@@ -21,8 +21,6 @@ function num(v: string | undefined, name: string): number | undefined {
  * ```
  */
 export const ganTrainCommand: Command = {
-  name: "gan train",
-  summary: "Train a class-conditional DCGAN and write a sample grid",
   help: `Usage: radiolens gan train --data <file.npz> --out DIR (--seconds S | --epochs N) [--label K] [--batch-size B] [--seed S]
 
 Writes DIR/generator/ (tfjs model), DIR/gan.json, DIR/log.jsonl and DIR/samples.png (64 samples of --label).`,
@@ -70,8 +68,6 @@ Writes DIR/generator/ (tfjs model), DIR/gan.json, DIR/log.jsonl and DIR/samples.
  * ```
  */
 export const ganSampleCommand: Command = {
-  name: "gan sample",
-  summary: "Generate images with a trained GAN as a PNG grid",
   help: "Usage: radiolens gan sample --model DIR --out grid.png [--n 16] [--label K] [--seed S]",
   options: {
     model: { type: "string" },

@@ -23,8 +23,6 @@ function read(path: string): Buffer {
  * ```
  */
 export const importCommand: Command = {
-  name: "import",
-  summary: "Make a bundle from an external ONNX classifier/segmenter plus a model card",
   help: `Usage: radiolens import --onnx model.onnx --card card.json --out DIR
 
 The card gives labels, task, input layout (NCHW/NHWC) and size, window (center/width or preset),

@@ -130,8 +130,6 @@ function textOf(d: PathDescription): string[] {
  * ```
  */
 export const infoCommand: Command = {
-  name: "info",
-  summary: "Show what a DICOM file or series folder, NIfTI, PNG/JPEG, .npz or MSD task folder holds",
   help: [
     "Usage: radiolens info <file|folder> [--json] [--lenient | --strict]",
     "",

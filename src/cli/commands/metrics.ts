@@ -45,8 +45,6 @@ function parseThreshold(value: string | undefined): number | ThresholdRule | und
  * ```
  */
 export const metricsCommand: Command = {
-  name: "metrics",
-  summary: "Metrics with 95% CIs (bootstrap, DeLong) for a predictions CSV",
   help: [
     "Usage: radiolens metrics <predictions.csv> [--json] [--threshold T|youden|sensitivity:T|specificity:T] [--bootstrap N] [--seed S] [--plots DIR] [--compare B.csv]",
     "",

@@ -11,8 +11,6 @@ import { type Command, flag } from "../command.js";
  * ```
  */
 export const modelsCommand: Command = {
-  name: "models",
-  summary: "List the model architectures",
   help: "Usage: radiolens models [--json]",
   options: { json: { type: "boolean" } },
   async run(args, io) {

@@ -28,8 +28,6 @@ import { type Command, flag, str } from "../command.js";
  * ```
  */
 export const predictCommand: Command = {
-  name: "predict",
-  summary: "Predict class probabilities for images with a model bundle",
   help: `Usage: radiolens predict --model DIR <image...> [--json] [--force] [--backend NAME] [--runtime tfjs|onnx]
 
 Images of any size and channel count (PNG, JPEG, and every other registered format) are converted to the

@@ -22,9 +22,6 @@ function int(name: string, v: string | undefined): number | undefined {
  * ```
  */
 export const reportCommand: Command = {
-  name: "report",
-  summary:
-    "Write a self-contained HTML report: dataset, metrics with CIs, plots, explained samples, model card",
   help: `Usage: radiolens report --model DIR --data <file.npz> --out report.html [--split test] [--bootstrap 1000]
        [--samples 8] [--method gradcam|gradcam++|occlusion|gradient|smoothgrad] [--seed 0] [--backend NAME]
        [--ood OTHER ...]

@@ -36,8 +36,6 @@ function readMap(path: string, idColumn: string, valueColumn: string): Map<strin
  * ```
  */
 export const reportsLabelCommand: Command = {
-  name: "reports label",
-  summary: "Label chest X-ray reports: 14 findings + normal as 1/0/-1/blank, or a training manifest",
   help: `Usage: radiolens reports label <reports.csv> --out labels.csv [options]
 
 Labels each report (CheXpert labeler conventions: 1 positive, 0 negative, -1 uncertain, blank not mentioned).
@@ -129,8 +127,6 @@ Options:
  * ```
  */
 export const reportsEvaluateCommand: Command = {
-  name: "reports evaluate",
-  summary: "Score report labels against gold labels: per-observation precision/recall/F1, micro/macro",
   help: `Usage: radiolens reports evaluate --pred labels.csv --gold gold.csv [--json]
 
 A prediction is positive when its cell is 1 (mentioned, neither negated nor uncertain). Rows are joined by id:
@@ -179,8 +175,6 @@ Options:
  * ```
  */
 export const reportsGenerateCommand: Command = {
-  name: "reports generate",
-  summary: "Write a structured text report (en/zh) and optionally a DICOM Comprehensive SR from a prediction",
   help: `Usage: radiolens reports generate --prediction pred.json --out report.txt [--lang en|zh] [--sr report.dcm --source image.dcm]
 
 pred.json: {"model":{"name":"...","version":"..."},"labels":["Effusion",...],"probabilities":[0.91,...],

@@ -20,8 +20,6 @@ function intOpt(v: string | undefined, name: string): number | undefined {
  * ```
  */
 export const serveCommand: Command = {
-  name: "serve",
-  summary: "Serve models over REST, DICOMweb and DICOM C-STORE with auth and audit",
   help: `Usage: radiolens serve [--model DIR[=ID] ...] [--config serve.json] [--port 8080] [--host 127.0.0.1]
                        [--dicom-port 11112] [--ae-title RADIOLENS] [--allow-ae AE ...] [--data-dir DIR] [--store DSN|PATH] [--web DIR]
 

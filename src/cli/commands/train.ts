@@ -35,8 +35,6 @@ function int(args: CommandArgs, name: string, fallback?: number): number {
  * ```
  */
 export const trainCommand: Command = {
-  name: "train",
-  summary: "Train a model on a dataset and write a model bundle",
   help: `Usage: radiolens train --data <file.npz> --model <name> --epochs N --batch-size B --seed S --out DIR [options]
        radiolens train --config train.yaml [flags that override the file]
 
