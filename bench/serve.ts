@@ -143,7 +143,7 @@ function drive(port: number, request: Buffer, connections: number, ms: number): 
     new Promise((resolve) => {
       const sock = connect(port, "127.0.0.1");
       sock.setNoDelay(true);
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       let t0 = 0n;
       const send = (): void => {
         if (process.hrtime.bigint() >= deadline) {
