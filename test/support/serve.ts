@@ -43,7 +43,7 @@ export function spawnServe(
   config: string,
   opts: { readonly stderr?: "pipe" | "inherit"; readonly env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess {
-  const code = `const { runCli } = await import("../../src/serve/src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`;
+  const code = `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(["serve", "--config", ${JSON.stringify(config)}]);`;
   return spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "ignore", opts.stderr ?? "inherit"],
