@@ -17,8 +17,8 @@ import { Worker } from "node:worker_threads";
 import { unzipSync } from "fflate";
 import { RadioLensError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
+import { type DeidConfig, deidentifyBytes } from "./apply-profile.js";
 import { type AuditRecord, AuditWriter, auditLine, emptyCounts, readAuditForResume } from "./audit.js";
-import { type DeidConfig, deidentifyBytes } from "./engine.js";
 import { activeOptions, validateOptions } from "./options.js";
 import { readPseudonymTable, writePseudonymTable } from "./pseudonym.js";
 

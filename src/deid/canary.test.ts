@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { sharedData } from "../../test/support/shared-data.js";
 import { DicomDataset, parseDicom, writeDicom } from "../io/dicom/index.js";
-import { deidentifyBytes } from "./engine.js";
+import { deidentifyBytes } from "./apply-profile.js";
 
 const SECRET = new Uint8Array(Buffer.from("canary-test-secret-abcdefghijklmnop"));
 

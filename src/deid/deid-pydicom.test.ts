@@ -8,9 +8,9 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { sharedData } from "../../test/support/shared-data.js";
 import { type DicomDataset, lookupTag, parseDicom, STRING_VRS, type VR } from "../io/dicom/index.js";
+import { parseForDeid } from "./apply-profile.js";
 import type { AuditRecord } from "./audit.js";
 import { deidentifyTree } from "./batch.js";
-import { parseForDeid } from "./engine.js";
 import { findRule } from "./profile.js";
 import { isStandardUid } from "./uid.js";
 

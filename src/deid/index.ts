@@ -1,4 +1,12 @@
 /** De-identification (PS3.15 Annex E): Basic Profile with options, UID remapping, burned-in quarantine, audit, pseudonym table. */
+
+export {
+  type DeidConfig,
+  type DeidInstanceResult,
+  deidentifyBytes,
+  deidentifyParsed,
+  parseForDeid,
+} from "./apply-profile.js";
 export {
   ACTION_KINDS,
   type ActionCounts,
@@ -19,13 +27,6 @@ export {
 } from "./batch.js";
 export { cleanText, IdentifierSet } from "./clean.js";
 export { capAge, dateShiftDays, shiftDA, shiftDT } from "./dates.js";
-export {
-  type DeidConfig,
-  type DeidInstanceResult,
-  deidentifyBytes,
-  deidentifyParsed,
-  parseForDeid,
-} from "./engine.js";
 export {
   activeOptions,
   BASIC_PROFILE_CODE,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
 import { parseDicom, writeDicom } from "../io/dicom/index.js";
-import { deidentifyBytes } from "./engine.js";
+import { deidentifyBytes } from "./apply-profile.js";
 import type { DeidOptions } from "./options.js";
 import { chooseAction, findRule } from "./profile.js";
 import { PROFILE_EDITION_CHANGES, PROFILE_ROWS, PROFILE_SOURCE } from "./profile-table.js";

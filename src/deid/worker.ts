@@ -1,7 +1,7 @@
 /** Worker thread of deidentifyTree: de-identifies the instances it is sent and answers with their audit records. */
 import { parentPort, workerData } from "node:worker_threads";
+import type { DeidConfig } from "./apply-profile.js";
 import { runTask } from "./batch.js";
-import type { DeidConfig } from "./engine.js";
 
 interface Shared {
   readonly outRoot: string;

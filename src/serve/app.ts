@@ -20,7 +20,7 @@ import { openRepository } from "./repository/open.js";
 import type { PostgresOptions } from "./repository/postgres.js";
 import type { Repository } from "./repository/sqlite.js";
 import { dicomwebRoutes } from "./routes/dicomweb.js";
-import { modelRoutes } from "./routes/models.js";
+import { modelRoutes } from "./routes/model-api.js";
 import { systemRoutes } from "./routes/system.js";
 import { type BatchingOptions, loadServedModels, type ModelSource } from "./served-models.js";
 
