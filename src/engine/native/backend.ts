@@ -24,8 +24,15 @@ export interface OnednnAddon extends NativeAddon {
     b: Float32Array | null,
     y: Float32Array,
     alpha: number,
+    weightVersion?: number,
   ): void;
-  convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  convBackwardData(
+    p: Int32Array,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+    weightVersion?: number,
+  ): void;
   convBackwardWeights(p: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   poolForward(p: Int32Array, x: Float32Array, y: Float32Array): void;
   poolBackward(p: Int32Array, dy: Float32Array, x: Float32Array, dx: Float32Array): void;
@@ -116,6 +123,13 @@ export interface OnednnAddon extends NativeAddon {
   ): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   clearCache(): void;
+  /** `"<primitive kind> <implementation>"` for every primitive created since the last {@link clearImplementations}. */
+  implementations(): string[];
+  clearImplementations(): void;
+  /** Receives each implementation fallback (a reference kernel avoided or met) once. */
+  setLogger(fn: (message: string) => void): void;
+  /** Convolution activation layouts: 0 per shape and ISA (default), 1 channels-last, 2 oneDNN's choice (tests). */
+  setConvLayout(mode: 0 | 1 | 2): void;
 }
 
 /** Activation codes understood by the addon (post-ops of conv/matmul, eltwise kernels). */
@@ -166,6 +180,14 @@ export class OnednnBackend extends MathBackendCPU {
   /** `ArrayBuffer`s allocated by {@link out} that no one but the backend's storage map references. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
 
+  /**
+   * An identity of a tensor's storage for the addon's weight-reorder cache: the CPU backend gives every stored
+   * tensor a fresh `dataId.id`, and tensors are immutable, so (id, buffer) names the same values; 0 when unknown.
+   */
+  version(t: tf.TensorInfo): number {
+    const id = (t.dataId as { id?: unknown }).id;
+    return typeof id === "number" ? id + 1 : 0;
+  }
   /** Typed view of a tensor's storage when it is float32 and held as a Float32Array. */
   f32(t: tf.TensorInfo): Float32Array | undefined {
     if (t.dtype !== "float32") return undefined;
@@ -457,7 +479,7 @@ function convForward(
   const outC = outShape[outShape.length - 1] ?? 0;
   if (!p || !xv || !wv || bv === undefined || (bv && bv.length !== outC)) return undefined;
   const o = be.out(outShape);
-  a.convForward(p, xv, wv, bv, o.values, alpha);
+  a.convForward(p, xv, wv, bv, o.values, alpha, be.version(w));
   return o.info;
 }
 
@@ -503,7 +525,7 @@ function backwardData(
   const wv = be.f32(filter);
   if (!p || !dyv || !wv) return undefined;
   const o = be.out(inputShape);
-  a.convBackwardData(p, dyv, wv, o.values);
+  a.convBackwardData(p, dyv, wv, o.values, be.version(filter));
   return o.info;
 }
 
@@ -1329,6 +1351,7 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
   addon = a;
   a.setThreads(threads);
   if (!registered) {
+    a.setLogger((message) => log.debug(message));
     tf.registerBackend("onednn", () => new OnednnBackend(), 1);
     for (const k of tf.getKernelsForBackend("cpu")) {
       cpuKernels.set(k.kernelName, k.kernelFunc);
