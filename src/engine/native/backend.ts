@@ -1405,3 +1405,53 @@ export function onednnAddon(): OnednnAddon | undefined {
 }
 
 setNativeRegistrar(registerOnednnBackend);
+
+/** What {@link probeImplementations} found. */
+export interface ImplementationProbe {
+  /** `"<primitive kind> <oneDNN implementation>"` of every primitive the probe created, in order. */
+  readonly implementations: readonly string[];
+  /** The reference (`ref:`) ones among them: kernels that would run 100-1000× slower than a JIT one. */
+  readonly reference: readonly string[];
+}
+
+/**
+ * Runs one ResNet basic block (He et al. 2016) forward and backward on fresh primitives — the downsampling block of
+ * ResNet-18 (28)'s last stage: 8×8×256 → 4×4×512, 3×3 convolutions, a 1×1 projection, batch norm, ReLU, global
+ * average pooling and a dense layer — and lists the oneDNN implementations it met. `radiolens doctor` prints the
+ * reference ones. The onednn backend must be active.
+ *
+ * @example
+ * ```ts
+ * await initEngine({ backend: "onednn" });
+ * const { reference } = probeImplementations();
+ * ```
+ */
+export function probeImplementations(): ImplementationProbe {
+  const a = addon;
+  if (!a || tf.getBackend() !== "onednn") throw new Error("the onednn backend is not active");
+  a.clearCache();
+  a.clearImplementations();
+  let seed = 1;
+  const rand = (shape: number[], scale: number) => tf.randomUniform(shape, -scale, scale, "float32", seed++);
+  tf.tidy(() => {
+    const x = rand([2, 8, 8, 256], 1);
+    const w1 = rand([3, 3, 256, 512], 0.03);
+    const w2 = rand([3, 3, 512, 512], 0.02);
+    const ws = rand([1, 1, 256, 512], 0.06);
+    const wd = rand([512, 2], 0.05);
+    const bn = (t: tf.Tensor4D) => {
+      const { mean, variance } = tf.moments(t, [0, 1, 2]);
+      return tf.batchNorm(t, mean, variance, tf.zeros([t.shape[3]]), tf.ones([t.shape[3]]), 1e-3);
+    };
+    const block = (xi: tf.Tensor, a1: tf.Tensor, a2: tf.Tensor, as: tf.Tensor, ad: tf.Tensor) => {
+      const y = tf.relu(bn(tf.conv2d(xi as tf.Tensor4D, a1 as tf.Tensor4D, 2, "same")));
+      const z = bn(tf.conv2d(y as tf.Tensor4D, a2 as tf.Tensor4D, 1, "same"));
+      const s = bn(tf.conv2d(xi as tf.Tensor4D, as as tf.Tensor4D, 2, "same"));
+      const pooled = tf.mean(tf.relu(tf.add(z, s)), [1, 2]);
+      return tf.sum(tf.softmax(tf.matMul(pooled as tf.Tensor2D, ad as tf.Tensor2D)).mul(tf.tensor([1, 0])));
+    };
+    for (const g of tf.grads(block)([x, w1, w2, ws, wd])) g.dataSync();
+  });
+  const implementations = a.implementations();
+  return { implementations, reference: implementations.filter((s) => / ref/.test(s)) };
+}
