@@ -13,6 +13,7 @@ import {
   type RuntimeTensor,
 } from "../../engine/runtime/index.js";
 import { BUNDLE_FILES, loadBundle, type ModelCard, readCard } from "../bundle.js";
+import { foldBatchNorm } from "../fold.js";
 import { type Prediction, predictionsOf, preprocessBatch } from "../predict.js";
 import { encodeOnnx, exportOnnx } from "./export.js";
 
@@ -273,7 +274,11 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
         detail: "the bundle holds only an ONNX model (imported); run it with --runtime onnx",
       });
     }
-    runtime = createTfjsRuntime((await loadBundle(dir)).model);
+    // Prediction only: batch norm folded into the convolutions (one pass less per layer, same outputs to 1e-5).
+    const loaded = (await loadBundle(dir)).model;
+    const { model } = await foldBatchNorm(loaded);
+    if (model !== loaded) loaded.dispose();
+    runtime = createTfjsRuntime(model);
   }
   const input = card.input as OnnxCardInput;
   const output = card.output as OnnxCardOutput;
