@@ -371,9 +371,13 @@ ConvParams::Layout activationLayout(const ConvParams& cp, bool forward) {
   const int block = isaChannelBlock();
   memory::dim outSpatial = 1;
   for (auto v : cp.out) outSpatial *= v;
-  const bool small =
-      forward && cp.nd == 2 && cp.G == 1 && cp.IC % block == 0 && cp.OC % block == 0 && outSpatial <= 16;
-  return small ? ConvParams::BLOCKED : ConvParams::PLAIN;
+  const bool blockable = forward && cp.nd == 2 && cp.G == 1 && cp.IC % block == 0 && cp.OC % block == 0;
+  if (blockable && outSpatial <= 16) return ConvParams::BLOCKED;
+  // Below AVX-512 there is no brgemm convolution for channels-last activations; oneDNN's own choice (8-channel
+  // blocks, with the reorders around the primitive) cost ~12% less CPU time over a ResNet-18 (28) inference pass on
+  // an AVX2 EPYC (1229 vs 1401 ms at one thread, medians of 4 alternating rounds).
+  if (blockable && block != 16) return ConvParams::ANY;
+  return ConvParams::PLAIN;
 }
 
 const char* layoutName(ConvParams::Layout l) {
