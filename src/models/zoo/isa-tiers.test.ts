@@ -41,7 +41,8 @@ function cpuFlags(): Set<string> | undefined {
 /**
  * The CPU backend's loss and gradients for {@link step}, summarized: a pure-JS ResNet-18 step takes minutes on a
  * loaded 2-core machine, so it was computed once (`RADIOLENS_ISA_REFERENCE=write` with `RADIOLENS_ISA_CHILD=1`,
- * `--test` on this file) and is stored, as training.test.ts stores the tutorial CNN's CPU losses.
+ * `--test` on this file, then `npx biome format --write` it) and is stored, as training.test.ts stores the tutorial
+ * CNN's CPU losses.
  */
 const REFERENCE = join(here, "testdata", "resnet18-28-cpu-step.json");
 
