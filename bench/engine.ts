@@ -3,6 +3,8 @@
  * batch sizes and thread counts) and prints samples/s, the onednn/PyTorch ratio and achieved GFLOPS against peak.
  *
  * Usage: npm run bench:engine [-- --configs a,b,c --threads 1,2 --seconds 4 --rounds 3 --no-wasm --profile]
+ * (threads default to 1 up to the core count). It prints the ISA oneDNN dispatched to and, on an AVX-512 CPU, runs
+ * again capped at AVX2 (`ONEDNN_MAX_CPU_ISA=AVX2`), the table most CPUs without AVX-512 get.
  *
  * Samples/s and ratios are medians over the rounds (each round measures PyTorch, then RadioLens); `rounds` shows
  * the range of the per-round ratios.
@@ -383,7 +385,9 @@ const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFini
 
 async function main(): Promise<void> {
   const keys = arg("configs", "a,b,c").split(",");
-  const threads = arg("threads", "1,2")
+  // Thread scaling from 1 up to the core count (the engine must not assume 2 cores).
+  const allThreads = Array.from({ length: availableParallelism() }, (_, i) => i + 1).join(",");
+  const threads = arg("threads", allThreads)
     .split(",")
     .map(Number)
     .filter((t) => t > 0);
@@ -397,7 +401,9 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(" ")}`,
   );
-  await initEngine({ backend: "onednn", threads: threads[0] ?? 1 });
+  const engine = await initEngine({ backend: "onednn", threads: threads[0] ?? 1 });
+  const cap = process.env["ONEDNN_MAX_CPU_ISA"];
+  console.log(`isa: ${engine.isa ?? "none"}${cap ? ` (capped by ONEDNN_MAX_CPU_ISA=${cap})` : ""}`);
   const rows: string[][] = [];
   const median = (v: number[]) => {
     const s = [...v].sort((a, b) => a - b);
@@ -480,6 +486,14 @@ async function main(): Promise<void> {
     r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  // What a user without AVX-512 gets: the same table with oneDNN capped at AVX2 (it reads the cap once per process).
+  if (!cap && /^avx512/.test(engine.isa ?? "")) {
+    console.log("\nthe same, capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2):");
+    spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      stdio: "inherit",
+      env: { ...process.env, ONEDNN_MAX_CPU_ISA: "AVX2" },
+    });
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

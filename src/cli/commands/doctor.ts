@@ -1,4 +1,4 @@
-/** `radiolens doctor`: the active compute backend, threads, oneDNN ISA, the JPEG 2000 decoder and library versions. */
+/** `radiolens doctor`: the compute backend, threads, oneDNN ISA and reference kernels met, JPEG 2000 decoder, versions. */
 import { type BackendName, initEngine } from "../../engine/backend.js";
 import { jpeg2000Decoder, jpegLosslessDecoder } from "../../io/dicom/native-codecs.js";
 import { type Command, flag, str } from "../command.js";
@@ -17,8 +17,14 @@ export const doctorCommand: Command = {
   async run(args, io) {
     const backend = str(args, "backend") as BackendName | undefined;
     const engine = await initEngine(backend ? { backend } : {});
+    // A ResNet basic block forward and backward: any oneDNN reference kernel it meets would make training crawl.
+    const probe =
+      engine.backend === "onednn"
+        ? (await import("../../engine/native/backend.js")).probeImplementations()
+        : undefined;
     const info = {
       ...engine,
+      ...(probe ? { referenceKernels: probe.reference } : {}),
       versions: { ...engine.versions, jpeg2000: jpeg2000Decoder(), jpegLossless: jpegLosslessDecoder() },
     };
     if (flag(args, "json")) {
@@ -27,6 +33,13 @@ export const doctorCommand: Command = {
     }
     io.stdout(`backend: ${info.backend}\nthreads: ${info.threads}\n`);
     if (info.isa) io.stdout(`isa: ${info.isa}\n`);
+    if (probe) {
+      io.stdout(
+        probe.reference.length === 0
+          ? "reference kernels: none (ResNet block probe, forward and backward)\n"
+          : `reference kernels: ${probe.reference.join("; ")} (slow: report this CPU and oneDNN version)\n`,
+      );
+    }
     if (info.notice) io.stdout(`notice: ${info.notice}\n`);
     for (const [k, v] of Object.entries(info.versions)) io.stdout(`${k}: ${v}\n`);
     return 0;

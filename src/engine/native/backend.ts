@@ -24,8 +24,15 @@ export interface OnednnAddon extends NativeAddon {
     b: Float32Array | null,
     y: Float32Array,
     alpha: number,
+    weightVersion?: number,
   ): void;
-  convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  convBackwardData(
+    p: Int32Array,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+    weightVersion?: number,
+  ): void;
   convBackwardWeights(p: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   poolForward(p: Int32Array, x: Float32Array, y: Float32Array): void;
   poolBackward(p: Int32Array, dy: Float32Array, x: Float32Array, dx: Float32Array): void;
@@ -116,6 +123,13 @@ export interface OnednnAddon extends NativeAddon {
   ): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   clearCache(): void;
+  /** `"<primitive kind> <implementation>"` for every primitive created since the last {@link clearImplementations}. */
+  implementations(): string[];
+  clearImplementations(): void;
+  /** Receives each implementation fallback (a reference kernel avoided or met) once. */
+  setLogger(fn: (message: string) => void): void;
+  /** Convolution activation layouts: 0 per shape and ISA (default), 1 channels-last, 2 oneDNN's choice (tests). */
+  setConvLayout(mode: 0 | 1 | 2): void;
 }
 
 /** Activation codes understood by the addon (post-ops of conv/matmul, eltwise kernels). */
@@ -166,6 +180,14 @@ export class OnednnBackend extends MathBackendCPU {
   /** `ArrayBuffer`s allocated by {@link out} that no one but the backend's storage map references. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
 
+  /**
+   * An identity of a tensor's storage for the addon's weight-reorder cache: the CPU backend gives every stored
+   * tensor a fresh `dataId.id`, and tensors are immutable, so (id, buffer) names the same values; 0 when unknown.
+   */
+  version(t: tf.TensorInfo): number {
+    const id = (t.dataId as { id?: unknown }).id;
+    return typeof id === "number" ? id + 1 : 0;
+  }
   /** Typed view of a tensor's storage when it is float32 and held as a Float32Array. */
   f32(t: tf.TensorInfo): Float32Array | undefined {
     if (t.dtype !== "float32") return undefined;
@@ -457,7 +479,7 @@ function convForward(
   const outC = outShape[outShape.length - 1] ?? 0;
   if (!p || !xv || !wv || bv === undefined || (bv && bv.length !== outC)) return undefined;
   const o = be.out(outShape);
-  a.convForward(p, xv, wv, bv, o.values, alpha);
+  a.convForward(p, xv, wv, bv, o.values, alpha, be.version(w));
   return o.info;
 }
 
@@ -503,7 +525,7 @@ function backwardData(
   const wv = be.f32(filter);
   if (!p || !dyv || !wv) return undefined;
   const o = be.out(inputShape);
-  a.convBackwardData(p, dyv, wv, o.values);
+  a.convBackwardData(p, dyv, wv, o.values, be.version(filter));
   return o.info;
 }
 
@@ -1329,6 +1351,7 @@ export async function registerOnednnBackend(threads: number): Promise<{ isa: str
   addon = a;
   a.setThreads(threads);
   if (!registered) {
+    a.setLogger((message) => log.debug(message));
     tf.registerBackend("onednn", () => new OnednnBackend(), 1);
     for (const k of tf.getKernelsForBackend("cpu")) {
       cpuKernels.set(k.kernelName, k.kernelFunc);
@@ -1382,3 +1405,53 @@ export function onednnAddon(): OnednnAddon | undefined {
 }
 
 setNativeRegistrar(registerOnednnBackend);
+
+/** What {@link probeImplementations} found. */
+export interface ImplementationProbe {
+  /** `"<primitive kind> <oneDNN implementation>"` of every primitive the probe created, in order. */
+  readonly implementations: readonly string[];
+  /** The reference (`ref:`) ones among them: kernels that would run 100-1000× slower than a JIT one. */
+  readonly reference: readonly string[];
+}
+
+/**
+ * Runs one ResNet basic block (He et al. 2016) forward and backward on fresh primitives — the downsampling block of
+ * ResNet-18 (28)'s last stage: 8×8×256 → 4×4×512, 3×3 convolutions, a 1×1 projection, batch norm, ReLU, global
+ * average pooling and a dense layer — and lists the oneDNN implementations it met. `radiolens doctor` prints the
+ * reference ones. The onednn backend must be active.
+ *
+ * @example
+ * ```ts
+ * await initEngine({ backend: "onednn" });
+ * const { reference } = probeImplementations();
+ * ```
+ */
+export function probeImplementations(): ImplementationProbe {
+  const a = addon;
+  if (!a || tf.getBackend() !== "onednn") throw new Error("the onednn backend is not active");
+  a.clearCache();
+  a.clearImplementations();
+  let seed = 1;
+  const rand = (shape: number[], scale: number) => tf.randomUniform(shape, -scale, scale, "float32", seed++);
+  tf.tidy(() => {
+    const x = rand([2, 8, 8, 256], 1);
+    const w1 = rand([3, 3, 256, 512], 0.03);
+    const w2 = rand([3, 3, 512, 512], 0.02);
+    const ws = rand([1, 1, 256, 512], 0.06);
+    const wd = rand([512, 2], 0.05);
+    const bn = (t: tf.Tensor4D) => {
+      const { mean, variance } = tf.moments(t, [0, 1, 2]);
+      return tf.batchNorm(t, mean, variance, tf.zeros([t.shape[3]]), tf.ones([t.shape[3]]), 1e-3);
+    };
+    const block = (xi: tf.Tensor, a1: tf.Tensor, a2: tf.Tensor, as: tf.Tensor, ad: tf.Tensor) => {
+      const y = tf.relu(bn(tf.conv2d(xi as tf.Tensor4D, a1 as tf.Tensor4D, 2, "same")));
+      const z = bn(tf.conv2d(y as tf.Tensor4D, a2 as tf.Tensor4D, 1, "same"));
+      const s = bn(tf.conv2d(xi as tf.Tensor4D, as as tf.Tensor4D, 2, "same"));
+      const pooled = tf.mean(tf.relu(tf.add(z, s)), [1, 2]);
+      return tf.sum(tf.softmax(tf.matMul(pooled as tf.Tensor2D, ad as tf.Tensor2D)).mul(tf.tensor([1, 0])));
+    };
+    for (const g of tf.grads(block)([x, w1, w2, ws, wd])) g.dataSync();
+  });
+  const implementations = a.implementations();
+  return { implementations, reference: implementations.filter((s) => / ref/.test(s)) };
+}

@@ -199,8 +199,8 @@ test("conv2d with oneDNN-chosen (blocked) activation layouts matches cpu", async
   if (!addon) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
   const rng = new Rng(18);
-  process.env["RADIOLENS_CONV_LAYOUT"] = "blocked";
-  (addon as unknown as { clearCache(): void }).clearCache();
+  const native = addon as unknown as { setConvLayout(mode: number): void };
+  native.setConvLayout(2);
   try {
     for (const [cin, cout, stride] of [
       [1, 16, 1],
@@ -219,12 +219,11 @@ test("conv2d with oneDNN-chosen (blocked) activation layouts matches cpu", async
       );
     }
   } finally {
-    delete process.env["RADIOLENS_CONV_LAYOUT"];
-    (addon as unknown as { clearCache(): void }).clearCache();
+    native.setConvLayout(0);
   }
 });
 
-test("conv2d on small feature maps with 16k channels (16-channel-blocked forward) matches cpu", async (t) => {
+test("conv2d on small feature maps with 16k channels (channel-blocked forward) matches cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
   const rng = new Rng(22);
@@ -645,4 +644,77 @@ test("batch-norm statistics (tf.moments as tfjs-layers calls it) run natively an
   tf.tidy(() => core.moments(tf.ones([3, 4, 5]), [1]));
   tf.tidy(() => core.moments(tf.ones([3, 4, 5]), [0, 1], true));
   assert.equal(await nativeCount("Moments"), before + 1);
+});
+
+test("a layout with no JIT kernel on this ISA falls back to one that has one (ResNet-18's 4×4×512 stage)", async (t) => {
+  const addon = loadNativeAddon();
+  if (!addon) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const native = addon as unknown as {
+    setConvLayout(mode: number): void;
+    implementations(): string[];
+    clearImplementations(): void;
+  };
+  const rng = new Rng(31);
+  // Mode 3 asks for 16-channel blocks whatever the ISA: below AVX-512 only oneDNN's reference loops cover them.
+  for (const mode of [0, 3]) {
+    native.setConvLayout(mode);
+    native.clearImplementations();
+    try {
+      await compare(
+        `4x4x64->64 conv, layout mode ${mode}`,
+        rng,
+        (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same"),
+        [
+          [2, 4, 4, 64],
+          [3, 3, 64, 64],
+        ],
+        ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
+      );
+      const impls = native.implementations().filter((s) => s.startsWith("convolution"));
+      assert.ok(impls.length >= 3, `mode ${mode}: implementations recorded: ${impls.join("; ")}`);
+      assert.deepEqual(
+        impls.filter((s) => / ref/.test(s)),
+        [],
+        `mode ${mode}: reference convolution used: ${impls.join("; ")}`,
+      );
+    } finally {
+      native.setConvLayout(0);
+    }
+  }
+});
+
+test("cached weight reorders follow the weights: a new tensor in a reused buffer is reordered again", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(32);
+  const x = randomArray(rng, 2 * 6 * 6 * 16);
+  const w0 = randomArray(rng, 3 * 3 * 16 * 32);
+  const run = async (backend: string, scales: number[]) => {
+    await tf.setBackend(backend);
+    const out: Float32Array[] = [];
+    const xt = tf.tensor(x, [2, 6, 6, 16]) as tf.Tensor4D;
+    const base = tf.tensor(w0, [3, 3, 16, 32]);
+    for (const s of scales) {
+      // A native Multiply's output comes from the buffer pool: once the previous weights are disposed, the next
+      // ones land in the same buffer with different values.
+      const w = tf.tidy(() => tf.mul(base, tf.scalar(s))) as tf.Tensor4D;
+      out.push(tf.tidy(() => tf.conv2d(xt, w, 1, "same").dataSync().slice() as Float32Array));
+      out.push(tf.tidy(() => tf.conv2d(xt, w, 1, "same").dataSync().slice() as Float32Array));
+      w.dispose();
+    }
+    xt.dispose();
+    base.dispose();
+    return out;
+  };
+  const before = tf.memory().numTensors;
+  const scales = [1, -2, 0.5];
+  const got = await run("onednn", scales);
+  const want = await run("cpu", scales);
+  got.forEach((g, i) => {
+    const e = relErr(g, want[i] as Float32Array);
+    assert.ok(e < TOL, `call ${i} (scale ${scales[i >> 1]}): relative error ${e}`);
+  });
+  await tf.setBackend("onednn");
+  assert.equal(tf.memory().numTensors, before);
 });

@@ -115,8 +115,20 @@ struct Staged {
     user.set_data_handle(p);
     if (!needed) return user;
     r.execute(strm(), user, inner);
+    version = 0;
     return inner;
   }
+  // Like in(), but the reorder is skipped when the same buffer with the same tensor version (an id the backend gives
+  // each tensor's storage; 0 = unknown) was reordered last time: weights at inference, and within a training step.
+  memory& inVersioned(float* p, double v) {
+    if (needed && v != 0 && v == version && p == lastPtr) return inner;
+    memory& m = in(p);
+    version = v;
+    lastPtr = p;
+    return m;
+  }
+  double version = 0;
+  float* lastPtr = nullptr;
   memory& out(float* p) {
     user.set_data_handle(p);
     return needed ? inner : user;
@@ -126,13 +138,67 @@ struct Staged {
   }
 };
 
+// Channels per block of oneDNN's direct JIT convolutions on the ISA it dispatches to: 16 floats per vector on
+// AVX-512, 8 on AVX/AVX2 (and the SSE4.1 kernels, which work on pairs of 4-float vectors over 8-channel blocks).
+// Read once: ONEDNN_MAX_CPU_ISA is fixed for the process.
+int isaChannelBlock() {
+  static const int block = [] {
+    switch (dnnl::get_effective_cpu_isa()) {
+      case dnnl::cpu_isa::avx512_core:
+      case dnnl::cpu_isa::avx512_core_vnni:
+      case dnnl::cpu_isa::avx512_core_bf16:
+      case dnnl::cpu_isa::avx512_core_amx:
+      case dnnl::cpu_isa::avx512_mic:
+      case dnnl::cpu_isa::avx512_mic_4ops: return 16;
+      default: return 8;
+    }
+  }();
+  return block;
+}
+
+// Convolution activation layouts: per shape and ISA (activationLayout), or forced by setConvLayout().
+enum ConvLayoutMode { LAYOUT_AUTO = 0, LAYOUT_PLAIN = 1, LAYOUT_ANY = 2, LAYOUT_BLOCK16 = 3 };
+int g_layoutMode = LAYOUT_AUTO;
+
+// ---------- implementation guard ----------
+// oneDNN answers any primitive request, falling back to its reference C++ loops (`ref:`) when no JIT kernel covers
+// the layouts asked for — 100-1000× slower (a 4×4×512 convolution in aBcd16b on an AVX2 CPU: 18 s instead of
+// 20 ms). Every primitive's implementation name is recorded; a convolution that got a reference one is re-created
+// with another activation layout, and the remaining reference implementations are listed by `implementations()`
+// (`radiolens doctor`). Each distinct event is reported once to the debug logger set by `setLogger`.
+std::vector<std::string> g_implOrder;
+std::unordered_map<std::string, int> g_implSeen;
+std::unordered_map<std::string, int> g_logged;
+Napi::FunctionReference g_logger;
+
+bool isRef(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
+
+void debugOnce(const std::string& msg) {
+  if (g_logged.count(msg) != 0) return;
+  g_logged.emplace(msg, 1);
+  if (g_logger.IsEmpty()) return;
+  Napi::Env env = g_logger.Env();
+  g_logger.Call({Napi::String::New(env, msg)});
+}
+
+// Records the implementation a primitive of `kind` was created with; a reference one is reported once.
+void noteImpl(const char* kind, const std::string& impl) {
+  const std::string key = std::string(kind) + " " + impl;
+  if (g_implSeen.count(key) == 0) {
+    g_implSeen.emplace(key, 1);
+    g_implOrder.push_back(key);
+  }
+  if (isRef(impl)) debugOnce(std::string("oneDNN has no JIT ") + kind + " for this shape and ISA; running " + impl);
+}
+
 // ---------- convolution (2D / 3D, grouped for depthwise) ----------
 // params: nd, N, IC, OC, G, then per spatial dim i: in, k, out, stride, dil(oneDNN: extra gap), padL, padR;
 // then act.
 struct ConvParams {
   int nd, N, IC, OC, G, act;
-  // Activation layout of the primitive: the user's channels-last, oneDNN's choice (`any`), or 16-channel blocks.
-  enum Layout { PLAIN, ANY, BLOCKED16 } layout = PLAIN;
+  // Activation layout of the primitive: the user's channels-last, oneDNN's choice (`any`), or channel blocks of
+  // the dispatched ISA's vector width (8 floats on AVX/AVX2 and SSE4.1's 8-channel kernels, 16 on AVX-512).
+  enum Layout { PLAIN, ANY, BLOCKED } layout = PLAIN;
   memory::dims in, k, out, stride, dil, padL, padR;
   explicit ConvParams(const std::vector<int32_t>& p) {
     nd = p[0];
@@ -194,7 +260,8 @@ struct ConvParams {
   memory::desc biasMd() const { return memory::desc({OC}, dt::f32, tag::x); }
   memory::desc layoutMd(const memory::desc& plain) const {
     if (layout == PLAIN) return plain;
-    tag t = layout == ANY ? tag::any : nd == 2 ? tag::aBcd16b : tag::aBcde16b;
+    const bool b16 = isaChannelBlock() == 16 || g_layoutMode == LAYOUT_BLOCK16;
+    tag t = layout == ANY ? tag::any : nd == 2 ? (b16 ? tag::aBcd16b : tag::aBcd8b) : (b16 ? tag::aBcde16b : tag::aBcde8b);
     return memory::desc(plain.dims(), dt::f32, t);
   }
   memory::desc srcMdFor() const { return layoutMd(srcMd()); }
@@ -288,24 +355,68 @@ dnnl::primitive_attr plainAttr() {
   }                                                                                         \
   return info.Env().Undefined();
 
-// Activations mostly stay channels-last (no reorders): oneDNN 2.6 picks its brgemm kernels for them, as fast as its
-// blocked-layout kernels on the reference models' larger layers. On small feature maps with many channels
-// (ResNet-18's 4×4×512 stage) the forward brgemm kernel reaches ~125 GFLOPS against ~150 for the direct JIT kernel on
-// 16-channel blocks, which oneDNN only picks when the activations are given in that layout; there the forward pass
-// reorders its input and output (a few hundred KB) around the faster kernel (ADR 017). The backward kernels are the
-// same JIT kernels in both layouts, so they stay channels-last. RADIOLENS_CONV_LAYOUT=blocked lets oneDNN choose the
-// layout of every convolution and =plain keeps all of them channels-last, for tuning on other CPUs.
+// Activations mostly stay channels-last (no reorders): oneDNN 2.6 picks its brgemm kernels for them on AVX-512 and
+// its direct JIT kernels on AVX2, as fast as their blocked-layout counterparts on the reference models' larger
+// layers. On small feature maps with many channels (ResNet-18's 4×4×512 stage) the AVX-512 forward brgemm kernel
+// reaches ~125 GFLOPS against ~150 for the direct JIT kernel on channel blocks, which oneDNN only picks when the
+// activations are given in that layout; there the forward pass reorders its input and output (a few hundred KB)
+// around it (ADR 017). The block is the dispatched ISA's (ADR 019): a 16-channel block on an AVX2 CPU has no JIT
+// kernel. Whatever is chosen here, jitConvPd() replaces a layout that only a reference kernel covers.
+// setConvLayout() (tests, tuning) forces channels-last or oneDNN's choice for every convolution.
+
 ConvParams::Layout activationLayout(const ConvParams& cp, bool forward) {
-  const char* env = std::getenv("RADIOLENS_CONV_LAYOUT");
-  if (env != nullptr && std::string(env) == "blocked") return ConvParams::ANY;
-  if (env != nullptr && std::string(env) == "plain") return ConvParams::PLAIN;
+  if (g_layoutMode == LAYOUT_ANY) return ConvParams::ANY;
+  if (g_layoutMode == LAYOUT_PLAIN) return ConvParams::PLAIN;
+  if (g_layoutMode == LAYOUT_BLOCK16) return forward && cp.G == 1 ? ConvParams::BLOCKED : ConvParams::PLAIN;
+  const int block = isaChannelBlock();
   memory::dim outSpatial = 1;
   for (auto v : cp.out) outSpatial *= v;
-  const bool small = forward && cp.nd == 2 && cp.G == 1 && cp.IC % 16 == 0 && cp.OC % 16 == 0 && outSpatial <= 16;
-  return small ? ConvParams::BLOCKED16 : ConvParams::PLAIN;
+  const bool blockable = forward && cp.nd == 2 && cp.G == 1 && cp.IC % block == 0 && cp.OC % block == 0;
+  if (blockable && outSpatial <= 16) return ConvParams::BLOCKED;
+  // Below AVX-512 there is no brgemm convolution for channels-last activations; oneDNN's own choice (8-channel
+  // blocks, with the reorders around the primitive) cost ~12% less CPU time over a ResNet-18 (28) inference pass on
+  // an AVX2 EPYC (1229 vs 1401 ms at one thread, medians of 4 alternating rounds).
+  if (blockable && block != 16) return ConvParams::ANY;
+  return ConvParams::PLAIN;
 }
 
-// convForward(params, src, wei, bias|null, dst, alpha)
+const char* layoutName(ConvParams::Layout l) {
+  return l == ConvParams::PLAIN ? "channels-last" : l == ConvParams::ANY ? "oneDNN-chosen" : "channel-blocked";
+}
+
+// The primitive descriptor `make(cp)` gives for cp.layout, or, when that is a reference implementation, for the
+// first of channels-last and oneDNN's own choice that has a JIT one (cp.layout is left at the layout used). A
+// layout for which the primitive cannot be created at all is skipped.
+template <typename Make>
+auto jitConvPd(ConvParams& cp, const char* kind, Make make) -> decltype(make(cp)) {
+  const ConvParams::Layout first = cp.layout;
+  auto pd = make(cp);
+  const std::string firstImpl = pd.impl_info_str();
+  if (!isRef(firstImpl)) {
+    noteImpl(kind, firstImpl);
+    return pd;
+  }
+  for (ConvParams::Layout alt : {ConvParams::PLAIN, ConvParams::ANY}) {
+    if (alt == first) continue;
+    cp.layout = alt;
+    try {
+      auto q = make(cp);
+      const std::string impl = q.impl_info_str();
+      if (isRef(impl)) continue;
+      debugOnce(std::string(kind) + ": " + firstImpl + " for " + layoutName(first) + " activations; using " + impl +
+                " on " + layoutName(alt) + " activations");
+      noteImpl(kind, impl);
+      return q;
+    } catch (const dnnl::error&) {
+      continue;
+    }
+  }
+  cp.layout = first;
+  noteImpl(kind, firstImpl);
+  return pd;
+}
+
+// convForward(params, src, wei, bias|null, dst, alpha, weiVersion?)
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
@@ -316,7 +427,9 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   ConvFwd& c = cached<ConvFwd>(keyOf('c', p, alpha), [&] {
     ConvParams cp(p);
     cp.layout = activationLayout(cp, true);
-    auto pd = cp.fwdPd(prop_kind::forward_inference, bias != nullptr, actAttr(cp.act, alpha));
+    auto pd = jitConvPd(cp, "convolution forward", [&](const ConvParams& q) {
+      return q.fwdPd(prop_kind::forward_inference, bias != nullptr, actAttr(q.act, alpha));
+    });
     auto e = std::make_shared<ConvFwd>();
     e->prim = dnnl::convolution_forward(pd);
     e->src.init(cp.srcMd(), pd.src_desc(), true);
@@ -327,8 +440,9 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
     e->impl = pd.impl_info_str();
     return e;
   });
+  const double weiVersion = info.Length() > 6 ? info[6].As<Napi::Number>().DoubleValue() : 0;
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, c.src.in(f32(info[1]))},
-                                       {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))},
+                                       {DNNL_ARG_WEIGHTS, c.wei.inVersioned(f32(info[2]), weiVersion)},
                                        {DNNL_ARG_DST, c.dst.out(f32(info[4]))}};
   if (c.hasBias) {
     c.bias.set_data_handle(bias);
@@ -341,7 +455,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   GUARD_END
 }
 
-// convBackwardData(params, dy, wei, dx)
+// convBackwardData(params, dy, wei, dx, weiVersion?)
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   auto p = ints(info[0]);
@@ -349,10 +463,12 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   ConvBwdData& c = cached<ConvBwdData>(keyOf('d', p), [&] {
     ConvParams cp(p);
     cp.layout = activationLayout(cp, false);
-    auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
-    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, cp.srcMdFor(), cp.weiAnyMd(),
-                                            cp.dstMdFor(), cp.stride, cp.dil, cp.padL, cp.padR);
-    dnnl::convolution_backward_data::primitive_desc pd(d, plainAttr(), eng(), hint);
+    auto pd = jitConvPd(cp, "convolution backward data", [&](const ConvParams& q) {
+      auto hint = q.fwdPd(prop_kind::forward_training, false, plainAttr());
+      dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, q.srcMdFor(), q.weiAnyMd(),
+                                              q.dstMdFor(), q.stride, q.dil, q.padL, q.padR);
+      return dnnl::convolution_backward_data::primitive_desc(d, plainAttr(), eng(), hint);
+    });
     auto e = std::make_shared<ConvBwdData>();
     e->prim = dnnl::convolution_backward_data(pd);
     e->impl = pd.impl_info_str();
@@ -361,8 +477,9 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
     e->diffSrc.init(cp.srcMd(), pd.diff_src_desc(), false);
     return e;
   });
+  const double weiVersion = info.Length() > 4 ? info[4].As<Napi::Number>().DoubleValue() : 0;
   c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, c.diffDst.in(f32(info[1]))},
-                          {DNNL_ARG_WEIGHTS, c.wei.in(f32(info[2]))},
+                          {DNNL_ARG_WEIGHTS, c.wei.inVersioned(f32(info[2]), weiVersion)},
                           {DNNL_ARG_DIFF_SRC, c.diffSrc.out(f32(info[3]))}});
   c.diffSrc.flush();
   strm().wait();
@@ -378,10 +495,12 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   ConvBwdWeights& c = cached<ConvBwdWeights>(keyOf('w', p), [&] {
     ConvParams cp(p);
     cp.layout = activationLayout(cp, false);
-    auto hint = cp.fwdPd(prop_kind::forward_training, false, plainAttr());
-    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, cp.srcMdFor(), cp.weiAnyMd(),
-                                               cp.dstMdFor(), cp.stride, cp.dil, cp.padL, cp.padR);
-    dnnl::convolution_backward_weights::primitive_desc pd(d, plainAttr(), eng(), hint);
+    auto pd = jitConvPd(cp, "convolution backward weights", [&](const ConvParams& q) {
+      auto hint = q.fwdPd(prop_kind::forward_training, false, plainAttr());
+      dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, q.srcMdFor(), q.weiAnyMd(),
+                                                 q.dstMdFor(), q.stride, q.dil, q.padL, q.padR);
+      return dnnl::convolution_backward_weights::primitive_desc(d, plainAttr(), eng(), hint);
+    });
     auto e = std::make_shared<ConvBwdWeights>();
     e->prim = dnnl::convolution_backward_weights(pd);
     e->impl = pd.impl_info_str();
@@ -457,6 +576,7 @@ Napi::Value PoolForward(const Napi::CallbackInfo& info) {
     auto pd = pp.fwdPd(prop_kind::forward_inference);
     auto e = std::make_shared<PoolFwd>();
     e->prim = dnnl::pooling_forward(pd);
+    noteImpl("pooling forward", pd.impl_info_str());
     e->src = memory(pd.src_desc(), eng(), DNNL_MEMORY_NONE);
     e->dst = memory(pd.dst_desc(), eng(), DNNL_MEMORY_NONE);
     return e;
@@ -481,10 +601,12 @@ Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
     auto e = std::make_shared<PoolBwd>();
     e->max = pp.alg == 0;
     e->prim = dnnl::pooling_backward(pd);
+    noteImpl("pooling backward", pd.impl_info_str());
     e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
     e->diffSrc = memory(pd.diff_src_desc(), eng(), DNNL_MEMORY_NONE);
     if (e->max) {
       e->fwd = dnnl::pooling_forward(hint);
+      noteImpl("pooling forward", hint.impl_info_str());
       e->src = memory(hint.src_desc(), eng(), DNNL_MEMORY_NONE);
       e->tmpDst = memory(hint.dst_desc(), eng());
       e->ws = memory(hint.workspace_desc(), eng());
@@ -537,10 +659,12 @@ Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
       auto biasMd = memory::desc({1, 1, N}, dt::f32, memory::dims{N, N, 1});
       dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, biasMd, cMd), attr, eng());
       e->prim = dnnl::matmul(pd);
+      noteImpl("matmul", pd.impl_info_str());
       e->bias = memory(biasMd, eng(), DNNL_MEMORY_NONE);
     } else {
       dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, cMd), attr, eng());
       e->prim = dnnl::matmul(pd);
+      noteImpl("matmul", pd.impl_info_str());
     }
     e->a = memory(aMd, eng(), DNNL_MEMORY_NONE);
     e->b = memory(bMd, eng(), DNNL_MEMORY_NONE);
@@ -593,7 +717,9 @@ Napi::Value EltwiseForward(const Napi::CallbackInfo& info) {
     dnnl::eltwise_forward::desc d(prop_kind::forward_inference, eltAlg(act, false), md, eltAlpha(act, alpha),
                                   eltBeta(act));
     auto e = std::make_shared<Elt>();
-    e->fwd = dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, plainAttr(), eng()));
+    dnnl::eltwise_forward::primitive_desc pd(d, plainAttr(), eng());
+    e->fwd = dnnl::eltwise_forward(pd);
+    noteImpl("eltwise forward", pd.impl_info_str());
     e->a = memory(md, eng(), DNNL_MEMORY_NONE);
     e->b = memory(md, eng(), DNNL_MEMORY_NONE);
     return e;
@@ -620,7 +746,9 @@ Napi::Value EltwiseBackward(const Napi::CallbackInfo& info) {
     dnnl::eltwise_forward::primitive_desc hint(fd, plainAttr(), eng());
     dnnl::eltwise_backward::desc d(eltAlg(act, true), md, md, eltAlpha(act, alpha), eltBeta(act));
     auto e = std::make_shared<Elt>();
-    e->bwd = dnnl::eltwise_backward(dnnl::eltwise_backward::primitive_desc(d, plainAttr(), eng(), hint));
+    dnnl::eltwise_backward::primitive_desc pd(d, plainAttr(), eng(), hint);
+    e->bwd = dnnl::eltwise_backward(pd);
+    noteImpl("eltwise backward", pd.impl_info_str());
     e->a = memory(md, eng(), DNNL_MEMORY_NONE);
     e->b = memory(md, eng(), DNNL_MEMORY_NONE);
     e->c = memory(md, eng(), DNNL_MEMORY_NONE);
@@ -648,7 +776,9 @@ Napi::Value SoftmaxFn(const Napi::CallbackInfo& info) {
     memory::desc md({p[0], p[1]}, dt::f32, tag::ab);
     dnnl::softmax_forward::desc d(prop_kind::forward_inference, md, 1);
     auto e = std::make_shared<Softmax>();
-    e->prim = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(d, plainAttr(), eng()));
+    dnnl::softmax_forward::primitive_desc pd(d, plainAttr(), eng());
+    e->prim = dnnl::softmax_forward(pd);
+    noteImpl("softmax", pd.impl_info_str());
     e->x = memory(md, eng(), DNNL_MEMORY_NONE);
     e->y = memory(md, eng(), DNNL_MEMORY_NONE);
     return e;
@@ -687,6 +817,7 @@ Napi::Value BatchNormFn(const Napi::CallbackInfo& info) {
     dnnl::batch_normalization_forward::primitive_desc pd(d, plainAttr(), eng());
     e->prim = dnnl::batch_normalization_forward(pd);
     g_lastBnImpl = pd.impl_info_str();
+    noteImpl("batch normalization", g_lastBnImpl);
     e->x = memory(md, eng(), DNNL_MEMORY_NONE);
     e->y = memory(md, eng(), DNNL_MEMORY_NONE);
     e->mean = memory(cMd, eng(), DNNL_MEMORY_NONE);
@@ -1264,6 +1395,36 @@ Napi::Value ClearCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// implementations(): "kind impl" for every primitive created since the last clearImplementations(), in order.
+Napi::Value Implementations(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env(), g_implOrder.size());
+  for (size_t i = 0; i < g_implOrder.size(); ++i) a.Set(static_cast<uint32_t>(i), g_implOrder[i]);
+  return a;
+}
+
+Napi::Value ClearImplementations(const Napi::CallbackInfo& info) {
+  g_implOrder.clear();
+  g_implSeen.clear();
+  return info.Env().Undefined();
+}
+
+// setLogger(fn): fn(message) receives each implementation fallback once (the backend logs it at debug level).
+Napi::Value SetLogger(const Napi::CallbackInfo& info) {
+  g_logger = Napi::Persistent(info[0].As<Napi::Function>());
+  g_logger.SuppressDestruct();
+  return info.Env().Undefined();
+}
+
+// setConvLayout(mode): 0 = per shape and ISA (default), 1 = channels-last everywhere, 2 = oneDNN's choice
+// everywhere, 3 = 16-channel blocks for every ungrouped forward convolution whatever the ISA (so that a test sees the
+// guard replace a layout that has no JIT kernel below AVX-512). For tests and tuning; the primitive cache is cleared.
+Napi::Value SetConvLayout(const Napi::CallbackInfo& info) {
+  const int m = info[0].As<Napi::Number>().Int32Value();
+  g_layoutMode = m >= LAYOUT_AUTO && m <= LAYOUT_BLOCK16 ? m : LAYOUT_AUTO;
+  g_cache.clear();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   g_threads = omp_get_max_threads();
   // Tensor buffers up to 32 MB are allocated and freed at every training step. By default glibc maps each one
@@ -1277,6 +1438,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache));
+  exports.Set("implementations", Napi::Function::New(env, Implementations));
+  exports.Set("clearImplementations", Napi::Function::New(env, ClearImplementations));
+  exports.Set("setLogger", Napi::Function::New(env, SetLogger));
+  exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout));
   exports.Set("convForward", Napi::Function::New(env, ConvForward));
   exports.Set("convBackwardData", Napi::Function::New(env, ConvBackwardData));
   exports.Set("convBackwardWeights", Napi::Function::New(env, ConvBackwardWeights));
