@@ -1,7 +1,17 @@
 /** File helpers that never leave a half-written file: write to a temporary sibling, fsync, then rename. */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { RadioLensError } from "./errors.js";
 
 /**
  * Writes `data` to `path` atomically: readers see the old file or the whole new one, never a part.
@@ -60,4 +70,22 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
   }
   renameSync(tmp, dir);
   if (moved) rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Reads a whole file; a missing file is `RL_ERR_FILE_NOT_FOUND` and any other failure `RL_ERR_IO`, both naming it.
+ *
+ * @example
+ * ```ts
+ * const bytes = readFileBytes("scan.dcm");
+ * ```
+ */
+export function readFileBytes(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
+    throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message });
+  }
 }

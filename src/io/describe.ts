@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { RadioLensError } from "../core/errors.js";
+import { readFileBytes } from "../core/fs.js";
 import type { PixelArray } from "../core/image.js";
 import { DicomError } from "./dicom/errors.js";
 import { type DicomInfo, describeDicom } from "./dicom/export.js";
@@ -669,16 +670,6 @@ function describeDicomFolder(
   return { format: "dicom-series", files: files.length, dicomFiles, unreadable, series };
 }
 
-function loadBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT")
-      throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
-    throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message });
-  }
-}
-
 /**
  * Describes a file or folder, its format chosen by content through the reader registry ({@link sniffFormat}),
  * never by its name: a DICOM file (attributes, transfer syntax, pixel statistics), a folder of DICOM files (the
@@ -712,7 +703,7 @@ export async function describePath(path: string, options: DescribeOptions = {}):
     });
   }
   if (!st.isFile()) throw new RadioLensError("RL_ERR_IO", { path, detail: "not a regular file or folder" });
-  const bytes = loadBytes(path);
+  const bytes = readFileBytes(path);
   const format = sniffFormat(bytes);
   switch (format) {
     case "dicom":

@@ -1,6 +1,5 @@
-/** Image readers registered in one list and chosen by magic bytes; an unknown format's error lists what was tried. */
-import { readFileSync } from "node:fs";
 import { RadioLensError } from "../core/errors.js";
+import { readFileBytes } from "../core/fs.js";
 import type { MedicalImage } from "../core/image.js";
 import { dicomToImage, parseDicom } from "./dicom/index.js";
 import { decodeJpeg, decodePng, isJpeg, isPng } from "./image/index.js";
@@ -107,16 +106,6 @@ export function sniffFormat(bytes: Uint8Array): string | undefined {
   return [...IMAGE_READERS, ...OTHER_FORMATS].find((f) => f.sniff(bytes))?.name;
 }
 
-function load(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT")
-      throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
-    throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message });
-  }
-}
-
 /**
  * Reads an image file (or bytes) with the reader whose magic bytes match.
  *
@@ -131,7 +120,7 @@ export async function readImage(
   options: ReadOptions = {},
   name = typeof source === "string" ? source : "<bytes>",
 ): Promise<MedicalImage> {
-  const bytes = typeof source === "string" ? load(source) : source;
+  const bytes = typeof source === "string" ? readFileBytes(source) : source;
   const reader = IMAGE_READERS.find((r) => r.sniff(bytes));
   if (!reader) {
     throw new RadioLensError("RL_ERR_UNKNOWN_FORMAT", {

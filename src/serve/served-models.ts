@@ -194,43 +194,26 @@ export async function loadServedModels(
     // tfjs layers whenever the bundle has them: the predictor when tfjs runs, Grad-CAM in either case.
     const layers =
       card.files.tfjs && existsSync(join(dir, card.files.tfjs)) ? (await loadBundle(dir)).model : undefined;
-    let predictor: Predictor;
-    let close: () => Promise<void>;
-    if (runtime === "onnx") {
-      const m = await openBundle(dir, { runtime: "onnx" });
-      predictor = {
-        prepare: (images) => preprocessBatch(card, images),
-        run: async (x) => {
-          const { rows, ood } = await m.predictWithOod(x);
-          return predictionsOf(card, rows, ood);
-        },
-      };
-      close = async () => {
-        await m.close();
-        layers?.dispose();
-      };
-    } else {
-      if (!layers) {
-        throw new RadioLensError("RL_ERR_RUNTIME_UNAVAILABLE", {
-          runtime: "tfjs",
-          path: dir,
-          detail: "the bundle has no tfjs weights; serve it with runtime onnx",
-        });
-      }
-      // Its own copy of the model with the OOD feature outputs; `layers` stays for Grad-CAM.
-      const m = await openBundle(dir, { runtime: "tfjs" });
-      predictor = {
-        prepare: (images) => preprocessBatch(card, images),
-        run: async (x) => {
-          const { rows, ood } = await m.predictWithOod(x);
-          return predictionsOf(card, rows, ood);
-        },
-      };
-      close = async () => {
-        await m.close();
-        layers.dispose();
-      };
+    if (runtime === "tfjs" && !layers) {
+      throw new RadioLensError("RL_ERR_RUNTIME_UNAVAILABLE", {
+        runtime: "tfjs",
+        path: dir,
+        detail: "the bundle has no tfjs weights; serve it with runtime onnx",
+      });
     }
+    // On tfjs the bundle opens its own copy of the model, with the OOD feature outputs; `layers` stays for Grad-CAM.
+    const m = await openBundle(dir, { runtime });
+    const predictor: Predictor = {
+      prepare: (images) => preprocessBatch(card, images),
+      run: async (x) => {
+        const { rows, ood } = await m.predictWithOod(x);
+        return predictionsOf(card, rows, ood);
+      },
+    };
+    const close = async (): Promise<void> => {
+      await m.close();
+      layers?.dispose();
+    };
     out.set(id, {
       id,
       dir,

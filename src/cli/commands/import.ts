@@ -1,18 +1,7 @@
-/** `radiolens import`: makes a bundle from an external ONNX model (PyTorch, MONAI) and its model card. */
-import { readFileSync } from "node:fs";
 import { RadioLensError } from "../../core/errors.js";
+import { readFileBytes } from "../../core/fs.js";
 import { importOnnx } from "../../models/onnx/import.js";
 import { type Command, str } from "../command.js";
-
-function read(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT")
-      throw new RadioLensError("RL_ERR_FILE_NOT_FOUND", { path });
-    throw new RadioLensError("RL_ERR_IO", { path, detail: (e as Error).message });
-  }
-}
 
 /**
  * `radiolens import`: an ONNX model plus its card as a RadioLens bundle.
@@ -39,7 +28,7 @@ mismatch. The model file is copied unchanged; the bundle runs on ONNX Runtime.`,
     }
     let card: unknown;
     try {
-      card = JSON.parse(read(cardPath).toString("utf8"));
+      card = JSON.parse(readFileBytes(cardPath).toString("utf8"));
     } catch (e) {
       if (e instanceof RadioLensError) throw e;
       throw new RadioLensError("RL_ERR_CARD_INVALID", {
@@ -47,7 +36,7 @@ mismatch. The model file is copied unchanged; the bundle runs on ONNX Runtime.`,
         detail: `not JSON (${(e as Error).message})`,
       });
     }
-    const r = await importOnnx(read(onnxPath), card, out, { onnxPath, cardPath });
+    const r = await importOnnx(readFileBytes(onnxPath), card, out, { onnxPath, cardPath });
     io.stdout(
       `imported ${r.card.name} (${r.card.task}, ${r.card.labels.length} labels, opset ${r.opset}${r.producer ? `, ${r.producer}` : ""}) into ${r.dir}: input '${r.inputName}' ${r.card.input.layout} [${r.card.input.shape.join(", ")}], output '${r.outputName}'\n`,
     );
