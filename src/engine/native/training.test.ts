@@ -1,9 +1,12 @@
 /** End-to-end checks of the onednn backend: tutorial-CNN losses vs cpu, bitwise determinism, Adam, memory stability. */
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { writeFileAtomic } from "../../core/fs.js";
 import { Rng } from "../../core/rng.js";
@@ -270,6 +273,12 @@ test("the native Adam update is bit-identical to tfjs's AdamOptimizer", async (t
   assert.ok((await run("onednn")).equals(await run("cpu")));
 });
 
+/** A full V8 collection (the flag is set at run time, so the test needs no `--expose-gc`). */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
+
 test("2,000 training steps: no tensor growth, RSS stable within 5%", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
@@ -304,10 +313,13 @@ test("2,000 training steps: no tensor growth, RSS stable within 5%", async (t) =
     l.dispose();
     if (s === 199) {
       tensors = tf.memory().numTensors;
+      collectGarbage();
       rss = process.memoryUsage().rss;
     }
   }
   assert.equal(tf.memory().numTensors, tensors);
+  // Both readings after a full collection, so the comparison sees retained memory, not when V8 last collected.
+  collectGarbage();
   const growth = process.memoryUsage().rss / rss - 1;
   assert.ok(growth < 0.05, `RSS grew ${(growth * 100).toFixed(1)}%`);
   assert.ok(last < first, "the loss falls");
