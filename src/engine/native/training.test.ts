@@ -279,10 +279,10 @@ function collectGarbage(): void {
   (runInNewContext("gc") as () => void)();
 }
 
-test("2,000 training steps: no tensor growth, RSS stable within 5%", async (t) => {
+test("3,000 training steps: no tensor growth, RSS stable within 5% over the last 2,000", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
-  // A minimal conv net on raw ops keeps 2,000 steps to a few seconds while exercising the native conv, pooling,
+  // A minimal conv net on raw ops keeps 3,000 steps to a few seconds while exercising the native conv, pooling,
   // matmul, elementwise and Adam paths every step.
   const rng = new Rng(2);
   const b = batch(rng, 4, [8, 8, 1], 3);
@@ -306,12 +306,14 @@ test("2,000 training steps: no tensor growth, RSS stable within 5%", async (t) =
   let rss = 0;
   let first = 0;
   let last = 0;
-  for (let s = 0; s < 2000; s++) {
+  // The first 1,000 steps warm V8 and the allocators up (RSS rises ~30% there when this test runs alone); a leak
+  // shows as growth over the 2,000 steps after them.
+  for (let s = 0; s < 3000; s++) {
     const l = opt.minimize(loss, true) as tf.Scalar;
     if (s === 0) first = l.dataSync()[0] as number;
-    if (s === 1999) last = l.dataSync()[0] as number;
+    if (s === 2999) last = l.dataSync()[0] as number;
     l.dispose();
-    if (s === 199) {
+    if (s === 999) {
       tensors = tf.memory().numTensors;
       collectGarbage();
       rss = process.memoryUsage().rss;
