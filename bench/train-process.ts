@@ -64,55 +64,56 @@ function timeProcess(cmd: string, args: string[]): { wall: number; cpu: number }
   return { wall, cpu: secs(user) + secs(sys) };
 }
 
-function radiolens(model: string, t: number): { wall: number; cpu: number } {
-  const out = mkdtempSync(join(tmpdir(), "rl-train-"));
+/** The flags both peers take: the same data, model, epochs, batch size and thread count. */
+function sharedFlags(model: string, t: number): string[] {
+  const { epochs, batch } = RUNS[model] as { epochs: number; batch: number };
+  return [
+    "--data",
+    data,
+    "--model",
+    model,
+    "--epochs",
+    String(epochs),
+    "--batch-size",
+    String(batch),
+    "--threads",
+    String(t),
+  ];
+}
+
+/** Times `command` with an output folder of its own, removed afterwards. */
+function timeWithOutDir(
+  prefix: string,
+  command: string,
+  args: (out: string) => string[],
+): { wall: number; cpu: number } {
+  const out = mkdtempSync(join(tmpdir(), prefix));
   try {
-    const { epochs, batch } = RUNS[model] as { epochs: number; batch: number };
-    return timeProcess(process.execPath, [
-      join(root, "bin", "radiolens.js"),
-      "train",
-      "--data",
-      data,
-      "--model",
-      model,
-      "--epochs",
-      String(epochs),
-      "--batch-size",
-      String(batch),
-      "--seed",
-      "1",
-      "--threads",
-      String(t),
-      "--out",
-      join(out, "run"),
-    ]);
+    return timeProcess(command, args(out));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 }
 
+function radiolens(model: string, t: number): { wall: number; cpu: number } {
+  return timeWithOutDir("rl-train-", process.execPath, (out) => [
+    join(root, "bin", "radiolens.js"),
+    "train",
+    ...sharedFlags(model, t),
+    "--seed",
+    "1",
+    "--out",
+    join(out, "run"),
+  ]);
+}
+
 function pytorch(model: string, t: number): { wall: number; cpu: number } {
-  const out = mkdtempSync(join(tmpdir(), "pt-train-"));
-  try {
-    const { epochs, batch } = RUNS[model] as { epochs: number; batch: number };
-    return timeProcess(python as string, [
-      join(root, "bench", "train_process_torch.py"),
-      "--data",
-      data,
-      "--model",
-      model,
-      "--epochs",
-      String(epochs),
-      "--batch-size",
-      String(batch),
-      "--threads",
-      String(t),
-      "--out",
-      out,
-    ]);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  return timeWithOutDir("pt-train-", python as string, (out) => [
+    join(root, "bench", "train_process_torch.py"),
+    ...sharedFlags(model, t),
+    "--out",
+    out,
+  ]);
 }
 
 const median = (xs: number[]) => {

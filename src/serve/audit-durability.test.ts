@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { spawnServe, writeTestBundle } from "../../test/support/serve.js";
+import { servedUrl, spawnServe, writeTestBundle } from "../../test/support/serve.js";
 import { createImage } from "../core/image.js";
 import { initEngine } from "../engine/backend.js";
 import { encodePng } from "../io/image/index.js";
@@ -42,18 +42,7 @@ test("kill -9 during 8 concurrent predict clients: each answered request has its
   );
   child = spawnServe(config, { stderr: "pipe", env: { ...process.env, RADIOLENS_BACKEND: "wasm" } });
   const server = child;
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
-    server.stderr?.on("data", (c: Buffer) => {
-      err += c.toString();
-      const m = /HTTP (http:\/\/[0-9.]+:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1] as string);
-      }
-    });
-  });
+  const url = await servedUrl(server);
   const exited = new Promise<void>((res) => server.once("exit", () => res()));
   // Every request a different image, so each audit record names its own body hash.
   const body = (i: number): Uint8Array =>

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type PostgresCluster, startPostgresCluster } from "../../test/support/postgres.js";
-import { spawnServe, withNewUids, writeTestBundle } from "../../test/support/serve.js";
+import { servedUrl, spawnServe, withNewUids, writeTestBundle } from "../../test/support/serve.js";
 import { sharedData } from "../../test/support/shared-data.js";
 import { initEngine } from "../engine/backend.js";
 import { buildMultipart, parseMultipart } from "./multipart.js";
@@ -30,19 +30,7 @@ after(() => {
 function serve(config: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawnServe(config, { stderr: "pipe", env: { ...process.env, RADIOLENS_BACKEND: "wasm" } });
   children.push(child);
-  return new Promise((resolve, reject) => {
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
-    child.stderr?.on("data", (c: Buffer) => {
-      err += c.toString();
-      const m = /HTTP (http:\/\/[0-9.]+:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] as string });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
+  return servedUrl(child).then((url) => ({ child, url }));
 }
 
 function exited(c: ChildProcess): Promise<void> {

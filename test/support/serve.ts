@@ -50,3 +50,28 @@ export function spawnServe(
     env: opts.env ?? process.env,
   });
 }
+
+/**
+ * Resolves with the base URL a server started by {@link spawnServe} (with `stderr: "pipe"`) announces, or rejects
+ * when it exits first or stays silent for a minute.
+ *
+ * @example
+ * ```ts
+ * const url = await servedUrl(spawnServe("/tmp/serve.json", { stderr: "pipe" }));
+ * ```
+ */
+export function servedUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
+    child.stderr?.on("data", (c: Buffer) => {
+      err += c.toString();
+      const m = /HTTP (http:\/\/[0-9.]+:\d+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${err}`)));
+  });
+}
