@@ -12,6 +12,7 @@ import { ROLES } from "./auth.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
 import { redactDsn } from "./repository/postgres.js";
 import { webConsoleRoutes } from "./routes/web.js";
+import { RESULT_KINDS } from "./served-models.js";
 
 /**
  * The bundled reference model's folder (written by `npm run build:model`).
@@ -45,6 +46,8 @@ export const ServeConfigSchema = z
           dir: z.string().min(1),
           id: z.string().optional(),
           runtime: z.enum(["tfjs", "onnx"]).optional(),
+          /** The result objects of each analysis (default: report-sr and secondary-capture). */
+          results: z.array(z.enum(RESULT_KINDS)).min(1).optional(),
         }),
       )
       .default([]),
@@ -209,7 +212,12 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
   const app = await buildApp({
     models: models.map((m) => {
       const runtime = m.runtime ?? cfg.runtime;
-      return { dir: resolve(m.dir), ...(m.id ? { id: m.id } : {}), ...(runtime ? { runtime } : {}) };
+      return {
+        dir: resolve(m.dir),
+        ...(m.id ? { id: m.id } : {}),
+        ...(runtime ? { runtime } : {}),
+        ...(m.results ? { results: m.results } : {}),
+      };
     }),
     dataDir: cfg.dataDir,
     ...(cfg.store ? { store: cfg.store } : {}),
