@@ -227,9 +227,14 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     const kinds = new Set(model.results);
     const sr = kinds.has("report-sr") ? buildResultSR(bytes, model, p) : undefined;
     if (sr) results.push(ctx.store.writeResult(sr));
-    const series = sourceSeriesOf([parseDicom(bytes, { untilTag: 0x7fe00010 })]);
+    // The source's geometry, read only for the result objects that carry it.
+    let geometry: SourceSeries | undefined;
+    const series = (): SourceSeries => {
+      geometry ??= sourceSeriesOf([parseDicom(bytes, { untilTag: 0x7fe00010 })]);
+      return geometry;
+    };
     if (kinds.has("measurement-report")) {
-      results.push(ctx.store.writeResult(buildClassificationReport(series, model, p)));
+      results.push(ctx.store.writeResult(buildClassificationReport(series(), model, p)));
     }
     // The job's result UID is its first SR (the report, else the measurement report).
     const reportUid = results[0]?.sopInstanceUid ?? null;
@@ -244,9 +249,9 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
       }
       // And as float values on the source's grid, which a viewer overlays without burned-in pixels.
       if (kinds.has("parametric-map")) {
-        const values = heatmapToImageGrid(heat, series.Rows, series.Columns);
+        const values = heatmapToImageGrid(heat, series().Rows, series().Columns);
         const label = model.card.labels[heat.classIndex] ?? String(heat.classIndex);
-        const pm = writeParametricMap(values, series, {
+        const pm = writeParametricMap(values, series(), {
           algorithm: { name: model.card.name, version: model.card.version },
           description: `Grad-CAM (Selvaraju et al. 2017), class ${label}, layer ${heat.layer}`,
         });
