@@ -1,6 +1,7 @@
-/** `radiolens doctor`: the compute backend, threads, oneDNN ISA and reference kernels met, JPEG 2000 decoder, versions. */
+/** `radiolens doctor`: the compute backend, threads, oneDNN ISA and reference kernels met, JPEG and JPEG 2000 decoders, versions. */
 import { type BackendName, initEngine } from "../../engine/backend.js";
 import { jpeg2000Decoder, jpegLosslessDecoder } from "../../io/dicom/native-codecs.js";
+import { jpegDecoder } from "../../io/image/native-jpeg.js";
 import { type Command, flag, str } from "../command.js";
 
 /**
@@ -25,7 +26,12 @@ export const doctorCommand: Command = {
     const info = {
       ...engine,
       ...(probe ? { referenceKernels: probe.reference } : {}),
-      versions: { ...engine.versions, jpeg2000: jpeg2000Decoder(), jpegLossless: jpegLosslessDecoder() },
+      versions: {
+        ...engine.versions,
+        jpeg: jpegDecoder(),
+        jpeg2000: jpeg2000Decoder(),
+        jpegLossless: jpegLosslessDecoder(),
+      },
     };
     if (flag(args, "json")) {
       io.stdout(`${JSON.stringify(info, null, 2)}\n`);
