@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Rng } from "../core/rng.js";
-import { fitMahalanobisLayer, mahalanobisScore } from "./ood.js";
+import { fitMahalanobisLayer, mahalanobisScore, mahalanobisScores } from "./ood.js";
 
 /** Seeded rows (a row count that is not a multiple of 4) with class-dependent means and correlated features. */
 function rows(n: number, d: number, classes: number): { features: Float32Array[]; labels: number[] } {
@@ -67,4 +67,22 @@ test("the training-split score statistics equal the per-sample scores (batched s
     assert.ok(Math.abs(mean) < 1e-3, `mean ${mean}`);
     assert.ok(Math.abs(std - 1) < 1e-3, `std ${std}`);
   }
+});
+
+test("scores of many inputs at once equal one input at a time, bit for bit, and a wrong feature size is refused", () => {
+  const a = rows(57, 12, 2);
+  const b = rows(57, 5, 2);
+  const layers = [
+    fitMahalanobisLayer("ood_a", a.features, a.labels, 2),
+    fitMahalanobisLayer("ood_b", b.features, b.labels, 2),
+  ];
+  const rng = new Rng(3);
+  const qa = Array.from({ length: 23 }, () => Float32Array.from({ length: 12 }, () => 3 * rng.normal()));
+  const qb = Array.from({ length: 23 }, () => Float32Array.from({ length: 5 }, () => 3 * rng.normal()));
+  const many = mahalanobisScores(layers, [qa, qb]);
+  assert.deepEqual(
+    many,
+    qa.map((f, i) => mahalanobisScore(layers, [f, qb[i] as Float32Array])),
+  );
+  assert.throws(() => mahalanobisScores(layers, [qa, qa]), /has 12 values, the card declares 5/);
 });

@@ -284,6 +284,38 @@ export function mahalanobisScore(
 }
 
 /**
+ * {@link mahalanobisScore} of many inputs at once (`features[l][i]`: layer l's features of input i), with the same
+ * results; the precision matrices are read once per four inputs instead of once per input.
+ *
+ * @example
+ * ```ts
+ * const scores = mahalanobisScores(detector.layers, [gap1Rows, gap2Rows, penultimateRows]);
+ * ```
+ */
+export function mahalanobisScores(
+  layers: readonly MahalanobisLayer[],
+  features: readonly (readonly ArrayLike<number>[])[],
+): number[] {
+  const n = features[0]?.length ?? 0;
+  const s = new Array<number>(n).fill(0);
+  layers.forEach((l, li) => {
+    const rows = features[li] ?? [];
+    for (let i = 0; i < n; i++) {
+      const f = rows[i];
+      if (!f || f.length !== l.dim)
+        throw new RadioLensError("RL_ERR_MODEL_INVALID", {
+          path: l.output,
+          detail: `OOD feature '${l.output}' has ${f?.length ?? 0} values, the card declares ${l.dim}`,
+        });
+    }
+    const min = minMahalanobisMany(rows, l.means, l.precision);
+    for (let i = 0; i < n; i++)
+      s[i] = (s[i] as number) + (Math.log1p(min[i] as number) - l.scoreMean) / l.scoreStd;
+  });
+  return s.map((v) => v / Math.max(1, layers.length));
+}
+
+/**
  * Energy score −T·logsumexp(logits/T), negated so that higher means more out of distribution (Liu et al. 2020).
  *
  * @example
