@@ -142,7 +142,7 @@ function loadTurbo(): Promise<new () => TurboDecoder> {
 
 /**
  * Decodes an 8-bit JPEG with libjpeg-turbo, the decoder PIL and most viewers use: the system library through the
- * native addon (src/io/image/native) when it is built, else its WASM build; natively about 2.5 times faster than
+ * native addon (src/io/image/native) when it is built, else its WASM build; natively 2–4 times faster than
  * the WASM build and it 8 times faster than jpeg-js on a 224×224 image. Both give the same samples. Same result
  * layout and limits as {@link decodeJpeg}: one channel for a single-component JPEG, else RGB (YCbCr converted by
  * libjpeg's rules). Sample values may differ from jpeg-js by the rounding of the inverse DCT (ITU T.81 allows
