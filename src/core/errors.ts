@@ -124,14 +124,14 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
   },
   RL_ERR_PREDICTION_INVALID: {
-    message: "Invalid prediction document: {detail}",
-    fix: "Give the JSON described by 'radiolens reports generate --help' (model name and version, labels with one probability each).",
+    message: "Invalid model output: {detail}",
+    fix: "Give the model's output as documented: for 'radiolens reports generate' the JSON its --help describes (model name and version, labels with one probability each); maps with finite values.",
     exitCode: 2,
     httpStatus: 422,
   },
-  RL_ERR_SR_SOURCE_INVALID: {
-    message: "The source image cannot be referenced by the SR: {detail}",
-    fix: "Give the DICOM image the report is about; it needs valid Study, Series and SOP Instance UIDs and a SOP Class UID (PS3.3 C.17.2).",
+  RL_ERR_SOURCE_IMAGE_INVALID: {
+    message: "The source image cannot be referenced: {detail}",
+    fix: "Give the DICOM image the result is about; an SR, SEG or Parametric Map references it by its Study, Series and SOP Instance UIDs and its SOP Class UID (PS3.3 C.7.6.1, C.12.1).",
     exitCode: 3,
     httpStatus: 422,
   },
