@@ -79,6 +79,12 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancIn
   const child: ChildProcess = spawn(BINARY, [join(dir, "orthanc.json")], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // A test process that dies (an uncaught error) must not leave its Orthanc running.
+  const killOnExit = (): void => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   let log = "";
   child.stderr?.on("data", (c: Buffer) => {
     log = (log + c.toString()).slice(-8000);
