@@ -74,7 +74,7 @@ function copyStudy(s: StudyAttributes): NaturalDataset {
  * every segment and slice where the segment is present (as dcmqi and highdicom do), and at least one frame.
  * Binary frames are packed 1 bit per pixel, LSB first, contiguously across frames (PS3.5 8.1.1).
  *
- * @throws RadioLensError RL_ERR_DATA_INVALID when the volume or the probabilities do not match the series.
+ * @throws RadioLensError RL_ERR_RESULT_INVALID when the volume or the probabilities do not match the series.
  * @example
  * ```ts
  * const seg = buildSegmentation(labels, sourceSeriesOf(parsed), { algorithm: { name: "unet", version: "1" },
@@ -90,7 +90,7 @@ export function buildSegmentation(
   const nSlices = series.images.length;
   const plane = rows * cols;
   const type = opts.type ?? "BINARY";
-  const bad = (detail: string): RadioLensError => new RadioLensError("RL_ERR_DATA_INVALID", { detail });
+  const bad = (detail: string): RadioLensError => new RadioLensError("RL_ERR_RESULT_INVALID", { detail });
   if (nSlices === 0) throw bad("the source series has no images");
   if (labels.length !== nSlices * plane) {
     throw bad(
