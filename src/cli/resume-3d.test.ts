@@ -5,7 +5,47 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
+import { zipSync } from "fflate";
+import { REPO_ROOT } from "../../test/support/shared-data.js";
+import { Rng } from "../core/rng.js";
+
+/** A NumPy .npy (format 1.0) of uint8 values. */
+function npyU8(data: Uint8Array, shape: readonly number[]): Uint8Array {
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape.join(", ")}), }`;
+  header += " ".repeat(63 - ((10 + header.length) % 64)) + "\n";
+  const out = new Uint8Array(10 + header.length + data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(data, 10 + header.length);
+  return out;
+}
+
+/** A 3D MedMNIST-style file of 8³ noise volumes; class 1 carries a bright 3³ cube at a random place. */
+function makeVolumes(path: string): void {
+  const rng = new Rng(11);
+  const files: Record<string, Uint8Array> = {};
+  for (const [split, n] of [
+    ["train", 24],
+    ["val", 8],
+    ["test", 8],
+  ] as const) {
+    const x = new Uint8Array(n * 512);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let v = 0; v < 512; v++) x[i * 512 + v] = rng.int(0, 80);
+      y[i] = i % 2;
+      if (y[i] === 1) {
+        const [a, b, c] = [rng.int(0, 5), rng.int(0, 5), rng.int(0, 5)];
+        for (let d = a; d < a + 3; d++)
+          for (let r = b; r < b + 3; r++)
+            for (let q = c; q < c + 3; q++) x[i * 512 + d * 64 + r * 8 + q] = 220;
+      }
+    }
+    files[`${split}_images.npy`] = npyU8(x, [n, 8, 8, 8]);
+    files[`${split}_labels.npy`] = npyU8(y, [n, 1]);
+  }
+  writeFileSync(path, zipSync(files));
+}
 
 function radiolens(args: string[]): ChildProcess {
   const code = `const { runCli } = await import("./src/cli/main.ts"); process.exitCode = await runCli(${JSON.stringify(args)});`;
@@ -34,14 +74,16 @@ function checkpointStep(out: string): number {
 
 test("3D recipe: SIGKILL mid-period, then --resume: weights byte-identical to an uninterrupted run", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rl-kill3d-"));
-  // A small ACS ResNet-18 on 24 AdrenalMNIST3D volumes: 6 steps per epoch of 4, a 16-step budget in periods of 4
+  // A small ACS ResNet-18 on 24 generated 8³ volumes: 6 steps per epoch of 4, a 16-step budget in periods of 4
   // (so periods cross epochs), augmentation, class weights, label smoothing and val-AUC selection, all resumed.
+  const data = join(dir, "cubesmnist3d.npz");
+  makeVolumes(data);
   const config = join(dir, "recipe.yaml");
   writeFileSync(
     config,
     [
       "model: resnet18-acs",
-      "width: 3",
+      "width: 4",
       "batchSize: 4",
       "steps: 16",
       "evalEverySteps: 4",
@@ -54,28 +96,19 @@ test("3D recipe: SIGKILL mid-period, then --resume: weights byte-identical to an
       "augment: { flip: true, maxShift: 2 }",
       "classWeighting: sqrt",
       "labelSmoothing: 0.05",
-      "limit: 24",
       "checkpointEverySteps: 1",
       `out: ${join(dir, "{dataset}")}`,
       "",
     ].join("\n"),
   );
-  const args = (out: string) => [
-    "train",
-    "--config",
-    config,
-    "--data",
-    sharedData("medmnist/adrenalmnist3d.npz"),
-    "--out",
-    out,
-  ];
+  const args = (out: string) => ["train", "--config", config, "--data", data, "--out", out];
   const full = join(dir, "full");
   assert.equal((await exited(radiolens(args(full)))).code, 0);
   const card = JSON.parse(readFileSync(join(full, "radiolens.json"), "utf8")) as {
     input: { shape: number[] };
     training: { steps: number };
   };
-  assert.deepEqual(card.input.shape, [28, 28, 28, 1]);
+  assert.deepEqual(card.input.shape, [8, 8, 8, 1]);
   assert.equal(card.training.steps, 16);
 
   const killed = join(dir, "killed");
