@@ -27,11 +27,11 @@ export interface PostgresBatchOptions {
   /** Tries per input before the queue dead-letters it (default 3). */
   readonly tries?: number;
   /**
-   * Seconds an input may stay claimed before pg-boss takes it back for another worker (default 300): how long a
-   * killed worker's inputs wait. Far above one micro-batch's time.
+   * Seconds an input submitted by this store may stay claimed before pg-boss takes it back for another worker
+   * (default 300): how long a killed worker's inputs wait. Far above one micro-batch's time.
    */
   readonly expireInSeconds?: number;
-  /** How often pg-boss looks for expired claims, in seconds (default 10). */
+  /** How often pg-boss looks for expired claims, in seconds (default 2). */
   readonly monitorIntervalSeconds?: number;
 }
 
@@ -69,8 +69,8 @@ export async function openPostgresBatchStore(
     connectionString: dsn,
     max: 4,
     schedule: false,
-    monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 10,
-    superviseIntervalSeconds: opts.monitorIntervalSeconds ?? 10,
+    monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 2,
+    superviseIntervalSeconds: opts.monitorIntervalSeconds ?? 2,
   });
   boss.on("error", () => {});
   try {
@@ -90,7 +90,7 @@ export async function openPostgresBatchStore(
           retryDelay: 1,
           retryBackoff: true,
           retryDelayMax: 60,
-          expireInSeconds: opts.expireInSeconds ?? 300,
+          expireInSeconds: 300,
           deadLetter: BATCH_DEAD_QUEUE,
         },
       ],
@@ -175,7 +175,10 @@ export async function openPostgresBatchStore(
           if (fresh.length > 0)
             await boss.insert(
               BATCH_QUEUE,
-              fresh.map((f) => ({ data: { run, id: f.input_id, source: f.source } })),
+              fresh.map((f) => ({
+                data: { run, id: f.input_id, source: f.source },
+                ...(opts.expireInSeconds ? { expireInSeconds: opts.expireInSeconds } : {}),
+              })),
               { db: asDb(c) },
             );
           return fresh.length;

@@ -34,7 +34,11 @@ function headersOf(args: CommandArgs): Record<string, string> {
 }
 
 async function storeOf(args: CommandArgs): Promise<BatchStore> {
-  return openBatchStore(str(args, "store") ?? str(args, "db") ?? DEFAULT_DB);
+  const claim = str(args, "claim-timeout");
+  return openBatchStore(
+    str(args, "store") ?? str(args, "db") ?? DEFAULT_DB,
+    claim === undefined ? {} : { expireInSeconds: positiveInt(args, "claim-timeout", 300) },
+  );
 }
 
 function need(args: CommandArgs, name: string): string {
@@ -170,10 +174,12 @@ Subcommands for several machines: batch submit, batch work, batch status, batch 
  */
 export const batchSubmitCommand: Command = {
   help: `Usage: radiolens batch submit --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--store DSN | --db FILE]
-                              [--header 'Name: value' ...]
+                              [--header 'Name: value' ...] [--claim-timeout SECONDS]
 
 Queues one job per input (image file or DICOM instance). Idempotent: inputs the run already has are not queued
 again, so the same command may be repeated (or re-run with a grown folder to add only the new files).
+--claim-timeout (PostgreSQL, default 300 s): how long an input stays with a worker that stopped answering (killed,
+machine lost) before the queue gives it to another; each input has 3 tries, then it is dead-lettered (failed).
 ${STORE_HELP}`,
   options: {
     model: { type: "string" },
@@ -182,6 +188,7 @@ ${STORE_HELP}`,
     db: { type: "string" },
     store: { type: "string" },
     header: { type: "string", multiple: true },
+    "claim-timeout": { type: "string" },
   },
   async run(args, io) {
     const store = await storeOf(args);
