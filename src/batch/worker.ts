@@ -31,6 +31,16 @@ export interface WorkOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What a worker did: counts, and the window from its first claimed input to its last commit (epoch ms). */
+export interface WorkSummary {
+  readonly scored: number;
+  readonly failed: number;
+  /** When the first non-empty claim arrived; undefined when there was nothing to do. */
+  readonly firstClaimAt: number | undefined;
+  /** When the last micro-batch committed. */
+  readonly lastCommitAt: number | undefined;
+}
+
 /** What {@link scoreClaims} decided per input. */
 export interface Scored {
   readonly results: BatchResult[];
@@ -158,10 +168,7 @@ export async function scoreClaims(
  * const { scored } = await workBatch(store, { threads: 1, exitWhenIdle: true });
  * ```
  */
-export async function workBatch(
-  store: BatchStore,
-  opts: WorkOptions = {},
-): Promise<{ readonly scored: number; readonly failed: number }> {
+export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Promise<WorkSummary> {
   const batchSize = opts.batchSize ?? 64;
   const headers = opts.headers ?? {};
   const models = new Map<string, Promise<OpenModel>>();
@@ -184,6 +191,8 @@ export async function workBatch(
   };
   let scored = 0;
   let failed = 0;
+  let firstClaimAt: number | undefined;
+  let lastCommitAt: number | undefined;
   let committing: Promise<void> = Promise.resolve();
   let next = store.claim(batchSize);
   try {
@@ -200,6 +209,7 @@ export async function workBatch(
         next = store.claim(batchSize);
         continue;
       }
+      firstClaimAt ??= Date.now();
       // Claim the next micro-batch while this one is scored: the round trip overlaps the model.
       next = store.claim(batchSize);
       const byRun = new Map<string, ClaimedInput[]>();
@@ -219,6 +229,7 @@ export async function workBatch(
           if (r.error === null) scored++;
           else failed++;
         }
+        lastCommitAt = Date.now();
         opts.onProgress?.({ scored, failed });
       });
     }
@@ -227,5 +238,5 @@ export async function workBatch(
     await committing.catch(() => {});
     for (const m of models.values()) await (await m.catch(() => undefined))?.model.close();
   }
-  return { scored, failed };
+  return { scored, failed, firstClaimAt, lastCommitAt };
 }

@@ -219,17 +219,20 @@ ${STORE_HELP}`,
  */
 export const batchWorkCommand: Command = {
   help: `Usage: radiolens batch work [--store DSN | --db FILE] [--threads N] [--batch-size N] [--runtime tfjs|onnx]
-                            [--header 'Name: value' ...] [--exit-when-idle]
+                            [--header 'Name: value' ...] [--exit-when-idle] [--json]
 
 Claims micro-batches (--batch-size, default 64) of queued inputs, scores them on the run's model (ONNX Runtime
 with --threads intra-op threads, default 1, or tfjs) and commits one result per input. Start one per core and
 per machine; a worker killed mid-batch loses nothing (its inputs return to the queue when their claim expires).
-Runs until SIGINT/SIGTERM, or with --exit-when-idle until no input of any run is outstanding.
+Runs until SIGINT/SIGTERM, or with --exit-when-idle until no input of any run is outstanding. At the end it
+prints the counts and its rate from the first claimed input to the last commit (--json: as JSON, with the
+window's epoch milliseconds firstClaimAt and lastCommitAt).
 ${STORE_HELP}`,
   options: {
     db: { type: "string" },
     store: { type: "string" },
     "exit-when-idle": { type: "boolean" },
+    json: { type: "boolean" },
     ...WORK_OPTIONS,
   },
   async run(args, io) {
@@ -251,7 +254,15 @@ ${STORE_HELP}`,
           io.stderr(`${p.scored} scored, ${p.failed} failed\n`);
         },
       });
-      io.stdout(`${r.scored} scored, ${r.failed} failed\n`);
+      const secs =
+        r.firstClaimAt !== undefined && r.lastCommitAt !== undefined
+          ? (r.lastCommitAt - r.firstClaimAt) / 1000
+          : 0;
+      io.stdout(
+        flag(args, "json")
+          ? `${JSON.stringify(r)}\n`
+          : `${r.scored} scored, ${r.failed} failed in ${secs.toFixed(1)} s (${secs > 0 ? ((r.scored + r.failed) / secs).toFixed(1) : "0"}/s)\n`,
+      );
       return 0;
     } finally {
       process.off("SIGINT", onSignal);
