@@ -98,7 +98,7 @@ export interface SendRecord {
   /** The stored result file (`ab/abcdef….dcm`). */
   readonly fileKey: string;
   /** "sending" while one process holds it; back to "pending" after a failure or when that process is gone. */
-  readonly status: "pending" | "sending" | "sent";
+  readonly status: "pending" | "sending" | "sent" | "failed";
   /** Tries so far, the one in progress included. */
   readonly attempts: number;
   /** Not tried again before this time (ISO 8601). */
