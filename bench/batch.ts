@@ -3,7 +3,7 @@
  * with 1 and with 2 worker processes (1 ONNX Runtime thread each), against a plain ONNX Runtime loop over the same
  * files (read, decode, preprocess, predict in micro-batches of the same size, 1 thread) in a process of its own.
  *
- * Usage: npm run bench:batch [-- --n 20000 --rounds 3 --batch-size 64]
+ * Usage: npm run bench:batch [-- --n 20000 --rounds 3 --batch-size 128]
  *
  * Every side is timed as a whole process (start, model load, all N images, exit), so the queue's overhead (pg-boss
  * start, claims, one commit per micro-batch, the idle check at the end) is inside the batch figures. Each round
@@ -35,7 +35,7 @@ const { values } = parseArgs({
     model: { type: "string" },
   },
 });
-const batchSize = Number(values["batch-size"] ?? 64);
+const batchSize = Number(values["batch-size"] ?? 128);
 const root = join(import.meta.dirname, "..");
 
 /** The peer: a plain ONNX Runtime loop over the folder's files, as a user would write it without a queue. */

@@ -15,7 +15,7 @@ import type { BatchResult, BatchStore, ClaimedInput, RunInfo } from "./store.js"
 export interface WorkOptions {
   /** ONNX Runtime intra-op threads (default 1: scale with processes, not threads). */
   readonly threads?: number;
-  /** Inputs per claim and per model call (default 64). */
+  /** Inputs per claim and per model call (default 128). */
   readonly batchSize?: number;
   /** Force a runtime; by default ONNX Runtime when the bundle has model.onnx, else tfjs. */
   readonly runtime?: RuntimeKind;
@@ -169,7 +169,7 @@ export async function scoreClaims(
  * ```
  */
 export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Promise<WorkSummary> {
-  const batchSize = opts.batchSize ?? 64;
+  const batchSize = opts.batchSize ?? 128;
   const headers = opts.headers ?? {};
   const models = new Map<string, Promise<OpenModel>>();
   const modelFor = (name: string): Promise<OpenModel> => {

@@ -86,7 +86,7 @@ function workOptions(args: CommandArgs) {
   const runtime = parseRuntime(str(args, "runtime"));
   return {
     threads: positiveInt(args, "threads", 1),
-    batchSize: positiveInt(args, "batch-size", 64),
+    batchSize: positiveInt(args, "batch-size", 128),
     headers: headersOf(args),
     ...(runtime ? { runtime } : {}),
   };
@@ -221,7 +221,7 @@ export const batchWorkCommand: Command = {
   help: `Usage: radiolens batch work [--store DSN | --db FILE] [--threads N] [--batch-size N] [--runtime tfjs|onnx]
                             [--header 'Name: value' ...] [--exit-when-idle] [--json]
 
-Claims micro-batches (--batch-size, default 64) of queued inputs, scores them on the run's model (ONNX Runtime
+Claims micro-batches (--batch-size, default 128) of queued inputs, scores them on the run's model (ONNX Runtime
 with --threads intra-op threads, default 1, or tfjs) and commits one result per input. Start one per core and
 per machine; a worker killed mid-batch loses nothing (its inputs return to the queue when their claim expires).
 Runs until SIGINT/SIGTERM, or with --exit-when-idle until no input of any run is outstanding. At the end it
