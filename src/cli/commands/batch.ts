@@ -1,31 +1,36 @@
 /** `radiolens batch`, `batch submit|work|status|export`: archive-scale scoring on the embedded store or on PostgreSQL with pg-boss. */
-
 import { exportRun, openBatchStore, statusLine, submitRun } from "../../batch/run.js";
 import type { BatchStore } from "../../batch/store.js";
 import { workBatch } from "../../batch/worker.js";
 import { RadioLensError } from "../../core/errors.js";
-import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
-import { type Command, type CommandArgs, type CommandIO, flag, str, strs } from "../command.js";
+import { type Command, type CommandIO, defineCommand } from "../command.js";
+import { flag, int, list, runtimeOption, string } from "../options.js";
 
 const DEFAULT_DB = "radiolens-batch.db";
 
-const STORE_HELP = `--store postgres://user@host:5432/db uses PostgreSQL with the pg-boss queue (workers on any number of
+const STORE_NOTES = `--store postgres://user@host:5432/db uses PostgreSQL with the pg-boss queue (workers on any number of
 machines; the model folder and input files must be at the same paths on each); without it the embedded store
 is the SQLite file --db (default ${DEFAULT_DB}).`;
 
-function positiveInt(args: CommandArgs, name: string, dflt: number): number {
-  const v = str(args, name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} must be a positive integer, got '${v}'` });
-  return n;
-}
+const STORE_OPTIONS = {
+  store: string("DSN", "PostgreSQL DSN (postgres://…): the shared pg-boss queue"),
+  db: string("FILE", `the embedded SQLite store (default ${DEFAULT_DB})`),
+} as const;
+
+const WORK_OPTIONS = {
+  threads: int("N", "ONNX Runtime intra-op threads (default 1: scale with processes)", { min: 1 }),
+  "batch-size": int("N", "inputs per claim and per model call (default 128)", { min: 1 }),
+  runtime: runtimeOption,
+  header: list(
+    "'Name: value'",
+    "HTTP header for DICOMweb requests, e.g. an API key (repeatable; never printed)",
+  ),
+} as const;
 
 /** `--header "Name: value"` (repeatable) as a header record; the values are never printed. */
-function headersOf(args: CommandArgs): Record<string, string> {
+function headersOf(headers: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const h of strs(args, "header")) {
+  for (const h of headers ?? []) {
     const i = h.indexOf(":");
     if (i <= 0) throw new RadioLensError("RL_ERR_USAGE", { detail: "--header must look like 'Name: value'" });
     out[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
@@ -33,24 +38,34 @@ function headersOf(args: CommandArgs): Record<string, string> {
   return out;
 }
 
-async function storeOf(args: CommandArgs): Promise<BatchStore> {
-  const claim = str(args, "claim-timeout");
+function storeOf(
+  v: { readonly store?: string | undefined; readonly db?: string | undefined },
+  claimTimeout?: number,
+): Promise<BatchStore> {
   return openBatchStore(
-    str(args, "store") ?? str(args, "db") ?? DEFAULT_DB,
-    claim === undefined ? {} : { expireInSeconds: positiveInt(args, "claim-timeout", 300) },
+    v.store ?? v.db ?? DEFAULT_DB,
+    claimTimeout === undefined ? {} : { expireInSeconds: claimTimeout },
   );
 }
 
-function need(args: CommandArgs, name: string): string {
-  const v = str(args, name);
-  if (!v) throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} is required` });
+function runName(positionals: readonly string[]): string {
+  const v = positionals[0];
+  if (!v) throw new RadioLensError("RL_ERR_USAGE", { detail: "give the run name" });
   return v;
 }
 
-function runName(args: CommandArgs): string {
-  const v = args.positionals[0] ?? str(args, "name");
-  if (!v) throw new RadioLensError("RL_ERR_USAGE", { detail: "give the run name" });
-  return v;
+function workOptions(v: {
+  readonly threads?: number | undefined;
+  readonly "batch-size"?: number | undefined;
+  readonly runtime?: "tfjs" | "onnx" | undefined;
+  readonly header?: readonly string[] | undefined;
+}) {
+  return {
+    threads: v.threads ?? 1,
+    batchSize: v["batch-size"] ?? 128,
+    headers: headersOf(v.header),
+    ...(v.runtime ? { runtime: v.runtime } : {}),
+  };
 }
 
 /** A progress bar on a terminal (redrawn in place), a line every 5 s otherwise. */
@@ -75,21 +90,18 @@ function progress(io: CommandIO, total: number, already: number): (done: number,
   };
 }
 
-const WORK_OPTIONS = {
-  threads: { type: "string" },
-  "batch-size": { type: "string" },
-  runtime: { type: "string" },
-  header: { type: "string", multiple: true },
-} as const;
-
-function workOptions(args: CommandArgs) {
-  const runtime = parseRuntime(str(args, "runtime"));
-  return {
-    threads: positiveInt(args, "threads", 1),
-    batchSize: positiveInt(args, "batch-size", 128),
-    headers: headersOf(args),
-    ...(runtime ? { runtime } : {}),
-  };
+/** Runs `fn` with an AbortSignal that SIGINT and SIGTERM trigger. */
+async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<{ out: T; stopped: boolean }> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return { out: await fn(stop.signal), stopped: stop.signal.aborted };
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 }
 
 /**
@@ -101,68 +113,59 @@ function workOptions(args: CommandArgs) {
  * await runCli(["batch", "--model", "models/default", "--input", "pngs/", "--name", "archive", "--out", "results.csv"]);
  * ```
  */
-export const batchCommand: Command = {
-  help: `Usage: radiolens batch --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--out results.csv]
-                       [--db FILE | --store DSN] [--threads N] [--batch-size N] [--runtime tfjs|onnx] [--header 'Name: value' ...]
-
-Scores every input of a run in this process (a progress bar on stderr) and writes results.csv with --out. Run
+export const batchCommand: Command = defineCommand({
+  usage: `radiolens batch --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--out results.csv]
+                [--db FILE | --store DSN] [--threads N] [--batch-size N] [--runtime tfjs|onnx] [--header 'Name: value' ...]`,
+  description: `Scores every input of a run in this process (a progress bar on stderr) and writes results.csv with --out. Run
 again after an interruption (Ctrl-C, kill -9): inputs already scored are kept and the rest are scored.
 Inputs: a folder (every file, recursively), a manifest.csv (columns path or file, optional id), or a DICOMweb
 QIDO-RS URL (paged; each instance fetched by WADO-RS, retried on transient failures; --header adds e.g. an
-API key). An input that cannot be read or is outside the model's intended use is recorded with its error.
-${STORE_HELP}
-
-Subcommands for several machines: batch submit, batch work, batch status, batch export.`,
+API key). An input that cannot be read or is outside the model's intended use is recorded with its error
+(exit code 3 when any input failed).`,
   options: {
-    model: { type: "string" },
-    input: { type: "string" },
-    name: { type: "string" },
-    out: { type: "string" },
-    db: { type: "string" },
-    store: { type: "string" },
+    model: string("DIR", "model bundle", { required: true }),
+    input: string("SOURCE", "folder, manifest.csv or QIDO-RS URL", { required: true }),
+    name: string("RUN", "run name (the same name resumes the run)", { required: true }),
+    out: string("FILE", "write the results as CSV"),
+    ...STORE_OPTIONS,
     ...WORK_OPTIONS,
   },
-  async run(args, io) {
-    const opts = workOptions(args);
-    const store = await storeOf(args);
+  notes: `${STORE_NOTES}
+
+Subcommands for several machines: batch submit, batch work, batch status, batch export.`,
+  async run({ values }, io) {
+    const opts = workOptions(values);
+    const store = await storeOf(values);
     try {
-      const name = need(args, "name");
+      const name = values.name;
       const sub = await submitRun(store, {
         name,
-        modelDir: need(args, "model"),
-        input: need(args, "input"),
+        modelDir: values.model,
+        input: values.input,
         headers: opts.headers,
       });
       const before = await store.status(name);
       io.stderr(`run ${name}: ${sub.total} inputs (${sub.added} new), ${before.pending} to score\n`);
       const bar = progress(io, before.total, before.done + before.failed);
-      const stop = new AbortController();
-      const onSignal = (): void => stop.abort();
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        const r = await workBatch(store, {
+      const { out: r, stopped } = await stoppable((signal) =>
+        workBatch(store, {
           ...opts,
           exitWhenIdle: true,
-          signal: stop.signal,
+          signal,
           onProgress: (p) => bar(p.scored + p.failed),
-        });
-        bar(r.scored + r.failed, true);
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+        }),
+      );
+      bar(r.scored + r.failed, true);
       const s = await store.status(name);
       io.stderr(`${statusLine(s)}\n`);
-      const out = str(args, "out");
-      if (out) io.stderr(`wrote ${await exportRun(store, name, out)} rows to ${out}\n`);
-      if (stop.signal.aborted) return 130;
+      if (values.out) io.stderr(`wrote ${await exportRun(store, name, values.out)} rows to ${values.out}\n`);
+      if (stopped) return 130;
       return s.failed > 0 ? 3 : 0;
     } finally {
       await store.close();
     }
   },
-};
+});
 
 /**
  * `radiolens batch submit`: queues one job per input of a run; submitting the same run again adds nothing.
@@ -172,32 +175,32 @@ Subcommands for several machines: batch submit, batch work, batch status, batch 
  * await runCli(["batch", "submit", "--model", "models/default", "--input", "pngs/", "--store", dsn, "--name", "archive"]);
  * ```
  */
-export const batchSubmitCommand: Command = {
-  help: `Usage: radiolens batch submit --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--store DSN | --db FILE]
-                              [--header 'Name: value' ...] [--claim-timeout SECONDS]
-
-Queues one job per input (image file or DICOM instance). Idempotent: inputs the run already has are not queued
-again, so the same command may be repeated (or re-run with a grown folder to add only the new files).
---claim-timeout (PostgreSQL, default 300 s): how long an input stays with a worker that stopped answering (killed,
-machine lost) before the queue gives it to another; each input has 3 tries, then it is dead-lettered (failed).
-${STORE_HELP}`,
+export const batchSubmitCommand: Command = defineCommand({
+  usage: `radiolens batch submit --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--store DSN | --db FILE]
+                       [--header 'Name: value' ...] [--claim-timeout SECONDS]`,
+  description: `Queues one job per input (image file or DICOM instance). Idempotent: inputs the run already has are not queued
+again, so the same command may be repeated (or re-run with a grown folder to add only the new files).`,
   options: {
-    model: { type: "string" },
-    input: { type: "string" },
-    name: { type: "string" },
-    db: { type: "string" },
-    store: { type: "string" },
-    header: { type: "string", multiple: true },
-    "claim-timeout": { type: "string" },
+    model: string("DIR", "model bundle", { required: true }),
+    input: string("SOURCE", "folder, manifest.csv or QIDO-RS URL", { required: true }),
+    name: string("RUN", "run name", { required: true }),
+    ...STORE_OPTIONS,
+    header: WORK_OPTIONS.header,
+    "claim-timeout": int(
+      "SECONDS",
+      "PostgreSQL: how long an input stays with a worker that stopped answering before another gets it\n(default 300; 3 tries, then dead-lettered)",
+      { min: 1 },
+    ),
   },
-  async run(args, io) {
-    const store = await storeOf(args);
+  notes: STORE_NOTES,
+  async run({ values }, io) {
+    const store = await storeOf(values, values["claim-timeout"]);
     try {
       const r = await submitRun(store, {
-        name: need(args, "name"),
-        modelDir: need(args, "model"),
-        input: need(args, "input"),
-        headers: headersOf(args),
+        name: values.name,
+        modelDir: values.model,
+        input: values.input,
+        headers: headersOf(values.header),
       });
       io.stdout(
         `run ${r.run.name}: ${r.added} inputs queued, ${r.total} in the run (model ${r.run.modelId} ${r.run.modelVersion})\n`,
@@ -207,7 +210,7 @@ ${STORE_HELP}`,
       await store.close();
     }
   },
-};
+});
 
 /**
  * `radiolens batch work`: processes queued inputs of every run until stopped (or idle with --exit-when-idle).
@@ -217,60 +220,53 @@ ${STORE_HELP}`,
  * await runCli(["batch", "work", "--store", dsn, "--threads", "1", "--exit-when-idle"]);
  * ```
  */
-export const batchWorkCommand: Command = {
-  help: `Usage: radiolens batch work [--store DSN | --db FILE] [--threads N] [--batch-size N] [--runtime tfjs|onnx]
-                            [--header 'Name: value' ...] [--exit-when-idle] [--json]
-
-Claims micro-batches (--batch-size, default 128) of queued inputs, scores them on the run's model (ONNX Runtime
-with --threads intra-op threads, default 1, or tfjs) and commits one result per input. Start one per core and
-per machine; a worker killed mid-batch loses nothing (its inputs return to the queue when their claim expires).
-Runs until SIGINT/SIGTERM, or with --exit-when-idle until no input of any run is outstanding. At the end it
-prints the counts and its rate from the first claimed input to the last commit (--json: as JSON, with the
-window's epoch milliseconds firstClaimAt and lastCommitAt).
-${STORE_HELP}`,
+export const batchWorkCommand: Command = defineCommand({
+  usage: `radiolens batch work [--store DSN | --db FILE] [--threads N] [--batch-size N] [--runtime tfjs|onnx]
+                     [--header 'Name: value' ...] [--exit-when-idle] [--json]`,
+  description: `Claims micro-batches of queued inputs, scores them on the run's model and commits one result per input. Start
+one per core and per machine; a worker killed mid-batch loses nothing (its inputs return to the queue when
+their claim expires). Runs until SIGINT/SIGTERM, or with --exit-when-idle until no input of any run is
+outstanding. At the end it prints the counts and its rate from the first claimed input to the last commit.`,
   options: {
-    db: { type: "string" },
-    store: { type: "string" },
-    "exit-when-idle": { type: "boolean" },
-    json: { type: "boolean" },
+    ...STORE_OPTIONS,
     ...WORK_OPTIONS,
+    "exit-when-idle": flag("stop once no input of any run is outstanding"),
+    json: flag("print the summary as JSON (with the window's epoch milliseconds firstClaimAt, lastCommitAt)"),
   },
-  async run(args, io) {
-    const opts = workOptions(args);
-    const store = await storeOf(args);
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+  notes: STORE_NOTES,
+  async run({ values }, io) {
+    const opts = workOptions(values);
+    const store = await storeOf(values);
     try {
       let last = 0;
-      const r = await workBatch(store, {
-        ...opts,
-        exitWhenIdle: flag(args, "exit-when-idle"),
-        signal: stop.signal,
-        onProgress: (p) => {
-          if (Date.now() - last < 5000) return;
-          last = Date.now();
-          io.stderr(`${p.scored} scored, ${p.failed} failed\n`);
-        },
-      });
+      const { out: r } = await stoppable((signal) =>
+        workBatch(store, {
+          ...opts,
+          exitWhenIdle: values["exit-when-idle"],
+          signal,
+          onProgress: (p) => {
+            if (Date.now() - last < 5000) return;
+            last = Date.now();
+            io.stderr(`${p.scored} scored, ${p.failed} failed\n`);
+          },
+        }),
+      );
       const secs =
         r.firstClaimAt !== undefined && r.lastCommitAt !== undefined
           ? (r.lastCommitAt - r.firstClaimAt) / 1000
           : 0;
+      const rate = secs > 0 ? ((r.scored + r.failed) / secs).toFixed(1) : "0";
       io.stdout(
-        flag(args, "json")
+        values.json
           ? `${JSON.stringify(r)}\n`
-          : `${r.scored} scored, ${r.failed} failed in ${secs.toFixed(1)} s (${secs > 0 ? ((r.scored + r.failed) / secs).toFixed(1) : "0"}/s)\n`,
+          : `${r.scored} scored, ${r.failed} failed in ${secs.toFixed(1)} s (${rate}/s)\n`,
       );
       return 0;
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
       await store.close();
     }
   },
-};
+});
 
 /**
  * `radiolens batch status RUN`: done, failed, pending, rate and ETA.
@@ -280,25 +276,24 @@ ${STORE_HELP}`,
  * await runCli(["batch", "status", "archive", "--store", dsn, "--json"]);
  * ```
  */
-export const batchStatusCommand: Command = {
-  help: `Usage: radiolens batch status RUN [--store DSN | --db FILE] [--json]
-
-Progress of a run: inputs done, failed (recorded errors and dead-lettered inputs), pending, the rate over the
-last minute and the time left at that rate.
-${STORE_HELP}`,
-  options: { db: { type: "string" }, store: { type: "string" }, json: { type: "boolean" } },
-  allowPositionals: true,
-  async run(args, io) {
-    const store = await storeOf(args);
+export const batchStatusCommand: Command = defineCommand({
+  usage: "radiolens batch status RUN [--store DSN | --db FILE] [--json]",
+  description: `Progress of a run: inputs done, failed (recorded errors and dead-lettered inputs), pending, the rate over the
+last minute and the time left at that rate.`,
+  options: { ...STORE_OPTIONS, json: flag("print the status as JSON") },
+  notes: STORE_NOTES,
+  positionals: true,
+  async run({ values, positionals }, io) {
+    const store = await storeOf(values);
     try {
-      const s = await store.status(runName(args));
-      io.stdout(flag(args, "json") ? `${JSON.stringify(s, null, 2)}\n` : `${statusLine(s)}\n`);
+      const s = await store.status(runName(positionals));
+      io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : `${statusLine(s)}\n`);
       return 0;
     } finally {
       await store.close();
     }
   },
-};
+});
 
 /**
  * `radiolens batch export RUN --out results.csv`: one row per input.
@@ -308,23 +303,21 @@ ${STORE_HELP}`,
  * await runCli(["batch", "export", "archive", "--store", dsn, "--out", "results.csv"]);
  * ```
  */
-export const batchExportCommand: Command = {
-  help: `Usage: radiolens batch export RUN --out results.csv [--store DSN | --db FILE]
-
-Writes one row per input of the run: input_id, status (done, failed, pending), label, p_<label> per class,
-ood_score (when the model has a detector), model_id, model_version and error (why an input was not scored).
-${STORE_HELP}`,
-  options: { db: { type: "string" }, store: { type: "string" }, out: { type: "string" } },
-  allowPositionals: true,
-  async run(args, io) {
-    const store = await storeOf(args);
+export const batchExportCommand: Command = defineCommand({
+  usage: "radiolens batch export RUN --out results.csv [--store DSN | --db FILE]",
+  description: `Writes one row per input of the run: input_id, status (done, failed, pending), label, p_<label> per class,
+ood_score (when the model has a detector), model_id, model_version and error (why an input was not scored).`,
+  options: { ...STORE_OPTIONS, out: string("FILE", "the CSV to write", { required: true }) },
+  notes: STORE_NOTES,
+  positionals: true,
+  async run({ values, positionals }, io) {
+    const store = await storeOf(values);
     try {
-      const name = runName(args);
-      const out = need(args, "out");
-      io.stdout(`wrote ${await exportRun(store, name, out)} rows to ${out}\n`);
+      const name = runName(positionals);
+      io.stdout(`wrote ${await exportRun(store, name, values.out)} rows to ${values.out}\n`);
       return 0;
     } finally {
       await store.close();
     }
   },
-};
+});
