@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { PgBoss } from "pg-boss";
 import { RadioLensError } from "../../core/errors.js";
+import { countQuery, findInstancesQuery, listQuery, POSTGRES, schemaSql } from "./queries.js";
 import {
   type AddInstanceResult,
   AUDIT_COLUMNS,
@@ -76,77 +77,10 @@ const SCHEMA_LOCK = 0x52_4c_53_43; // "RLSC"
 
 // The jobs and outbox tables are the records the API shows; the queue itself (claims, expiry of a dead
 // process's claims, retries, dead letters) lives in pg-boss, each row naming its pg-boss job in boss_id.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS instances (
-  sop_instance_uid TEXT PRIMARY KEY,
-  sop_class_uid TEXT NOT NULL,
-  study_instance_uid TEXT NOT NULL,
-  series_instance_uid TEXT NOT NULL,
-  modality TEXT NOT NULL,
-  study_date TEXT NOT NULL,
-  patient_id TEXT NOT NULL,
-  patient_name TEXT NOT NULL,
-  accession_number TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  file_key TEXT NOT NULL,
-  size BIGINT NOT NULL,
-  origin TEXT NOT NULL,
-  received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS instances_study ON instances(study_instance_uid, series_instance_uid);
-CREATE TABLE IF NOT EXISTS jobs (
-  id BIGSERIAL PRIMARY KEY,
-  sop_instance_uid TEXT NOT NULL REFERENCES instances(sop_instance_uid),
-  sha256 TEXT NOT NULL,
-  model_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  error TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (sha256, model_id)
-);
+// The shared tables (src/serve/repository/queries.ts) plus the pg-boss job of each job and outbox row.
+const SCHEMA = `${schemaSql(POSTGRES)}
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS boss_id UUID;
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
-CREATE TABLE IF NOT EXISTS predictions (
-  job_id BIGINT PRIMARY KEY REFERENCES jobs(id),
-  sop_instance_uid TEXT NOT NULL,
-  model_id TEXT NOT NULL,
-  model_version TEXT NOT NULL,
-  label TEXT NOT NULL,
-  probabilities TEXT NOT NULL,
-  result_sop_instance_uid TEXT,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS predictions_instance ON predictions(sop_instance_uid, job_id);
-CREATE TABLE IF NOT EXISTS audit (
-  id BIGSERIAL PRIMARY KEY,
-  time TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  event_name TEXT NOT NULL,
-  action TEXT NOT NULL,
-  outcome INTEGER NOT NULL,
-  "user" TEXT NOT NULL,
-  role TEXT NOT NULL,
-  source TEXT NOT NULL,
-  object TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_event ON audit(event_id, id);
-CREATE TABLE IF NOT EXISTS outbox (
-  id BIGSERIAL PRIMARY KEY,
-  job_id BIGINT NOT NULL REFERENCES jobs(id),
-  file_key TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at TEXT NOT NULL,
-  error TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (job_id, file_key)
-);
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS boss_id UUID;
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
 `;
 
 const INSTANCE_COLUMNS = [
@@ -427,8 +361,9 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     return n;
   };
 
-  const count = async (sql: string, args: unknown[]): Promise<number> =>
-    ((await query(sql, args))[0]?.["n"] as number | undefined) ?? 0;
+  const run = (q: { sql: string; args: unknown[] }): Promise<Row[]> => query(q.sql, q.args);
+  const count = async (q: { sql: string; args: unknown[] }): Promise<number> =>
+    ((await run(q))[0]?.["n"] as number | undefined) ?? 0;
 
   return {
     kind: "postgres",
@@ -466,26 +401,7 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       return r ? toInstance(r) : undefined;
     },
     findInstances: async (q) => {
-      const where: string[] = [];
-      const args: unknown[] = [];
-      const eq = (col: string, v: string | undefined): void => {
-        if (v === undefined) return;
-        args.push(v);
-        where.push(`${col} = $${args.length}`);
-      };
-      eq("study_instance_uid", q.studyInstanceUid);
-      eq("series_instance_uid", q.seriesInstanceUid);
-      eq("sop_instance_uid", q.sopInstanceUid);
-      eq("modality", q.modality);
-      eq("patient_id", q.patientId);
-      eq("study_date", q.studyDate);
-      eq("accession_number", q.accessionNumber);
-      eq("origin", q.origin);
-      args.push(q.limit ?? 1000, q.offset ?? 0);
-      // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
-      const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY study_instance_uid COLLATE "C", series_instance_uid COLLATE "C", received_at COLLATE "C"
-        LIMIT $${args.length - 1} OFFSET $${args.length}`;
+      const { sql, args } = findInstancesQuery(q, POSTGRES);
       return (await query(sql, args)).map(toInstance);
     },
     claimJob: async () => {
@@ -580,16 +496,13 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     },
     recoverJobs: () => reconcile("jobs", "running", QUEUES.analysis, heldJobs),
     listJobs: async (limit, status) =>
-      (status
-        ? await query("SELECT * FROM jobs WHERE status = $1 ORDER BY id DESC LIMIT $2", [status, limit])
-        : await query("SELECT * FROM jobs ORDER BY id DESC LIMIT $1", [limit])
-      ).map(toJob),
-    countJobs: (status) => count("SELECT COUNT(*) AS n FROM jobs WHERE status = $1", [status]),
+      (await run(listQuery("jobs", limit, POSTGRES, "status", status))).map(toJob),
+    countJobs: (status) => count(countQuery("jobs", POSTGRES, status)),
     predictionsFor: async (uid) =>
       (await query("SELECT * FROM predictions WHERE sop_instance_uid = $1 ORDER BY job_id", [uid])).map(
         toPrediction,
       ),
-    countPredictions: () => count("SELECT COUNT(*) AS n FROM predictions", []),
+    countPredictions: () => count(countQuery("predictions", POSTGRES)),
     claimSend: async () => {
       for (;;) {
         const [job] = (await guard(() => boss.fetch(QUEUES.results, { batchSize: 1 }))) as unknown as {
@@ -629,12 +542,9 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       heldSends.delete(id);
     },
     recoverSends: () => reconcile("outbox", "sending", QUEUES.results, heldSends),
-    countSends: (status) => count("SELECT COUNT(*) AS n FROM outbox WHERE status = $1", [status]),
+    countSends: (status) => count(countQuery("outbox", POSTGRES, status)),
     listSends: async (limit, status) =>
-      (status
-        ? await query("SELECT * FROM outbox WHERE status = $1 ORDER BY id DESC LIMIT $2", [status, limit])
-        : await query("SELECT * FROM outbox ORDER BY id DESC LIMIT $1", [limit])
-      ).map(toSend),
+      (await run(listQuery("outbox", limit, POSTGRES, "status", status))).map(toSend),
     audit: async (rec) => {
       await query(
         `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -654,10 +564,7 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       );
     },
     listAudit: async (limit, eventId) =>
-      (eventId
-        ? await query("SELECT * FROM audit WHERE event_id = $1 ORDER BY id DESC LIMIT $2", [eventId, limit])
-        : await query("SELECT * FROM audit ORDER BY id DESC LIMIT $1", [limit])
-      ).map(toAudit),
+      (await run(listQuery("audit", limit, POSTGRES, "event_id", eventId))).map(toAudit),
     close: async () => {
       clearInterval(heart);
       // What this process still holds goes back to the queue at once rather than after the lease, as a try
