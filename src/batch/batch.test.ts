@@ -84,6 +84,7 @@ describe("batch on the embedded store", () => {
 
     const r = await cli([
       "batch",
+      "run",
       "--model",
       model,
       "--input",
@@ -136,6 +137,7 @@ describe("batch on the embedded store", () => {
     const db = join(work, "manifest.db");
     const r = await cli([
       "batch",
+      "run",
       "--model",
       model,
       "--input",
@@ -192,6 +194,7 @@ describe("batch on the embedded store", () => {
       const out = join(work, "dicomweb.csv");
       const args = [
         "batch",
+        "run",
         "--model",
         model,
         "--input",
@@ -211,6 +214,7 @@ describe("batch on the embedded store", () => {
       // Without the key every retrieval is refused (401): recorded per input, the run still completes.
       const denied = await cli([
         "batch",
+        "run",
         "--model",
         model,
         "--input",

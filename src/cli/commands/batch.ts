@@ -105,17 +105,17 @@ async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<{ 
 }
 
 /**
- * `radiolens batch`: submits a run, scores it in this process with a progress bar and exports it; run again after
+ * `radiolens batch run`: submits a run, scores it in this process with a progress bar and exports it; run again after
  * an interruption it resumes with the inputs that have no result.
  *
  * @example
  * ```ts
- * await runCli(["batch", "--model", "models/default", "--input", "pngs/", "--name", "archive", "--out", "results.csv"]);
+ * await runCli(["batch", "run", "--model", "models/default", "--input", "pngs/", "--name", "archive", "--out", "results.csv"]);
  * ```
  */
 export const batchCommand: Command = defineCommand({
-  usage: `radiolens batch --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--out results.csv]
-                [--db FILE | --store DSN] [--threads N] [--batch-size N] [--runtime tfjs|onnx] [--header 'Name: value' ...]`,
+  usage: `radiolens batch run --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--out results.csv]
+                    [--db FILE | --store DSN] [--threads N] [--batch-size N] [--runtime tfjs|onnx] [--header 'Name: value' ...]`,
   description: `Scores every input of a run in this process (a progress bar on stderr) and writes results.csv with --out. Run
 again after an interruption (Ctrl-C, kill -9): inputs already scored are kept and the rest are scored.
 Inputs: a folder (every file, recursively), a manifest.csv (columns path or file, optional id), or a DICOMweb
@@ -132,7 +132,7 @@ API key). An input that cannot be read or is outside the model's intended use is
   },
   notes: `${STORE_NOTES}
 
-Subcommands for several machines: batch submit, batch work, batch status, batch export.`,
+For several machines: batch submit, batch work, batch status, batch export.`,
   async run({ values }, io) {
     const opts = workOptions(values);
     const store = await storeOf(values);

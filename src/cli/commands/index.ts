@@ -115,7 +115,7 @@ export const COMMAND_ENTRIES: readonly CommandEntry[] = [
     load: async () => (await import("./reports.js")).reportsGenerateCommand,
   },
   {
-    name: "batch",
+    name: "batch run",
     summary: "Score a folder, manifest or DICOMweb archive with a model, resumable, with a progress bar",
     load: async () => (await import("./batch.js")).batchCommand,
   },
