@@ -10,13 +10,13 @@ test("findInstances: keys in order, numbered or positional placeholders, byte or
   const pg = findInstancesQuery(q, POSTGRES);
   assert.equal(
     squash(pg.sql),
-    'SELECT * FROM instances WHERE study_instance_uid = $1 AND modality = $2 ORDER BY study_instance_uid COLLATE "C", series_instance_uid COLLATE "C", received_at COLLATE "C" LIMIT $3 OFFSET $4',
+    'SELECT * FROM instances WHERE study_instance_uid = $1 AND modality = $2 ORDER BY study_instance_uid COLLATE "C", series_instance_uid COLLATE "C", received_at COLLATE "C", sop_instance_uid COLLATE "C" LIMIT $3 OFFSET $4',
   );
   assert.deepEqual(pg.args, ["1.2.3", "CT", 10, 20]);
   const lite = findInstancesQuery(q, SQLITE);
   assert.equal(
     squash(lite.sql),
-    "SELECT * FROM instances WHERE study_instance_uid = ? AND modality = ? ORDER BY study_instance_uid, series_instance_uid, received_at LIMIT ? OFFSET ?",
+    "SELECT * FROM instances WHERE study_instance_uid = ? AND modality = ? ORDER BY study_instance_uid, series_instance_uid, received_at, sop_instance_uid LIMIT ? OFFSET ?",
   );
   assert.deepEqual(lite.args, pg.args, "the same arguments in the same order");
   assert.deepEqual(findInstancesQuery({}, SQLITE).args, [1000, 0], "default page");

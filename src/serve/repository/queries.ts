@@ -149,7 +149,7 @@ export function findInstancesQuery(q: InstanceQuery, d: Dialect): Query {
   const o = d.byteOrder;
   return {
     sql: `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY study_instance_uid${o}, series_instance_uid${o}, received_at${o}
+      ORDER BY study_instance_uid${o}, series_instance_uid${o}, received_at${o}, sop_instance_uid${o}
       LIMIT ${d.param(args.length - 1)} OFFSET ${d.param(args.length)}`,
     args,
   };
