@@ -227,8 +227,7 @@ export async function worklistRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
     async (req, reply) => {
       const { sopInstanceUid } = req.params as { sopInstanceUid: string };
       const inst = await ctx.repo.getInstance(sopInstanceUid);
-      if (!inst || inst.origin !== "received")
-        throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance" });
+      if (inst?.origin !== "received") throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance" });
       const wanted = (req.query as { model?: string }).model;
       // Only what the queue analysed: a gated ("not analysed") image gets no heatmap, so this never forces one.
       const done = (await ctx.repo.predictionsFor(sopInstanceUid)).find(
