@@ -240,6 +240,8 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
   if (ids.length === 0) return status("The series has no instances", true);
   await showStack(ids, 0);
   if (openSeries !== series) return;
+  // Keys scroll at once, without a click into the image first.
+  vp.focus();
   vp.dataset["series"] = series;
   vp.dataset["firstViewMs"] = (performance.now() - t0).toFixed(0);
   status(`Series shown; loading ${ids.length} image${ids.length === 1 ? "" : "s"}…`);

@@ -10,7 +10,7 @@ import {
   type Types,
   utilities,
 } from "@cornerstonejs/core";
-import { init as dicomImageLoaderInit } from "@cornerstonejs/dicom-image-loader";
+import { init as dicomImageLoaderInit, wadouri } from "@cornerstonejs/dicom-image-loader";
 import {
   AngleTool,
   addTool,
@@ -26,6 +26,7 @@ import {
   WindowLevelTool,
   ZoomTool,
 } from "@cornerstonejs/tools";
+import dcmjs from "dcmjs";
 import { authHeaders, multipartParts } from "./api.js";
 
 const ENGINE = "radiolens-engine";
@@ -187,6 +188,60 @@ export async function initViewer(
     void vp.setImageIdIndex(Math.min(n - 1, Math.max(0, next)));
   });
   new ResizeObserver(() => engine?.resize(true, true)).observe(el);
+  await warmUp();
+}
+
+/**
+ * Draws a tiny signed 16-bit CT once in a hidden viewport, so the decode worker is started and the WebGL shaders
+ * are compiled before the user opens a study (the first view then costs only the fetch, decode and draw).
+ */
+async function warmUp(): Promise<void> {
+  const ct = "1.2.840.10008.5.1.4.1.1.2";
+  const uid = "2.25.1";
+  const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: ct,
+    MediaStorageSOPInstanceUID: uid,
+    TransferSyntaxUID: "1.2.840.10008.1.2.1",
+    ImplementationClassUID: "2.25.2",
+  });
+  const dict = new dcmjs.data.DicomDict(meta);
+  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+    SOPClassUID: ct,
+    SOPInstanceUID: uid,
+    Modality: "CT",
+    Rows: 4,
+    Columns: 4,
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: "MONOCHROME2",
+    BitsAllocated: 16,
+    BitsStored: 16,
+    HighBit: 15,
+    PixelRepresentation: 1,
+    RescaleIntercept: 0,
+    RescaleSlope: 1,
+    ImagePositionPatient: [0, 0, 0],
+    ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
+    PixelSpacing: [1, 1],
+    PixelData: new Int16Array(16).fill(-1000).buffer,
+    _vrMap: { PixelData: "OW" },
+  });
+  const host = document.createElement("div");
+  host.style.cssText = "position:absolute;left:-10000px;top:0;width:32px;height:32px";
+  document.body.append(host);
+  try {
+    const imageId = wadouri.fileManager.add(new Blob([dict.write()], { type: "application/dicom" }));
+    engine?.enableElement({ viewportId: "radiolens-warmup", type: Enums.ViewportType.STACK, element: host });
+    const vp = engine?.getViewport("radiolens-warmup") as Types.IStackViewport | undefined;
+    await vp?.setStack([imageId], 0);
+    vp?.render();
+  } catch (e) {
+    // Only a head start: a failure here changes nothing for the real images.
+    console.warn(`viewer warm-up skipped: ${(e as Error).message}`);
+  } finally {
+    engine?.disableElement("radiolens-warmup");
+    host.remove();
+  }
 }
 
 /** Puts `name` (one of {@link PRIMARY_TOOLS}) on the primary mouse button; the previous one becomes passive. */
