@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the native addons with node-gyp when their system libraries are installed; otherwise prints one notice each and exits 0.
 //
-// - src/engine/native (oneDNN): the `onednn` tfjs backend; without it the engine falls back to WASM.
+// - src/engine/native (oneDNN): the `onednn` tfjs backend; without it the engine falls back to WASM. Its interface
+//   (abi.h, abi.ts) is generated from abi.json first.
 // - src/io/dicom/native (OpenJPEG): native JPEG 2000 decoding; without it the WASM OpenJPEG build decodes. When
 //   libdcmtk-dev is installed too, the same addon decodes JPEG Lossless and 12-bit JPEG with DCMTK's IJG libraries
 //   (binding.gyp decides); without it jpeg-lossless-decoder-js and dcmjs-codecs decode those.
@@ -46,6 +47,11 @@ function notice(msg) {
   console.log(`build-native: ${msg}`);
   failed = true;
 }
+
+// The oneDNN addon's op codes and parameter layouts come from one spec (src/engine/native/abi.json): regenerate
+// abi.h and abi.ts first, so the C++ and the TypeScript sides cannot drift apart.
+const abi = spawnSync(process.execPath, [join(root, "scripts", "gen-native-abi.mjs")], { stdio: "inherit" });
+if (abi.status !== 0) process.exit(1);
 
 if (process.env.RADIOLENS_NATIVE === "0") {
   console.log("build-native: RADIOLENS_NATIVE=0; skipping the native addons (the WASM paths will be used)");

@@ -56,7 +56,7 @@ function toSplit(
 ): NpzSplit {
   const s = images.shape;
   if (s.length !== 3 && s.length !== 4) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `${basename(path)}: images must be [n, rows, cols] or [n, rows, cols, channels], got [${s.join(", ")}]`,
     });
   }
@@ -67,7 +67,7 @@ function toSplit(
     (s[3] as number | undefined) ?? 1,
   ];
   if ((labels.shape[0] as number) !== count) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `${basename(path)}: ${count} images but ${labels.shape[0]} labels`,
     });
   }

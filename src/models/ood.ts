@@ -134,7 +134,7 @@ export function fitMahalanobisLayer(
   const n = features.length;
   const d = features[0]?.length ?? 0;
   if (n < 2 || d === 0)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "too few samples to fit the OOD detector" });
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: "too few samples to fit the OOD detector" });
   const sums = Array.from({ length: numClasses }, () => new Float64Array(d));
   const counts = new Float64Array(numClasses);
   features.forEach((f, i) => {

@@ -1,11 +1,9 @@
 /** `radiolens evaluate`: parses flags and calls evaluateBundle(); prints the headline metrics or the full JSON. */
 
-import { RadioLensError } from "../../core/errors.js";
-import type { BackendName } from "../../engine/backend.js";
 import { HEADLINE_KEYS } from "../../metrics/index.js";
-import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
 import { evaluateBundle } from "../../train/evaluate-bundle.js";
-import { type Command, flag, str, strs } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, flag, int, list, num, runtimeOption, string } from "../options.js";
 
 /**
  * `radiolens evaluate`: clinical metrics of a model bundle on a dataset split.
@@ -15,47 +13,39 @@ import { type Command, flag, str, strs } from "../command.js";
  * await runCli(["evaluate", "--model", "runs/demo", "--data", "pneumoniamnist.npz", "--split", "test"]);
  * ```
  */
-export const evaluateCommand: Command = {
-  help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
-                          [--ood OTHER ...]
-
-Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
-log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.
---runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.
+export const evaluateCommand: Command = defineCommand({
+  usage: `radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
+                          [--ood OTHER ...]`,
+  description: `Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
+log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.`,
+  options: {
+    model: string("DIR", "model bundle", { required: true }),
+    data: string("PATH", "dataset (.npz, class folders or CSV manifest)", { required: true }),
+    split: string("NAME", "dataset split", { default: "test" }),
+    json: flag("print the evaluation as JSON"),
+    bootstrap: int("N", "bootstrap resamples for the CIs", { min: 0 }),
+    threshold: num("T", "decision threshold on the positive class's probability", { min: 0, max: 1 }),
+    backend: backendOption,
+    runtime: runtimeOption,
+    ood: list("OTHER", "an out-of-distribution set: an .npz (its test split) or a folder of images"),
+  },
+  notes: `--runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.
 With an OOD detector in the card, "gated" gives accuracy and AUC on the images it keeps. --ood OTHER (repeatable:
 an .npz, whose test split is used, or a folder of images, DICOM or NIfTI files) adds ood_auroc and
 ood_fpr_at_95_tpr (out of distribution = positive; the split of --data is in distribution) and per-set numbers.`,
-  options: {
-    model: { type: "string" },
-    data: { type: "string" },
-    split: { type: "string" },
-    json: { type: "boolean" },
-    bootstrap: { type: "string" },
-    threshold: { type: "string" },
-    backend: { type: "string" },
-    runtime: { type: "string" },
-    ood: { type: "string", multiple: true },
-  },
-  async run(args, io) {
-    const model = str(args, "model");
-    const data = str(args, "data");
-    if (!model || !data)
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--model and --data are required" });
-    const bootstrap = str(args, "bootstrap");
-    const threshold = str(args, "threshold");
-    const backend = str(args, "backend") as BackendName | undefined;
-    const runtime = parseRuntime(str(args, "runtime"));
+  async run({ values }, io) {
+    const { bootstrap, threshold, backend, runtime } = values;
     const r = await evaluateBundle({
-      model,
-      data,
-      split: str(args, "split") ?? "test",
-      ...(bootstrap !== undefined ? { bootstrap: Number(bootstrap) } : {}),
-      ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
+      model: values.model,
+      data: values.data,
+      split: values.split,
+      ...(bootstrap !== undefined ? { bootstrap } : {}),
+      ...(threshold !== undefined ? { threshold } : {}),
       ...(backend ? { backend } : {}),
       ...(runtime ? { runtime } : {}),
-      ood: strs(args, "ood"),
+      ood: values.ood,
     });
-    if (flag(args, "json")) {
+    if (values.json) {
       io.stdout(
         `${JSON.stringify(r, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`,
       );
@@ -83,4 +73,4 @@ ood_fpr_at_95_tpr (out of distribution = positive; the split of --data is in dis
     }
     return 0;
   },
-};
+});

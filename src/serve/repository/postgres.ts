@@ -369,7 +369,8 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       args.push(q.limit ?? 1000, q.offset ?? 0);
       // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
       const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY study_instance_uid COLLATE "C", series_instance_uid COLLATE "C", received_at COLLATE "C"
+        ORDER BY study_instance_uid COLLATE "C", series_instance_uid COLLATE "C", received_at COLLATE "C",
+          sop_instance_uid COLLATE "C"
         LIMIT $${args.length - 1} OFFSET $${args.length}`;
       return (await query(sql, args)).map(toInstance);
     },

@@ -623,7 +623,7 @@ export function openSqliteRepository(path: string): Repository {
       eq("accession_number", q.accessionNumber);
       eq("origin", q.origin);
       const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY study_instance_uid, series_instance_uid, received_at LIMIT ? OFFSET ?`;
+        ORDER BY study_instance_uid, series_instance_uid, received_at, sop_instance_uid LIMIT ? OFFSET ?`;
       return (db.prepare(sql).all(...args, q.limit ?? 1000, q.offset ?? 0) as Row[]).map(toInstance);
     },
     claimJob: async () => {
