@@ -10,7 +10,9 @@ import { chromium, type Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { writeTestBundle } from "../../test/support/serve.js";
 import { freePort, REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
+import { PRESETS } from "../../web/src/presets.js";
 import { initEngine } from "../engine/backend.js";
+import { WINDOW_PRESETS } from "../io/dicom/pipeline.js";
 import { newUid } from "../radiology-reports/sr.js";
 import { buildApp } from "./app.js";
 import { type DimseServer, startDimseServer } from "./dimse.js";
@@ -419,11 +421,12 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.waitForFunction(`window.radiolensViewer.position().index === ${N - 1}`);
 
     // Window presets: the centre (40 HU) is drawn as the VOI function computes for each.
-    for (const [preset, w, c] of [
-      ["mediastinum", 350, 50],
-      ["lung", 1500, -600],
-      ["bone", 2000, 500],
-    ] as const) {
+    assert.deepEqual(
+      Object.entries(PRESETS).map(([k, p]) => [k, p.width, p.center]),
+      Object.entries(WINDOW_PRESETS).map(([k, p]) => [k, p.width, p.center]),
+      "the console's presets are the library's",
+    );
+    for (const [preset, { width: w, center: c }] of Object.entries(PRESETS)) {
       await page.click(`button[data-preset="${preset}"]`);
       await page.waitForTimeout(150);
       const px = await seen(page, 256, 256);
@@ -436,7 +439,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.click("#invert");
     await page.waitForTimeout(150);
     assert.ok(
-      Math.abs(((await seen(page, 256, 256))[0] as number) - (255 - grey(HU.tissue, 2000, 500))) <= 3,
+      Math.abs(((await seen(page, 256, 256))[0] as number) - (255 - grey(HU.tissue, 400, 40))) <= 3,
       "inverted",
     );
     await page.click("#reset");

@@ -33,17 +33,7 @@ const ENGINE = "radiolens-engine";
 const VIEWPORT = "radiolens-stack";
 const TOOL_GROUP = "radiolens-tools";
 
-/**
- * Window presets (width, centre) in Hounsfield units, the values radiology departments commonly use for CT
- * (e.g. Radiopaedia "Windowing (CT)"); a preset maps to the VOI range centre ± width/2.
- */
-export const PRESETS: Readonly<Record<string, { readonly width: number; readonly center: number }>> = {
-  lung: { width: 1500, center: -600 },
-  mediastinum: { width: 350, center: 50 },
-  bone: { width: 2000, center: 500 },
-  brain: { width: 80, center: 40 },
-  abdomen: { width: 400, center: 50 },
-};
+export { PRESETS } from "./presets.js";
 
 /** The tools a user can put on the primary mouse button. */
 export const PRIMARY_TOOLS = {
