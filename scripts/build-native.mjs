@@ -6,8 +6,10 @@
 // - src/io/dicom/native (OpenJPEG): native JPEG 2000 decoding; without it the WASM OpenJPEG build decodes. When
 //   libdcmtk-dev is installed too, the same addon decodes JPEG Lossless and 12-bit JPEG with DCMTK's IJG libraries
 //   (binding.gyp decides); without it jpeg-lossless-decoder-js and dcmjs-codecs decode those.
+// - src/io/image/native (libjpeg-turbo's TurboJPEG): native JPEG decoding for uploads; without it the WASM
+//   libjpeg-turbo build decodes.
 //
-// RADIOLENS_NATIVE=0 skips both on purpose. A failed compile with the library present also exits 0 (the WASM path is
+// RADIOLENS_NATIVE=0 skips them all on purpose. A failed compile with the library present also exits 0 (the WASM path is
 // used) unless RADIOLENS_REQUIRE_NATIVE=1, which CI sets to make a broken native build fail loudly.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -39,6 +41,15 @@ const ADDONS = [
     headers: ["/usr/include/openjpeg-2.5/openjpeg.h", "/usr/local/include/openjpeg-2.5/openjpeg.h"],
     lib: "libopenjp2.so",
     package: "libopenjp2-7-dev",
+  },
+  {
+    what: "the native JPEG decoder",
+    fallback: "the WASM libjpeg-turbo build will decode",
+    dir: join(root, "src", "io", "image", "native"),
+    file: "radiolens_jpeg.node",
+    headers: ["/usr/include/turbojpeg.h", "/usr/local/include/turbojpeg.h"],
+    lib: "libturbojpeg.so",
+    package: "libturbojpeg0-dev",
   },
 ];
 

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libdnnl-dev                         # oneDNN, the native CPU engine
   libopenjp2-7-dev libcharls-dev      # OpenJPEG and CharLS, the native JPEG 2000 / JPEG-LS decoders
   libdcmtk-dev                        # DCMTK's IJG 8/12/16-bit libraries, the native JPEG Lossless / 12-bit JPEG decoder
+  libturbojpeg0-dev                   # libjpeg-turbo's TurboJPEG API, the native JPEG decoder for uploads
   postgresql                          # the shared store for several service instances (and its tests)
   dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp, dcmcjpeg)
   dicom3tools                         # dciodvfy: IOD conformance of every object RadioLens writes

@@ -135,6 +135,18 @@ export const ERROR_CATALOGUE = {
     exitCode: 3,
     httpStatus: 422,
   },
+  RL_ERR_RESULT_SOURCE_INVALID: {
+    message: "The source images cannot be referenced by the result object: {detail}",
+    fix: "Give the DICOM images the result is about; each needs Study, Series and SOP Instance UIDs and a SOP Class UID (PS3.3 C.7.2.1, C.12.1).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_RESULT_INVALID: {
+    message: "Cannot write the result object: {detail}",
+    fix: "Give what the object reports: findings or segments for a measurement report (PS3.16 TID 1500), at least one segment and, for a FRACTIONAL segmentation, one probability map per segment (PS3.3 C.8.20.2), finite values for a parametric map (PS3.3 A.75).",
+    exitCode: 2,
+    httpStatus: 422,
+  },
   RL_ERR_OUTSIDE_INTENDED_USE: {
     message:
       "{attribute} {value} is outside this model's intended use ({allowed}); the image was not analysed",

@@ -153,7 +153,7 @@ describe("TID 1500 Measurement Report", () => {
   it("refuses a report without results", () => {
     assert.throws(
       () => writeMeasurementReport({ algorithm, study: series, images }),
-      (e: unknown) => isRadioLensError(e, "RL_ERR_DATA_INVALID"),
+      (e: unknown) => isRadioLensError(e, "RL_ERR_RESULT_INVALID"),
     );
   });
 });

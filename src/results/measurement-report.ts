@@ -98,7 +98,7 @@ function tracking(label: string): Item[] {
  * its segment number, Source series for segmentation, NUM Volume / Area / Long Axis). The Contributing Equipment
  * Sequence names the algorithm (PS3.3 C.12.1); Current Requested Procedure Evidence lists every reference.
  *
- * @throws RadioLensError RL_ERR_DATA_INVALID without source images or results.
+ * @throws RadioLensError RL_ERR_RESULT_SOURCE_INVALID without source images, RL_ERR_RESULT_INVALID without results.
  * @example
  * ```ts
  * const ds = buildMeasurementReport({ algorithm, study, images, classification: [{ finding, probability: 0.8, label: "pneumonia" }] });
@@ -106,12 +106,12 @@ function tracking(label: string): Item[] {
  */
 export function buildMeasurementReport(input: MeasurementReportInput): NaturalDataset {
   if (input.images.length === 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_RESULT_SOURCE_INVALID", {
       detail: "a measurement report needs its source images",
     });
   }
   if (!input.classification?.length && !input.segmentation?.segments.length) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_RESULT_INVALID", {
       detail: "a measurement report needs findings or segments",
     });
   }

@@ -36,7 +36,8 @@ export interface ParametricMapOptions {
  * for a projection image that has none, which A.75 requires), each frame's Derivation Image pointing at its source
  * image, and a Real World Value Mapping of identity (unitless, C.7.6.16.2.11) so a viewer shows the stored values.
  *
- * @throws RadioLensError RL_ERR_DATA_INVALID when the values do not cover the source grid.
+ * @throws RadioLensError RL_ERR_SHAPE_MISMATCH when the values do not cover the source grid, RL_ERR_RESULT_INVALID
+ *   for a non-finite value.
  * @example
  * ```ts
  * const pm = buildParametricMap(heatOnImageGrid, sourceSeriesOf([parsed]), { algorithm, description: "Grad-CAM" });
@@ -50,7 +51,7 @@ export function buildParametricMap(
   const frames = series.images.length;
   const plane = series.Rows * series.Columns;
   if (frames === 0 || values.length !== frames * plane) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `the map has ${values.length} values; the source grid has ${frames} × ${series.Rows} × ${series.Columns}`,
     });
   }
@@ -59,7 +60,7 @@ export function buildParametricMap(
   let max = Number.NEGATIVE_INFINITY;
   for (const v of values) {
     if (!Number.isFinite(v))
-      throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "the map has a non-finite value" });
+      throw new RadioLensError("RL_ERR_RESULT_INVALID", { detail: "the map has a non-finite value" });
     if (v < min) min = v;
     if (v > max) max = v;
   }

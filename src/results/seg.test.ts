@@ -118,11 +118,11 @@ describe("DICOM Segmentation", () => {
   it("refuses a label volume that does not match the series", () => {
     assert.throws(
       () => writeSegmentation(labels.subarray(1), series, { algorithm, segments }),
-      (e: unknown) => isRadioLensError(e, "RL_ERR_DATA_INVALID"),
+      (e: unknown) => isRadioLensError(e, "RL_ERR_SHAPE_MISMATCH"),
     );
     assert.throws(
       () => writeSegmentation(labels, series, { algorithm, segments, type: "FRACTIONAL" }),
-      (e: unknown) => isRadioLensError(e, "RL_ERR_DATA_INVALID"),
+      (e: unknown) => isRadioLensError(e, "RL_ERR_RESULT_INVALID"),
     );
   });
 });

@@ -74,7 +74,8 @@ function copyStudy(s: StudyAttributes): NaturalDataset {
  * every segment and slice where the segment is present (as dcmqi and highdicom do), and at least one frame.
  * Binary frames are packed 1 bit per pixel, LSB first, contiguously across frames (PS3.5 8.1.1).
  *
- * @throws RadioLensError RL_ERR_DATA_INVALID when the volume or the probabilities do not match the series.
+ * @throws RadioLensError RL_ERR_SHAPE_MISMATCH when the volume or the probabilities do not match the series,
+ *   RL_ERR_RESULT_INVALID without segments or probability maps, RL_ERR_RESULT_SOURCE_INVALID for an empty series.
  * @example
  * ```ts
  * const seg = buildSegmentation(labels, sourceSeriesOf(parsed), { algorithm: { name: "unet", version: "1" },
@@ -90,19 +91,24 @@ export function buildSegmentation(
   const nSlices = series.images.length;
   const plane = rows * cols;
   const type = opts.type ?? "BINARY";
-  const bad = (detail: string): RadioLensError => new RadioLensError("RL_ERR_DATA_INVALID", { detail });
-  if (nSlices === 0) throw bad("the source series has no images");
+  const bad = (detail: string): RadioLensError => new RadioLensError("RL_ERR_RESULT_INVALID", { detail });
+  if (nSlices === 0)
+    throw new RadioLensError("RL_ERR_RESULT_SOURCE_INVALID", { detail: "the source series has no images" });
   if (labels.length !== nSlices * plane) {
-    throw bad(
-      `the label volume has ${labels.length} voxels; the series needs ${nSlices} × ${rows} × ${cols}`,
-    );
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
+      detail: `the label volume has ${labels.length} voxels; the series needs ${nSlices} × ${rows} × ${cols}`,
+    });
   }
   if (opts.segments.length === 0) throw bad("a segmentation needs at least one segment");
   if (type === "FRACTIONAL" && opts.probabilities?.length !== opts.segments.length) {
     throw bad("a fractional segmentation needs one probability map per segment");
   }
   for (const [i, p] of (opts.probabilities ?? []).entries()) {
-    if (p.length !== nSlices * plane) throw bad(`probability map ${i + 1} does not match the label volume`);
+    if (p.length !== nSlices * plane) {
+      throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
+        detail: `probability map ${i + 1} does not match the label volume`,
+      });
+    }
   }
   const now = opts.now ?? new Date();
   const multiSlice = nSlices > 1 || series.images[0]?.ImagePositionPatient !== undefined;

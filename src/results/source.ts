@@ -65,7 +65,9 @@ export function studyAttributesOf(p: ParsedDicom): StudyAttributes {
   const ds = p.dataset;
   const study = ds.uid("StudyInstanceUID");
   if (!study)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "source image lacks StudyInstanceUID" });
+    throw new RadioLensError("RL_ERR_RESULT_SOURCE_INVALID", {
+      detail: "source image lacks StudyInstanceUID",
+    });
   const out: Record<string, string> = { StudyInstanceUID: study };
   for (const k of STUDY_KEYS) {
     const v = ds.string(k);
@@ -82,7 +84,7 @@ export function studyAttributesOf(p: ParsedDicom): StudyAttributes {
  * Reads the geometry of one series from its parsed instances (headers only), slices ordered along the normal as
  * {@link orderSeries} orders them for the volume a model sees, so label slice k lies on `images[k]`.
  *
- * @throws DicomError DICOM_SERIES for several series or mixed geometry; RadioLensError RL_ERR_DATA_INVALID
+ * @throws DicomError DICOM_SERIES for several series or mixed geometry; RadioLensError RL_ERR_RESULT_SOURCE_INVALID
  *   for an instance without UIDs.
  * @example
  * ```ts
@@ -96,7 +98,7 @@ export function sourceSeriesOf(instances: readonly ParsedDicom[]): SourceSeries 
     const cls = p.dataset.uid("SOPClassUID");
     const inst = p.dataset.uid("SOPInstanceUID");
     if (!cls || !inst) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_RESULT_SOURCE_INVALID", {
         detail: "source image lacks SOPClassUID or SOPInstanceUID",
       });
     }

@@ -40,8 +40,7 @@ async function studyInstances(studyUid: string): Promise<OrthancInstanceInfo[]> 
 }
 
 async function sopClassOf(id: string): Promise<string> {
-  const r = await fetch(`${orthanc.url}/instances/${id}/content/0008-0016`);
-  return (await r.text()).replace(/[\0 ]+$/, "");
+  return (await orthanc.text(`/instances/${id}/content/0008-0016`)).replace(/[\0 ]+$/, "");
 }
 
 function checkFile(bytes: Uint8Array, name: string): { errors: string[]; output: string; path: string } {

@@ -1,6 +1,7 @@
 /** Test helper: a private Orthanc (Debian `orthanc` + `orthanc-dicomweb`) on free ports with a temporary configuration and storage. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./shared-data.js";
@@ -18,6 +19,8 @@ export interface OrthancInstance {
   rest<T = unknown>(path: string, body?: unknown): Promise<T>;
   /** The raw bytes of a REST resource (e.g. `/instances/{id}/file`). */
   bytes(path: string): Promise<Uint8Array>;
+  /** A REST resource as text (e.g. `/instances/{id}/content/0008-0016`). */
+  text(path: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +79,12 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancIn
   const child: ChildProcess = spawn(BINARY, [join(dir, "orthanc.json")], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // A test process that dies (an uncaught error) must not leave its Orthanc running.
+  const killOnExit = (): void => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   let log = "";
   child.stderr?.on("data", (c: Buffer) => {
     log = (log + c.toString()).slice(-8000);
@@ -96,26 +105,48 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancIn
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const call = async (path: string, body?: unknown): Promise<Response> => {
-    const r = await fetch(`${url}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      ...(body === undefined
-        ? {}
-        : body instanceof Uint8Array
-          ? { body, headers: { "content-type": "application/dicom" } }
-          : typeof body === "string"
-            ? { body, headers: { "content-type": "text/plain" } }
-            : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+  // One connection per request (node:http without an agent sends "Connection: close"): with a pooled
+  // keep-alive connection, Orthanc may close it after its idle timeout just as the client reuses it.
+  const call = (path: string, body?: unknown): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const [payload, type] =
+        body === undefined
+          ? [undefined, undefined]
+          : body instanceof Uint8Array
+            ? [Buffer.from(body), "application/dicom"]
+            : typeof body === "string"
+              ? [Buffer.from(body), "text/plain"]
+              : [Buffer.from(JSON.stringify(body)), "application/json"];
+      const req = request(
+        `${url}${path}`,
+        {
+          method: payload ? "POST" : "GET",
+          agent: false,
+          headers: payload ? { "content-type": type, "content-length": payload.length } : {},
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const out = Buffer.concat(chunks);
+            if ((res.statusCode ?? 500) >= 300) {
+              reject(new Error(`Orthanc ${path}: HTTP ${res.statusCode} ${out.toString("utf8")}`));
+            } else resolve(out);
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
     });
-    if (!r.ok) throw new Error(`Orthanc ${path}: HTTP ${r.status} ${await r.text()}`);
-    return r;
-  };
   return {
     aeTitle: "ORTHANC",
     dicomPort,
     url,
-    rest: async <T>(path: string, body?: unknown) => (await (await call(path, body)).json()) as T,
-    bytes: async (path: string) => new Uint8Array(await (await call(path)).arrayBuffer()),
+    rest: async <T>(path: string, body?: unknown) =>
+      JSON.parse((await call(path, body)).toString("utf8")) as T,
+    bytes: async (path: string) => new Uint8Array(await call(path)),
+    text: async (path: string) => (await call(path)).toString("latin1"),
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

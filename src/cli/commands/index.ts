@@ -36,6 +36,12 @@ export const COMMAND_ENTRIES: readonly CommandEntry[] = [
     load: async () => (await import("./train.js")).trainCommand,
   },
   {
+    name: "benchmark medmnist",
+    summary:
+      "Train and evaluate the MedMNIST recipes on every .npz of a folder; Markdown + JSON table vs the paper",
+    load: async () => (await import("./benchmark.js")).benchmarkMedmnistCommand,
+  },
+  {
     name: "evaluate",
     summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",
     load: async () => (await import("./evaluate.js")).evaluateCommand,
