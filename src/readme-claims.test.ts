@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { COMMAND_ENTRIES } from "./cli/commands/index.js";
+import { COMMAND_ENTRIES, commandGroups } from "./cli/commands/index.js";
 import { BACKEND_NAMES } from "./cli/options.js";
 import { BACKENDS } from "./engine/backend.js";
 import { EXPLAIN_METHODS } from "./explain/heatmap.js";
@@ -15,17 +15,13 @@ const README = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8"
 
 /** `a|b|c` and `x[-28]` expanded: `resnet18|34|50[-28]` is resnet18, resnet34, resnet50 and their -28 forms. */
 function expandModels(spec: string): string[] {
-  // `resnet18|50-3d|acs|2.5d`: each depth with each suffix.
-  const v = /^([a-z]+)([\d|]+)-([\w.|]+)$/.exec(spec);
-  if (v) {
-    const [, stem, depths = "", suffixes = ""] = v;
-    return depths.split("|").flatMap((d) => suffixes.split("|").map((x) => `${stem}${d}-${x}`));
-  }
-  const m = /^([a-z]+)([\w|]+?)(\[(-\w+)\])?$/.exec(spec);
+  // `resnet18|34|50[-28]` and `resnet18|50-3d|acs|2.5d`: a stem, number alternatives, suffix alternatives, an option.
+  const m = /^([a-z]+)([\d|]*)(?:-([\w.|]+))?(?:\[(-\w+)\])?$/.exec(spec);
   if (!m) return [spec];
-  const [, stem, alts = "", , suffix] = m;
-  const bases = alts.split("|").map((a) => `${stem}${a}`);
-  return suffix ? bases.flatMap((b) => [b, `${b}${suffix}`]) : bases;
+  const [, stem = "", nums = "", suffixes, option] = m;
+  const bases = (nums ? nums.split("|") : [""]).map((n) => `${stem}${n}`);
+  const named = suffixes ? bases.flatMap((b) => suffixes.split("|").map((x) => `${b}-${x}`)) : bases;
+  return option ? named.flatMap((b) => [b, `${b}${option}`]) : named;
 }
 
 test("the README's command synopsis names every command, and only commands that exist", () => {
@@ -55,15 +51,12 @@ test("the README's command synopsis names every command, and only commands that 
   for (const n of names) assert.ok(named.has(n), `README synopsis lacks 'radiolens ${n}'`);
   for (const n of named)
     assert.ok(names.includes(n), `README synopsis names 'radiolens ${n}', no such command`);
+  assert.deepEqual(commandGroups(), ["dicom", "benchmark", "gan", "reports", "batch"]);
 });
 
 test("the README's model list is the registry", () => {
-  const line = /Models \(`radiolens models`\): ([\s\S]+?)plus /.exec(README)?.[1] ?? "";
-  // Architecture names carry a depth or a suffix; other code spans in the sentence (the `width` option) do not.
-  const listed = [...line.matchAll(/`([a-z][\w|.[\]-]*)`/g)]
-    .map((m) => m[1] as string)
-    .filter((t) => /\d|-/.test(t))
-    .flatMap(expandModels);
+  const bullet = /Models \(`radiolens models`\): ([\s\S]+?)\n(?:- |\n)/.exec(README)?.[1] ?? "";
+  const listed = [...bullet.matchAll(/`([a-z][\w.|[\]-]*)`/g)].flatMap((m) => expandModels(m[1] as string));
   assert.deepEqual(listed.sort(), [...MODELS.keys()].sort());
 });
 

@@ -79,11 +79,15 @@ export const ServeConfigSchema = z
      * one dataDir) or a SQLite file path; default <dataDir>/radiolens.db.
      */
     store: z.string().min(1).optional(),
-    /** PostgreSQL: after how long without a heartbeat an instance's claimed work returns to the queue. */
+    /**
+     * PostgreSQL: after how long without a heartbeat an instance's claimed work returns to the queue (pg-boss: at
+     * least 10 s), and how many tries a result send gets before it is dead-lettered.
+     */
     postgres: z
       .object({
         leaseMs: z.number().int().min(1000).max(3_600_000),
         poolSize: z.number().int().min(1).max(100),
+        maxSendAttempts: z.number().int().min(1).max(1_000_000),
       })
       .partial()
       .default({}),
