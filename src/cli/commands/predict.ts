@@ -17,6 +17,7 @@ import {
   pickRuntime,
   predictBundleImages,
 } from "../../models/onnx/bundle-runtime.js";
+import { predictSegmentationFiles } from "../../train/seg3d.js";
 import { type Command, flag, str } from "../command.js";
 
 /**
@@ -34,6 +35,10 @@ Images of any size and channel count (PNG, JPEG, and every other registered form
 model's input spec by the preprocessing recorded in its bundle. --runtime: ONNX Runtime by default when the
 bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.
 
+3D segmentation bundles (architecture unet3d, from 'radiolens train --data <MSD task folder>'): give one NIfTI
+volume and --out mask.nii.gz; the label map is written on the input's grid with the input's affine (sliding
+window, Gaussian weighting, mirroring; --no-mirror skips the mirroring).
+
 An image outside the card's intended use (e.g. an MR for a chest X-ray model) or out of distribution (OOD score
 above the card's threshold) is not analysed: it is listed with the reason and the exit code is 3. --force
 analyses it anyway and marks the result "forced". Probabilities are calibrated (temperature in the card).`,
@@ -43,6 +48,8 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
     force: { type: "boolean" },
     backend: { type: "string" },
     runtime: { type: "string" },
+    out: { type: "string" },
+    "no-mirror": { type: "boolean" },
   },
   allowPositionals: true,
   async run(args, io) {
@@ -52,6 +59,29 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give at least one image file" });
     const backend = str(args, "backend") as BackendName | undefined;
     const cardOnly = readCard(dir);
+    if (cardOnly.architecture === "unet3d") {
+      const out = str(args, "out");
+      if (!out || args.positionals.length !== 1)
+        throw new RadioLensError("RL_ERR_USAGE", {
+          detail: "a 3D segmentation bundle takes one volume and --out mask.nii.gz",
+        });
+      const [r] = await predictSegmentationFiles(
+        dir,
+        [{ input: args.positionals[0] as string, output: out }],
+        {
+          mirror: !flag(args, "no-mirror"),
+          ...(backend ? { backend } : {}),
+        },
+      );
+      if (flag(args, "json")) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        io.stdout(
+          `${out}: ${Object.entries(r?.voxels ?? {})
+            .map(([k, v]) => `${k} ${v} voxels`)
+            .join(", ")}\n`,
+        );
+      return 0;
+    }
     const runtime = pickRuntime(cardOnly, parseRuntime(str(args, "runtime")));
     if (runtime === "tfjs") await initEngine(backend ? { backend } : {});
     // DICOM is rendered to the model's training intensity domain (see ModelCard.input.intensity).

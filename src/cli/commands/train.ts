@@ -1,12 +1,20 @@
 /** `radiolens train`: parses flags and calls trainModel(). */
 
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { RadioLensError } from "../../core/errors.js";
 import type { BackendName } from "../../engine/backend.js";
 import { intendedUseFromFlags } from "../../models/intended-use.js";
 import { progressBar } from "../../train/callbacks.js";
 import { loadTrainConfig } from "../../train/config.js";
 import { type TrainConfig, trainModel } from "../../train/run.js";
-import { type Command, type CommandArgs, flag, str } from "../command.js";
+import {
+  crossValidateSegmentation3D,
+  type Segmentation3DOptions,
+  trainSegmentation3D,
+} from "../../train/seg3d.js";
+import { isSeg3DConfig, loadSeg3DConfig } from "../../train/seg3d-config.js";
+import { type Command, type CommandArgs, type CommandIO, flag, str } from "../command.js";
 
 function parseSize(v: string): [number, number] {
   const m = /^(\d+)(?:x(\d+))?$/.exec(v);
@@ -64,7 +72,19 @@ Intended use (model card intendedUse.inputs; default: what a MedMNIST dataset im
   --pixel-spacing MIN,MAX  allowed pixel spacing, mm --dicom-only          refuse PNG/JPEG and other non-DICOM
   --ood-action refuse|flag  out-of-distribution inputs are not analysed (default) or analysed and flagged
   --config FILE        JSON or YAML with the same keys in camelCase (data, model, epochs, batchSize, seed, out,
-                       learningRate, weightDecay, schedule, earlyStopping, clipNorm, ...), validated by a schema`,
+                       learningRate, weightDecay, schedule, earlyStopping, clipNorm, ...), validated by a schema
+
+3D segmentation (--data is an MSD task folder with imagesTr/ and labelsTr/, or a config with task: segmentation3d,
+e.g. configs/msd-hippocampus.yaml): a planner sizes a 3D U-Net for the time budget; fold k of a seeded k-fold split
+is held out and scored (Dice, HD95, surface Dice per class with bootstrap CIs) into DIR/metrics.json.
+  --folds K            k of the k-fold split (default 5)
+  --fold F             fold held out for validation (default 0)
+  --cross-validate     train every fold into DIR/fold_<f> and report per-fold and mean Dice (DIR/cv.json)
+  --all-cases          train on every case (no validation fold)
+  --labels A,B,...     class names, background first, when the folder has no dataset.json
+  --budget-minutes M   time budget the planner sizes the run for (default 60)
+  --max-minutes M      wall-clock cap: training stops early, logged, past M minutes
+  --steps N            optimizer steps (overrides the planner)`,
   options: {
     data: { type: "string" },
     model: { type: "string" },
@@ -93,8 +113,21 @@ Intended use (model card intendedUse.inputs; default: what a MedMNIST dataset im
     "pixel-spacing": { type: "string" },
     "dicom-only": { type: "boolean" },
     "ood-action": { type: "string" },
+    folds: { type: "string" },
+    fold: { type: "string" },
+    "cross-validate": { type: "boolean" },
+    "all-cases": { type: "boolean" },
+    labels: { type: "string" },
+    "budget-minutes": { type: "string" },
+    "max-minutes": { type: "string" },
+    steps: { type: "string" },
   },
   async run(args, io) {
+    const cfg = str(args, "config");
+    const data = str(args, "data");
+    if ((cfg && isSeg3DConfig(cfg)) || (!cfg && data && existsSync(join(data, "imagesTr")))) {
+      return runSeg3D(args, io);
+    }
     const lr = str(args, "lr");
     const limit = str(args, "limit");
     const every = str(args, "checkpoint-every");
@@ -162,3 +195,70 @@ Intended use (model card intendedUse.inputs; default: what a MedMNIST dataset im
     return 0;
   },
 };
+
+/** `radiolens train` on an MSD task folder or a `task: segmentation3d` config. */
+async function runSeg3D(args: CommandArgs, io: CommandIO): Promise<number> {
+  const num = (name: string) => {
+    const v = str(args, name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n))
+      throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} must be a number, got '${v}'` });
+    return n;
+  };
+  const flags: Partial<Segmentation3DOptions> = {
+    ...(str(args, "data") !== undefined ? { data: str(args, "data") as string } : {}),
+    ...(str(args, "out") !== undefined ? { out: str(args, "out") as string } : {}),
+    ...(str(args, "seed") !== undefined ? { seed: int(args, "seed") } : {}),
+    ...(str(args, "folds") !== undefined ? { folds: int(args, "folds") } : {}),
+    ...(str(args, "fold") !== undefined ? { fold: int(args, "fold") } : {}),
+    ...(flag(args, "all-cases") ? { allCases: true } : {}),
+    ...(str(args, "labels") !== undefined ? { labels: (str(args, "labels") as string).split(",") } : {}),
+    ...(str(args, "threads") !== undefined ? { threads: int(args, "threads") } : {}),
+    ...(str(args, "backend") !== undefined ? { backend: str(args, "backend") as BackendName } : {}),
+    ...(num("max-minutes") !== undefined ? { maxMinutes: num("max-minutes") as number } : {}),
+    ...(num("budget-minutes") !== undefined ? { budget: { minutes: num("budget-minutes") as number } } : {}),
+    ...(str(args, "steps") !== undefined ? { plan: { steps: int(args, "steps") } } : {}),
+  };
+  const cfg = str(args, "config");
+  let opts: Segmentation3DOptions;
+  if (cfg) {
+    const base = loadSeg3DConfig(cfg);
+    opts = loadSeg3DConfig(cfg, {
+      ...flags,
+      ...(flags.budget ? { budget: { ...base.budget, ...flags.budget } } : {}),
+      ...(flags.plan ? { plan: { ...base.plan, ...flags.plan } } : {}),
+    });
+  } else {
+    for (const k of ["data", "out"] as const) {
+      if (!flags[k])
+        throw new RadioLensError("RL_ERR_USAGE", { detail: `--${k} is required (or give --config)` });
+    }
+    opts = { seed: 0, ...flags } as Segmentation3DOptions;
+  }
+  const log = (line: string) => io.stderr(`${line}\n`);
+  if (flag(args, "cross-validate")) {
+    const cv = await crossValidateSegmentation3D({ ...opts, log });
+    for (const f of cv.folds) {
+      io.stdout(
+        `fold ${f.fold}: ${Object.entries(f.dice)
+          .map(([k, v]) => `${k} Dice ${v.toFixed(4)}`)
+          .join(", ")}\n`,
+      );
+    }
+    io.stdout(
+      `mean: ${Object.entries(cv.meanDice)
+        .map(([k, v]) => `${k} Dice ${v.toFixed(4)}`)
+        .join(", ")}\n`,
+    );
+    return 0;
+  }
+  const r = await trainSegmentation3D({ ...opts, log });
+  const dice = Object.entries(r.validation?.summary ?? {})
+    .map(([k, m]) => `${k} Dice ${m["dice"]?.mean.toFixed(4)}`)
+    .join(", ");
+  io.stdout(
+    `model bundle written to ${opts.out} (${r.stepsRun} steps, ${(r.trainSeconds / 60).toFixed(1)} min training)${dice ? `; validation fold: ${dice}` : ""}\n`,
+  );
+  return 0;
+}
