@@ -217,7 +217,10 @@ test("convert refuses what it cannot do with one line and writes nothing", async
       /RL_ERR_CONVERT_UNSUPPORTED: .*\.npz archive/,
     ],
     [[HIPPO, join(dir, "a.jpg")], /RL_ERR_CONVERT_UNSUPPORTED: .*must end in \.png, \.nii or \.nii\.gz/],
-    [[HIPPO, join(dir, "a.png"), "--axis", "x"], /RL_ERR_USAGE: --axis wants i, j or k/],
+    [
+      [HIPPO, join(dir, "a.png"), "--axis", "x"],
+      /RL_ERR_OPTION_INVALID: --axis 'x' is not accepted: expected one of i, j, k/,
+    ],
     [[HIPPO, join(dir, "a.nii"), "--orient", "RAP"], /RL_ERR_TRANSFORM_INVALID/],
     [[sharedData("dicom/pydicom/CT_small.dcm"), join(dir, "a.png"), "--slice", "1"], /apply to NIfTI input/],
     [[join(dir, "missing.nii"), join(dir, "a.nii")], /RL_ERR_FILE_NOT_FOUND/],

@@ -2,8 +2,9 @@
 import { parseArgs } from "node:util";
 import { RadioLensError } from "../core/errors.js";
 import { VERSION } from "../version.js";
-import { type CommandIO, GLOBAL_OPTIONS } from "./command.js";
+import { type CommandIO, parseArgsConfigOf } from "./command.js";
 import { COMMAND_ENTRIES, type CommandEntry, commandGroups } from "./commands/index.js";
+import { joinNegativeValues } from "./options.js";
 
 function listing(commands: readonly CommandEntry[]): string[] {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -95,13 +96,15 @@ export async function runCli(argv: readonly string[], io?: Partial<CommandIO>): 
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({
-        args: rest,
-        options: { ...GLOBAL_OPTIONS, ...cmd.options },
-        allowPositionals: cmd.allowPositionals ?? false,
+        args: joinNegativeValues(rest, cmd.schema),
+        options: parseArgsConfigOf(cmd),
+        allowPositionals: cmd.allowPositionals,
         strict: true,
       });
     } catch (e) {
-      throw new RadioLensError("RL_ERR_USAGE", { detail: `${entry.name}: ${(e as Error).message}` });
+      // parseArgs explains over several lines; the CLI reports one.
+      const detail = (e as Error).message.replace(/\s*\n\s*/g, " ").replace(/\.+$/, "");
+      throw new RadioLensError("RL_ERR_USAGE", { detail: `${entry.name}: ${detail}` });
     }
     const code = await cmd.run({ values: parsed.values, positionals: parsed.positionals }, out);
     return code ?? 0;

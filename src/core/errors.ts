@@ -27,6 +27,18 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 400,
   },
+  RL_ERR_OPTION_INVALID: {
+    message: "{option} '{value}' is not accepted: expected {accepts}",
+    fix: "Give the option a value it accepts; the command's --help lists every option with its values.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_OPTION_MISSING: {
+    message: "{option} is required ({accepts})",
+    fix: "Add the option; the command's --help lists the required ones.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
   RL_ERR_FILE_NOT_FOUND: {
     message: "File not found: {path}",
     fix: "Check the path; relative paths are resolved from the current directory.",

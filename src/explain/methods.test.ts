@@ -215,7 +215,9 @@ test("explainFile and `radiolens explain` write the overlay on the original imag
       { values: { model: join(dir, "m"), out: "x.png", method: "lime" }, positionals: [png] },
       io,
     ),
-    /unknown explanation method 'lime'/,
+    (e) =>
+      isRadioLensError(e, "RL_ERR_OPTION_INVALID") &&
+      /--method 'lime' is not accepted: expected one of gradcam, gradcam\+\+, occlusion/.test(e.message),
   );
 });
 

@@ -8,7 +8,8 @@ import {
   parseOptionNames,
   readSecretFile,
 } from "../../deid/index.js";
-import { type Command, flag, str, strs } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { flag, int, list, oneOf, string } from "../options.js";
 
 const optionList = Object.values(DEID_OPTIONS)
   .map((o) => `    ${o.cli.padEnd(32)}${o.meaning} (${o.code})`)
@@ -22,66 +23,54 @@ const optionList = Object.values(DEID_OPTIONS)
  * radiolens deid study/ study-deid/ --secret-file deid.key --option retain-modified-dates
  * ```
  */
-export const deidCommand: Command = {
-  help: `Usage: radiolens deid <input folder|zip|file> <output folder> --secret-file F [options]
-
-  --secret-file F        key for UID remapping, pseudonyms and date shifts (16+ bytes; keep it apart from the output)
-  --option NAME          a PS3.15 E.3 option; repeat or comma-separate:
-${optionList}
-  --pseudonym-table F    create or extend an encrypted PatientID -> pseudonym table (AES-256-GCM)
-  --mask-rules F         JSON pixel-masking rules (manufacturer, model, rows, columns, regions) that clear
-                         burned-in verdicts instead of quarantining
-  --keep-burned-in       write instances flagged for burned-in text (only after checking their pixels)
-  --workers N            worker threads (default: all cores)
-  --layout mirror|uid    output names: the input's relative paths (default) or Study/Series/SOP Instance UID
-                         folders, for exports whose names hold patient names or IDs
-  --no-fsync             skip the fsync of each output (still written atomically; faster, less crash-proof)
-  --json                 print the summary as JSON
-
-Output mirrors the input's relative paths; quarantined instances are listed in deid-audit.jsonl and not
-written. Running the same command again resumes an interrupted run.`,
+export const deidCommand: Command = defineCommand({
+  usage: "radiolens deid <input folder|zip|file> <output folder> --secret-file F [options]",
   options: {
-    "secret-file": { type: "string" },
-    option: { type: "string", multiple: true },
-    "pseudonym-table": { type: "string" },
-    "mask-rules": { type: "string" },
-    "keep-burned-in": { type: "boolean" },
-    workers: { type: "string" },
-    "no-fsync": { type: "boolean" },
-    layout: { type: "string" },
-    json: { type: "boolean" },
+    "secret-file": string(
+      "F",
+      "key for UID remapping, pseudonyms and date shifts (16+ bytes; keep it apart from the output)",
+      { required: true },
+    ),
+    option: list("NAME", `a PS3.15 E.3 option; repeat or comma-separate:\n${optionList}`),
+    "pseudonym-table": string(
+      "F",
+      "create or extend an encrypted PatientID -> pseudonym table (AES-256-GCM)",
+    ),
+    "mask-rules": string(
+      "F",
+      "JSON pixel-masking rules (manufacturer, model, rows, columns, regions) that clear\nburned-in verdicts instead of quarantining",
+    ),
+    "keep-burned-in": flag("write instances flagged for burned-in text (only after checking their pixels)"),
+    workers: int("N", "worker threads (default: all cores)", { min: 0 }),
+    "no-fsync": flag("skip the fsync of each output (still written atomically; faster, less crash-proof)"),
+    layout: oneOf(
+      ["mirror", "uid"],
+      "output names: the input's relative paths or Study/Series/SOP Instance UID\nfolders, for exports whose names hold patient names or IDs",
+      { default: "mirror" },
+    ),
+    json: flag("print the summary as JSON"),
   },
-  allowPositionals: true,
-  async run(args, io) {
-    const [input, output] = args.positionals;
-    if (input === undefined || output === undefined || args.positionals.length !== 2) {
+  notes: `Output mirrors the input's relative paths; quarantined instances are listed in deid-audit.jsonl and not
+written. Running the same command again resumes an interrupted run.`,
+  positionals: true,
+  async run({ values, positionals }, io) {
+    const [input, output] = positionals;
+    if (input === undefined || output === undefined || positionals.length !== 2) {
       throw new RadioLensError("RL_ERR_USAGE", { detail: "radiolens deid needs <input> and <output>" });
     }
-    const secretFile = str(args, "secret-file");
-    if (secretFile === undefined)
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--secret-file is required" });
-    const workersText = str(args, "workers");
-    const workers = workersText === undefined ? undefined : Number(workersText);
-    if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) {
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--workers must be a whole number ≥ 0" });
-    }
-    const layout = str(args, "layout") ?? "mirror";
-    if (layout !== "mirror" && layout !== "uid") {
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--layout is mirror or uid" });
-    }
-    const maskPath = str(args, "mask-rules");
-    const tablePath = str(args, "pseudonym-table");
+    const maskPath = values["mask-rules"];
+    const tablePath = values["pseudonym-table"];
     const summary = await deidentifyTree(input, output, {
-      secret: readSecretFile(secretFile),
-      options: parseOptionNames(strs(args, "option")),
-      keepBurnedIn: flag(args, "keep-burned-in"),
-      durable: !flag(args, "no-fsync"),
-      layout,
+      secret: readSecretFile(values["secret-file"]),
+      options: parseOptionNames(values.option),
+      keepBurnedIn: values["keep-burned-in"],
+      durable: !values["no-fsync"],
+      layout: values.layout,
       ...(maskPath !== undefined ? { maskRules: loadMaskRules(maskPath) } : {}),
       ...(tablePath !== undefined ? { pseudonymTable: tablePath } : {}),
-      ...(workers !== undefined ? { workers } : {}),
+      ...(values.workers !== undefined ? { workers: values.workers } : {}),
     });
-    if (flag(args, "json")) io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
+    if (values.json) io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
     else {
       io.stdout(
         `${summary.written} written, ${summary.quarantined} quarantined, ${summary.failed} failed` +
@@ -91,4 +80,4 @@ written. Running the same command again resumes an interrupted run.`,
     }
     return summary.failed > 0 ? 3 : 0;
   },
-};
+});

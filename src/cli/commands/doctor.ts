@@ -1,7 +1,8 @@
 /** `radiolens doctor`: the compute backend, threads, oneDNN ISA and reference kernels met, JPEG 2000 decoder, versions. */
-import { type BackendName, initEngine } from "../../engine/backend.js";
+import { initEngine } from "../../engine/backend.js";
 import { jpeg2000Decoder, jpegLosslessDecoder } from "../../io/dicom/native-codecs.js";
-import { type Command, flag, str } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, flag } from "../options.js";
 
 /**
  * `radiolens doctor`: what this machine computes and decodes with.
@@ -11,11 +12,11 @@ import { type Command, flag, str } from "../command.js";
  * await runCli(["doctor", "--json"]);
  * ```
  */
-export const doctorCommand: Command = {
-  help: "Usage: radiolens doctor [--backend onednn|wasm|cpu] [--json]",
-  options: { backend: { type: "string" }, json: { type: "boolean" } },
-  async run(args, io) {
-    const backend = str(args, "backend") as BackendName | undefined;
+export const doctorCommand: Command = defineCommand({
+  usage: "radiolens doctor [--backend onednn|wasm|cpu] [--json]",
+  options: { backend: backendOption, json: flag("print the report as JSON") },
+  async run({ values }, io) {
+    const backend = values.backend;
     const engine = await initEngine(backend ? { backend } : {});
     // A ResNet basic block forward and backward: any oneDNN reference kernel it meets would make training crawl.
     const probe =
@@ -27,7 +28,7 @@ export const doctorCommand: Command = {
       ...(probe ? { referenceKernels: probe.reference } : {}),
       versions: { ...engine.versions, jpeg2000: jpeg2000Decoder(), jpegLossless: jpegLosslessDecoder() },
     };
-    if (flag(args, "json")) {
+    if (values.json) {
       io.stdout(`${JSON.stringify(info, null, 2)}\n`);
       return 0;
     }
@@ -44,4 +45,4 @@ export const doctorCommand: Command = {
     for (const [k, v] of Object.entries(info.versions)) io.stdout(`${k}: ${v}\n`);
     return 0;
   },
-};
+});

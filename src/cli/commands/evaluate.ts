@@ -3,12 +3,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RadioLensError } from "../../core/errors.js";
-import type { BackendName } from "../../engine/backend.js";
 import { HEADLINE_KEYS } from "../../metrics/index.js";
-import { parseRuntime } from "../../models/onnx/bundle-runtime.js";
 import { evaluateBundle } from "../../train/evaluate-bundle.js";
 import { evaluateSegmentationBundle } from "../../train/seg3d.js";
-import { type Command, flag, str, strs } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, flag, int, list, num, oneOf, runtimeOption, string } from "../options.js";
 
 /**
  * `radiolens evaluate`: clinical metrics of a model bundle on a dataset split.
@@ -18,53 +17,50 @@ import { type Command, flag, str, strs } from "../command.js";
  * await runCli(["evaluate", "--model", "runs/demo", "--data", "pneumoniamnist.npz", "--split", "test"]);
  * ```
  */
-export const evaluateCommand: Command = {
-  help: `Usage: radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
-                          [--ood OTHER ...]
-
-Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
-log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.
---runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.
+export const evaluateCommand: Command = defineCommand({
+  usage: `radiolens evaluate --model DIR --data <file.npz> [--split test] [--json] [--bootstrap N] [--threshold T] [--backend NAME] [--runtime tfjs|onnx]
+                          [--ood OTHER ...]`,
+  description: `Prints accuracy, balanced accuracy, precision, recall, specificity, NPV, F1, MCC, kappa, AUC, average precision,
+log loss, Brier score and ECE; --json prints them as top-level keys with per-class details and CIs nested.`,
+  options: {
+    model: string("DIR", "model bundle", { required: true }),
+    data: string("PATH", "dataset (.npz, class folders or CSV manifest)", { required: true }),
+    split: string("NAME", "dataset split", { default: "test" }),
+    json: flag("print the evaluation as JSON"),
+    bootstrap: int("N", "bootstrap resamples for the CIs", { min: 0 }),
+    threshold: num("T", "decision threshold on the positive class's probability", { min: 0, max: 1 }),
+    backend: backendOption,
+    runtime: runtimeOption,
+    ood: list("OTHER", "an out-of-distribution set: an .npz (its test split) or a folder of images"),
+    cases: oneOf(
+      ["validation", "all"],
+      "3D segmentation: the bundle's validation fold (default) or every case",
+    ),
+    tolerance: num("MM", "3D segmentation: surface Dice tolerance in mm (default 1)", { above: 0 }),
+  },
+  notes: `--runtime: ONNX Runtime by default when the bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs.
 With an OOD detector in the card, "gated" gives accuracy and AUC on the images it keeps. --ood OTHER (repeatable:
 an .npz, whose test split is used, or a folder of images, DICOM or NIfTI files) adds ood_auroc and
 ood_fpr_at_95_tpr (out of distribution = positive; the split of --data is in distribution) and per-set numbers.
 
-3D segmentation: radiolens evaluate --model DIR --data <MSD task folder> [--cases validation|all] [--tolerance MM]
-segments the bundle's validation fold (or every case) and prints, per class, the mean over cases of Dice, IoU,
-HD95, ASSD and surface Dice (tolerance in mm, default 1) with 95% bootstrap CIs; --json adds the per-case scores.`,
-  options: {
-    model: { type: "string" },
-    data: { type: "string" },
-    split: { type: "string" },
-    json: { type: "boolean" },
-    bootstrap: { type: "string" },
-    threshold: { type: "string" },
-    backend: { type: "string" },
-    runtime: { type: "string" },
-    ood: { type: "string", multiple: true },
-    cases: { type: "string" },
-    tolerance: { type: "string" },
-  },
-  async run(args, io) {
-    const model = str(args, "model");
-    const data = str(args, "data");
-    if (!model || !data)
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--model and --data are required" });
-    if (existsSync(join(data, "imagesTr"))) {
-      const cases = str(args, "cases") ?? "validation";
-      if (cases !== "validation" && cases !== "all")
+3D segmentation (--data is an MSD task folder): segments the bundle's validation fold (or --cases all) and prints,
+per class, the mean over cases of Dice, HD95 and surface Dice with 95% bootstrap CIs; --json adds IoU, ASSD and
+the per-case scores.`,
+  async run({ values }, io) {
+    const { bootstrap, threshold, backend, runtime } = values;
+    if (existsSync(join(values.data, "imagesTr"))) {
+      if (values.split !== "test")
         throw new RadioLensError("RL_ERR_USAGE", {
-          detail: `--cases must be validation or all, got '${cases}'`,
+          detail: "--split does not apply to an MSD task folder; use --cases",
         });
-      const tol = str(args, "tolerance");
       const ev = await evaluateSegmentationBundle({
-        model,
-        data,
-        cases,
-        ...(tol !== undefined ? { tolerance: Number(tol) } : {}),
-        ...(str(args, "backend") ? { backend: str(args, "backend") as BackendName } : {}),
+        model: values.model,
+        data: values.data,
+        cases: values.cases ?? "validation",
+        ...(values.tolerance !== undefined ? { tolerance: values.tolerance } : {}),
+        ...(backend ? { backend } : {}),
       });
-      if (flag(args, "json")) {
+      if (values.json) {
         io.stdout(
           `${JSON.stringify(ev, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`,
         );
@@ -75,28 +71,24 @@ HD95, ASSD and surface Dice (tolerance in mm, default 1) with 95% bootstrap CIs;
       );
       for (const [name, m] of Object.entries(ev.summary)) {
         const f = (k: string, d: number) => {
-          const v = m[k];
-          return v ? `${k} ${v.mean.toFixed(d)} [${v.lo.toFixed(d)}, ${v.hi.toFixed(d)}]` : "";
+          const x = m[k];
+          return x ? `${k} ${x.mean.toFixed(d)} [${x.lo.toFixed(d)}, ${x.hi.toFixed(d)}]` : "";
         };
         io.stdout(`  ${name.padEnd(12)} ${f("dice", 4)}  ${f("hd95", 2)}  ${f("surfaceDice", 4)}\n`);
       }
       return 0;
     }
-    const bootstrap = str(args, "bootstrap");
-    const threshold = str(args, "threshold");
-    const backend = str(args, "backend") as BackendName | undefined;
-    const runtime = parseRuntime(str(args, "runtime"));
     const r = await evaluateBundle({
-      model,
-      data,
-      split: str(args, "split") ?? "test",
-      ...(bootstrap !== undefined ? { bootstrap: Number(bootstrap) } : {}),
-      ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
+      model: values.model,
+      data: values.data,
+      split: values.split,
+      ...(bootstrap !== undefined ? { bootstrap } : {}),
+      ...(threshold !== undefined ? { threshold } : {}),
       ...(backend ? { backend } : {}),
       ...(runtime ? { runtime } : {}),
-      ood: strs(args, "ood"),
+      ood: values.ood,
     });
-    if (flag(args, "json")) {
+    if (values.json) {
       io.stdout(
         `${JSON.stringify(r, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`,
       );
@@ -124,4 +116,4 @@ HD95, ASSD and surface Dice (tolerance in mm, default 1) with 95% bootstrap CIs;
     }
     return 0;
   },
-};
+});

@@ -1,18 +1,10 @@
 /** `radiolens explain`: parses flags and calls explainFile() — a heatmap overlay PNG on the original image's grid. */
 import { RadioLensError } from "../../core/errors.js";
-import type { BackendName } from "../../engine/backend.js";
-import { parseColormap } from "../../explain/colormaps.js";
-import { explainFile, parseMethod } from "../../explain/explain.js";
+import { COLORMAPS, type ColormapName } from "../../explain/colormaps.js";
+import { explainFile } from "../../explain/explain.js";
 import { EXPLAIN_METHODS } from "../../explain/heatmap.js";
-import { type Command, str } from "../command.js";
-
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} must be a number, got '${v}'` });
-  return n;
-}
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, int, num, oneOf, string } from "../options.js";
 
 /**
  * `radiolens explain`.
@@ -22,58 +14,51 @@ function num(name: string, v: string | undefined): number | undefined {
  * await explainCommand.run({ values: { model: "m", out: "heat.png" }, positionals: ["cxr.png"] }, io);
  * ```
  */
-export const explainCommand: Command = {
-  help: `Usage: radiolens explain --model DIR <image> --out heat.png [--method ${EXPLAIN_METHODS.join("|")}]
+export const explainCommand: Command = defineCommand({
+  usage: `radiolens explain --model DIR <image> --out heat.png [--method ${EXPLAIN_METHODS.join("|")}]
        [--layer NAME] [--class K|LABEL] [--opacity 0.4] [--colormap jet|inferno|viridis]
-       [--samples 25] [--noise 0.15] [--seed 0] [--patch N] [--stride N] [--backend NAME]
-
-Writes the image with the heatmap blended over it, on the ORIGINAL image's pixel grid. Default method gradcam
+       [--samples 25] [--noise 0.15] [--seed 0] [--patch N] [--stride N] [--backend NAME]`,
+  description: `Writes the image with the heatmap blended over it, on the ORIGINAL image's pixel grid. Default method gradcam
 on the last convolutional feature map (--layer picks another); default class: the predicted one.
 SmoothGrad: --samples noisy copies with noise σ = --noise × the input's range, seeded by --seed.
 Occlusion: --patch/--stride in model-input pixels.`,
-  allowPositionals: true,
+  positionals: true,
   options: {
-    model: { type: "string" },
-    out: { type: "string", short: "o" },
-    method: { type: "string" },
-    layer: { type: "string" },
-    class: { type: "string" },
-    opacity: { type: "string" },
-    colormap: { type: "string" },
-    samples: { type: "string" },
-    noise: { type: "string" },
-    seed: { type: "string" },
-    patch: { type: "string" },
-    stride: { type: "string" },
-    backend: { type: "string" },
+    model: string("DIR", "model bundle", { required: true }),
+    out: string("FILE", "output PNG", { required: true, short: "o" }),
+    method: oneOf(EXPLAIN_METHODS, "explanation method", { default: "gradcam" }),
+    layer: string("NAME", "layer whose feature map is explained (default: the last convolutional one)"),
+    class: string("K|LABEL", "class index or label explained (default: the predicted one)"),
+    opacity: num("X", "heatmap opacity (default 0.4)", { min: 0, max: 1 }),
+    colormap: oneOf(Object.keys(COLORMAPS) as ColormapName[], "heatmap colours (default jet)"),
+    samples: int("N", "SmoothGrad: noisy copies (default 25)", { min: 1 }),
+    noise: num("X", "SmoothGrad: noise σ as a fraction of the input's range (default 0.15)", { min: 0 }),
+    seed: int("S", "SmoothGrad noise seed (default 0)", { min: 0 }),
+    patch: int("N", "occlusion patch size in model-input pixels", { min: 1 }),
+    stride: int("N", "occlusion stride in model-input pixels", { min: 1 }),
+    backend: backendOption,
   },
-  async run(args, io) {
-    const model = str(args, "model");
-    const out = str(args, "out");
-    const image = args.positionals[0];
-    if (!model || !out || !image || args.positionals.length !== 1)
+  async run({ values, positionals }, io) {
+    const image = positionals[0];
+    if (!image || positionals.length !== 1)
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give --model DIR, one image and --out FILE.png" });
-    const method = parseMethod(str(args, "method") ?? "gradcam");
-    const colormap = str(args, "colormap");
-    const layer = str(args, "layer");
-    const cls = str(args, "class");
-    const backend = str(args, "backend") as BackendName | undefined;
+    const { layer, class: cls, colormap, backend } = values;
     const numbers = {
-      opacity: num("opacity", str(args, "opacity")),
-      samples: num("samples", str(args, "samples")),
-      noiseLevel: num("noise", str(args, "noise")),
-      seed: num("seed", str(args, "seed")),
-      patch: num("patch", str(args, "patch")),
-      stride: num("stride", str(args, "stride")),
+      opacity: values.opacity,
+      samples: values.samples,
+      noiseLevel: values.noise,
+      seed: values.seed,
+      patch: values.patch,
+      stride: values.stride,
     };
     const r = await explainFile({
-      model,
+      model: values.model,
       image,
-      out,
-      method,
+      out: values.out,
+      method: values.method,
       ...(layer ? { layer } : {}),
       ...(cls !== undefined ? { classIndex: cls } : {}),
-      ...(colormap ? { colormap: parseColormap(colormap) } : {}),
+      ...(colormap ? { colormap } : {}),
       ...(backend ? { backend } : {}),
       ...Object.fromEntries(Object.entries(numbers).filter(([, v]) => v !== undefined)),
     });
@@ -82,4 +67,4 @@ Occlusion: --patch/--stride in model-input pixels.`,
     );
     return 0;
   },
-};
+});

@@ -1,7 +1,9 @@
+/** `radiolens import`: an external ONNX classifier or segmenter plus its model card as a RadioLens bundle. */
 import { RadioLensError } from "../../core/errors.js";
 import { readFileBytes } from "../../core/fs.js";
 import { importOnnx } from "../../models/onnx/import.js";
-import { type Command, str } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { string } from "../options.js";
 
 /**
  * `radiolens import`: an ONNX model plus its card as a RadioLens bundle.
@@ -11,21 +13,19 @@ import { type Command, str } from "../command.js";
  * await runCli(["import", "--onnx", "model.onnx", "--card", "card.json", "--out", "models/imported"]);
  * ```
  */
-export const importCommand: Command = {
-  help: `Usage: radiolens import --onnx model.onnx --card card.json --out DIR
-
-The card gives labels, task, input layout (NCHW/NHWC) and size, window (center/width or preset),
+export const importCommand: Command = defineCommand({
+  usage: "radiolens import --onnx model.onnx --card card.json --out DIR",
+  description: `The card gives labels, task, input layout (NCHW/NHWC) and size, window (center/width or preset),
 preprocessing, normalization and output activation (docs/onnx.md). The model's input/output names, ranks
 and sizes are checked against the card; a malformed file or a contradicting card is refused, naming the
 mismatch. The model file is copied unchanged; the bundle runs on ONNX Runtime.`,
-  options: { onnx: { type: "string" }, card: { type: "string" }, out: { type: "string" } },
-  async run(args, io) {
-    const onnxPath = str(args, "onnx");
-    const cardPath = str(args, "card");
-    const out = str(args, "out");
-    if (!onnxPath || !cardPath || !out) {
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--onnx, --card and --out are required" });
-    }
+  options: {
+    onnx: string("FILE", "the ONNX model", { required: true }),
+    card: string("FILE", "its model card (JSON)", { required: true }),
+    out: string("DIR", "bundle folder written", { required: true }),
+  },
+  async run({ values }, io) {
+    const { onnx: onnxPath, card: cardPath, out } = values;
     let card: unknown;
     try {
       card = JSON.parse(readFileBytes(cardPath).toString("utf8"));
@@ -42,4 +42,4 @@ mismatch. The model file is copied unchanged; the bundle runs on ONNX Runtime.`,
     );
     return 0;
   },
-};
+});

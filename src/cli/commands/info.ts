@@ -8,7 +8,8 @@ import {
   type PathDescription,
   type SeriesReport,
 } from "../../io/describe.js";
-import { type Command, flag } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { flag } from "../options.js";
 
 function num(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined) return "-";
@@ -129,30 +130,25 @@ function textOf(d: PathDescription): string[] {
  * await runCli(["info", "hippocampus_001.nii.gz", "--json"]);
  * ```
  */
-export const infoCommand: Command = {
-  help: [
-    "Usage: radiolens info <file|folder> [--json] [--lenient | --strict]",
-    "",
-    `Formats (recognised by content, not by name): ${DESCRIBED_FORMATS}.`,
-    "",
-    "  --json     print the summary as JSON",
-    "  --lenient  read damaged DICOM files as far as possible and list the warnings",
-    "  --strict   also refuse the DICOM deviations read with a warning by default (zero padding, odd lengths, ...)",
-    "",
-    "Patient identifiers are never printed.",
-  ].join("\n"),
-  options: { json: { type: "boolean" }, lenient: { type: "boolean" }, strict: { type: "boolean" } },
-  allowPositionals: true,
-  async run(args, io) {
-    const path = args.positionals[0];
-    if (!path || args.positionals.length > 1) {
+export const infoCommand: Command = defineCommand({
+  usage: "radiolens info <file|folder> [--json] [--lenient | --strict]",
+  description: `Formats (recognised by content, not by name): ${DESCRIBED_FORMATS}.`,
+  options: {
+    json: flag("print the summary as JSON"),
+    lenient: flag("read damaged DICOM files as far as possible and list the warnings"),
+    strict: flag(
+      "also refuse the DICOM deviations read with a warning by default (zero padding, odd lengths, ...)",
+    ),
+  },
+  notes: "Patient identifiers are never printed.",
+  positionals: true,
+  async run({ values, positionals }, io) {
+    const path = positionals[0];
+    if (!path || positionals.length > 1) {
       throw new RadioLensError("RL_ERR_USAGE", { detail: "info takes exactly one file or folder" });
     }
-    const info = await describePath(path, {
-      strict: !flag(args, "lenient"),
-      tolerate: !flag(args, "strict"),
-    });
-    if (flag(args, "json")) {
+    const info = await describePath(path, { strict: !values.lenient, tolerate: !values.strict });
+    if (values.json) {
       // Absent attributes are null, so every format's keys are always present.
       io.stdout(`${JSON.stringify(info, (_k, v) => (v === undefined ? null : v), 2)}\n`);
       return 0;
@@ -160,4 +156,4 @@ export const infoCommand: Command = {
     io.stdout(`${textOf(info).join("\n")}\n`);
     return 0;
   },
-};
+});

@@ -1,6 +1,7 @@
 /** `radiolens models`: lists the architectures `radiolens train --model` accepts. */
 import { MODELS } from "../../models/registry.js";
-import { type Command, flag } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { flag } from "../options.js";
 
 /**
  * `radiolens models`: the architectures the zoo can build.
@@ -10,12 +11,12 @@ import { type Command, flag } from "../command.js";
  * await runCli(["models", "--json"]);
  * ```
  */
-export const modelsCommand: Command = {
-  help: "Usage: radiolens models [--json]",
-  options: { json: { type: "boolean" } },
-  async run(args, io) {
+export const modelsCommand: Command = defineCommand({
+  usage: "radiolens models [--json]",
+  options: { json: flag("print the list as JSON") },
+  async run({ values }, io) {
     const rows = [...MODELS.values()].map((m) => ({ name: m.name, description: m.description }));
-    if (flag(args, "json")) {
+    if (values.json) {
       io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
@@ -23,4 +24,4 @@ export const modelsCommand: Command = {
     for (const r of rows) io.stdout(`${r.name.padEnd(w)}  ${r.description}\n`);
     return 0;
   },
-};
+});

@@ -65,7 +65,10 @@ describe("radiolens export / predict --runtime / import", () => {
   it("--runtime with another value is a usage error", async () => {
     const r = await cli(["predict", "--model", bundle, "--runtime", "tensorrt", pngs[0] as string]);
     assert.equal(r.code, 2);
-    assert.match(r.err, /--runtime must be tfjs or onnx/);
+    assert.match(
+      r.err,
+      /RL_ERR_OPTION_INVALID: --runtime 'tensorrt' is not accepted: expected one of tfjs, onnx/,
+    );
   });
 
   it("import refuses a malformed ONNX file and a card that is not JSON, naming them", async () => {

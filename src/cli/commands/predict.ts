@@ -1,7 +1,7 @@
 /** `radiolens predict`: reads images, converts them to the model's input spec and prints class probabilities. */
 import { basename } from "node:path";
 import { RadioLensError } from "../../core/errors.js";
-import { type BackendName, initEngine } from "../../engine/backend.js";
+import { initEngine } from "../../engine/backend.js";
 import { readImage } from "../../io/index.js";
 import { readCard } from "../../models/bundle.js";
 import {
@@ -11,14 +11,10 @@ import {
   oodDecision,
   type SafetyDecision,
 } from "../../models/intended-use.js";
-import {
-  openBundle,
-  parseRuntime,
-  pickRuntime,
-  predictBundleImages,
-} from "../../models/onnx/bundle-runtime.js";
+import { openBundle, pickRuntime, predictBundleImages } from "../../models/onnx/bundle-runtime.js";
 import { predictSegmentationFiles } from "../../train/seg3d.js";
-import { type Command, flag, str } from "../command.js";
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, flag, runtimeOption, string } from "../options.js";
 
 /**
  * `radiolens predict`: class probabilities for images with a model bundle.
@@ -28,52 +24,42 @@ import { type Command, flag, str } from "../command.js";
  * await runCli(["predict", "--model", "runs/demo", "xray.png", "--json"]);
  * ```
  */
-export const predictCommand: Command = {
-  help: `Usage: radiolens predict --model DIR <image...> [--json] [--force] [--backend NAME] [--runtime tfjs|onnx]
-
-Images of any size and channel count (PNG, JPEG, and every other registered format) are converted to the
+export const predictCommand: Command = defineCommand({
+  usage: "radiolens predict --model DIR <image...> [--json] [--force] [--backend NAME] [--runtime tfjs|onnx]",
+  description: `Images of any size and channel count (PNG, JPEG, and every other registered format) are converted to the
 model's input spec by the preprocessing recorded in its bundle. --runtime: ONNX Runtime by default when the
 bundle has model.onnx (threads: RADIOLENS_THREADS), else tfjs on --backend.
-
-3D segmentation bundles (architecture unet3d, from 'radiolens train --data <MSD task folder>'): give one NIfTI
-volume and --out mask.nii.gz; the label map is written on the input's grid with the input's affine (sliding
-window, Gaussian weighting, mirroring; --no-mirror skips the mirroring).
 
 An image outside the card's intended use (e.g. an MR for a chest X-ray model) or out of distribution (OOD score
 above the card's threshold) is not analysed: it is listed with the reason and the exit code is 3. --force
 analyses it anyway and marks the result "forced". Probabilities are calibrated (temperature in the card).`,
   options: {
-    model: { type: "string" },
-    json: { type: "boolean" },
-    force: { type: "boolean" },
-    backend: { type: "string" },
-    runtime: { type: "string" },
-    out: { type: "string" },
-    "no-mirror": { type: "boolean" },
+    model: string("DIR", "model bundle", { required: true }),
+    json: flag("print the predictions as JSON"),
+    force: flag('analyse images outside the intended use or out of distribution, marked "forced"'),
+    backend: backendOption,
+    runtime: runtimeOption,
+    out: string("FILE", "3D segmentation bundles: where the label map goes (mask.nii.gz)"),
+    "no-mirror": flag("3D segmentation bundles: skip the mirroring test-time augmentation"),
   },
-  allowPositionals: true,
-  async run(args, io) {
-    const dir = str(args, "model");
-    if (!dir) throw new RadioLensError("RL_ERR_USAGE", { detail: "--model is required" });
-    if (args.positionals.length === 0)
+  positionals: true,
+  async run({ values, positionals }, io) {
+    const dir = values.model;
+    if (positionals.length === 0)
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give at least one image file" });
-    const backend = str(args, "backend") as BackendName | undefined;
+    const backend = values.backend;
     const cardOnly = readCard(dir);
     if (cardOnly.architecture === "unet3d") {
-      const out = str(args, "out");
-      if (!out || args.positionals.length !== 1)
+      const out = values.out;
+      if (!out || positionals.length !== 1)
         throw new RadioLensError("RL_ERR_USAGE", {
           detail: "a 3D segmentation bundle takes one volume and --out mask.nii.gz",
         });
-      const [r] = await predictSegmentationFiles(
-        dir,
-        [{ input: args.positionals[0] as string, output: out }],
-        {
-          mirror: !flag(args, "no-mirror"),
-          ...(backend ? { backend } : {}),
-        },
-      );
-      if (flag(args, "json")) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      const [r] = await predictSegmentationFiles(dir, [{ input: positionals[0] as string, output: out }], {
+        mirror: !values["no-mirror"],
+        ...(backend ? { backend } : {}),
+      });
+      if (values.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
       else
         io.stdout(
           `${out}: ${Object.entries(r?.voxels ?? {})
@@ -82,13 +68,13 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
         );
       return 0;
     }
-    const runtime = pickRuntime(cardOnly, parseRuntime(str(args, "runtime")));
+    const runtime = pickRuntime(cardOnly, values.runtime);
     if (runtime === "tfjs") await initEngine(backend ? { backend } : {});
     // DICOM is rendered to the model's training intensity domain (see ModelCard.input.intensity).
     const dicom = cardOnly.input.intensity === "modality" ? "modality" : "display";
     const images = [];
-    for (const p of args.positionals) images.push(await readImage(p, { dicom }));
-    const force = flag(args, "force");
+    for (const p of positionals) images.push(await readImage(p, { dicom }));
+    const force = values.force;
     const inputs = intendedUseOf(cardOnly).inputs;
     const gates = images.map((img) => gateDecision(checkIntendedUse(inputs, img), force));
     const toRun = images.filter((_, i) => gates[i]?.analysed);
@@ -99,7 +85,7 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
     let next = 0;
     const results = images.map((_, i) => {
       const gate = gates[i] as SafetyDecision;
-      const file = args.positionals[i] as string;
+      const file = positionals[i] as string;
       if (!gate.analysed) return { file, analysed: false as const, decision: gate };
       const p = preds[next++] as (typeof preds)[number];
       const od = oodDecision(card.ood, p.ood, force);
@@ -109,7 +95,7 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
       return { file, analysed: true as const, prediction: p, forced: forced === true, notes };
     });
     const refused = results.some((r) => !r.analysed);
-    if (flag(args, "json")) {
+    if (values.json) {
       const out = {
         model: { name: card.name, version: card.version, labels: card.labels },
         predictions: results.map((r) =>
@@ -154,4 +140,4 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
     }
     return refused ? 3 : 0;
   },
-};
+});

@@ -1,17 +1,8 @@
 /** `radiolens report`: parses flags and calls buildReport() — one self-contained HTML evaluation report. */
-import { RadioLensError } from "../../core/errors.js";
-import type { BackendName } from "../../engine/backend.js";
 import { buildReport } from "../../evaluation-report/report.js";
-import { parseMethod } from "../../explain/explain.js";
-import { type Command, str, strs } from "../command.js";
-
-function int(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} must be an integer ≥ 0, got '${v}'` });
-  return n;
-}
+import { EXPLAIN_METHODS } from "../../explain/heatmap.js";
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, int, list, oneOf, string } from "../options.js";
 
 /**
  * `radiolens report`.
@@ -21,53 +12,46 @@ function int(name: string, v: string | undefined): number | undefined {
  * await reportCommand.run({ values: { model: "m", data: "d.npz", out: "report.html" }, positionals: [] }, io);
  * ```
  */
-export const reportCommand: Command = {
-  help: `Usage: radiolens report --model DIR --data <file.npz> --out report.html [--split test] [--bootstrap 1000]
+export const reportCommand: Command = defineCommand({
+  usage: `radiolens report --model DIR --data <file.npz> --out report.html [--split test] [--bootstrap 1000]
        [--samples 8] [--method gradcam|gradcam++|occlusion|gradient|smoothgrad] [--seed 0] [--backend NAME]
-       [--ood OTHER ...]
-
-One HTML file with everything inline (figures as SVG, images as PNG data URIs, CSS); it makes no network
-request and opens in any browser. --samples: how many test images to show with heatmaps (correct and
-incorrect per class); --seed seeds the bootstrap and the choice of samples. --ood OTHER (repeatable) adds the
-same OOD AUROC and FPR at 95% TPR as 'radiolens evaluate --ood' to the safety section.`,
+       [--ood OTHER ...]`,
+  description: `One HTML file with everything inline (figures as SVG, images as PNG data URIs, CSS); it makes no network
+request and opens in any browser.`,
   options: {
-    model: { type: "string" },
-    data: { type: "string" },
-    split: { type: "string" },
-    out: { type: "string", short: "o" },
-    bootstrap: { type: "string" },
-    samples: { type: "string" },
-    method: { type: "string" },
-    seed: { type: "string" },
-    backend: { type: "string" },
-    ood: { type: "string", multiple: true },
+    model: string("DIR", "model bundle", { required: true }),
+    data: string("PATH", "dataset (.npz, class folders or CSV manifest)", { required: true }),
+    split: string("NAME", "dataset split", { default: "test" }),
+    out: string("FILE", "output HTML", { required: true, short: "o" }),
+    bootstrap: int("N", "bootstrap resamples for the CIs (default 1000)", { min: 0 }),
+    samples: int("N", "test images shown with heatmaps, correct and incorrect per class (default 8)", {
+      min: 0,
+    }),
+    method: oneOf(EXPLAIN_METHODS, "heatmap method (default gradcam)"),
+    seed: int("S", "seed of the bootstrap and of the choice of samples (default 0)", { min: 0 }),
+    backend: backendOption,
+    ood: list(
+      "OTHER",
+      "adds the OOD AUROC and FPR at 95% TPR of 'radiolens evaluate --ood' to the safety section",
+    ),
   },
-  async run(args, io) {
-    const model = str(args, "model");
-    const data = str(args, "data");
-    const out = str(args, "out");
-    if (!model || !data || !out)
-      throw new RadioLensError("RL_ERR_USAGE", { detail: "--model, --data and --out are required" });
-    const method = str(args, "method");
-    const backend = str(args, "backend") as BackendName | undefined;
-    const bootstrap = int("bootstrap", str(args, "bootstrap"));
-    const samples = int("samples", str(args, "samples"));
-    const seed = int("seed", str(args, "seed"));
+  async run({ values }, io) {
+    const { method, backend, bootstrap, samples, seed } = values;
     const r = await buildReport({
-      model,
-      data,
-      out,
-      split: str(args, "split") ?? "test",
-      ...(method ? { method: parseMethod(method) } : {}),
+      model: values.model,
+      data: values.data,
+      out: values.out,
+      split: values.split,
+      ...(method ? { method } : {}),
       ...(backend ? { backend } : {}),
       ...(bootstrap !== undefined ? { bootstrap } : {}),
       ...(samples !== undefined ? { samples } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      ood: strs(args, "ood"),
+      ood: values.ood,
     });
     io.stdout(
       `${r.out}: ${r.evaluation.n_samples} samples, ${r.sampleIndices.length} explained, ${r.bytes} bytes\n`,
     );
     return 0;
   },
-};
+});

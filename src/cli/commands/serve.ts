@@ -1,15 +1,7 @@
 /** `radiolens serve`: runs the inference service (REST, DICOMweb, DIMSE) until SIGINT/SIGTERM. */
-import { RadioLensError } from "../../core/errors.js";
 import { loadServeConfig, startService } from "../../serve/server.js";
-import { type Command, str, strs } from "../command.js";
-
-function intOpt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new RadioLensError("RL_ERR_USAGE", { detail: `--${name} must be a port number, got '${v}'` });
-  return n;
-}
+import { type Command, defineCommand } from "../command.js";
+import { backendOption, int, list, runtimeOption, string } from "../options.js";
 
 /**
  * `radiolens serve`.
@@ -19,11 +11,10 @@ function intOpt(v: string | undefined, name: string): number | undefined {
  * await runCli(["serve", "--model", "models/default=default", "--allow-ae", "CT1"]);
  * ```
  */
-export const serveCommand: Command = {
-  help: `Usage: radiolens serve [--model DIR[=ID] ...] [--config serve.json] [--port 8080] [--host 127.0.0.1]
-                       [--dicom-port 11112] [--ae-title RADIOLENS] [--allow-ae AE ...] [--data-dir DIR] [--store DSN|PATH] [--web DIR]
-
-With no --model it serves the bundled reference model (npm run build:model) as 'default'. HTTP routes:
+export const serveCommand: Command = defineCommand({
+  usage: `radiolens serve [--model DIR[=ID] ...] [--config serve.json] [--port 8080] [--host 127.0.0.1]
+                       [--dicom-port 11112] [--ae-title RADIOLENS] [--allow-ae AE ...] [--data-dir DIR] [--store DSN|PATH] [--web DIR]`,
+  description: `With no --model it serves the bundled reference model (npm run build:model) as 'default'. HTTP routes:
 POST /v1/models/{id}/predict, GET /v1/models, /dicomweb/studies (STOW/QIDO/WADO), /healthz, /readyz, /metrics,
 /openapi.json, /docs. DICOM C-STORE on --dicom-port as --ae-title, accepting only --allow-ae calling AE titles;
 results go back as DICOM SR to dimse.destination of serve.json. Every route but /healthz needs an API key or a
@@ -33,38 +24,37 @@ outbox and the audit log in PostgreSQL instead (password from PGPASSWORD or ~/.p
 share one queue; they must then share --data-dir too (one network folder for the received instances). A bundle with model.onnx (radiolens export) runs on ONNX Runtime unless
 --runtime tfjs; Grad-CAM uses the bundle's tfjs weights either way.`,
   options: {
-    model: { type: "string", multiple: true },
-    config: { type: "string" },
-    port: { type: "string" },
-    host: { type: "string" },
-    "dicom-port": { type: "string" },
-    "ae-title": { type: "string" },
-    "allow-ae": { type: "string", multiple: true },
-    "data-dir": { type: "string" },
-    store: { type: "string" },
-    web: { type: "string" },
-    backend: { type: "string" },
-    runtime: { type: "string" },
+    model: list("DIR[=ID]", "a model bundle served as ID (default: the folder's name)"),
+    config: string("FILE", "serve.json (flags override it)"),
+    port: int("PORT", "HTTP port (0 = any free port)", { min: 0, max: 65535 }),
+    host: string("HOST", "address to listen on"),
+    "dicom-port": int("PORT", "DICOM C-STORE port (0 = any free port)", { min: 0, max: 65535 }),
+    "ae-title": string("AE", "our DICOM Application Entity title"),
+    "allow-ae": list("AE", "a calling AE title allowed to send"),
+    "data-dir": string("DIR", "SQLite store and received instances (default ./radiolens-data)"),
+    store: string("DSN|PATH", "postgres://user@host:5432/db, or a SQLite file"),
+    web: string("DIR", "web console files served at /"),
+    backend: backendOption,
+    runtime: runtimeOption,
   },
-  async run(args, io) {
-    const models = strs(args, "model").map((m) => {
+  async run({ values }, io) {
+    const models = values.model.map((m) => {
       const i = m.lastIndexOf("=");
       return i > 0 ? { dir: m.slice(0, i), id: m.slice(i + 1) } : { dir: m };
     });
     const dimse: Record<string, unknown> = {};
-    const dp = intOpt(str(args, "dicom-port"), "dicom-port");
-    if (dp !== undefined) dimse["port"] = dp;
-    if (str(args, "ae-title")) dimse["aeTitle"] = str(args, "ae-title");
-    if (strs(args, "allow-ae").length) dimse["allowedCallingAeTitles"] = strs(args, "allow-ae");
-    const cfg = loadServeConfig(str(args, "config"), {
+    if (values["dicom-port"] !== undefined) dimse["port"] = values["dicom-port"];
+    if (values["ae-title"]) dimse["aeTitle"] = values["ae-title"];
+    if (values["allow-ae"].length) dimse["allowedCallingAeTitles"] = values["allow-ae"];
+    const cfg = loadServeConfig(values.config, {
       ...(models.length ? { models } : {}),
-      port: intOpt(str(args, "port"), "port"),
-      host: str(args, "host"),
-      dataDir: str(args, "data-dir"),
-      store: str(args, "store"),
-      webRoot: str(args, "web"),
-      backend: str(args, "backend"),
-      runtime: str(args, "runtime"),
+      port: values.port,
+      host: values.host,
+      dataDir: values["data-dir"],
+      store: values.store,
+      webRoot: values.web,
+      backend: values.backend,
+      runtime: values.runtime,
       ...(Object.keys(dimse).length ? { dimse } : {}),
     });
     const svc = await startService(cfg);
@@ -93,4 +83,4 @@ share one queue; they must then share --data-dir too (one network folder for the
     await svc.close();
     return 0;
   },
-};
+});
