@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Builds the native addons with node-gyp when their system libraries are installed; otherwise prints one notice each and exits 0.
 //
-// - src/engine/native (oneDNN): the `onednn` tfjs backend; without it the engine falls back to WASM.
+// - src/engine/native (oneDNN): the `onednn` tfjs backend; without it the engine falls back to WASM. Its interface
+//   (abi.h, abi.ts) is generated from abi.json first.
 // - src/io/dicom/native (OpenJPEG): native JPEG 2000 decoding; without it the WASM OpenJPEG build decodes. When
 //   libdcmtk-dev is installed too, the same addon decodes JPEG Lossless and 12-bit JPEG with DCMTK's IJG libraries
 //   (binding.gyp decides); without it jpeg-lossless-decoder-js and dcmjs-codecs decode those.
+// - src/io/image/native (libjpeg-turbo's TurboJPEG): native JPEG decoding for uploads; without it the WASM
+//   libjpeg-turbo build decodes.
 //
-// RADIOLENS_NATIVE=0 skips both on purpose. A failed compile with the library present also exits 0 (the WASM path is
+// RADIOLENS_NATIVE=0 skips them all on purpose. A failed compile with the library present also exits 0 (the WASM path is
 // used) unless RADIOLENS_REQUIRE_NATIVE=1, which CI sets to make a broken native build fail loudly.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -39,6 +42,15 @@ const ADDONS = [
     lib: "libopenjp2.so",
     package: "libopenjp2-7-dev",
   },
+  {
+    what: "the native JPEG decoder",
+    fallback: "the WASM libjpeg-turbo build will decode",
+    dir: join(root, "src", "io", "image", "native"),
+    file: "radiolens_jpeg.node",
+    headers: ["/usr/include/turbojpeg.h", "/usr/local/include/turbojpeg.h"],
+    lib: "libturbojpeg.so",
+    package: "libturbojpeg0-dev",
+  },
 ];
 
 let failed = false;
@@ -46,6 +58,11 @@ function notice(msg) {
   console.log(`build-native: ${msg}`);
   failed = true;
 }
+
+// The oneDNN addon's op codes and parameter layouts come from one spec (src/engine/native/abi.json): regenerate
+// abi.h and abi.ts first, so the C++ and the TypeScript sides cannot drift apart.
+const abi = spawnSync(process.execPath, [join(root, "scripts", "gen-native-abi.mjs")], { stdio: "inherit" });
+if (abi.status !== 0) process.exit(1);
 
 if (process.env.RADIOLENS_NATIVE === "0") {
   console.log("build-native: RADIOLENS_NATIVE=0; skipping the native addons (the WASM paths will be used)");

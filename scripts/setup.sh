@@ -10,9 +10,12 @@ APT_PACKAGES=(
   libdnnl-dev                         # oneDNN, the native CPU engine
   libopenjp2-7-dev libcharls-dev      # OpenJPEG and CharLS, the native JPEG 2000 / JPEG-LS decoders
   libdcmtk-dev                        # DCMTK's IJG 8/12/16-bit libraries, the native JPEG Lossless / 12-bit JPEG decoder
+  libturbojpeg0-dev                   # libjpeg-turbo's TurboJPEG API, the native JPEG decoder for uploads
   postgresql                          # the shared store for several service instances (and its tests)
   dcmtk                               # DICOM peer for cross-checks (dcmdump, dsrdump, storescu/storescp, dcmcjpeg)
   dicom3tools                         # dciodvfy: IOD conformance of every object RadioLens writes
+  pixelmed-apps                       # DicomSRValidator: SR template conformance (TID 1500) of the results
+  orthanc orthanc-dicomweb            # the PACS of the integration tests (each test starts its own instance)
   python3-numpy python3-pydicom python3-pil python3-sklearn python3-torch python3-gdcm  # peers for benchmarks and cross-checks (PIL, GDCM: pydicom's JPEG/JPEG-LS decoders)
   python3-nibabel                     # NIfTI peer for the info/convert cross-checks
   python3-fastapi python3-uvicorn     # bench:serve's peer (FastAPI + uvicorn + PyTorch, bench/serve_peer.py)
@@ -28,6 +31,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The orthanc package starts a system service on install; the tests start their own Orthanc on free ports with
+# a temporary configuration and storage, so the packaged one is stopped and kept from starting at boot (it would
+# hold ports 4242 and 8042).
+if dpkg-query -W -f='${Status}' orthanc 2>/dev/null | grep -q "install ok installed"; then
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now orthanc >/dev/null 2>&1 || true
+  else
+    $SUDO service orthanc stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d orthanc disable >/dev/null 2>&1 || true
+  fi
 fi
 
 # Node.js: a maintained LTS (docs/adr/005-nodejs-version.md). Where the machine's `node` is older than 22, the official

@@ -2,13 +2,13 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
-const shim = (name: string): string => fileURLToPath(new URL(`./src/shims/${name}.ts`, import.meta.url));
-
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "/console/",
-  // The DICOM parser of src/io/dicom runs in the browser; its two Node imports get browser stand-ins.
-  resolve: { alias: { "node:fs": shim("node-fs"), "node:zlib": shim("node-zlib") } },
-  build: { outDir: "dist", emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 4096 },
+  // vtk.js (under Cornerstone3D) pulls in xmlbuilder2, which extends Node's EventEmitter at load time.
+  resolve: { alias: { events: fileURLToPath(new URL("../node_modules/events/events.js", import.meta.url)) } },
+  build: { outDir: "dist", emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 8192 },
+  // The DICOM image loader decodes in module workers that import its WebAssembly codecs.
+  worker: { format: "es" },
   logLevel: "warn",
 });

@@ -251,7 +251,7 @@ test("a text file given to info or convert: RL_ERR_UNKNOWN_FORMAT listing the fo
 
 test("radiolens <group> and <group> --help list the group's subcommands", async () => {
   const groups = commandGroups();
-  assert.deepEqual(groups, ["dicom", "gan", "reports"]);
+  assert.deepEqual(groups, ["dicom", "benchmark", "gan", "reports", "batch"]);
   for (const g of groups) {
     const subs = COMMAND_ENTRIES.filter((e) => e.name.startsWith(`${g} `));
     for (const argv of [[g], [g, "--help"], [g, "-h"]]) {

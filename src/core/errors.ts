@@ -81,10 +81,70 @@ export const ERROR_CATALOGUE = {
     exitCode: 3,
     httpStatus: 422,
   },
-  RL_ERR_DATA_INVALID: {
-    message: "Invalid data: {detail}",
-    fix: "Check the dataset's shapes, labels and splits.",
+  RL_ERR_SHAPE_MISMATCH: {
+    message: "Shapes do not match: {detail}",
+    fix: "Give arrays, images and masks of matching sizes (resize images to one size with a transform before batching).",
     exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_MODEL_DATA_MISMATCH: {
+    message: "The model and the data disagree: {detail}",
+    fix: "Evaluate or run the model on data of the input size, channels and classes it was trained for (see its radiolens.json).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_LABEL_OUT_OF_RANGE: {
+    message: "Label out of range: {detail}",
+    fix: "Use labels 0..K-1 (or the class names the dataset declares); merge or name the extra classes.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_DATA_EMPTY: {
+    message: "Not enough data: {detail}",
+    fix: "Point at a dataset that holds the items named (check the path, the split, the class folders and the labels file).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_TABLE_INVALID: {
+    message: "Invalid table: {detail}",
+    fix: "Fix the CSV as the message says: one header row, unique column names, the named columns present, one value per column on every row.",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_TRAINING_DIVERGED: {
+    message: "Training diverged: {detail}",
+    fix: "Lower the learning rate, enable gradient clipping (clipNorm) or check the inputs for extreme values.",
+    exitCode: 4,
+    httpStatus: 500,
+  },
+  RL_ERR_CONFIG_INVALID: {
+    message: "Invalid setting: {detail}",
+    fix: "Correct the named value (a rule pattern, vocabulary entry, weight or fraction) as the message describes.",
+    exitCode: 2,
+    httpStatus: 400,
+  },
+  RL_ERR_PREDICTION_INVALID: {
+    message: "Invalid prediction document: {detail}",
+    fix: "Give the JSON described by 'radiolens reports generate --help' (model name and version, labels with one probability each).",
+    exitCode: 2,
+    httpStatus: 422,
+  },
+  RL_ERR_SR_SOURCE_INVALID: {
+    message: "The source image cannot be referenced by the SR: {detail}",
+    fix: "Give the DICOM image the report is about; it needs valid Study, Series and SOP Instance UIDs and a SOP Class UID (PS3.3 C.17.2).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_RESULT_SOURCE_INVALID: {
+    message: "The source images cannot be referenced by the result object: {detail}",
+    fix: "Give the DICOM images the result is about; each needs Study, Series and SOP Instance UIDs and a SOP Class UID (PS3.3 C.7.2.1, C.12.1).",
+    exitCode: 3,
+    httpStatus: 422,
+  },
+  RL_ERR_RESULT_INVALID: {
+    message: "Cannot write the result object: {detail}",
+    fix: "Give what the object reports: findings or segments for a measurement report (PS3.16 TID 1500), at least one segment and, for a FRACTIONAL segmentation, one probability map per segment (PS3.3 C.8.20.2), finite values for a parametric map (PS3.3 A.75).",
+    exitCode: 2,
     httpStatus: 422,
   },
   RL_ERR_OUTSIDE_INTENDED_USE: {

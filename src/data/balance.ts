@@ -94,14 +94,14 @@ export class AliasSampler {
     for (let i = 0; i < n; i++) {
       const w = weights[i] as number;
       if (!(w >= 0) || !Number.isFinite(w)) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_CONFIG_INVALID", {
           detail: `sample weight ${i} is ${w}; weights must be finite and ≥ 0`,
         });
       }
       sum += w;
     }
     if (!(sum > 0))
-      throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "sample weights are all zero" });
+      throw new RadioLensError("RL_ERR_CONFIG_INVALID", { detail: "sample weights are all zero" });
     this.prob = new Float64Array(n);
     this.alias = new Int32Array(n);
     const scaled = Float64Array.from({ length: n }, (_, i) => ((weights[i] as number) * n) / sum);

@@ -60,18 +60,18 @@ export function parseCsv(text: string, name = "<csv>"): CsvTable {
     } else field += c;
   }
   if (quoted) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", {
       detail: `${name}: a quoted field opened on line ${recordLine} never closes`,
     });
   }
   if (field !== "" || record.length > 0) endRecord();
   const header = records[0];
   if (!header)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `${name} is empty (no header line)` });
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", { detail: `${name} is empty (no header line)` });
   const columns = header.map((h) => h.trim());
   const rows = records.slice(1).map((r, k) => {
     if (r.length !== columns.length) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_TABLE_INVALID", {
         detail: `${name} line ${lines[k + 1]} has ${r.length} fields, the header has ${columns.length}`,
       });
     }

@@ -62,7 +62,7 @@ export function dicomFolderSource(
   }
   const table = parseCsv(text, labelsCsv);
   if (!table.columns.includes(uidCol)) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", {
       detail: `${labelsCsv} has no column '${uidCol}' (columns: ${table.columns.join(", ")})`,
     });
   }
@@ -101,7 +101,7 @@ export function dicomFolderSource(
     items.push(patient ? { path, label, patient } : { path, label });
   }
   if (items.length === 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: `no DICOM file under ${root} has a ${key} listed in ${labelsCsv} (${unlabelled} unlabelled, ${unreadable} unreadable)`,
     });
   }

@@ -115,7 +115,7 @@ export function folderSource(root: string, opts: FolderSourceOptions = {}): Data
     throw new RadioLensError("RL_ERR_IO", { path: root, detail: (e as Error).message });
   }
   if (classes.length < 2) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: `${root} must hold one sub-folder per class (at least two), found ${classes.length}`,
     });
   }
@@ -130,7 +130,7 @@ export function folderSource(root: string, opts: FolderSourceOptions = {}): Data
     }
   });
   if (items.length === 0)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `no image files under ${root}` });
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: `no image files under ${root}` });
   const type: TaskType = classes.length === 2 ? "binary" : "multiclass";
   return fileSource(items, { type, classNames: classes }, opts.reader);
 }
@@ -192,7 +192,7 @@ export function readManifest(csvPath: string, opts: ManifestOptions = {}): Manif
   const need = [pathCol, ...(opts.labelColumns ?? [labelCol]), ...(opts.tabularColumns ?? [])];
   for (const c of need) {
     if (!table.columns.includes(c)) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_TABLE_INVALID", {
         detail: `${csvPath} has no column '${c}' (columns: ${table.columns.join(", ")})`,
       });
     }
@@ -206,7 +206,7 @@ export function readManifest(csvPath: string, opts: ManifestOptions = {}): Manif
     const line = k + 2;
     const rel = (row[pathCol] ?? "").trim();
     if (rel === "")
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_TABLE_INVALID", {
         detail: `${csvPath} line ${line}: empty '${pathCol}'`,
       });
     const patient = hasPatient ? (row[patientCol] ?? "").trim() : "";
@@ -217,7 +217,7 @@ export function readManifest(csvPath: string, opts: ManifestOptions = {}): Manif
       tabular = Float32Array.from(opts.tabularColumns, (c) => {
         const x = Number((row[c] ?? "").trim());
         if (!Number.isFinite(x)) {
-          throw new RadioLensError("RL_ERR_DATA_INVALID", {
+          throw new RadioLensError("RL_ERR_TABLE_INVALID", {
             detail: `${csvPath} line ${line}: column '${c}' is not a number`,
           });
         }
@@ -266,7 +266,7 @@ export function labelSchema(
         if (v === "" || v === "-1" || v === "-1.0") return unc;
         const x = Number(v);
         if (x !== 0 && x !== 1) {
-          throw new RadioLensError("RL_ERR_DATA_INVALID", {
+          throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
             detail: `${csvPath} line ${line}: column '${c}' must be 0, 1, -1 or blank`,
           });
         }
@@ -290,7 +290,7 @@ export function labelSchema(
     const find = (name: string, line: number): number => {
       const k = index.get(name);
       if (k === undefined) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
           detail: `${csvPath} line ${line}: label '${name}' is not one of ${names.join(", ")}`,
         });
       }

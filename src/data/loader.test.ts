@@ -165,7 +165,7 @@ describe("DataLoader", () => {
     };
     await assert.rejects(
       collect(new DataLoader(src, { batchSize: 4, seed: 1, shuffle: false })),
-      (e) => isRadioLensError(e, "RL_ERR_DATA_INVALID") && /resize/.test(e.message),
+      (e) => isRadioLensError(e, "RL_ERR_SHAPE_MISMATCH") && /resize/.test(e.message),
     );
   });
 

@@ -99,8 +99,7 @@ export class DataLoader {
         detail: `batch size must be a positive integer, got ${opts.batchSize}`,
       });
     }
-    if (source.size === 0)
-      throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "the dataset is empty" });
+    if (source.size === 0) throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: "the dataset is empty" });
     if (opts.sampleWeights && opts.sampleWeights.length !== source.size) {
       throw new RadioLensError("RL_ERR_USAGE", {
         detail: `${opts.sampleWeights.length} sample weights for ${source.size} items`,
@@ -217,14 +216,14 @@ export class DataLoader {
   ): void {
     const m = s.mask?.data;
     if (!m || m.length !== voxels) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
         detail: `item ${s.index} has ${m ? `a mask of ${m.length} voxels for ${voxels} image voxels` : "no mask"}`,
       });
     }
     for (let v = 0; v < voxels; v++) {
       const cls = m[v] as number;
       if (!(Number.isInteger(cls) && cls >= 0 && cls < c)) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
           detail: `item ${s.index}: mask value ${cls} is not a class 0..${c - 1}; merge labels or name more classes`,
         });
       }
@@ -250,7 +249,7 @@ export class DataLoader {
     const indices = new Int32Array(b);
     samples.forEach((s, k) => {
       if (s.image.data.length !== per || s.image.shape.some((d, j) => d !== shape[j])) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
           detail: `item ${s.index} has shape [${s.image.shape.join(", ")}], the batch has [${shape.join(", ")}]; resize images to one size (a transform) before batching`,
         });
       }
@@ -259,7 +258,7 @@ export class DataLoader {
       else this.encodeLabel(s.label, y, k * width, enc, c);
       if (tabular) {
         if (s.tabular?.length !== tabWidth) {
-          throw new RadioLensError("RL_ERR_DATA_INVALID", {
+          throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
             detail: `item ${s.index} lacks ${tabWidth} tabular values`,
           });
         }

@@ -47,7 +47,7 @@ export function medmnistSource(
   const labels = get(`${split}_labels`);
   const n = images.shape[0] ?? 0;
   if (labels.shape[0] !== n) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `${name}: ${split}_images has ${n} items but ${split}_labels has ${labels.shape[0]}`,
     });
   }

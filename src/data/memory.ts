@@ -40,7 +40,7 @@ export class MemoryBatchSource implements BatchSource {
     this.size = opts.x.length / this.xLen;
     this.batchSize = opts.batchSize;
     if (!Number.isInteger(this.size) || opts.y.length !== this.size * this.yLen) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
         detail: `${opts.x.length} image values and ${opts.y.length} target values do not make whole samples of [${opts.sampleShape.join(", ")}] and [${opts.targetShape.join(", ")}]`,
       });
     }

@@ -50,8 +50,8 @@ test("dataset.json names labels and modality; unpaired and resource-fork files a
       ["hippocampus_001", "hippocampus_003"],
     );
     writeFileSync(join(dir, "dataset.json"), "{not json");
-    assert.throws(() => readMsdTask(dir), { code: "RL_ERR_DATA_INVALID" });
-    assert.throws(() => readMsdTask(join(dir, "imagesTr")), { code: "RL_ERR_DATA_INVALID" });
+    assert.throws(() => readMsdTask(dir), { code: "RL_ERR_CONFIG_INVALID" });
+    assert.throws(() => readMsdTask(join(dir, "imagesTr")), { code: "RL_ERR_DATA_EMPTY" });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

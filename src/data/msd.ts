@@ -40,7 +40,7 @@ export function readMsdTask(dir: string, opts: { readonly labels?: readonly stri
   const imagesDir = join(dir, "imagesTr");
   const labelsDir = join(dir, "labelsTr");
   if (!existsSync(imagesDir) || !statSync(imagesDir).isDirectory() || !existsSync(labelsDir)) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: `${dir} is not an MSD task folder: it needs imagesTr/ and labelsTr/ with NIfTI files of the same names`,
     });
   }
@@ -62,7 +62,7 @@ export function readMsdTask(dir: string, opts: { readonly labels?: readonly stri
     });
   }
   if (cases.length === 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: `${dir}: no image in imagesTr/ has a label of the same name in labelsTr/`,
     });
   }
@@ -86,7 +86,7 @@ export function readMsdTask(dir: string, opts: { readonly labels?: readonly stri
       if (j.modality?.["0"]) modality = j.modality["0"];
       if (j.name) name = j.name;
     } catch (e) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_CONFIG_INVALID", {
         detail: `${meta} is not valid JSON (${(e as Error).message})`,
       });
     }

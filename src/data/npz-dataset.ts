@@ -3,12 +3,20 @@ import { basename } from "node:path";
 import { RadioLensError } from "../core/errors.js";
 import type { Task } from "../core/task.js";
 import { readNpz } from "../io/npz/index.js";
+import { MEDMNIST } from "./medmnist-catalogue.js";
 
 /** One split of an .npz dataset, ready for training or evaluation. */
 export interface NpzSplit {
   /** Images scaled to [0, 1] (uint8 / 255; other dtypes by their range), `[n, rows, cols, channels]`. */
   readonly x: Float32Array;
   readonly sampleShape: readonly [number, number, number];
+  /**
+   * The model's input shape of one sample: `[rows, cols, channels]` for images, `[slices, rows, cols, 1]` for
+   * volumes (3D MedMNIST files hold `[n, slices, rows, cols]`, which `sampleShape` reads as 2D with `slices` rows).
+   */
+  readonly shape: readonly number[];
+  /** 2 for images, 3 for volumes. */
+  readonly dims: 2 | 3;
   /** Integer class per sample (single-label) or 0/1 per label (multi-label), `[n, labelColumns]`. */
   readonly labels: Int32Array;
   readonly labelColumns: number;
@@ -49,6 +57,16 @@ const MEDMNIST_LABELS: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
+/**
+ * Whether `[n, a, b, c]` images are volumes: a 3D MedMNIST file name (`...mnist3d[_64].npz`), or a last axis too long
+ * to be colour channels (MedMNIST 2D files have 1 or 3).
+ */
+function isVolume(path: string, s: readonly number[]): boolean {
+  if (s.length !== 4) return false;
+  if (/3d(_\d+)?\.npz$/i.test(basename(path))) return true;
+  return (s[3] as number) > 4;
+}
+
 function toSplit(
   path: string,
   images: { dtype: string; shape: readonly number[]; data: ArrayLike<number> },
@@ -56,7 +74,7 @@ function toSplit(
 ): NpzSplit {
   const s = images.shape;
   if (s.length !== 3 && s.length !== 4) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `${basename(path)}: images must be [n, rows, cols] or [n, rows, cols, channels], got [${s.join(", ")}]`,
     });
   }
@@ -67,7 +85,7 @@ function toSplit(
     (s[3] as number | undefined) ?? 1,
   ];
   if ((labels.shape[0] as number) !== count) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `${basename(path)}: ${count} images but ${labels.shape[0]} labels`,
     });
   }
@@ -76,7 +94,9 @@ function toSplit(
   for (let i = 0; i < x.length; i++) x[i] = (images.data[i] as number) / scale;
   const labelColumns = labels.shape.length > 1 ? (labels.shape[1] as number) : 1;
   const lab = Int32Array.from(labels.data as ArrayLike<number>);
-  return { x, sampleShape, labels: lab, labelColumns, count };
+  const dims = isVolume(path, s) ? 3 : 2;
+  const shape = dims === 3 ? [s[1] as number, s[2] as number, s[3] as number, 1] : [...sampleShape];
+  return { x, sampleShape, shape, dims, labels: lab, labelColumns, count };
 }
 
 /**
@@ -109,7 +129,7 @@ export function loadNpzDataset(path: string, splits: readonly string[]): NpzData
   const key = basename(path)
     .replace(/(_\d+)?\.npz$/i, "")
     .toLowerCase();
-  const known = MEDMNIST_LABELS[key];
+  const known = MEDMNIST_LABELS[key] ?? MEDMNIST[key]?.classNames;
   const labelNames =
     known && known.length === numClasses ? known : Array.from({ length: numClasses }, (_, i) => `class_${i}`);
   return { path, task, numClasses, labelNames, splits: out };

@@ -122,7 +122,7 @@ describe("stratified grouped k-fold", () => {
     const tiny: SplitInput = { size: 3, numClasses: 2, label: () => 0, group: () => "P" };
     assert.throws(
       () => kFold(tiny, { k: 2, seed: 1 }),
-      (e) => isRadioLensError(e, "RL_ERR_DATA_INVALID"),
+      (e) => isRadioLensError(e, "RL_ERR_DATA_EMPTY"),
     );
   });
 });

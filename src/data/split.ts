@@ -52,7 +52,7 @@ function collectGroups(input: SplitInput): Group[] {
     const y = input.label(i);
     if (typeof y === "number") {
       if (!(Number.isInteger(y) && y >= 0 && y < input.numClasses)) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
           detail: `item ${i} has label ${y}, outside 0..${input.numClasses - 1}`,
         });
       }
@@ -192,7 +192,7 @@ export function kFold(input: SplitInput, opts: { readonly k: number; readonly se
   }
   const groups = collectGroups(input);
   if (groups.length < opts.k) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: `${opts.k}-fold needs at least ${opts.k} patients, the data has ${groups.length}`,
     });
   }

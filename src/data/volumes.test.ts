@@ -43,7 +43,7 @@ describe("NIfTI image + mask pairs", () => {
   test("unmerged grades need their class names; whole volumes keep the grid", async () => {
     assert.throws(
       () => niftiPairSource([{ image: FLAIR, mask: LESION }]),
-      (e) => isRadioLensError(e, "RL_ERR_DATA_INVALID") && /holds value [23]/.test(e.message),
+      (e) => isRadioLensError(e, "RL_ERR_LABEL_OUT_OF_RANGE") && /holds value [23]/.test(e.message),
     );
     const src = niftiPairSource([{ image: FLAIR, mask: LESION }], { classNames: ["bg", "g1", "g2", "g3"] });
     assert.equal(src.size, 1);

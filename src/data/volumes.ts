@@ -60,7 +60,7 @@ export function niftiPairSource(pairs: readonly VolumePair[], opts: VolumePairOp
     const m = read(pair.mask);
     const spatial = (s: readonly number[]) => s.slice(0, -1).join("×");
     if (spatial(image.shape) !== spatial(m.shape) || m.shape[m.shape.length - 1] !== 1) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
         detail: `mask ${pair.mask} is ${m.shape.join("×")}, its image ${pair.image} is ${image.shape.join("×")}; a mask must be one channel on the image's grid`,
       });
     }
@@ -69,7 +69,7 @@ export function niftiPairSource(pairs: readonly VolumePair[], opts: VolumePairOp
       const val = Math.round(m.data[i] as number);
       const cls = opts.binarize ? (val > 0 ? 1 : 0) : val;
       if (cls < 0 || cls >= classNames.length) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
           detail: `mask ${pair.mask} holds value ${val} but only ${classNames.length} classes are named; pass classNames or binarize`,
         });
       }
@@ -95,7 +95,7 @@ export function niftiPairSource(pairs: readonly VolumePair[], opts: VolumePairOp
       return;
     }
     if (s.length !== 4) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
         detail: `${pairs[v]?.image} is not a volume; slices need [slices, rows, cols, ch]`,
       });
     }

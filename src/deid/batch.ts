@@ -225,7 +225,7 @@ export function runTask(
             ...base,
             status: "failed",
             error: {
-              code: "RL_ERR_DATA_INVALID",
+              code: "DICOM_BAD_VALUE",
               message: "no valid Study/Series/SOP Instance UID to name the output by",
             },
           },

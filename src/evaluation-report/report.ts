@@ -366,11 +366,11 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
   try {
     const want = card.input.shape;
     if (want.some((v, i) => v !== split.sampleShape[i]))
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_MODEL_DATA_MISMATCH", {
         detail: `the model takes [${want.join(", ")}] images, the dataset has [${split.sampleShape.join(", ")}]`,
       });
     if (card.labels.length !== ds.numClasses)
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_MODEL_DATA_MISMATCH", {
         detail: `the model has ${card.labels.length} classes, the dataset ${ds.numClasses}`,
       });
     // Calibrated as every reported probability is, so the numbers equal `radiolens evaluate`'s.

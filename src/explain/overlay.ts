@@ -26,7 +26,7 @@ export interface OverlayOptions {
  */
 export function displayRgb(img: MedicalImage, preprocessing: readonly PreprocessStep[] = []): Uint8Array {
   if (img.shape.length !== 3)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `overlays need a 2D image; this image has shape [${img.shape.join(", ")}]`,
     });
   const [rows, cols, ch] = img.shape as [number, number, number];

@@ -503,7 +503,7 @@ function describeMsd(dir: string): MsdDescription {
       if (!values.has(v)) {
         values.add(v);
         if (values.size > 1024) {
-          throw new RadioLensError("RL_ERR_DATA_INVALID", {
+          throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
             detail: `labelsTr/${f} holds more than 1024 distinct values: not a label map`,
           });
         }

@@ -116,6 +116,58 @@ function minMahalanobis(
 }
 
 /**
+ * {@link minMahalanobis} of many rows, four at a time: each row of P (2 MB at d = 512, beyond the L2 cache) is
+ * read once per four samples instead of once per sample. Every sample's sums run in the same order as in
+ * minMahalanobis, so the results are identical.
+ */
+function minMahalanobisMany(
+  rows: readonly ArrayLike<number>[],
+  means: readonly (readonly number[])[],
+  p: ArrayLike<number>,
+): Float64Array {
+  const d = means[0]?.length ?? 0;
+  const best = new Float64Array(rows.length).fill(Number.POSITIVE_INFINITY);
+  const diffs = Array.from({ length: 4 }, () => new Float64Array(d));
+  const [d0, d1, d2, d3] = diffs as [Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let i0 = 0; i0 < rows.length; i0 += 4) {
+    const m = Math.min(4, rows.length - i0);
+    for (const mu of means) {
+      for (let k = 0; k < 4; k++) {
+        const dk = diffs[k] as Float64Array;
+        const x = rows[i0 + Math.min(k, m - 1)] as ArrayLike<number>;
+        for (let i = 0; i < d; i++) dk[i] = (x[i] as number) - (mu[i] as number);
+      }
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < d; i++) {
+        let r0 = 0;
+        let r1 = 0;
+        let r2 = 0;
+        let r3 = 0;
+        const o = i * d;
+        for (let j = 0; j < d; j++) {
+          const pij = p[o + j] as number;
+          r0 += pij * (d0[j] as number);
+          r1 += pij * (d1[j] as number);
+          r2 += pij * (d2[j] as number);
+          r3 += pij * (d3[j] as number);
+        }
+        s0 += (d0[i] as number) * r0;
+        s1 += (d1[i] as number) * r1;
+        s2 += (d2[i] as number) * r2;
+        s3 += (d3[i] as number) * r3;
+      }
+      const s = [s0, s1, s2, s3];
+      for (let k = 0; k < m; k++)
+        if ((s[k] as number) < (best[i0 + k] as number)) best[i0 + k] = s[k] as number;
+    }
+  }
+  return best;
+}
+
+/**
  * Fits one layer's Gaussians: class means and the pooled within-class covariance of `features` (one row per
  * training sample), shrunk by {@link SHRINKAGE} towards tr(Σ)/d·I, inverted; then the layer's score statistics
  * on the same rows.
@@ -134,7 +186,7 @@ export function fitMahalanobisLayer(
   const n = features.length;
   const d = features[0]?.length ?? 0;
   if (n < 2 || d === 0)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "too few samples to fit the OOD detector" });
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: "too few samples to fit the OOD detector" });
   const sums = Array.from({ length: numClasses }, () => new Float64Array(d));
   const counts = new Float64Array(numClasses);
   features.forEach((f, i) => {
@@ -146,17 +198,39 @@ export function fitMahalanobisLayer(
   const present = [...counts.keys()].filter((c) => (counts[c] as number) > 0);
   const meansAll = sums.map((s, c) => Array.from(s, (v) => v / Math.max(1, counts[c] as number)));
   const cov = new Float64Array(d * d);
-  const diff = new Float64Array(d);
-  features.forEach((f, i) => {
-    const mu = meansAll[classes[i] as number] as number[];
-    for (let j = 0; j < d; j++) diff[j] = (f[j] as number) - (mu[j] as number);
-    for (let a = 0; a < d; a++) {
-      const da = diff[a] as number;
-      if (da === 0) continue;
-      const o = a * d;
-      for (let b = 0; b <= a; b++) cov[o + b] = (cov[o + b] as number) + da * (diff[b] as number);
+  // Four samples per sweep over the lower triangle: the d×d float64 accumulator (2 MB at d = 512) is read and
+  // written a quarter as often. Each element still adds the samples one by one in their order, so the sums are
+  // the same as one sample per sweep.
+  const diffs = Array.from({ length: 4 }, () => new Float64Array(d));
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const m = Math.min(4, n - i0);
+    for (let k = 0; k < 4; k++) {
+      const dk = diffs[k] as Float64Array;
+      if (k >= m) {
+        dk.fill(0);
+        continue;
+      }
+      const f = features[i0 + k] as ArrayLike<number>;
+      const mu = meansAll[classes[i0 + k] as number] as number[];
+      for (let j = 0; j < d; j++) dk[j] = (f[j] as number) - (mu[j] as number);
     }
-  });
+    const [d0, d1, d2, d3] = diffs as [Float64Array, Float64Array, Float64Array, Float64Array];
+    for (let a = 0; a < d; a++) {
+      const a0 = d0[a] as number;
+      const a1 = d1[a] as number;
+      const a2 = d2[a] as number;
+      const a3 = d3[a] as number;
+      const o = a * d;
+      for (let b = 0; b <= a; b++) {
+        let v = cov[o + b] as number;
+        v += a0 * (d0[b] as number);
+        v += a1 * (d1[b] as number);
+        v += a2 * (d2[b] as number);
+        v += a3 * (d3[b] as number);
+        cov[o + b] = v;
+      }
+    }
+  }
   let trace = 0;
   for (let a = 0; a < d; a++) trace += (cov[a * d + a] as number) / n;
   const floor = Math.max(trace / d, 1e-12);
@@ -169,7 +243,7 @@ export function fitMahalanobisLayer(
   }
   const precision = invertSpd(cov, d);
   const means = present.map((c) => meansAll[c] as number[]);
-  const scores = features.map((f) => Math.log1p(minMahalanobis(f, means, precision)));
+  const scores = Array.from(minMahalanobisMany(features, means, precision), (v) => Math.log1p(v));
   const mean = scores.reduce((s, v) => s + v, 0) / n;
   const std = Math.sqrt(scores.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, n - 1)) || 1;
   return {
@@ -207,6 +281,38 @@ export function mahalanobisScore(
     s += (Math.log1p(minMahalanobis(f, l.means, l.precision)) - l.scoreMean) / l.scoreStd;
   });
   return s / Math.max(1, layers.length);
+}
+
+/**
+ * {@link mahalanobisScore} of many inputs at once (`features[l][i]`: layer l's features of input i), with the same
+ * results; the precision matrices are read once per four inputs instead of once per input.
+ *
+ * @example
+ * ```ts
+ * const scores = mahalanobisScores(detector.layers, [gap1Rows, gap2Rows, penultimateRows]);
+ * ```
+ */
+export function mahalanobisScores(
+  layers: readonly MahalanobisLayer[],
+  features: readonly (readonly ArrayLike<number>[])[],
+): number[] {
+  const n = features[0]?.length ?? 0;
+  const s = new Array<number>(n).fill(0);
+  layers.forEach((l, li) => {
+    const rows = features[li] ?? [];
+    for (let i = 0; i < n; i++) {
+      const f = rows[i];
+      if (!f || f.length !== l.dim)
+        throw new RadioLensError("RL_ERR_MODEL_INVALID", {
+          path: l.output,
+          detail: `OOD feature '${l.output}' has ${f?.length ?? 0} values, the card declares ${l.dim}`,
+        });
+    }
+    const min = minMahalanobisMany(rows, l.means, l.precision);
+    for (let i = 0; i < n; i++)
+      s[i] = (s[i] as number) + (Math.log1p(min[i] as number) - l.scoreMean) / l.scoreStd;
+  });
+  return s.map((v) => v / Math.max(1, layers.length));
 }
 
 /**

@@ -291,7 +291,7 @@ export function preprocessForModel(
   card: Pick<ModelCard, "preprocessing" | "input">,
 ): Float32Array {
   if (img.shape.length !== 3) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `the model takes 2D images; this image has shape [${img.shape.join(", ")}]`,
     });
   }
@@ -305,7 +305,7 @@ export function preprocessForModel(
   for (const step of fused?.rest ?? card.preprocessing) p = applyStep(p, step);
   const want = card.input.shape;
   if (p.rows !== want[0] || p.cols !== want[1] || p.ch !== want[2]) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `preprocessing produced [${p.rows}, ${p.cols}, ${p.ch}] but the model takes [${want.join(", ")}]`,
     });
   }

@@ -6,7 +6,10 @@ import { ZOO } from "./zoo/index.js";
 
 /** What every classifier factory receives. */
 export interface ClassifierOptions {
-  readonly inputShape: readonly [number, number, number];
+  /** `[rows, cols, ch]`, or `[slices, rows, cols, ch]` for 3D models. */
+  readonly inputShape: readonly number[];
+  /** Channels of the first stage, for architectures with a width (zoo ResNets). */
+  readonly width?: number;
   readonly numClasses: number;
   readonly seed: number;
   /** Output activation: softmax for single-label, sigmoid for multi-label. */
@@ -27,7 +30,12 @@ export const MODELS = new Map<string, ModelSpec>([
     {
       name: "seed-cnn",
       description: "The tutorial CNN: 2×(Conv 3×3 + MaxPool), Dense 128, Dropout 0.5, softmax",
-      create: (o) => createSeedCnn({ inputShape: o.inputShape, numClasses: o.numClasses, seed: o.seed }),
+      create: (o) =>
+        createSeedCnn({
+          inputShape: o.inputShape as readonly [number, number, number],
+          numClasses: o.numClasses,
+          seed: o.seed,
+        }),
     },
   ],
 ]);
@@ -43,6 +51,7 @@ for (const [name, entry] of Object.entries(ZOO)) {
         inputShape: o.inputShape,
         numClasses: o.numClasses,
         seed: o.seed,
+        ...(o.width ? { width: o.width } : {}),
         ...(o.activation ? { activation: o.activation } : {}),
       }),
   });

@@ -30,8 +30,8 @@ describe("report CSV", () => {
   });
 
   it("rejects ragged rows, repeated columns and missing files", () => {
-    assert.throws(() => parseCsv("a,b\n1,2,3\n"), { code: "RL_ERR_DATA_INVALID" });
-    assert.throws(() => parseCsv("a,a\n1,2\n"), { code: "RL_ERR_DATA_INVALID" });
+    assert.throws(() => parseCsv("a,b\n1,2,3\n"), { code: "RL_ERR_TABLE_INVALID" });
+    assert.throws(() => parseCsv("a,a\n1,2\n"), { code: "RL_ERR_TABLE_INVALID" });
     assert.throws(() => readCsv("/nonexistent/reports.csv"), { code: "RL_ERR_FILE_NOT_FOUND" });
   });
 });

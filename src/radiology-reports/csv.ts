@@ -32,7 +32,7 @@ export function parseCsv(text: string, source = "<csv>", opts: CsvReadOptions = 
     records = parse(text, { bom: true, skip_empty_lines: true, relax_column_count: false }) as string[][];
   } catch (e) {
     throw new RadioLensError(
-      "RL_ERR_DATA_INVALID",
+      "RL_ERR_TABLE_INVALID",
       { detail: `${source} is not valid CSV: ${(e as Error).message}` },
       { cause: e },
     );
@@ -41,7 +41,7 @@ export function parseCsv(text: string, source = "<csv>", opts: CsvReadOptions = 
     // Header-less files (the CheXpert labeler's input is one quoted report per line).
     const n = opts.columns.length;
     if (records.some((r) => r.length !== n)) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_TABLE_INVALID", {
         detail: `${source} rows do not have ${n} field(s): ${opts.columns.join(", ")}`,
       });
     }
@@ -49,11 +49,11 @@ export function parseCsv(text: string, source = "<csv>", opts: CsvReadOptions = 
   }
   const header = records[0];
   if (!header)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `${source} is empty (no header row)` });
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", { detail: `${source} is empty (no header row)` });
   const seen = new Set<string>();
   for (const c of header) {
     if (seen.has(c))
-      throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `${source} repeats column '${c}'` });
+      throw new RadioLensError("RL_ERR_TABLE_INVALID", { detail: `${source} repeats column '${c}'` });
     seen.add(c);
   }
   const rows = records.slice(1).map((r) => {

@@ -45,7 +45,7 @@ describe("report generation", () => {
     assert.throws(
       () => generateReport({ ...prediction, heatmaps: [{ label: "Edema", rows: 1, cols: 1, values: [1] }] }),
       {
-        code: "RL_ERR_DATA_INVALID",
+        code: "RL_ERR_PREDICTION_INVALID",
       },
     );
   });
@@ -65,11 +65,11 @@ describe("report generation", () => {
     assert.throws(
       () => generateReport({ ...prediction, labels: ["Fracture", "Cardiomegaly", "Edema", "Pneumothorax"] }),
       {
-        code: "RL_ERR_DATA_INVALID",
+        code: "RL_ERR_PREDICTION_INVALID",
       },
     );
     assert.throws(() => generateReport({ ...prediction, probabilities: [1.2, 0, 0, 0] }), {
-      code: "RL_ERR_DATA_INVALID",
+      code: "RL_ERR_PREDICTION_INVALID",
     });
     assert.throws(
       () =>
@@ -77,7 +77,7 @@ describe("report generation", () => {
           ...prediction,
           regions: [{ label: "Effusion", box: { x: 0, y: 0, width: 0, height: 5 } }],
         }),
-      { code: "RL_ERR_DATA_INVALID" },
+      { code: "RL_ERR_PREDICTION_INVALID" },
     );
   });
 });

@@ -113,7 +113,7 @@ function joinList(items: readonly string[], t: ReportTemplate): string {
  */
 export function validatePrediction(p: ModelPrediction): void {
   const bad = (detail: string): RadioLensError =>
-    new RadioLensError("RL_ERR_DATA_INVALID", { detail: `model prediction: ${detail}` });
+    new RadioLensError("RL_ERR_PREDICTION_INVALID", { detail: `model prediction: ${detail}` });
   if (!p.model?.name || !p.model.version) throw bad("model.name and model.version are required");
   if (p.labels.length !== p.probabilities.length || p.labels.length === 0) {
     throw bad(`${p.labels.length} labels but ${p.probabilities.length} probabilities`);

@@ -84,7 +84,7 @@ describe("report labeler rules", () => {
 
   it("validates vocabulary files", () => {
     assert.throws(() => compileVocabulary({ observations: [{ name: "Fracture", mentions: [] }] }, {}), {
-      code: "RL_ERR_DATA_INVALID",
+      code: "RL_ERR_CONFIG_INVALID",
     });
     assert.equal(defaultVocabulary().observations.length, 14);
   });

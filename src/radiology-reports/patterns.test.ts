@@ -18,7 +18,7 @@ describe("report patterns", () => {
 
   it("takes the shortest gap and rejects patterns that start or end with a gap", () => {
     assert.equal(matchAt(compilePattern("no {0,3} effusion"), ["no", "effusion", "effusion"], 0), 2);
-    assert.throws(() => compilePattern("{0,2} effusion"), { code: "RL_ERR_DATA_INVALID" });
-    assert.throws(() => compilePattern("effusion {2,1} x"), { code: "RL_ERR_DATA_INVALID" });
+    assert.throws(() => compilePattern("{0,2} effusion"), { code: "RL_ERR_CONFIG_INVALID" });
+    assert.throws(() => compilePattern("effusion {2,1} x"), { code: "RL_ERR_CONFIG_INVALID" });
   });
 });

@@ -40,7 +40,7 @@ export function compilePattern(source: string): Pattern {
       const min = Number(gap[1]);
       const max = Number(gap[2]);
       if (max < min)
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_CONFIG_INVALID", {
           detail: `bad gap '${part}' in pattern '${source}'`,
         });
       matchers.push({ kind: "gap", min, max });
@@ -54,14 +54,14 @@ export function compilePattern(source: string): Pattern {
       else words.add(alt);
     }
     if (words.size === 0 && prefixes.length === 0) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `empty token in pattern '${source}'` });
+      throw new RadioLensError("RL_ERR_CONFIG_INVALID", { detail: `empty token in pattern '${source}'` });
     }
     matchers.push({ kind: "word", words, prefixes });
   }
   const first = matchers[0];
   const last = matchers[matchers.length - 1];
   if (!first || first.kind === "gap" || !last || last.kind === "gap") {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_CONFIG_INVALID", {
       detail: `pattern '${source}' must start and end with a word, not a gap`,
     });
   }

@@ -20,9 +20,9 @@ describe("regionFromHeatmap", () => {
 
   it("returns undefined for a flat map and rejects mismatched sizes", () => {
     assert.equal(regionFromHeatmap(new Float32Array(9), 3, 3, 30, 30), undefined);
-    assert.throws(() => regionFromHeatmap([1, 2, 3], 2, 2, 10, 10), { code: "RL_ERR_DATA_INVALID" });
+    assert.throws(() => regionFromHeatmap([1, 2, 3], 2, 2, 10, 10), { code: "RL_ERR_SHAPE_MISMATCH" });
     assert.throws(() => regionFromHeatmap([1, 2, 3, 4], 2, 2, 10, 10, { fraction: 0 }), {
-      code: "RL_ERR_DATA_INVALID",
+      code: "RL_ERR_CONFIG_INVALID",
     });
   });
 });

@@ -31,12 +31,12 @@ export function regionFromHeatmap(
   const fraction = opts.fraction ?? 0.5;
   const dims = [heatRows, heatCols, imageRows, imageCols];
   if (!dims.every((d) => Number.isInteger(d) && d > 0) || heat.length !== heatRows * heatCols) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `heatmap of ${heat.length} values does not match ${heatRows}×${heatCols}, or image size ${imageRows}×${imageCols} is not positive`,
     });
   }
   if (!(fraction > 0 && fraction <= 1)) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `fraction ${fraction} is not in (0, 1]` });
+    throw new RadioLensError("RL_ERR_CONFIG_INVALID", { detail: `fraction ${fraction} is not in (0, 1]` });
   }
   let peak = 0;
   for (let i = 1; i < heat.length; i++) if ((heat[i] ?? 0) > (heat[peak] ?? 0)) peak = i;

@@ -62,6 +62,6 @@ describe("report label evaluation", () => {
   it("refuses rows that do not join instead of shrinking the denominator", () => {
     const gold = parseCsv([header("filename"), row("CXR1", [], "1"), row("CXR2", [], "1")].join("\n"));
     const pred = parseCsv([header("uid"), row("1", [], "1")].join("\n"));
-    assert.throws(() => evaluateLabelTables(pred, gold), { code: "RL_ERR_DATA_INVALID" });
+    assert.throws(() => evaluateLabelTables(pred, gold), { code: "RL_ERR_TABLE_INVALID" });
   });
 });

@@ -166,19 +166,19 @@ export function evaluateLabelTables(pred: CsvTable, gold: CsvTable, opts: JoinOp
   const goldId = opts.goldId ?? (gold.columns.includes("filename") ? "filename" : gold.columns[0]);
   const prefix = opts.idPrefix ?? "CXR";
   if (!predId || !pred.columns.includes(predId)) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", {
       detail: `prediction table has no id column '${predId ?? ""}'`,
     });
   }
   if (!goldId || !gold.columns.includes(goldId)) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", {
       detail: `gold table has no id column '${goldId ?? ""}'`,
     });
   }
   const observations = FINDINGS.filter((f) => gold.columns.includes(f));
   const missingPred = observations.filter((f) => !pred.columns.includes(f));
   if (observations.length === 0 || missingPred.length > 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", {
       detail:
         observations.length === 0
           ? "gold table has none of the 14 finding columns"
@@ -189,7 +189,7 @@ export function evaluateLabelTables(pred: CsvTable, gold: CsvTable, opts: JoinOp
   for (const r of pred.rows) {
     const k = reportKey(r[predId] ?? "", prefix);
     if (predByKey.has(k))
-      throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `prediction id '${k}' repeats` });
+      throw new RadioLensError("RL_ERR_TABLE_INVALID", { detail: `prediction id '${k}' repeats` });
     predByKey.set(k, r);
   }
   const hasNormal = gold.columns.includes("normal");
@@ -218,7 +218,7 @@ export function evaluateLabelTables(pred: CsvTable, gold: CsvTable, opts: JoinOp
   }
   const extraPred = [...predByKey.keys()].filter((k) => !used.has(k));
   if (missing.length > 0 || extraPred.length > 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_TABLE_INVALID", {
       detail: `ids do not match after stripping '${prefix}': ${missing.length} gold row(s) without a prediction, ${extraPred.length} prediction row(s) without gold (first: ${[...missing, ...extraPred].slice(0, 3).join(", ")})`,
     });
   }

@@ -65,7 +65,7 @@ describe("Comprehensive SR", () => {
     assert.throws(
       () => buildComprehensiveSR(generateReport(prediction), { ...source, SOPInstanceUID: "x.1" }),
       {
-        code: "RL_ERR_DATA_INVALID",
+        code: "RL_ERR_SR_SOURCE_INVALID",
       },
     );
   });
@@ -122,7 +122,7 @@ describe("Comprehensive SR", () => {
     assert.match(ref.StudyInstanceUID, /^[0-9.]+$/);
     assert.throws(
       () => readSourceImageRef(new Uint8Array([1, 2, 3])),
-      (e: Error & { code?: string }) => ["RL_ERR_DICOM", "RL_ERR_DATA_INVALID"].includes(e.code ?? ""),
+      (e: Error & { code?: string }) => ["RL_ERR_DICOM", "RL_ERR_SR_SOURCE_INVALID"].includes(e.code ?? ""),
     );
   });
 });

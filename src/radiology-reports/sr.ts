@@ -147,7 +147,7 @@ export function buildComprehensiveSR(
 ): Item {
   for (const k of ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"] as const) {
     if (!/^[0-9]+(\.[0-9]+)*$/.test(src[k] ?? "") || (src[k] ?? "").length > 64) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_SR_SOURCE_INVALID", {
         detail: `source image ${k} '${src[k] ?? ""}' is not a valid UID; give the DICOM file the report is about`,
       });
     }
@@ -329,7 +329,9 @@ export function readSourceImageRef(bytes: Uint8Array): SourceImageRef {
   const required = ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"] as const;
   const missing = required.filter((k) => !s(k));
   if (missing.length > 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `source image lacks ${missing.join(", ")}` });
+    throw new RadioLensError("RL_ERR_SR_SOURCE_INVALID", {
+      detail: `source image lacks ${missing.join(", ")}`,
+    });
   }
   const out: Record<string, string | number> = {};
   for (const k of [

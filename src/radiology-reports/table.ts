@@ -79,7 +79,7 @@ export function labelsToManifest(labels: LabelTable, opts: ManifestOptions = {})
   const uOne = opts.uncertain === "one";
   const findingIdx = FINDINGS.map((f) => {
     const i = labels.columns.indexOf(f);
-    if (i < 0) throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `label table lacks column ${f}` });
+    if (i < 0) throw new RadioLensError("RL_ERR_TABLE_INVALID", { detail: `label table lacks column ${f}` });
     return i;
   });
   const hasPatient = opts.patientIds !== undefined;

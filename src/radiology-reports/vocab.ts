@@ -81,7 +81,7 @@ export interface Vocabulary {
 }
 
 function dataError(detail: string): RadioLensError {
-  return new RadioLensError("RL_ERR_DATA_INVALID", { detail: `report vocabulary: ${detail}` });
+  return new RadioLensError("RL_ERR_CONFIG_INVALID", { detail: `report vocabulary: ${detail}` });
 }
 
 function stringList(v: unknown, where: string): string[] {

@@ -1,11 +1,18 @@
 /** Analysis of stored instances: decode, predict, write the DICOM SR and heatmap SC results, commit exactly once, send them on. */
 import { RadioLensError } from "../core/errors.js";
-import { DicomError } from "../io/dicom/index.js";
+import { heatmapToImageGrid } from "../explain/overlay.js";
+import { DicomError, parseDicom } from "../io/dicom/index.js";
 import { checkIntendedUse, gateDecision, intendedUseOf, oodDecision } from "../models/intended-use.js";
 import type { Prediction } from "../models/predict.js";
+import codesData from "../radiology-reports/data/sr-codes.json" with { type: "json" };
 import { generateReport } from "../radiology-reports/generate.js";
 import { buildComprehensiveSR, readSourceImageRef } from "../radiology-reports/sr.js";
 import { FINDINGS } from "../radiology-reports/vocab.js";
+import type { Code } from "../results/codes.js";
+import { contributingEquipment } from "../results/equipment.js";
+import { type ClassificationFinding, writeMeasurementReport } from "../results/measurement-report.js";
+import { writeParametricMap } from "../results/parametric-map.js";
+import { type SourceSeries, sourceSeriesOf } from "../results/source.js";
 import { recordAudit } from "./audit.js";
 import { dicomDisplayImage } from "./decode.js";
 import { shortHash } from "./hash.js";
@@ -65,6 +72,10 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
     "en",
   );
   const ds = buildComprehensiveSR(report, readSourceImageRef(source), { SeriesNumber: 999 });
+  ds["ContributingEquipmentSequence"] = contributingEquipment(
+    { name: model.card.name, version: model.card.version },
+    new Date(),
+  );
   const content = ds["ContentSequence"] as Record<string, unknown>[];
   const findings = content.find(
     (c) =>
@@ -84,6 +95,62 @@ export function buildResultSR(source: Uint8Array, model: ServedModel, p: Predict
     }
   }
   return writePart10(ds);
+}
+
+const FINDING_CODES = (
+  codesData as unknown as { findings: Record<string, { value: string; scheme: string; meaning: string }> }
+).findings;
+
+/**
+ * The coded finding of a model label: the report vocabulary's code (SNOMED CT) when the label is one of its
+ * findings, else a local code (99RADIOLENS, declared in the SR's Coding Scheme Identification) named after the
+ * label.
+ *
+ * @example
+ * ```ts
+ * findingCode("pneumonia"); // { CodeValue: "233604007", CodingSchemeDesignator: "SCT", CodeMeaning: "Pneumonia" }
+ * ```
+ */
+export function findingCode(label: string): Code {
+  const f = FINDINGS.find((x) => x.toLowerCase() === label.toLowerCase().replace(/[\s-]/g, "_"));
+  const c = f ? FINDING_CODES[f] : undefined;
+  if (c) return { CodeValue: c.value, CodingSchemeDesignator: c.scheme, CodeMeaning: c.meaning };
+  return {
+    CodeValue: label.slice(0, 16),
+    CodingSchemeDesignator: "99RADIOLENS",
+    CodeMeaning: label.slice(0, 64),
+  };
+}
+
+/**
+ * The TID 1500 Measurement Report of one classification of one source instance: one measurement group per model
+ * output with its probability (marked calibrated when the card has a calibration temperature).
+ *
+ * @example
+ * ```ts
+ * const sr = buildClassificationReport(source, sourceSeriesOf([parsed]), model, prediction);
+ * ```
+ */
+export function buildClassificationReport(
+  series: SourceSeries,
+  model: ServedModel,
+  p: Prediction,
+): Uint8Array {
+  const calibrated = (model.card.calibration?.temperature ?? 0) > 0;
+  const classification: ClassificationFinding[] = Object.entries(p.probabilities).map(
+    ([label, probability]) => ({
+      label,
+      probability,
+      finding: findingCode(label),
+      calibrated,
+    }),
+  );
+  return writeMeasurementReport({
+    algorithm: { name: model.card.name, version: model.card.version },
+    study: series,
+    images: series.images.map((im) => ({ ...im, SeriesInstanceUID: series.SeriesInstanceUID })),
+    classification,
+  });
 }
 
 /** What the worker needs. */
@@ -157,13 +224,39 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
       ctx.onResult?.(job, "done");
       return;
     }
-    const sr = buildResultSR(bytes, model, p);
+    const kinds = new Set(model.results);
+    const sr = kinds.has("report-sr") ? buildResultSR(bytes, model, p) : undefined;
     if (sr) results.push(ctx.store.writeResult(sr));
-    if (model.layers && display.shape.length === 3) {
-      // The heatmap as a Secondary Capture the PACS can show next to the source.
+    // The source's geometry, read only for the result objects that carry it.
+    let geometry: SourceSeries | undefined;
+    const series = (): SourceSeries => {
+      geometry ??= sourceSeriesOf([parseDicom(bytes, { untilTag: 0x7fe00010 })]);
+      return geometry;
+    };
+    if (kinds.has("measurement-report")) {
+      results.push(ctx.store.writeResult(buildClassificationReport(series(), model, p)));
+    }
+    // The job's result UID is its first SR (the report, else the measurement report).
+    const reportUid = results[0]?.sopInstanceUid ?? null;
+    const wantsHeatmap = kinds.has("secondary-capture") || kinds.has("parametric-map");
+    if (wantsHeatmap && model.layers && display.shape.length === 3) {
       const { heat } = explainGradCam(model, display);
-      const sc = buildHeatmapSC(display, heat, readSourceImageRef(bytes), model.card);
-      results.push(ctx.store.writeResult(sc));
+      // The heatmap as a Secondary Capture the PACS can show next to the source.
+      if (kinds.has("secondary-capture")) {
+        results.push(
+          ctx.store.writeResult(buildHeatmapSC(display, heat, readSourceImageRef(bytes), model.card)),
+        );
+      }
+      // And as float values on the source's grid, which a viewer overlays without burned-in pixels.
+      if (kinds.has("parametric-map")) {
+        const values = heatmapToImageGrid(heat, series().Rows, series().Columns);
+        const label = model.card.labels[heat.classIndex] ?? String(heat.classIndex);
+        const pm = writeParametricMap(values, series(), {
+          algorithm: { name: model.card.name, version: model.card.version },
+          description: `Grad-CAM (Selvaraju et al. 2017), class ${label}, layer ${heat.layer}`,
+        });
+        results.push(ctx.store.writeResult(pm));
+      }
     }
     await ctx.repo.completeJob(
       job.id,
@@ -173,7 +266,7 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         modelVersion: model.card.version,
         label: p.label,
         probabilities: p.probabilities,
-        resultSopInstanceUid: sr ? (results[0]?.sopInstanceUid ?? null) : null,
+        resultSopInstanceUid: reportUid,
       },
       results,
       ctx.sendResults ?? false,

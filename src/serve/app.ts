@@ -22,6 +22,7 @@ import type { Repository } from "./repository/sqlite.js";
 import { dicomwebRoutes } from "./routes/dicomweb.js";
 import { modelRoutes } from "./routes/model-api.js";
 import { systemRoutes } from "./routes/system.js";
+import { worklistRoutes } from "./routes/worklist.js";
 import { type BatchingOptions, loadServedModels, type ModelSource } from "./served-models.js";
 
 /** Options of {@link buildApp}. */
@@ -391,6 +392,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(systemRoutes, { ctx });
   await app.register(modelRoutes, { ctx });
   await app.register(dicomwebRoutes, { ctx });
+  await app.register(worklistRoutes, { ctx });
 
   app.addHook("onReady", async () => {
     ctx.ready = true;

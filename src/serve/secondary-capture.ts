@@ -1,10 +1,10 @@
 /** The heatmap result as a DICOM Secondary Capture (PS3.3 A.8.1): Grad-CAM burned into the image, labelled as derived in pixels and header. */
-import { createRequire } from "node:module";
 import type { MedicalImage } from "../core/image.js";
 import type { Heatmap } from "../explain/heatmap.js";
 import { overlayHeatmap } from "../explain/overlay.js";
-import { IMPLEMENTATION_CLASS_UID } from "../io/dicom/write.js";
 import { newUid, type SourceImageRef } from "../radiology-reports/sr.js";
+import { contributingEquipment } from "../results/equipment.js";
+import { writePart10 as writeResultPart10 } from "../results/part10.js";
 
 /**
  * Secondary Capture Image Storage (PS3.4 B.5).
@@ -90,46 +90,15 @@ export function burnBanner(rgb: Uint8Array, rows: number, cols: number, text: st
   });
 }
 
-// dcmjs prints notes about elements it reads (to the console, outside the service's logger), through its root
-// logger and a "validation.dcmjs" child that does not follow the root's level; silence both so that no DICOM
-// detail reaches a log line.
-{
-  type Level = { setLevel(level: string): void };
-  const dcmjsLog = (
-    createRequire(import.meta.url)("dcmjs") as { log: Level & { getLogger(n: string): Level } }
-  ).log;
-  dcmjsLog.setLevel("silent");
-  dcmjsLog.getLogger("validation.dcmjs").setLevel("silent");
-}
-
-interface DcmjsWriter {
-  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown> };
-  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
-}
-
 /**
- * Encodes a naturalized dataset (dcmjs keywords) as Part 10, Explicit VR Little Endian.
+ * Encodes a naturalized dataset as Part 10; the result objects' one writer (src/results/part10.ts).
  *
  * @example
  * ```ts
  * const bytes = writePart10({ SOPClassUID: "...", SOPInstanceUID: "...", ... });
  * ```
  */
-export function writePart10(ds: Record<string, unknown>): Uint8Array {
-  const require = createRequire(import.meta.url);
-  const data = (require("dcmjs") as { data: DcmjsWriter }).data;
-  const meta = data.DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: ds["SOPClassUID"],
-    MediaStorageSOPInstanceUID: ds["SOPInstanceUID"],
-    TransferSyntaxUID: "1.2.840.10008.1.2.1",
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: "RADIOLENS",
-  });
-  const dict = new data.DicomDict(meta);
-  dict.dict = data.DicomMetaDictionary.denaturalizeDataset(ds);
-  return new Uint8Array(dict.write());
-}
+export const writePart10 = writeResultPart10;
 
 const pad = (n: number): string => String(n).padStart(2, "0");
 
@@ -165,6 +134,8 @@ export function buildHeatmapSC(
     ImageType: ["DERIVED", "SECONDARY"],
     InstanceCreationDate: date,
     InstanceCreationTime: time,
+    // The algorithm, as IHE AI Results asks of every result (PS3.3 C.12.1).
+    ContributingEquipmentSequence: contributingEquipment(model, now),
     StudyDate: src.StudyDate ?? "",
     StudyTime: src.StudyTime ?? "",
     ContentDate: date,

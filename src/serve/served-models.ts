@@ -145,6 +145,8 @@ export class MicroBatcher {
 /** One served model. */
 export interface ServedModel {
   readonly id: string;
+  /** The result objects each analysis of a received instance produces (see {@link RESULT_KINDS}). */
+  readonly results: readonly ResultKind[];
   readonly dir: string;
   readonly card: ModelCard;
   /** What runs predictions: ONNX Runtime or tfjs. */
@@ -157,6 +159,36 @@ export interface ServedModel {
 }
 
 /**
+ * The DICOM result objects a model's analysis can produce: `report-sr` the Comprehensive SR report
+ * (src/radiology-reports), `measurement-report` the TID 1500 Measurement Report (src/results), `secondary-capture`
+ * the heatmap burned into an image, `parametric-map` the heatmap as float values a viewer overlays.
+ *
+ * @example
+ * ```ts
+ * RESULT_KINDS.includes("parametric-map"); // true
+ * ```
+ */
+export const RESULT_KINDS = [
+  "report-sr",
+  "measurement-report",
+  "secondary-capture",
+  "parametric-map",
+] as const;
+
+/** One of {@link RESULT_KINDS}. */
+export type ResultKind = (typeof RESULT_KINDS)[number];
+
+/**
+ * The results of a model whose source does not choose: the report SR and the heatmap Secondary Capture.
+ *
+ * @example
+ * ```ts
+ * const kinds = source.results ?? DEFAULT_RESULTS;
+ * ```
+ */
+export const DEFAULT_RESULTS: readonly ResultKind[] = ["report-sr", "secondary-capture"];
+
+/**
  * Where a model comes from: a bundle folder, the id it is served under (default: the folder name) and the runtime
  * (default: ONNX Runtime when the card lists `model.onnx`, as `radiolens export` promises, else tfjs).
  */
@@ -164,6 +196,8 @@ export interface ModelSource {
   readonly dir: string;
   readonly id?: string;
   readonly runtime?: RuntimeKind;
+  /** Result objects per analysis (default {@link DEFAULT_RESULTS}). */
+  readonly results?: readonly ResultKind[];
 }
 
 /**
@@ -216,6 +250,7 @@ export async function loadServedModels(
     };
     out.set(id, {
       id,
+      results: s.results ?? DEFAULT_RESULTS,
       dir,
       card,
       runtime,

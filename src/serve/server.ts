@@ -10,8 +10,29 @@ import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
 import { ROLES } from "./auth.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
+import type { ResultSender } from "./outbox.js";
 import { redactDsn } from "./repository/postgres.js";
 import { webConsoleRoutes } from "./routes/web.js";
+import { RESULT_KINDS } from "./served-models.js";
+import { createStowSender } from "./stow-client.js";
+
+/**
+ * One sender for several destinations: each result goes to every one, and counts as sent (0) only when all
+ * acknowledged it; otherwise the outbox tries again, and a destination that had it already treats the resend as
+ * a retransmission of the same SOP Instance UID.
+ *
+ * @example
+ * ```ts
+ * const send = allOf([createResultSender("RADIOLENS", pacs), createStowSender({ url })]);
+ * ```
+ */
+export function allOf(senders: readonly ResultSender[]): ResultSender {
+  if (senders.length === 1) return senders[0] as ResultSender;
+  return async (path) => {
+    const statuses = await Promise.all(senders.map((s) => s(path)));
+    return statuses.find((st) => st !== 0) ?? 0;
+  };
+}
 
 /**
  * The bundled reference model's folder (written by `npm run build:model`).
@@ -45,6 +66,8 @@ export const ServeConfigSchema = z
           dir: z.string().min(1),
           id: z.string().optional(),
           runtime: z.enum(["tfjs", "onnx"]).optional(),
+          /** The result objects of each analysis (default: report-sr and secondary-capture). */
+          results: z.array(z.enum(RESULT_KINDS)).min(1).optional(),
         }),
       )
       .default([]),
@@ -56,11 +79,15 @@ export const ServeConfigSchema = z
      * one dataDir) or a SQLite file path; default <dataDir>/radiolens.db.
      */
     store: z.string().min(1).optional(),
-    /** PostgreSQL: after how long without a heartbeat an instance's claimed work returns to the queue. */
+    /**
+     * PostgreSQL: after how long without a heartbeat an instance's claimed work returns to the queue (pg-boss: at
+     * least 10 s), and how many tries a result send gets before it is dead-lettered.
+     */
     postgres: z
       .object({
         leaseMs: z.number().int().min(1000).max(3_600_000),
         poolSize: z.number().int().min(1).max(100),
+        maxSendAttempts: z.number().int().min(1).max(1_000_000),
       })
       .partial()
       .default({}),
@@ -105,6 +132,16 @@ export const ServeConfigSchema = z
         destination: Dest.optional(),
       })
       .default({ enabled: true, aeTitle: "RADIOLENS", port: 11112, allowedCallingAeTitles: [] }),
+    /** Results also (or only) go to this DICOMweb origin server by STOW-RS (PS3.18 10.5). */
+    stow: z
+      .object({
+        url: z.string().url(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        bearerToken: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     webRoot: z.string().optional(),
     logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
     /** Runtime of every model without its own (default: ONNX Runtime when the bundle has model.onnx, else tfjs). */
@@ -209,7 +246,12 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
   const app = await buildApp({
     models: models.map((m) => {
       const runtime = m.runtime ?? cfg.runtime;
-      return { dir: resolve(m.dir), ...(m.id ? { id: m.id } : {}), ...(runtime ? { runtime } : {}) };
+      return {
+        dir: resolve(m.dir),
+        ...(m.id ? { id: m.id } : {}),
+        ...(runtime ? { runtime } : {}),
+        ...(m.results ? { results: m.results } : {}),
+      };
     }),
     dataDir: cfg.dataDir,
     ...(cfg.store ? { store: cfg.store } : {}),
@@ -221,7 +263,14 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
     log: { level: cfg.logLevel },
     ...(cfg.decodeWorkers !== undefined ? { decodeWorkers: cfg.decodeWorkers } : {}),
     ...(cfg.decodeInlinePixels !== undefined ? { decodeInlinePixels: cfg.decodeInlinePixels } : {}),
-    ...(dest ? { sendResult: createResultSender(cfg.dimse.aeTitle, dest) } : {}),
+    ...(dest || cfg.stow
+      ? {
+          sendResult: allOf([
+            ...(dest ? [createResultSender(cfg.dimse.aeTitle, dest)] : []),
+            ...(cfg.stow ? [createStowSender(clean(cfg.stow))] : []),
+          ]),
+        }
+      : {}),
   });
   if (cfg.webRoot) await app.register(webConsoleRoutes, { root: resolve(cfg.webRoot) });
   await app.listen({ host: cfg.host, port: cfg.port });

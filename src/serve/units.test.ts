@@ -24,7 +24,7 @@ import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.j
 import { openSqliteRepository, type Repository } from "./repository/sqlite.js";
 import { burnBanner, DERIVED_BANNER } from "./secondary-capture.js";
 import { MicroBatcher } from "./served-models.js";
-import { loadServeConfig } from "./server.js";
+import { allOf, loadServeConfig } from "./server.js";
 
 test("multipart: round trip, quoted parameters, truncated bodies refused", () => {
   const a = new Uint8Array([1, 2, 3, 13, 10, 45, 45]);
@@ -301,4 +301,35 @@ test("audit records of one event-loop turn commit as one group, in order, and ea
     failed.map((f) => f.status),
     ["rejected", "rejected"],
   );
+});
+
+test("serve configuration: result objects per model and a STOW-RS destination; one send to several destinations", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rl-cfg-"));
+  try {
+    const p = join(dir, "serve.json");
+    writeFileSync(
+      p,
+      JSON.stringify({
+        models: [{ dir: "m", results: ["measurement-report", "parametric-map"] }],
+        stow: { url: "http://pacs.example/dicom-web", username: "rl", password: "secret" },
+      }),
+    );
+    const c = loadServeConfig(p);
+    assert.deepEqual(c.models[0]?.results, ["measurement-report", "parametric-map"]);
+    assert.equal(c.stow?.url, "http://pacs.example/dicom-web");
+    writeFileSync(p, JSON.stringify({ models: [{ dir: "m", results: ["burned-in-sr"] }] }));
+    assert.throws(
+      () => loadServeConfig(p),
+      (e: unknown) => e instanceof RadioLensError && /models\.0\.results/.test(e.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const tried: string[] = [];
+  const ok = async (path: string) => (tried.push(`ok:${path}`), 0);
+  const busy = async (path: string) => (tried.push(`busy:${path}`), 0xa700);
+  assert.equal(await allOf([ok])("a"), 0);
+  assert.equal(await allOf([ok, busy])("b"), 0xa700, "not sent until every destination has it");
+  assert.equal(await allOf([ok, ok])("c"), 0);
+  assert.deepEqual(tried, ["ok:a", "ok:b", "busy:b", "ok:c", "ok:c"]);
 });

@@ -94,7 +94,17 @@ export function checkpoint(opts: CheckpointOptions): Callback {
   let best = mode === "min" ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   const save = (ctx: TrainContext, name: string) =>
     saveCheckpoint(join(opts.dir, name), ctx.model, ctx.optimizer, ctx.state, opts.extra ?? {});
+  const better = (v: number) => (mode === "min" ? v < best : v > best);
   return {
+    onTrainBegin(ctx) {
+      // A resumed run starts from the best value of its checkpointed history, so `best/` is overwritten only by an
+      // epoch that also beats the epochs before the interruption (as in an uninterrupted run).
+      best = mode === "min" ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+      for (const logs of ctx.state.history) {
+        const v = opts.monitor ? logs[opts.monitor] : undefined;
+        if (v !== undefined && better(v)) best = v;
+      }
+    },
     async onBatchEnd(ctx) {
       if (
         opts.everySteps &&
@@ -107,7 +117,7 @@ export function checkpoint(opts: CheckpointOptions): Callback {
     async onEpochEnd(ctx, logs) {
       await save(ctx, "last");
       const v = opts.monitor ? logs[opts.monitor] : undefined;
-      if (v !== undefined && (mode === "min" ? v < best : v > best)) {
+      if (v !== undefined && better(v)) {
         best = v;
         await save(ctx, "best");
       }

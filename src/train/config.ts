@@ -1,5 +1,6 @@
 /** Training config files (JSON or YAML) validated by a schema; every key mirrors a `radiolens train` flag. */
 import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { RadioLensError } from "../core/errors.js";
@@ -24,7 +25,23 @@ export const TrainConfigSchema = z
   .object({
     data: z.string().min(1),
     model: z.string().min(1),
-    epochs: z.number().int().positive(),
+    epochs: z.number().int().positive().optional(),
+    steps: z.number().int().positive().optional(),
+    maxMinutes: z.number().positive().optional(),
+    evalEverySteps: z.number().int().positive().optional(),
+    warmupSteps: z.number().int().nonnegative().optional(),
+    width: z.number().int().positive().optional(),
+    augment: z
+      .object({
+        flip: z.boolean().optional(),
+        maxShift: z.number().int().nonnegative().optional(),
+        intensity: z.number().nonnegative().lt(1).optional(),
+      })
+      .strict()
+      .optional(),
+    classWeighting: z.enum(["none", "balanced", "sqrt"]).optional(),
+    labelSmoothing: z.number().nonnegative().lt(1).optional(),
+    tta: z.boolean().optional(),
     batchSize: z.number().int().positive(),
     seed: z.number().int(),
     out: z.string().min(1),
@@ -47,6 +64,13 @@ export const TrainConfigSchema = z
         z.object({ kind: z.literal("cosine"), minLr: z.number().nonnegative().optional() }).strict(),
         z
           .object({
+            kind: z.literal("multistep"),
+            milestones: z.array(z.number().int().positive()).min(1),
+            gamma: z.number().positive().optional(),
+          })
+          .strict(),
+        z
+          .object({
             kind: z.literal("plateau"),
             monitor: z.string().optional(),
             patience: z.number().int().positive(),
@@ -63,7 +87,7 @@ export const TrainConfigSchema = z
     limit: z.number().int().positive().optional(),
     version: z.string().optional(),
     shuffleLabels: z.boolean().optional(),
-    selectBest: z.enum(["val_loss", "val_acc"]).optional(),
+    selectBest: z.enum(["val_loss", "val_acc", "val_auc"]).optional(),
     intendedUse: z
       .object({
         modalities: z.array(z.string()).optional(),
@@ -82,7 +106,10 @@ export const TrainConfigSchema = z
     inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
     channels: z.union([z.literal(1), z.literal(3)]).optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.epochs !== undefined || c.steps !== undefined, {
+    message: "give epochs or a step budget (steps)",
+  });
 
 /**
  * Reads and validates a config file; `overrides` (from flags) win over the file.
@@ -103,7 +130,15 @@ export function loadTrainConfig(path: string, overrides: Partial<TrainConfig> = 
       detail: `config ${path} does not parse: ${(e as Error).message}`,
     });
   }
-  const merged = { ...(typeof raw === "object" && raw !== null ? raw : {}), ...overrides };
+  const merged: Record<string, unknown> = {
+    ...(typeof raw === "object" && raw !== null ? raw : {}),
+    ...overrides,
+  };
+  // A recipe names its output after the data it is applied to: `out: runs/{dataset}-2d`.
+  if (typeof merged["out"] === "string" && typeof merged["data"] === "string") {
+    const dataset = basename(merged["data"]).replace(/\.(npz|csv)$/i, "");
+    merged["out"] = merged["out"].replaceAll("{dataset}", dataset);
+  }
   const r = TrainConfigSchema.safeParse(merged);
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");

@@ -78,12 +78,12 @@ export async function evaluateBundle(opts: EvaluateOptions): Promise<BundleEvalu
       want[1] !== split.sampleShape[1] ||
       want[2] !== split.sampleShape[2]
     ) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_MODEL_DATA_MISMATCH", {
         detail: `the model takes [${want.join(", ")}] images, the dataset has [${split.sampleShape.join(", ")}]`,
       });
     }
     if (card.labels.length !== ds.numClasses) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_MODEL_DATA_MISMATCH", {
         detail: `the model has ${card.labels.length} classes, the dataset ${ds.numClasses}`,
       });
     }
@@ -158,7 +158,7 @@ export async function evaluateBundle(opts: EvaluateOptions): Promise<BundleEvalu
       for (const path of opts.ood) {
         const set = await loadImageSet(path);
         if (set.images.length === 0)
-          throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `--ood ${path}: no readable 2D images` });
+          throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: `--ood ${path}: no readable 2D images` });
         const got = await scorer.predictWithOod(preprocessBatch(card, set.images));
         const scores = (got.ood as OodResult[]).map((o) => o.score);
         pooled.push(...scores);

@@ -141,7 +141,7 @@ export function openFileDataset(path: string, seed: number): FileDataset {
     train = (inner["train"] ?? []).map((i) => train[i] as number);
   }
   if (train.length === 0 || val.length === 0) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: `${path} gives ${train.length} training and ${val.length} validation items; both must be non-empty`,
     });
   }

@@ -101,7 +101,7 @@ export async function trainGan(
   for (let i = 0; i < split.count; i++)
     if (cfg.label === undefined || split.labels[i] === cfg.label) idx.push(i);
   if (idx.length === 0)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `no training image has label ${cfg.label}` });
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: `no training image has label ${cfg.label}` });
   const rng = new Rng(cfg.seed);
   const gan = createDcgan({
     imageShape: split.sampleShape,
@@ -137,7 +137,9 @@ export async function trainGan(
         log.push(JSON.stringify({ step: steps, epoch, d_loss: last.dLoss, g_loss: last.gLoss }));
       onStep?.(steps, last.dLoss, last.gLoss);
       if (!Number.isFinite(last.dLoss) || !Number.isFinite(last.gLoss)) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: `GAN training diverged at step ${steps}` });
+        throw new RadioLensError("RL_ERR_TRAINING_DIVERGED", {
+          detail: `GAN training diverged at step ${steps}`,
+        });
       }
       if (performance.now() - started >= budget) break outer;
     }

@@ -14,7 +14,9 @@ import { type BackendName, initEngine, tf } from "../engine/backend.js";
 import { type ModelCard, type PreprocessStep, saveBundle, sha256File } from "../models/bundle.js";
 import type { IntendedUseInputs } from "../models/intended-use.js";
 import { createModel } from "../models/registry.js";
+import { batchAugmenter } from "../transforms/batch-augment.js";
 import { VERSION } from "../version.js";
+import { PeriodicBatchSource, validationAuc, wallClockCap, warmupCosineSteps } from "./budget.js";
 import {
   checkpoint,
   cosineDecay,
@@ -28,7 +30,20 @@ import { loadCheckpoint } from "./checkpoint.js";
 import { openFileDataset, StreamingBatchSource, samplePreparer } from "./file-data.js";
 import { Adam } from "./optim.js";
 import { fitSafety, intendedInputsOfDataset } from "./safety.js";
-import { type Callback, fit, type TrainState } from "./trainer.js";
+import { type Callback, fit, type LossFn, type TrainState } from "./trainer.js";
+
+/**
+ * Categorical cross-entropy on probabilities against targets smoothed to `y·(1-ε) + ε/K` (label smoothing,
+ * Szegedy et al. 2016, "Rethinking the Inception Architecture", §7).
+ */
+function smoothedCrossentropy(eps: number): LossFn {
+  return (y, p) =>
+    tf.tidy(() => {
+      const k = y.shape[y.shape.length - 1] as number;
+      const ys = tf.add(tf.mul(y, 1 - eps), eps / k);
+      return tf.neg(tf.sum(tf.mul(ys, tf.log(tf.clipByValue(p, 1e-7, 1 - 1e-7))), -1)) as tf.Tensor1D;
+    });
+}
 
 /** Everything a training run needs; the CLI flags and the config file map onto this. */
 export interface TrainConfig {
@@ -36,7 +51,29 @@ export interface TrainConfig {
   readonly data: string;
   /** Architecture name from the model registry. */
   readonly model: string;
-  readonly epochs: number;
+  /** Passes over the training split; a step budget (`steps`) replaces it. */
+  readonly epochs?: number;
+  /**
+   * Budget in optimizer steps: training runs in periods of `evalEverySteps` steps (default: one epoch, at most 100
+   * steps), each followed by validation, checkpoints and early stopping, so the cost does not depend on the
+   * dataset's size and the same seed gives the same weights.
+   */
+  readonly steps?: number;
+  /** Wall-clock safety cap in minutes, checked after each period; a run it stops is logged. */
+  readonly maxMinutes?: number;
+  readonly evalEverySteps?: number;
+  /** Linear warm-up steps before the step-wise cosine schedule (with `steps` and `schedule: cosine`). */
+  readonly warmupSteps?: number;
+  /** Channels of the first stage of zoo ResNets (default 64). */
+  readonly width?: number;
+  /** Seeded training augmentation, adapted to the data: flips and shifts along every spatial axis of 2D or 3D samples. */
+  readonly augment?: { readonly flip?: boolean; readonly maxShift?: number; readonly intensity?: number };
+  /** Per-sample loss weights from class frequencies: 1/f ("balanced") or 1/√f ("sqrt"), mean 1. */
+  readonly classWeighting?: "none" | "balanced" | "sqrt";
+  /** Label smoothing ε of single-label targets (Szegedy et al. 2016, §7). */
+  readonly labelSmoothing?: number;
+  /** Average predictions over flips at evaluation (test-time augmentation); recorded in the card. */
+  readonly tta?: boolean;
   readonly batchSize: number;
   readonly seed: number;
   /** Output bundle folder. */
@@ -53,6 +90,8 @@ export interface TrainConfig {
   readonly schedule?:
     | { readonly kind: "step"; readonly stepSize: number; readonly gamma?: number }
     | { readonly kind: "cosine"; readonly minLr?: number }
+    /** × gamma (default 0.1) at each milestone epoch, e.g. the MedMNIST v2 protocol's [50, 75]. */
+    | { readonly kind: "multistep"; readonly milestones: readonly number[]; readonly gamma?: number }
     | {
         readonly kind: "plateau";
         readonly monitor?: string;
@@ -75,7 +114,7 @@ export interface TrainConfig {
   /** Model input channels for folder and manifest datasets (1 = grayscale, default; 3 = RGB). */
   readonly channels?: 1 | 3;
   /** Ship the weights of the epoch with the best value of this validation metric instead of the last epoch's. */
-  readonly selectBest?: "val_loss" | "val_acc";
+  readonly selectBest?: "val_loss" | "val_acc" | "val_auc";
   /** The inputs the model is meant for (model card `intendedUse.inputs`); default: what a MedMNIST dataset implies. */
   readonly intendedUse?: IntendedUseInputs;
   /** What the service does with out-of-distribution inputs: not analysed ("refuse", default) or marked ("flag"). */
@@ -99,15 +138,17 @@ interface PreparedData {
   readonly task: Task;
   readonly numClasses: number;
   readonly labelNames: readonly string[];
-  readonly sampleShape: readonly [number, number, number];
+  /** `[rows, cols, ch]` or `[slices, rows, cols, 1]`. */
+  readonly sampleShape: readonly number[];
   readonly info: Readonly<Record<string, unknown>>;
 }
 
 /** The preprocessing recorded in the card and, for file datasets, applied to every training sample. */
-function preprocessingFor(shape: readonly [number, number, number]): PreprocessStep[] {
+function preprocessingFor(shape: readonly number[]): PreprocessStep[] {
+  const rc = shape.slice(-3, -1) as [number, number];
   return [
-    shape[2] === 1 ? { op: "grayscale" } : { op: "rgb" },
-    { op: "resize", size: [shape[0], shape[1]] },
+    shape[shape.length - 1] === 1 ? { op: "grayscale" } : { op: "rgb" },
+    { op: "resize", size: rc },
     { op: "scale", divisor: 255 },
   ];
 }
@@ -127,7 +168,7 @@ function prepareNpz(config: TrainConfig): PreparedData {
   const ds = loadNpzDataset(config.data, [TRAIN_SPLIT, VAL_SPLIT]);
   const train = ds.splits[TRAIN_SPLIT]!;
   const val = ds.splits[VAL_SPLIT]!;
-  const per = train.sampleShape.reduce((a, b) => a * b, 1);
+  const per = train.shape.reduce((a, b) => a * b, 1);
   const yAll = targetsOf(train, ds);
   let xTrain = train.x;
   let yTrain = yAll;
@@ -147,23 +188,29 @@ function prepareNpz(config: TrainConfig): PreparedData {
     });
   }
   if (config.shuffleLabels) yTrain = shuffleRows(yTrain, ds.numClasses, config.seed);
-  const memory = (x: Float32Array, y: Float32Array, shuffle: boolean, batchSize: number) =>
+  const weights =
+    config.classWeighting && config.classWeighting !== "none" && ds.task !== "multilabel"
+      ? classWeights(yTrain, ds.numClasses, config.classWeighting)
+      : undefined;
+  const memory = (x: Float32Array, y: Float32Array, shuffle: boolean, batchSize: number, w?: Float32Array) =>
     new MemoryBatchSource({
       x,
-      sampleShape: train.sampleShape,
+      sampleShape: train.shape,
       y,
       targetShape: [ds.numClasses],
       batchSize,
       shuffle,
       seed: config.seed,
+      ...(w ? { sampleWeight: w } : {}),
     });
+  const trainSource = memory(xTrain, yTrain, true, config.batchSize, weights);
   return {
-    train: memory(xTrain, yTrain, true, config.batchSize),
-    val: memory(val.x, targetsOf(val, ds), false, 256),
+    train: config.steps ? periodic(trainSource, config, train.dims, train.shape) : trainSource,
+    val: memory(val.x, targetsOf(val, ds), false, train.dims === 3 ? 32 : 256),
     task: ds.task,
     numClasses: ds.numClasses,
     labelNames: ds.labelNames,
-    sampleShape: train.sampleShape,
+    sampleShape: train.shape,
     info: {
       file: basename(config.data),
       sha256: sha256File(config.data),
@@ -171,6 +218,55 @@ function prepareNpz(config: TrainConfig): PreparedData {
       valSamples: val.count,
     },
   };
+}
+
+/**
+ * Per-sample weights from class frequencies f_c: 1/f_c ("balanced", King & Zeng 2001's prior correction as
+ * scikit-learn's class_weight="balanced") or 1/√f_c ("sqrt", a milder correction), scaled to mean 1 over the samples.
+ */
+function classWeights(y: Float32Array, k: number, mode: "balanced" | "sqrt"): Float32Array {
+  const n = y.length / k;
+  const label = (i: number) => {
+    let best = 0;
+    for (let c = 1; c < k; c++) if ((y[i * k + c] as number) > (y[i * k + best] as number)) best = c;
+    return best;
+  };
+  const counts = new Float64Array(k);
+  for (let i = 0; i < n; i++) counts[label(i)]! += 1;
+  const per = Array.from(counts, (c) => (c > 0 ? (mode === "balanced" ? 1 / c : 1 / Math.sqrt(c)) : 0));
+  const w = new Float32Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    w[i] = per[label(i)] as number;
+    sum += w[i] as number;
+  }
+  for (let i = 0; i < n; i++) w[i] = ((w[i] as number) * n) / sum;
+  return w;
+}
+
+/** Validation period of a step-budget run: one epoch, at most 100 steps, unless the config says. */
+function evalPeriod(config: TrainConfig, batchesPerEpoch: number): number {
+  return config.evalEverySteps ?? Math.min(batchesPerEpoch, 100);
+}
+
+/** Wraps the training source in step-budget periods with the config's augmentation for 2D or 3D samples. */
+function periodic(src: BatchSource, config: TrainConfig, dims: 2 | 3, shape: readonly number[]): BatchSource {
+  const a = config.augment;
+  // Volumes flip along every axis; images only left–right (anatomy is not upside down in 2D acquisitions).
+  const augment =
+    a && (a.flip || a.maxShift || a.intensity)
+      ? batchAugmenter({
+          spatialDims: dims,
+          ...(a.flip ? { flipAxes: dims === 3 ? [0, 1, 2] : [1] } : {}),
+          ...(a.maxShift ? { maxShift: Math.min(a.maxShift, Math.floor((shape[1] ?? 0) / 4)) } : {}),
+          ...(a.intensity ? { intensity: a.intensity } : {}),
+        })
+      : undefined;
+  return new PeriodicBatchSource(src, {
+    period: evalPeriod(config, src.batchesPerEpoch()),
+    seed: config.seed,
+    ...(augment ? { augment } : {}),
+  });
 }
 
 function prepareFiles(config: TrainConfig): PreparedData {
@@ -223,7 +319,10 @@ export async function trainModel(
   extraCallbacks: readonly Callback[] = [],
 ): Promise<TrainResult> {
   const started = performance.now();
-  if (!(config.epochs >= 1) || !Number.isInteger(config.epochs))
+  if (config.steps !== undefined) {
+    if (!(config.steps >= 1) || !Number.isInteger(config.steps))
+      throw new RadioLensError("RL_ERR_USAGE", { detail: "steps must be a positive integer" });
+  } else if (!(config.epochs !== undefined && config.epochs >= 1 && Number.isInteger(config.epochs)))
     throw new RadioLensError("RL_ERR_USAGE", { detail: "--epochs must be a positive integer" });
   if (!(config.batchSize >= 1) || !Number.isInteger(config.batchSize))
     throw new RadioLensError("RL_ERR_USAGE", { detail: "--batch-size must be a positive integer" });
@@ -232,8 +331,14 @@ export async function trainModel(
     ...(config.threads ? { threads: config.threads } : {}),
   });
   const data = /\.npz$/i.test(config.data) ? prepareNpz(config) : prepareFiles(config);
+  // With a step budget, an "epoch" of the trainer is one validation period of the periodic source.
+  const epochs = config.steps
+    ? Math.ceil(config.steps / data.train.batchesPerEpoch())
+    : (config.epochs as number);
+  const totalSteps = epochs * data.train.batchesPerEpoch();
   const model = createModel(config.model, {
     inputShape: data.sampleShape,
+    ...(config.width ? { width: config.width } : {}),
     numClasses: data.numClasses,
     seed: config.seed,
     activation: data.task === "multilabel" ? "sigmoid" : "softmax",
@@ -270,8 +375,23 @@ export async function trainModel(
   ];
   if (config.schedule?.kind === "step")
     callbacks.unshift(lrScheduler(stepDecay(config.schedule.stepSize, config.schedule.gamma), lr));
-  if (config.schedule?.kind === "cosine")
-    callbacks.unshift(lrScheduler(cosineDecay(config.epochs, config.schedule.minLr), lr));
+  if (config.schedule?.kind === "multistep") {
+    const { milestones, gamma } = config.schedule;
+    callbacks.unshift(
+      lrScheduler((e, base) => base * (gamma ?? 0.1) ** milestones.filter((m) => e >= m).length, lr),
+    );
+  }
+  if (config.schedule?.kind === "cosine" && config.steps) {
+    callbacks.unshift(
+      warmupCosineSteps({
+        baseLr: lr,
+        warmupSteps: config.warmupSteps ?? 0,
+        totalSteps,
+        ...(config.schedule.minLr === undefined ? {} : { minLr: config.schedule.minLr }),
+      }),
+    );
+  } else if (config.schedule?.kind === "cosine")
+    callbacks.unshift(lrScheduler(cosineDecay(epochs, config.schedule.minLr), lr));
   if (config.schedule?.kind === "plateau") {
     const { monitor, patience, factor, minLr } = config.schedule;
     callbacks.push(
@@ -284,14 +404,26 @@ export async function trainModel(
     );
   }
   if (config.earlyStopping) callbacks.push(earlyStopping(config.earlyStopping));
+  const monitors = [
+    config.selectBest,
+    config.earlyStopping?.monitor,
+    config.schedule?.kind === "plateau" ? config.schedule.monitor : undefined,
+  ];
+  // First, so the checkpoint, schedule and stopping callbacks see val_auc in the same period's logs.
+  if (monitors.some((m) => m === "val_auc" || m === "val_macc"))
+    callbacks.unshift(validationAuc(data.val, data.task));
+  if (config.maxMinutes) callbacks.push(wallClockCap(config.maxMinutes));
   callbacks.push(...extraCallbacks);
+  const lossName = data.task === "multilabel" ? "binaryCrossentropy" : "categoricalCrossentropy";
+  const smoothing = config.labelSmoothing ?? 0;
   const state = await fit({
     model,
     optimizer,
-    loss: data.task === "multilabel" ? "binaryCrossentropy" : "categoricalCrossentropy",
+    loss:
+      smoothing > 0 && lossName === "categoricalCrossentropy" ? smoothedCrossentropy(smoothing) : lossName,
     train: data.train,
     validation: data.val,
-    epochs: config.epochs,
+    epochs,
     seed: config.seed,
     callbacks,
     ...(config.clipNorm ? { clipNorm: config.clipNorm } : {}),
@@ -323,8 +455,21 @@ export async function trainModel(
     threshold: 0.5,
     dataset: data.info,
     training: {
-      epochs: config.epochs,
+      epochs,
       epochsRun: state.epoch,
+      ...(config.steps
+        ? {
+            stepBudget: config.steps,
+            evalEverySteps: data.train.batchesPerEpoch(),
+            ...(config.warmupSteps ? { warmupSteps: config.warmupSteps } : {}),
+          }
+        : {}),
+      ...(config.width ? { width: config.width } : {}),
+      ...(config.augment ? { augment: config.augment } : {}),
+      ...(config.classWeighting ? { classWeighting: config.classWeighting } : {}),
+      ...(smoothing > 0 ? { labelSmoothing: smoothing } : {}),
+      ...(config.tta ? { tta: true } : {}),
+      ...(config.weightDecay ? { weightDecay: config.weightDecay } : {}),
       batchSize: config.batchSize,
       seed: config.seed,
       learningRate: lr,

@@ -7,7 +7,7 @@ import { tf } from "../engine/backend.js";
 import { applyTemperature, type Calibration, eceOf, fitTemperature } from "../models/calibration.js";
 import { withFeatureOutputs } from "../models/features.js";
 import type { IntendedUseInputs } from "../models/intended-use.js";
-import { fitMahalanobisLayer, mahalanobisScore, type OodDetector, quantile } from "../models/ood.js";
+import { fitMahalanobisLayer, mahalanobisScores, type OodDetector, quantile } from "../models/ood.js";
 
 /** Fraction of the validation split the OOD threshold keeps in distribution. */
 export const OOD_KEEP = 0.95;
@@ -91,12 +91,7 @@ export async function fitSafety(
     fitMahalanobisLayer(o, tr.feats[l] as Float32Array[], classes, multilabel ? 1 : opts.numClasses),
   );
   const va = await collect(fm, val, outputs.length, multilabel);
-  const scores = va.rows.map((_, i) =>
-    mahalanobisScore(
-      layers,
-      va.feats.map((f) => f[i] as Float32Array),
-    ),
-  );
+  const scores = mahalanobisScores(layers, va.feats);
   const temperature = fitTemperature(va.rows, va.labels, opts.task, opts.activation);
   const scaled = va.rows.map((r) => applyTemperature(r, temperature, opts.activation));
   return {

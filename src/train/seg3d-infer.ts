@@ -90,7 +90,7 @@ export function predictVolume(
   opts: PredictVolumeOptions = {},
 ): MedicalImage {
   if (image.shape.length !== 4) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `3D segmentation needs a volume [slices, rows, cols, channels], got [${image.shape.join(", ")}]`,
     });
   }

@@ -88,8 +88,7 @@ export function fingerprint(
   modality: string,
   numClasses: number,
 ): SegFingerprint {
-  if (pairs.length === 0)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: "no cases to plan from" });
+  if (pairs.length === 0) throw new RadioLensError("RL_ERR_DATA_EMPTY", { detail: "no cases to plan from" });
   const spacings = pairs.map((p) => zyxSpacing(p.image));
   const shapes = pairs.map((p) => p.image.shape.slice(0, 3) as [number, number, number]);
   const fg: number[] = [];

@@ -78,7 +78,7 @@ function labelsOf(img: MedicalImage, numClasses: number, path: string): Uint8Arr
   for (let i = 0; i < out.length; i++) {
     const v = Math.round(img.data[i] as number);
     if (v < 0 || v >= numClasses) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_LABEL_OUT_OF_RANGE", {
         detail: `${path} holds label ${v} but the task names ${numClasses} classes (dataset.json labels)`,
       });
     }
@@ -92,7 +92,7 @@ function prepare(c: MsdCase, image: MedicalImage, label: MedicalImage, plan: Seg
   const [d, h, w] = image.shape as [number, number, number];
   const spatial = (s: readonly number[]) => s.slice(0, 3).join("×");
   if (spatial(image.shape) !== spatial(label.shape)) {
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
       detail: `${c.label} is ${label.shape.join("×")}, its image ${image.shape.join("×")}; they must share a grid`,
     });
   }

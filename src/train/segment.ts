@@ -57,7 +57,7 @@ export async function trainSegmentation2D(opts: Segmentation2DOptions): Promise<
   const even = Array.from({ length: Math.ceil(all.size / 2) }, (_, i) => 2 * i);
   const odd = Array.from({ length: Math.floor(all.size / 2) }, (_, i) => 2 * i + 1);
   if (odd.length === 0)
-    throw new RadioLensError("RL_ERR_DATA_INVALID", {
+    throw new RadioLensError("RL_ERR_DATA_EMPTY", {
       detail: "the mask has foreground on fewer than 2 slices",
     });
   const [rows, cols] = opts.size;

@@ -211,7 +211,7 @@ export async function fit(opts: FitOptions): Promise<TrainState> {
         return [value.dataSync()[0] as number, accVal];
       });
       if (!Number.isFinite(lossVal)) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_TRAINING_DIVERGED", {
           detail: `training diverged (loss ${lossVal} at step ${state.step}); lower the learning rate or enable gradient clipping`,
         });
       }

@@ -1,7 +1,10 @@
 /** Helpers for the service's tests and benchmark: a seeded model bundle, test DICOM instances, loopback clients. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { DicomDataset } from "../../src/io/dicom/dataset.js";
 import { parseDicom, writeDicom } from "../../src/io/dicom/index.js";
+import { TS } from "../../src/io/dicom/transfer-syntax.js";
+import { decodeJpeg } from "../../src/io/image/index.js";
 import { newUid } from "../../src/radiology-reports/sr.js";
 import { REPO_ROOT } from "./shared-data.js";
 
@@ -74,4 +77,55 @@ export function servedUrl(child: ChildProcess): Promise<string> {
     });
     child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${err}`)));
   });
+}
+
+/**
+ * A chest radiograph as a CR Image Storage Part 10 file (PS3.3 A.2): the JPEG's pixels as 8-bit MONOCHROME2 with
+ * fictitious patient and study attributes and fresh UIDs, as a modality would send it.
+ *
+ * @example
+ * ```ts
+ * const cr = chestRadiograph(sharedData("xray", "COVID-00003b.jpg"));
+ * ```
+ */
+export function chestRadiograph(jpegPath: string, patientId = "CXR-TEST-1"): Uint8Array {
+  const img = decodeJpeg(new Uint8Array(readFileSync(jpegPath)));
+  const [rows, cols, ch] = img.shape as [number, number, number];
+  const px = new Uint8Array(rows * cols);
+  for (let i = 0; i < rows * cols; i++) px[i] = Math.round(Number(img.data[i * ch] ?? 0));
+  const sop = newUid();
+  const meta = new DicomDataset(true);
+  meta.setString("MediaStorageSOPClassUID", "1.2.840.10008.5.1.4.1.1.1", "UI");
+  meta.setString("MediaStorageSOPInstanceUID", sop, "UI");
+  const ds = new DicomDataset(true);
+  const s = (k: string, v: string): void => ds.setString(k, v);
+  s("SOPClassUID", "1.2.840.10008.5.1.4.1.1.1");
+  s("SOPInstanceUID", sop);
+  s("StudyInstanceUID", newUid());
+  s("SeriesInstanceUID", newUid());
+  s("Modality", "CR");
+  s("BodyPartExamined", "CHEST");
+  s("ViewPosition", "PA");
+  s("PatientName", "Test^Chest");
+  s("PatientID", patientId);
+  s("PatientBirthDate", "19600101");
+  s("PatientSex", "F");
+  s("StudyDate", "20260301");
+  s("StudyTime", "101500");
+  s("StudyID", "1");
+  s("AccessionNumber", "ACC-CXR-1");
+  s("SeriesDescription", "Chest PA");
+  ds.setNumbers("SeriesNumber", [1], "IS");
+  ds.setNumbers("InstanceNumber", [1], "IS");
+  ds.setNumbers("SamplesPerPixel", [1]);
+  s("PhotometricInterpretation", "MONOCHROME2");
+  ds.setNumbers("Rows", [rows]);
+  ds.setNumbers("Columns", [cols]);
+  ds.setNumbers("BitsAllocated", [8]);
+  ds.setNumbers("BitsStored", [8]);
+  ds.setNumbers("HighBit", [7]);
+  ds.setNumbers("PixelRepresentation", [0]);
+  ds.setNumbers("ImagerPixelSpacing", [0.2, 0.2], "DS");
+  ds.set({ tag: 0x7fe00010, vr: "OB", value: px, undefinedLength: false });
+  return writeDicom({ meta, dataset: ds, transferSyntaxUID: TS.ExplicitVRLittleEndian });
 }

@@ -1,7 +1,38 @@
-/** The RadioLens web console: sign in, open an image (upload or received), window/level, zoom/pan, prediction, Grad-CAM overlay, model card. */
-import "./shims/buffer.js";
-import type { DicomDataset } from "../../src/io/dicom/dataset.js";
-import { parseDicom } from "../../src/io/dicom/parse.js";
+/** The RadioLens web console: sign in, worklist, series viewer on Cornerstone3D, AI results (heatmap, SEG, SR), upload, audit. */
+import {
+  api,
+  errorText,
+  getCredential,
+  isPart10,
+  multipartParts,
+  onCredentialRefused,
+  setCredential,
+} from "./api.js";
+import { readSr } from "./sr.js";
+import {
+  clearSegmentations,
+  currentImageId,
+  frameIds,
+  heatmapOfCurrent,
+  initViewer,
+  PRESETS,
+  PRIMARY_TOOLS,
+  position,
+  prefetch,
+  resetView,
+  type SegmentInfo,
+  setHeatmap,
+  setLocalHeatmap,
+  setPrimaryTool,
+  setSegmentVisible,
+  setWindow,
+  showLocalPicture,
+  showSegmentation,
+  showStack,
+  sopOf,
+  sortBySlice,
+  toggleInvert,
+} from "./viewer.js";
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -9,226 +40,327 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T;
 };
 
-/** The signed-in credential lives only in this tab (sessionStorage), never in a URL. */
-const KEY = "radiolens.credential";
-let credential = sessionStorage.getItem(KEY) ?? "";
-
-async function api(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (credential.split(".").length === 3) headers.set("authorization", `Bearer ${credential}`);
-  else headers.set("x-api-key", credential);
-  const r = await fetch(path, { ...init, headers });
-  if (r.status === 401) signOut("Your credential was refused; sign in again.");
-  return r;
-}
-
-async function errorText(r: Response): Promise<string> {
-  try {
-    const j = (await r.json()) as { error?: { code: string; message: string } };
-    return j.error ? `${j.error.code}: ${j.error.message}` : `HTTP ${r.status}`;
-  } catch {
-    return `HTTP ${r.status}`;
-  }
-}
-
 function status(text: string, error = false): void {
   const s = $("status");
   s.textContent = text;
   s.className = error ? "error" : "";
 }
 
-// ---- Viewer state: the image as values on its own grid, a window, a view transform, an optional heatmap. ----
-
-interface Picture {
-  readonly rows: number;
-  readonly cols: number;
-  /** Grey values (modality units for DICOM, 0-255 otherwise), or null for colour images. */
-  readonly grey: Float32Array | null;
-  /** RGBA for colour images. */
-  readonly rgba: Uint8ClampedArray | null;
+/** One worklist row as GET /v1/worklist returns it. */
+interface Study {
+  studyInstanceUid: string;
+  patientId: string;
+  patientName: string;
+  studyDate: string;
+  accessionNumber: string;
+  modalities: string[];
+  receivedAt: string;
+  series: {
+    seriesInstanceUid: string;
+    modality: string;
+    sopClassUid: string;
+    instances: number;
+    origin: string;
+  }[];
+  models: string[];
+  status: string;
+  reason?: string;
+  finding?: {
+    label: string;
+    probability: number;
+    modelId: string;
+    sopInstanceUid: string;
+    seriesInstanceUid: string;
+  };
+  results: { sopInstanceUid: string; seriesInstanceUid: string; modality: string }[];
 }
 
-let picture: Picture | undefined;
-let heat: HTMLCanvasElement | undefined;
-const view = { zoom: 1, panX: 0, panY: 0 };
-const base = document.createElement("canvas");
+const SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4";
+const NON_IMAGE = new Set(["SR", "SEG", "KO", "PR", "RTSTRUCT", "RTPLAN", "RWV"]);
+let role = "";
+let studies: Study[] = [];
+let sortKey = "receivedAt";
+let sortDesc = true;
+let openStudy: Study | undefined;
+let openSeries = "";
+let poll: number | undefined;
+let viewerReady: Promise<void> | undefined;
 
-function renderBase(): void {
-  if (!picture) return;
-  base.width = picture.cols;
-  base.height = picture.rows;
-  const ctx = base.getContext("2d");
-  if (!ctx) return;
-  const img = ctx.createImageData(picture.cols, picture.rows);
-  if (picture.rgba) img.data.set(picture.rgba);
-  else if (picture.grey) {
-    // Linear VOI LUT (PS3.3 C.11.2.1.2.1) with the current window.
-    const ww = Number($<HTMLInputElement>("ww").value);
-    const wl = Number($<HTMLInputElement>("wl").value);
-    const lo = wl - 0.5 - (ww - 1) / 2;
-    const span = Math.max(ww - 1, 1);
-    for (let i = 0; i < picture.grey.length; i++) {
-      const v = Math.round(Math.min(1, Math.max(0, ((picture.grey[i] as number) - lo) / span)) * 255);
-      img.data[i * 4] = v;
-      img.data[i * 4 + 1] = v;
-      img.data[i * 4 + 2] = v;
-      img.data[i * 4 + 3] = 255;
-    }
+// ---- Worklist ----
+
+const sortValue = (s: Study, key: string): string | number => {
+  switch (key) {
+    case "patient":
+      return `${s.patientName} ${s.patientId}`;
+    case "modalities":
+      return s.modalities.join(",");
+    case "models":
+      return s.models.join(",");
+    case "finding":
+      return s.finding?.label ?? "";
+    case "probability":
+      return s.finding?.probability ?? -1;
+    default:
+      return String((s as unknown as Record<string, unknown>)[key] ?? "");
   }
-  ctx.putImageData(img, 0, 0);
-  draw();
-}
+};
 
-function draw(): void {
-  const canvas = $<HTMLCanvasElement>("canvas");
-  const ctx = canvas.getContext("2d");
-  if (!ctx || !picture) return;
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.fillStyle = "#000";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const fit = Math.min(canvas.width / picture.cols, canvas.height / picture.rows) * view.zoom;
-  ctx.setTransform(
-    fit,
-    0,
-    0,
-    fit,
-    (canvas.width - picture.cols * fit) / 2 + view.panX,
-    (canvas.height - picture.rows * fit) / 2 + view.panY,
-  );
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(base, 0, 0);
-  if (heat && $<HTMLInputElement>("overlay-toggle").checked) {
-    ctx.globalAlpha = Number($<HTMLInputElement>("opacity").value) / 100;
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(heat, 0, 0, picture.cols, picture.rows);
-    ctx.globalAlpha = 1;
-  }
-}
-
-function setWindow(ww: number, wl: number): void {
-  $<HTMLInputElement>("ww").value = String(Math.round(ww));
-  $<HTMLInputElement>("wl").value = String(Math.round(wl));
-}
-
-function isPart10(b: Uint8Array): boolean {
-  return b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
-}
-
-/** Native (uncompressed) little-endian pixel data of the first frame, with the Modality LUT (PS3.3 C.11.1). */
-function dicomPicture(bytes: Uint8Array): Picture {
-  const parsed = parseDicom(bytes);
-  const ds: DicomDataset = parsed.dataset;
-  const rows = ds.number("Rows") ?? 0;
-  const cols = ds.number("Columns") ?? 0;
-  const samples = ds.number("SamplesPerPixel") ?? 1;
-  const bits = ds.number("BitsAllocated") ?? 16;
-  const signed = ds.number("PixelRepresentation") === 1;
-  const px = ds.get(0x7fe00010);
-  const ts = parsed.transferSyntaxUID;
-  if (
-    !px ||
-    px.fragments ||
-    !["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"].includes(ts)
-  ) {
-    throw new Error(
-      "this transfer syntax is compressed: the preview needs uncompressed data (the prediction still runs)",
+function renderWorklist(): void {
+  const text = $<HTMLInputElement>("filter").value.trim().toLowerCase();
+  const want = $<HTMLSelectElement>("status-filter").value;
+  const rows = studies
+    .filter((s) => !want || s.status === want)
+    .filter(
+      (s) =>
+        !text ||
+        [
+          s.patientName,
+          s.patientId,
+          s.accessionNumber,
+          s.studyDate,
+          s.modalities.join(" "),
+          s.finding?.label ?? "",
+          s.status,
+        ]
+          .join(" ")
+          .toLowerCase()
+          .includes(text),
+    )
+    .sort((a, b) => {
+      const x = sortValue(a, sortKey);
+      const y = sortValue(b, sortKey);
+      const c = x < y ? -1 : x > y ? 1 : 0;
+      return sortDesc ? -c : c;
+    });
+  const body = $("worklist-body");
+  body.replaceChildren();
+  for (const s of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset["study"] = s.studyInstanceUid;
+    tr.dataset["status"] = s.status;
+    tr.dataset["seriesCount"] = String(s.series.length);
+    if (openStudy?.studyInstanceUid === s.studyInstanceUid) tr.className = "open";
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "open-study";
+    open.textContent = s.patientName || s.patientId || "(no name)";
+    open.setAttribute(
+      "aria-label",
+      `Open study of ${s.patientName || s.patientId || "unnamed patient"} from ${s.studyDate}`,
     );
-  }
-  const v = px.value;
-  const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
-  const n = rows * cols * samples;
-  if (samples === 3 && bits === 8) {
-    const rgba = new Uint8ClampedArray(rows * cols * 4);
-    const planar = ds.number("PlanarConfiguration") === 1;
-    for (let i = 0; i < rows * cols; i++) {
-      for (let c = 0; c < 3; c++) rgba[i * 4 + c] = v[planar ? c * rows * cols + i : i * 3 + c] as number;
-      rgba[i * 4 + 3] = 255;
+    open.addEventListener("click", () => void openStudyRow(s.studyInstanceUid));
+    const cells: (string | HTMLElement)[] = [
+      open,
+      s.studyDate,
+      s.modalities.join(", "),
+      new Date(s.receivedAt).toLocaleTimeString(),
+      s.models.join(", "),
+      s.status + (s.reason ? `: ${s.reason}` : ""),
+      s.finding?.label ?? "",
+      s.finding ? s.finding.probability.toFixed(3) : "",
+    ];
+    for (const c of cells) {
+      const td = tr.insertCell();
+      if (typeof c === "string") td.textContent = c;
+      else td.append(c);
     }
-    return { rows, cols, grey: null, rgba };
+    (tr.cells[5] as HTMLTableCellElement).className = `status status-${s.status.replace(" ", "-")}`;
+    body.append(tr);
   }
-  const slope = ds.number("RescaleSlope") ?? 1;
-  const intercept = ds.number("RescaleIntercept") ?? 0;
-  const grey = new Float32Array(rows * cols);
-  for (let i = 0; i < rows * cols && i < n; i++) {
-    const raw = bits === 8 ? (v[i] as number) : signed ? dv.getInt16(i * 2, true) : dv.getUint16(i * 2, true);
-    grey[i] = raw * slope + intercept;
-  }
-  const center = ds.number("WindowCenter");
-  const width = ds.number("WindowWidth");
-  if (center !== undefined && width !== undefined && width > 0) setWindow(width, center);
-  else {
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (const g of grey) {
-      if (g < lo) lo = g;
-      if (g > hi) hi = g;
+}
+
+async function refreshWorklist(): Promise<void> {
+  const r = await api("/v1/worklist?limit=200");
+  if (!r.ok) return;
+  studies = ((await r.json()) as { studies: Study[] }).studies;
+  renderWorklist();
+  if (openStudy) {
+    const now = studies.find((s) => s.studyInstanceUid === openStudy?.studyInstanceUid);
+    if (now && (now.status !== openStudy.status || now.results.length !== openStudy.results.length)) {
+      openStudy = now;
+      showStudyResult(now);
+      showImagePrediction();
     }
-    setWindow(Math.max(hi - lo, 1), (hi + lo) / 2);
-  }
-  if (ds.string("PhotometricInterpretation") === "MONOCHROME1")
-    for (let i = 0; i < grey.length; i++) grey[i] = -(grey[i] as number);
-  return { rows, cols, grey, rgba: null };
-}
-
-async function imagePicture(blob: Blob): Promise<Picture> {
-  const bmp = await createImageBitmap(blob);
-  const c = document.createElement("canvas");
-  c.width = bmp.width;
-  c.height = bmp.height;
-  const ctx = c.getContext("2d");
-  if (!ctx) throw new Error("no 2D canvas");
-  ctx.drawImage(bmp, 0, 0);
-  const d = ctx.getImageData(0, 0, c.width, c.height).data;
-  const grey = new Float32Array(c.width * c.height);
-  for (let i = 0; i < grey.length; i++)
-    grey[i] =
-      0.299 * (d[i * 4] as number) + 0.587 * (d[i * 4 + 1] as number) + 0.114 * (d[i * 4 + 2] as number);
-  setWindow(256, 128);
-  return { rows: c.height, cols: c.width, grey, rgba: null };
-}
-
-/** Shows the image; false when this browser cannot decode it (the caller can ask the server for a rendering). */
-async function show(bytes: Uint8Array, type: string): Promise<boolean> {
-  heat = undefined;
-  $("preview-error").textContent = "";
-  const toggle = $<HTMLInputElement>("overlay-toggle");
-  toggle.checked = false;
-  toggle.disabled = true;
-  Object.assign(view, { zoom: 1, panX: 0, panY: 0 });
-  try {
-    picture =
-      type === "application/dicom"
-        ? dicomPicture(bytes)
-        : await imagePicture(new Blob([bytes as BlobPart], { type }));
-    renderBase();
-    return true;
-  } catch (e) {
-    picture = undefined;
-    $("preview-error").textContent = `Preview unavailable: ${(e as Error).message}`;
-    return false;
   }
 }
 
-interface PredictResponse {
-  model: { id: string; name: string; version: string };
-  label: string;
-  probabilities: Record<string, number>;
-  threshold: number;
-  timings?: { totalMs: number; inferenceMs: number };
-  input?: { format: string; png?: string };
-  explanation?: { heatmapPng: string; label: string; layer: string };
-  ood?: { score: number; threshold: number; inDistribution: boolean };
-  forced?: boolean;
+// ---- Study and series ----
+
+function showStudyResult(s: Study): void {
+  const f = s.finding;
+  $("prediction-label").textContent = f
+    ? `${f.label} (${f.probability.toFixed(3)}) — ${f.modelId}`
+    : s.status === "not analysed" || s.status === "failed"
+      ? `${s.status === "failed" ? "Failed" : "Not analysed"}: ${s.reason ?? ""}`
+      : `Analysis ${s.status}`;
+  const toggle = $<HTMLInputElement>("heatmap-toggle");
+  toggle.disabled = s.status !== "done";
+  if (toggle.disabled) toggle.checked = false;
 }
 
-function showPrediction(
-  p: Pick<PredictResponse, "label" | "probabilities"> & Partial<PredictResponse>,
-): void {
-  $("prediction-label").textContent =
-    `${p.label || "(no label over the threshold)"}${p.forced ? " [forced: outside intended use or distribution]" : ""}${p.model ? ` — ${p.model.name} ${p.model.version}` : ""}`;
+async function openStudyRow(uid: string): Promise<void> {
+  const clicked = performance.now();
+  const s = studies.find((x) => x.studyInstanceUid === uid);
+  if (!s) return;
+  openStudy = s;
+  renderWorklist();
+  showStudyResult(s);
+  const imageSeries = s.series.filter((x) => x.origin === "received" && !NON_IMAGE.has(x.modality));
+  const bar = $("series-bar");
+  bar.replaceChildren();
+  for (const se of imageSeries) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = `${se.modality} · ${se.instances} image${se.instances === 1 ? "" : "s"}`;
+    b.setAttribute("aria-label", `Open ${se.modality} series with ${se.instances} images`);
+    b.addEventListener("click", () => void openSeriesOf(s, se.seriesInstanceUid));
+    bar.append(b);
+  }
+  // The finding's series first, else the series with the most images.
+  const first =
+    imageSeries.find((x) => x.seriesInstanceUid === s.finding?.seriesInstanceUid) ??
+    [...imageSeries].sort((a, b) => b.instances - a.instances)[0];
+  if (first) await openSeriesOf(s, first.seriesInstanceUid, clicked);
+  else status("This study has no image series to show", true);
+}
+
+/** Opens a series; `t0` is when the user asked for it (the first-view time is measured from it). */
+async function openSeriesOf(s: Study, series: string, t0 = performance.now()): Promise<void> {
+  await viewerReady;
+  openSeries = series;
+  const vp = $("viewport");
+  vp.dataset["series"] = "";
+  vp.dataset["loaded"] = "";
+  clearSegmentations();
+  $("segments").replaceChildren();
+  const q = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${series}/instances?limit=10000`);
+  if (!q.ok) return status(await errorText(q), true);
+  const list = (await q.json()) as Record<string, { Value?: unknown[] }>[];
+  let ids = list.map((it) => `wadouri:${String(it["00081190"]?.Value?.[0] ?? "")}`);
+  if (ids.length === 0) return status("The series has no instances", true);
+  await showStack(ids, 0);
+  if (openSeries !== series) return;
+  // Keys scroll at once, without a click into the image first.
+  vp.focus();
+  vp.dataset["series"] = series;
+  vp.dataset["firstViewMs"] = (performance.now() - t0).toFixed(0);
+  status(`Series shown; loading ${ids.length} image${ids.length === 1 ? "" : "s"}…`);
+  // A multi-frame instance becomes a stack of its frames.
+  if (ids.length === 1) {
+    const frames = frameIds(ids[0] as string);
+    if (frames.length > 1) {
+      ids = frames;
+      await showStack(ids, 0);
+    }
+  }
+  await prefetch(ids);
+  if (openSeries !== series) return;
+  const sorted = sortBySlice(ids);
+  if (sorted.some((id, i) => id !== ids[i])) {
+    const current = currentImageId();
+    await showStack(sorted, Math.max(0, sorted.indexOf(current ?? "")));
+    ids = sorted;
+  }
+  await showSegs(s, series);
+  vp.dataset["loaded"] = "true";
+  status(`${ids.length} image${ids.length === 1 ? "" : "s"} loaded`);
+}
+
+/** DICOM SEG objects of the study (received or produced) that reference this series, shown as labelmaps. */
+async function showSegs(s: Study, series: string): Promise<void> {
+  const segs = s.series.filter((x) => x.modality === "SEG" || x.sopClassUid === SEG_CLASS);
+  const ul = $("segments");
+  for (const se of segs) {
+    const r = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${se.seriesInstanceUid}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"' },
+    });
+    if (!r.ok) continue;
+    const parts = multipartParts(new Uint8Array(await r.arrayBuffer()), r.headers.get("content-type") ?? "");
+    for (const [i, part] of parts.entries()) {
+      if (openSeries !== series) return;
+      let segments: SegmentInfo[];
+      try {
+        segments = await showSegmentation(part.slice().buffer, `seg-${se.seriesInstanceUid}-${i}`);
+      } catch (e) {
+        // A SEG over another series of the study does not match these images: not shown here.
+        console.warn(`SEG not shown over this series: ${(e as Error).message}`);
+        continue;
+      }
+      for (const seg of segments) {
+        const li = document.createElement("li");
+        const label = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.checked = true;
+        box.dataset["segment"] = String(seg.index);
+        box.addEventListener("change", () => setSegmentVisible(seg, box.checked));
+        label.append(box, ` ${seg.label}`);
+        li.append(label);
+        ul.append(li);
+      }
+    }
+  }
+}
+
+/** The SR result of the image shown (its findings and the model's outputs), in the side panel. */
+async function showReport(s: Study, srUid: string | null | undefined): Promise<void> {
+  const box = $("sr");
+  const sr = s.results.find((r) => r.sopInstanceUid === srUid);
+  if (!sr) {
+    box.replaceChildren();
+    return;
+  }
+  if (box.dataset["sop"] === sr.sopInstanceUid) return;
+  const r = await api(
+    `/dicomweb/studies/${s.studyInstanceUid}/series/${sr.seriesInstanceUid}/instances/${sr.sopInstanceUid}`,
+    {
+      headers: { accept: 'multipart/related; type="application/dicom"' },
+    },
+  );
+  if (!r.ok) return;
+  const [part] = multipartParts(new Uint8Array(await r.arrayBuffer()), r.headers.get("content-type") ?? "");
+  if (!part) return;
+  const { title, lines } = readSr(part);
+  const h = document.createElement("h3");
+  h.textContent = title;
+  const ul = document.createElement("ul");
+  for (const l of lines) {
+    const li = document.createElement("li");
+    li.style.marginLeft = `${l.depth}em`;
+    li.textContent = l.value ? `${l.name}: ${l.value}` : l.name;
+    if (!l.value) li.className = "sr-heading";
+    ul.append(li);
+  }
+  box.replaceChildren(h, ul);
+  box.dataset["sop"] = sr.sopInstanceUid;
+}
+
+let predTimer: number | undefined;
+/** The probabilities of the image shown, once scrolling rests (each lookup is an audited access). */
+function showImagePrediction(): void {
+  clearTimeout(predTimer);
+  predTimer = window.setTimeout(async () => {
+    const id = currentImageId();
+    if (!id?.startsWith("wadouri:")) return;
+    const r = await api(`/v1/predictions/${sopOf(id)}`);
+    if (!r.ok || currentImageId() !== id) return;
+    const { predictions } = (await r.json()) as {
+      predictions: {
+        label: string;
+        modelId: string;
+        probabilities: Record<string, number>;
+        resultSopInstanceUid: string | null;
+      }[];
+    };
+    showProbabilities(predictions[0]?.probabilities ?? {});
+    if (openStudy) await showReport(openStudy, predictions[0]?.resultSopInstanceUid);
+  }, 300);
+}
+
+function showProbabilities(probabilities: Record<string, number>): void {
   const table = $<HTMLTableElement>("probabilities");
   table.replaceChildren();
-  for (const [label, prob] of Object.entries(p.probabilities)) {
+  for (const [label, prob] of Object.entries(probabilities)) {
     const tr = table.insertRow();
     tr.insertCell().textContent = label;
     tr.insertCell().textContent = prob.toFixed(3);
@@ -237,105 +369,117 @@ function showPrediction(
     bar.style.width = `${Math.round(prob * 100)}px`;
     tr.insertCell().append(bar);
   }
-  $("timings").textContent = p.timings
-    ? `${p.timings.totalMs.toFixed(1)} ms (inference ${p.timings.inferenceMs.toFixed(1)} ms)`
-    : "";
 }
 
-async function loadHeat(png: string): Promise<void> {
-  const bmp = await createImageBitmap(await (await fetch(`data:image/png;base64,${png}`)).blob());
-  const c = document.createElement("canvas");
-  c.width = bmp.width;
-  c.height = bmp.height;
-  c.getContext("2d")?.drawImage(bmp, 0, 0);
-  heat = c;
-  $<HTMLInputElement>("overlay-toggle").disabled = false;
+// ---- Upload: DICOM through STOW-RS (stored, queued, in the worklist), PNG/JPEG through predict ----
+
+async function filesOfDrop(dt: DataTransfer): Promise<File[]> {
+  const out: File[] = [];
+  const walk = async (entry: FileSystemEntry): Promise<void> => {
+    if (entry.isFile)
+      out.push(await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej)));
+    else if (entry.isDirectory) {
+      const reader = (entry as FileSystemDirectoryEntry).createReader();
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+        if (batch.length === 0) break;
+        for (const e of batch) await walk(e);
+      }
+    }
+  };
+  const entries = [...dt.items]
+    .map((i) => i.webkitGetAsEntry())
+    .filter((e): e is FileSystemEntry => e !== null);
+  if (entries.length === 0) return [...dt.files];
+  for (const e of entries) await walk(e);
+  return out;
 }
 
-async function upload(file: File): Promise<void> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const type = isPart10(bytes) ? "application/dicom" : file.type || "application/octet-stream";
-  status(`Analysing ${file.name}…`);
-  const local = await show(bytes, type);
+function multipart(parts: Uint8Array[]): { body: Blob; type: string } {
+  const boundary = `radiolens-${crypto.randomUUID()}`;
+  const chunks: BlobPart[] = [];
+  for (const p of parts) {
+    chunks.push(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`, p as BlobPart, "\r\n");
+  }
+  chunks.push(`--${boundary}--\r\n`);
+  return {
+    body: new Blob(chunks),
+    type: `multipart/related; type="application/dicom"; boundary=${boundary}`,
+  };
+}
+
+async function upload(files: File[]): Promise<void> {
+  const dicom: Uint8Array[] = [];
+  const pictures: File[] = [];
+  for (const f of files) {
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    if (isPart10(bytes)) dicom.push(bytes);
+    else if (/^image\/(png|jpeg)$/.test(f.type)) pictures.push(f);
+  }
+  if (dicom.length === 0 && pictures.length === 0)
+    return status("No DICOM, PNG or JPEG file in what was dropped", true);
+  let stored = 0;
+  // STOW-RS in batches, so a large folder stays under the request size limit.
+  for (let i = 0; i < dicom.length; i += 20) {
+    const { body, type } = multipart(dicom.slice(i, i + 20));
+    status(`Storing ${Math.min(i + 20, dicom.length)} of ${dicom.length} DICOM file(s)…`);
+    const r = await api("/dicomweb/studies", { method: "POST", headers: { "content-type": type }, body });
+    if (r.status !== 200 && r.status !== 202) return status(await errorText(r), true);
+    stored += ((await r.json()) as { "00081199"?: { Value?: unknown[] } })["00081199"]?.Value?.length ?? 0;
+  }
+  if (dicom.length > 0) {
+    status(`${stored} DICOM instance(s) stored; analysis queued — see the worklist`);
+    await refreshWorklist();
+  }
+  for (const f of pictures) await predictPicture(f);
+}
+
+async function predictPicture(f: File): Promise<void> {
+  await viewerReady;
+  status(`Analysing ${f.name}…`);
+  openStudy = undefined;
+  openSeries = "";
+  clearSegmentations();
+  const imageId = await showLocalPicture(await createImageBitmap(f));
+  const force = $<HTMLInputElement>("force").checked && role === "admin";
   const model = $<HTMLSelectElement>("model").value;
-  // Compressed DICOM: the server decodes it anyway and returns the rendering with the prediction.
   const r = await api(
-    `/v1/models/${encodeURIComponent(model)}/predict?explain=gradcam${local ? "" : "&render=png"}`,
+    `/v1/models/${encodeURIComponent(model)}/predict?explain=gradcam${force ? "&force=true" : ""}`,
     {
       method: "POST",
-      headers: { "content-type": type },
-      body: bytes as BlobPart,
+      headers: { "content-type": f.type },
+      body: f,
     },
   );
   if (!r.ok) {
     const text = await errorText(r);
-    // Gated by the model's intended use or its OOD detector: a result, not a failure.
-    const gated =
-      /^RL_ERR_(OUTSIDE_INTENDED_USE|OUT_OF_DISTRIBUTION): (.*?)(; the image was not analysed|; it was not analysed)?$/.exec(
-        text,
-      );
-    if (gated) {
-      showPrediction({ label: `Not analysed: ${gated[2]}`, probabilities: {} });
-      status("Not analysed", true);
-      return;
-    }
-    status(text, true);
-    return;
+    const gated = /^RL_ERR_(OUTSIDE_INTENDED_USE|OUT_OF_DISTRIBUTION): (.*)$/.exec(text);
+    $("prediction-label").textContent = gated ? `Not analysed: ${gated[2]}` : "";
+    return status(gated ? "Not analysed" : text, true);
   }
-  const p = (await r.json()) as PredictResponse;
-  if (!local && p.input?.png) {
-    picture = await imagePicture(await (await fetch(`data:image/png;base64,${p.input.png}`)).blob());
-    $("preview-error").textContent = "";
-    renderBase();
+  const p = (await r.json()) as {
+    model: { name: string; version: string };
+    label: string;
+    probabilities: Record<string, number>;
+    forced?: boolean;
+    explanation?: { heatmapPng: string };
+    timings?: { totalMs: number; inferenceMs: number };
+  };
+  $("prediction-label").textContent =
+    `${p.label || "(no label over the threshold)"}${p.forced ? " [forced: outside intended use or distribution]" : ""} — ${p.model.name} ${p.model.version}`;
+  showProbabilities(p.probabilities);
+  $("timings").textContent = p.timings
+    ? `${p.timings.totalMs.toFixed(1)} ms (inference ${p.timings.inferenceMs.toFixed(1)} ms)`
+    : "";
+  if (p.explanation) {
+    const blob = await (await fetch(`data:image/png;base64,${p.explanation.heatmapPng}`)).blob();
+    setLocalHeatmap(imageId, await createImageBitmap(blob));
+    $<HTMLInputElement>("heatmap-toggle").disabled = false;
   }
-  showPrediction(p);
-  if (p.explanation) await loadHeat(p.explanation.heatmapPng);
-  status(`Prediction ready${p.explanation ? ` — Grad-CAM of '${p.explanation.label}' available` : ""}`);
+  status("Prediction ready");
 }
 
-function multipartFirst(body: Uint8Array, contentType: string): Uint8Array {
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1] ?? "";
-  const text = new TextDecoder("latin1").decode(body);
-  const start = text.indexOf("\r\n\r\n", text.indexOf(`--${boundary}`)) + 4;
-  const end = text.indexOf(`\r\n--${boundary}`, start);
-  return body.subarray(start, end);
-}
-
-async function openReceived(uid: string, url: string): Promise<void> {
-  const path = new URL(url).pathname;
-  const r = await api(path, { headers: { accept: 'multipart/related; type="application/dicom"' } });
-  if (!r.ok) return status(await errorText(r), true);
-  const bytes = multipartFirst(new Uint8Array(await r.arrayBuffer()), r.headers.get("content-type") ?? "");
-  await show(bytes, "application/dicom");
-  const p = await api(`/v1/predictions/${uid}`);
-  const preds = p.ok
-    ? ((await p.json()) as { predictions: { label: string; probabilities: Record<string, number> }[] })
-        .predictions
-    : [];
-  if (preds[0]) showPrediction(preds[0]);
-  status(preds[0] ? "Stored analysis shown" : "Not analysed yet");
-}
-
-async function refreshStudies(): Promise<void> {
-  const r = await api("/dicomweb/instances?origin=received&limit=50");
-  if (!r.ok) return;
-  const list = (await r.json()) as Record<string, { Value?: unknown[] }>[];
-  const ul = $("studies");
-  ul.replaceChildren();
-  for (const it of list) {
-    const modality = String(it["00080060"]?.Value?.[0] ?? "");
-    if (modality === "SR") continue;
-    const uid = String(it["00080018"]?.Value?.[0] ?? "");
-    const url = String(it["00081190"]?.Value?.[0] ?? "");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.textContent = `${modality} ${String(it["00080020"]?.Value?.[0] ?? "")} …${uid.slice(-8)}`;
-    b.addEventListener("click", () => void openReceived(uid, url));
-    const li = document.createElement("li");
-    li.append(b);
-    ul.append(li);
-  }
-}
+// ---- Models, roles, audit, sign-in ----
 
 async function loadModels(): Promise<boolean> {
   const r = await api("/v1/models");
@@ -368,9 +512,42 @@ async function loadCard(): Promise<void> {
   }
 }
 
+async function showAudit(): Promise<void> {
+  const sec = $("audit");
+  sec.hidden = !sec.hidden;
+  if (sec.hidden) return;
+  const r = await api("/v1/audit?limit=100");
+  if (!r.ok) return status(await errorText(r), true);
+  const { records } = (await r.json()) as {
+    records: {
+      time: string;
+      eventId?: string;
+      event?: string;
+      user: string;
+      role: string;
+      outcome: number;
+      object: string;
+    }[];
+  };
+  const t = $<HTMLTableElement>("audit-table");
+  t.replaceChildren();
+  const head = t.createTHead().insertRow();
+  for (const h of ["Time", "Event", "User", "Role", "Outcome", "Object"]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.append(th);
+  }
+  const body = t.createTBody();
+  for (const a of records) {
+    const tr = body.insertRow();
+    for (const v of [a.time, a.event ?? a.eventId ?? "", a.user, a.role, String(a.outcome), a.object])
+      tr.insertCell().textContent = v;
+  }
+}
+
 function signOut(message = ""): void {
-  credential = "";
-  sessionStorage.removeItem(KEY);
+  setCredential("");
+  clearInterval(poll);
   $("app").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message;
@@ -381,50 +558,106 @@ async function signIn(): Promise<void> {
     signOut("The server refused this credential.");
     return;
   }
+  const who = await api("/v1/whoami");
+  const me = who.ok ? ((await who.json()) as { id: string; role: string }) : { id: "", role: "viewer" };
+  role = me.role;
   $("signin").hidden = true;
   $("app").hidden = false;
-  $("whoami").textContent = "signed in";
-  await refreshStudies();
+  $("whoami").textContent = `${me.id} (${me.role})`;
+  // The UI offers only what the role may do; the server enforces it regardless.
+  $("upload").hidden = role === "viewer";
+  $("force-label").hidden = role !== "admin";
+  $("audit-button").hidden = role !== "admin";
+  viewerReady ??= initViewer($<HTMLDivElement>("viewport"), $<HTMLCanvasElement>("heat-overlay"), {
+    onImage: (index, count) => {
+      $("slice").textContent = count > 0 ? `Image ${index + 1} / ${count}` : "";
+      $("slice").dataset["index"] = String(index);
+      showImagePrediction();
+    },
+    heatmapFor: async (sop) => {
+      const r = await api(`/v1/heatmaps/${sop}`);
+      return r.ok ? createImageBitmap(await r.blob()) : undefined;
+    },
+    onWindow: (width, center) => {
+      $("window").textContent = `W ${Math.round(width)} / L ${Math.round(center)}`;
+    },
+  });
+  await viewerReady;
+  await refreshWorklist();
+  clearInterval(poll);
+  // Live updates: the worklist is polled while the tab is signed in.
+  poll = window.setInterval(() => void refreshWorklist(), 2000);
 }
 
+onCredentialRefused(signOut);
 $("signin-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  credential = $<HTMLInputElement>("api-key").value.trim();
-  sessionStorage.setItem(KEY, credential);
+  setCredential($<HTMLInputElement>("api-key").value.trim());
   void signIn();
 });
 $("signout").addEventListener("click", () => signOut());
-$("file").addEventListener("change", () => {
-  const f = $<HTMLInputElement>("file").files?.[0];
-  if (f) void upload(f);
-});
 $("model").addEventListener("change", () => void loadCard());
-$("refresh").addEventListener("click", () => void refreshStudies());
-for (const id of ["ww", "wl"]) $(id).addEventListener("input", renderBase);
-for (const id of ["overlay-toggle", "opacity"]) $(id).addEventListener("input", draw);
-$("reset").addEventListener("click", () => {
-  Object.assign(view, { zoom: 1, panX: 0, panY: 0 });
-  draw();
-});
-const canvas = $<HTMLCanvasElement>("canvas");
-canvas.addEventListener("wheel", (ev) => {
+$("refresh").addEventListener("click", () => void refreshWorklist());
+$("filter").addEventListener("input", renderWorklist);
+$("status-filter").addEventListener("change", renderWorklist);
+for (const b of document.querySelectorAll<HTMLButtonElement>("#worklist th button")) {
+  b.addEventListener("click", () => {
+    const key = b.dataset["sort"] ?? "receivedAt";
+    sortDesc = key === sortKey ? !sortDesc : true;
+    sortKey = key;
+    renderWorklist();
+  });
+}
+$("audit-button").addEventListener("click", () => void showAudit());
+for (const input of ["file", "folder"]) {
+  const el = $<HTMLInputElement>(input);
+  el.addEventListener("change", () => {
+    if (el.files && el.files.length > 0) void upload([...el.files]);
+  });
+}
+const drop = $("dropzone");
+drop.addEventListener("dragover", (ev) => {
   ev.preventDefault();
-  view.zoom = Math.min(20, Math.max(0.2, view.zoom * (ev.deltaY < 0 ? 1.1 : 1 / 1.1)));
-  draw();
+  drop.classList.add("over");
 });
-let drag: { x: number; y: number } | undefined;
-canvas.addEventListener("pointerdown", (ev) => {
-  drag = { x: ev.clientX, y: ev.clientY };
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  drop.classList.remove("over");
+  if (ev.dataTransfer) void filesOfDrop(ev.dataTransfer).then(upload);
 });
-window.addEventListener("pointerup", () => {
-  drag = undefined;
+drop.addEventListener("click", () => $("file").click());
+$("tool").addEventListener("change", () => {
+  const key = $<HTMLSelectElement>("tool").value as keyof typeof PRIMARY_TOOLS;
+  setPrimaryTool(PRIMARY_TOOLS[key]);
 });
-canvas.addEventListener("pointermove", (ev) => {
-  if (!drag) return;
-  view.panX += ev.clientX - drag.x;
-  view.panY += ev.clientY - drag.y;
-  drag = { x: ev.clientX, y: ev.clientY };
-  draw();
+for (const b of document.querySelectorAll<HTMLButtonElement>(".preset")) {
+  b.addEventListener("click", () => {
+    const p = PRESETS[b.dataset["preset"] ?? ""];
+    if (p) setWindow(p.width, p.center);
+  });
+}
+$("invert").addEventListener("click", () => {
+  toggleInvert();
+  const b = $("invert");
+  b.setAttribute("aria-pressed", String(b.getAttribute("aria-pressed") !== "true"));
 });
+$("reset").addEventListener("click", () => {
+  resetView();
+  $("invert").setAttribute("aria-pressed", "false");
+});
+const applyHeat = async (): Promise<void> => {
+  const on = $<HTMLInputElement>("heatmap-toggle").checked;
+  setHeatmap(on, Number($<HTMLInputElement>("opacity").value) / 100);
+  if (on && !(await heatmapOfCurrent()))
+    status("No heatmap for this image (not analysed, or no finding map)");
+};
+$("heatmap-toggle").addEventListener("change", () => void applyHeat());
+$("opacity").addEventListener("input", () => void applyHeat());
+// Keyboard scrolling needs the viewer focusable; the context menu would cover right-drag zoom.
+$("viewport").tabIndex = 0;
+$("viewport").addEventListener("contextmenu", (ev) => ev.preventDefault());
+// Exposed for the browser tests and for support: where the stack is.
+Object.assign(window, { radiolensViewer: { position } });
 
-if (credential) void signIn();
+if (getCredential()) void signIn();

@@ -1,6 +1,7 @@
-/** `radiolens doctor`: the compute backend, threads, oneDNN ISA and reference kernels met, JPEG 2000 decoder, versions. */
+/** `radiolens doctor`: the compute backend, threads, oneDNN ISA and reference kernels met, JPEG and JPEG 2000 decoders, versions. */
 import { initEngine } from "../../engine/backend.js";
 import { jpeg2000Decoder, jpegLosslessDecoder } from "../../io/dicom/native-codecs.js";
+import { jpegDecoder } from "../../io/image/native-jpeg.js";
 import { type Command, defineCommand } from "../command.js";
 import { backendOption, flag } from "../options.js";
 
@@ -26,7 +27,12 @@ export const doctorCommand: Command = defineCommand({
     const info = {
       ...engine,
       ...(probe ? { referenceKernels: probe.reference } : {}),
-      versions: { ...engine.versions, jpeg2000: jpeg2000Decoder(), jpegLossless: jpegLosslessDecoder() },
+      versions: {
+        ...engine.versions,
+        jpeg: jpegDecoder(),
+        jpeg2000: jpeg2000Decoder(),
+        jpegLossless: jpegLosslessDecoder(),
+      },
     };
     if (values.json) {
       io.stdout(`${JSON.stringify(info, null, 2)}\n`);

@@ -36,6 +36,12 @@ export const COMMAND_ENTRIES: readonly CommandEntry[] = [
     load: async () => (await import("./train.js")).trainCommand,
   },
   {
+    name: "benchmark medmnist",
+    summary:
+      "Train and evaluate the MedMNIST recipes on every .npz of a folder; Markdown + JSON table vs the paper",
+    load: async () => (await import("./benchmark.js")).benchmarkMedmnistCommand,
+  },
+  {
     name: "evaluate",
     summary: "Evaluate a model bundle on a dataset split (clinical metrics with CIs)",
     load: async () => (await import("./evaluate.js")).evaluateCommand,
@@ -113,6 +119,32 @@ export const COMMAND_ENTRIES: readonly CommandEntry[] = [
     summary:
       "Write a structured text report (en/zh) and optionally a DICOM Comprehensive SR from a prediction",
     load: async () => (await import("./reports.js")).reportsGenerateCommand,
+  },
+  {
+    name: "batch run",
+    summary: "Score a folder, manifest or DICOMweb archive with a model, resumable, with a progress bar",
+    load: async () => (await import("./batch.js")).batchCommand,
+  },
+  {
+    name: "batch submit",
+    summary:
+      "Queue a batch run (one job per image or instance; idempotent) in the embedded store or PostgreSQL",
+    load: async () => (await import("./batch.js")).batchSubmitCommand,
+  },
+  {
+    name: "batch work",
+    summary: "Process queued batch inputs (start one per core, on any number of machines)",
+    load: async () => (await import("./batch.js")).batchWorkCommand,
+  },
+  {
+    name: "batch status",
+    summary: "Show a batch run's progress: done, failed, rate, ETA",
+    load: async () => (await import("./batch.js")).batchStatusCommand,
+  },
+  {
+    name: "batch export",
+    summary: "Write a batch run's results as CSV, one row per input",
+    load: async () => (await import("./batch.js")).batchExportCommand,
   },
   {
     name: "serve",

@@ -172,7 +172,7 @@ maps may be given as "heatmaps":[{"label":"Effusion","rows":7,"cols":7,"values":
     try {
       prediction = JSON.parse(readFileSync(predPath, "utf8")) as ModelPrediction;
     } catch (e) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_PREDICTION_INVALID", {
         detail: `${predPath} is not JSON: ${(e as Error).message}`,
       });
     }

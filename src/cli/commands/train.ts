@@ -48,7 +48,10 @@ export const trainCommand: Command = defineCommand({
     channels: custom("1|3", "model input channels for folder/manifest data (default 1)", "1 or 3", (t) =>
       t === "1" ? 1 : t === "3" ? 3 : undefined,
     ),
-    "select-best": oneOf(["val_loss", "val_acc"], "ship the epoch with the best val_loss or val_acc"),
+    "select-best": oneOf(
+      ["val_loss", "val_acc", "val_auc"],
+      "ship the epoch with the best val_loss, val_acc or val_auc",
+    ),
     model: string("NAME", "architecture (see 'radiolens models'); e.g. seed-cnn"),
     epochs: int("N", "epochs (default 10)", { min: 1 }),
     "batch-size": int("B", "mini-batch size (default 32)", { min: 1 }),

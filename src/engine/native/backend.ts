@@ -3,6 +3,18 @@ import { createRequire } from "node:module";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { log } from "../../core/log.js";
 import { type AdamStepConstants, setFusedKernels, setNativeRegistrar, tf } from "../backend.js";
+import {
+  ACT,
+  BIN_OP,
+  type CONV_LAYOUT,
+  type ConvParamsDim,
+  POOL_ALG,
+  type PoolParamsDim,
+  packConvParams,
+  packMatMulParams,
+  packPoolParams,
+  UN_OP,
+} from "./abi.js";
 import { loadNativeAddon, type NativeAddon } from "./index.js";
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -131,11 +143,11 @@ export interface OnednnAddon extends NativeAddon {
   /** Receives each implementation fallback (a reference kernel avoided or met) once. */
   setLogger(fn: (message: string) => void): void;
   /** Convolution activation layouts: 0 per shape and ISA (default), 1 channels-last, 2 oneDNN's choice (tests). */
-  setConvLayout(mode: 0 | 1 | 2): void;
+  setConvLayout(mode: (typeof CONV_LAYOUT)[keyof typeof CONV_LAYOUT]): void;
 }
 
-/** Activation codes understood by the addon (post-ops of conv/matmul, eltwise kernels). */
-export const ACT = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 } as const;
+/** Activation codes understood by the addon (post-ops of conv/matmul, eltwise kernels), from abi.json. */
+export { ACT };
 
 /** Smallest buffer (in elements) worth pooling: below it V8 allocates faster than a map lookup. */
 const POOL_MIN_ELEMENTS = 1024;
@@ -333,8 +345,9 @@ function actCode(name: unknown): number | undefined {
 }
 
 /**
- * Packs spatial geometry for the addon. oneDNN requires `(in - effK + padL + padR) / stride + 1 == out` with
- * floor division; tfjs's padInfo satisfies it except for `ceil` rounding, where the right padding is widened.
+ * The spatial dimensions of a convolution or pooling, as the addon reads them (abi.json). oneDNN requires
+ * `(in - effK + padL + padR) / stride + 1 == out` with floor division; tfjs's padInfo satisfies it except for `ceil`
+ * rounding, where the right padding is widened.
  */
 function spatial(
   inn: number[],
@@ -344,9 +357,8 @@ function spatial(
   dil: number[],
   padL: number[],
   padR: number[],
-  withDil: boolean,
-): number[] | undefined {
-  const p: number[] = [];
+): ConvParamsDim[] | undefined {
+  const dims: ConvParamsDim[] = [];
   for (let i = 0; i < inn.length; i++) {
     const effK = ((k[i] ?? 1) - 1) * (dil[i] ?? 1) + 1;
     const inI = inn[i] ?? 0;
@@ -356,16 +368,20 @@ function spatial(
     const o = out[i] ?? 0;
     if (Math.floor((inI - effK + pl + pr) / s) + 1 !== o) pr = (o - 1) * s + effK - inI - pl;
     if (pl < 0 || pr < 0 || Math.floor((inI - effK + pl + pr) / s) + 1 !== o) return undefined;
-    p.push(inI, k[i] ?? 1, o, s);
-    if (withDil) p.push((dil[i] ?? 1) - 1);
-    p.push(pl, pr);
+    // oneDNN's dilation is the gap between taps, tfjs's the step.
+    dims.push({ in: inI, k: k[i] ?? 1, out: o, stride: s, dil: (dil[i] ?? 1) - 1, padL: pl, padR: pr });
   }
-  return p;
+  return dims;
+}
+
+/** Pooling has no dilation in the addon's layout. */
+function poolDims(dims: ConvParamsDim[] | undefined): PoolParamsDim[] | undefined {
+  return dims?.map(({ dil: _dil, ...d }) => d);
 }
 
 function conv2dParams(c: Conv2DInfo, groups: number, act: number): Int32Array | undefined {
   if (c.dataFormat !== "channelsLast") return undefined;
-  const sp = spatial(
+  const dims = spatial(
     [c.inHeight, c.inWidth],
     [c.filterHeight, c.filterWidth],
     [c.outHeight, c.outWidth],
@@ -373,15 +389,14 @@ function conv2dParams(c: Conv2DInfo, groups: number, act: number): Int32Array | 
     [c.dilationHeight, c.dilationWidth],
     [c.padInfo.top, c.padInfo.left],
     [c.padInfo.bottom, c.padInfo.right],
-    true,
   );
-  if (!sp) return undefined;
-  return Int32Array.from([2, c.batchSize, c.inChannels, c.outChannels, groups, ...sp, act]);
+  if (!dims) return undefined;
+  return packConvParams({ nd: 2, N: c.batchSize, IC: c.inChannels, OC: c.outChannels, G: groups, dims, act });
 }
 
 function conv3dParams(c: Conv3DInfo, act: number): Int32Array | undefined {
   if (c.dataFormat !== "channelsLast") return undefined;
-  const sp = spatial(
+  const dims = spatial(
     [c.inDepth, c.inHeight, c.inWidth],
     [c.filterDepth, c.filterHeight, c.filterWidth],
     [c.outDepth, c.outHeight, c.outWidth],
@@ -389,29 +404,32 @@ function conv3dParams(c: Conv3DInfo, act: number): Int32Array | undefined {
     [c.dilationDepth, c.dilationHeight, c.dilationWidth],
     [c.padInfo.front, c.padInfo.top, c.padInfo.left],
     [c.padInfo.back, c.padInfo.bottom, c.padInfo.right],
-    true,
   );
-  if (!sp) return undefined;
-  return Int32Array.from([3, c.batchSize, c.inChannels, c.outChannels, 1, ...sp, act]);
+  if (!dims) return undefined;
+  return packConvParams({ nd: 3, N: c.batchSize, IC: c.inChannels, OC: c.outChannels, G: 1, dims, act });
 }
 
-function pool2dParams(c: Conv2DInfo, alg: 0 | 1): Int32Array | undefined {
+/** A pooling algorithm code of abi.json. */
+type PoolAlg = (typeof POOL_ALG)[keyof typeof POOL_ALG];
+
+function pool2dParams(c: Conv2DInfo, alg: PoolAlg): Int32Array | undefined {
   if (c.dataFormat !== "channelsLast" || c.dilationHeight !== 1 || c.dilationWidth !== 1) return undefined;
-  const sp = spatial(
-    [c.inHeight, c.inWidth],
-    [c.filterHeight, c.filterWidth],
-    [c.outHeight, c.outWidth],
-    [c.strideHeight, c.strideWidth],
-    [1, 1],
-    [c.padInfo.top, c.padInfo.left],
-    [c.padInfo.bottom, c.padInfo.right],
-    false,
+  const dims = poolDims(
+    spatial(
+      [c.inHeight, c.inWidth],
+      [c.filterHeight, c.filterWidth],
+      [c.outHeight, c.outWidth],
+      [c.strideHeight, c.strideWidth],
+      [1, 1],
+      [c.padInfo.top, c.padInfo.left],
+      [c.padInfo.bottom, c.padInfo.right],
+    ),
   );
-  if (!sp) return undefined;
-  return Int32Array.from([2, c.batchSize, c.inChannels, alg, ...sp]);
+  if (!dims) return undefined;
+  return packPoolParams({ nd: 2, N: c.batchSize, C: c.inChannels, alg, dims });
 }
 
-function pool3dParams(c: Conv3DInfo, alg: 0 | 1): Int32Array | undefined {
+function pool3dParams(c: Conv3DInfo, alg: PoolAlg): Int32Array | undefined {
   if (
     c.dataFormat !== "channelsLast" ||
     c.dilationDepth !== 1 ||
@@ -420,18 +438,19 @@ function pool3dParams(c: Conv3DInfo, alg: 0 | 1): Int32Array | undefined {
   ) {
     return undefined;
   }
-  const sp = spatial(
-    [c.inDepth, c.inHeight, c.inWidth],
-    [c.filterDepth, c.filterHeight, c.filterWidth],
-    [c.outDepth, c.outHeight, c.outWidth],
-    [c.strideDepth, c.strideHeight, c.strideWidth],
-    [1, 1, 1],
-    [c.padInfo.front, c.padInfo.top, c.padInfo.left],
-    [c.padInfo.back, c.padInfo.bottom, c.padInfo.right],
-    false,
+  const dims = poolDims(
+    spatial(
+      [c.inDepth, c.inHeight, c.inWidth],
+      [c.filterDepth, c.filterHeight, c.filterWidth],
+      [c.outDepth, c.outHeight, c.outWidth],
+      [c.strideDepth, c.strideHeight, c.strideWidth],
+      [1, 1, 1],
+      [c.padInfo.front, c.padInfo.top, c.padInfo.left],
+      [c.padInfo.back, c.padInfo.bottom, c.padInfo.right],
+    ),
   );
-  if (!sp) return undefined;
-  return Int32Array.from([3, c.batchSize, c.inChannels, alg, ...sp]);
+  if (!dims) return undefined;
+  return packPoolParams({ nd: 3, N: c.batchSize, C: c.inChannels, alg, dims });
 }
 
 const fmt = (f: unknown): "channelsFirst" | "channelsLast" =>
@@ -733,17 +752,22 @@ function poolKernels(): tf.KernelConfig[] {
   const family = <C extends { outShape: number[] }>(
     suffix: string,
     info: (shape: number[], attrs: tf.NamedAttrMap) => C,
-    params: (c: C, alg: 0 | 1) => Int32Array | undefined,
+    params: (c: C, alg: PoolAlg) => Int32Array | undefined,
   ): tf.KernelConfig[] =>
-    (["Max", "Avg"] as const).flatMap((kind, alg) => [
+    (
+      [
+        ["Max", POOL_ALG.max],
+        ["Avg", POOL_ALG.avg],
+      ] as const
+    ).flatMap(([kind, alg]) => [
       kernel(`${kind}Pool${suffix}`, ({ inputs, attrs = {} }, be, a) => {
         const { x } = io(inputs);
         const c = info(x.shape, attrs);
-        return fwd(params(c, alg as 0 | 1), x, c.outShape, be, a);
+        return fwd(params(c, alg), x, c.outShape, be, a);
       }),
       kernel(`${kind}Pool${suffix}Grad`, ({ inputs, attrs = {} }, be, a) => {
         const { dy, input } = io(inputs);
-        return bwd(params(info(input.shape, attrs), alg as 0 | 1), dy, input, be, a);
+        return bwd(params(info(input.shape, attrs), alg), dy, input, be, a);
       }),
     ]);
   return [...family("", info2, pool2dParams), ...family("3D", info3, pool3dParams)];
@@ -780,18 +804,18 @@ function matMul(
   const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = Math.max(batchA, batchB);
   const o = be.out([...outer, M, N]);
-  const p = Int32Array.from([
-    batch,
+  const p = packMatMulParams({
+    B: batch,
     M,
     K,
     N,
     batchA,
     batchB,
-    transA ? 1 : 0,
-    transB ? 1 : 0,
-    biasV ? 1 : 0,
+    transA: transA ? 1 : 0,
+    transB: transB ? 1 : 0,
+    hasBias: biasV ? 1 : 0,
     act,
-  ]);
+  });
   a.matMul(p, av, bv, biasV ?? null, o.values, alpha);
   return o.info;
 }
@@ -1030,28 +1054,11 @@ function collapse(out: number[], sa: number[], sb: number[]): [number[], number[
   return [o, a, b];
 }
 
-const BINARY = {
-  Add: 0,
-  Sub: 1,
-  Multiply: 2,
-  RealDiv: 3,
-  Maximum: 4,
-  Minimum: 5,
-  SquaredDifference: 6,
-} as const;
+/** The binary tfjs kernels the addon runs; SquareGrad and ReluGrad are its fused gradient forms, not tfjs kernels. */
+const { SquareGrad, ReluGrad, ...BINARY } = BIN_OP;
 /** Fused gradient forms in the addon's binary kernel (a = dy, b = the forward input x). */
-const GRAD_OP = { SquareGrad: 7, ReluGrad: 8 } as const;
-const UNARY = {
-  Step: 0,
-  Sqrt: 1,
-  Square: 2,
-  Exp: 3,
-  Log: 4,
-  Neg: 5,
-  Abs: 6,
-  Reciprocal: 7,
-  Rsqrt: 8,
-} as const;
+const GRAD_OP = { SquareGrad, ReluGrad } as const;
+const UNARY = UN_OP;
 
 /**
  * `out = a op b` with numpy broadcasting of `aShape` and `bShape` to `outShape`, into a new tensor; `undefined` when

@@ -16,10 +16,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "abi.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 using dnnl::algorithm;
@@ -79,8 +81,6 @@ memory::desc channelsLast(const memory::dims& d) {
   return memory::desc(d, dt::f32, s);
 }
 
-// Activation codes shared with backend.ts.
-enum Act { ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_ELU = 3, ACT_SIGMOID = 4, ACT_LEAKY = 5 };
 
 dnnl::primitive_attr actAttr(int act, float alpha) {
   dnnl::primitive_attr attr;
@@ -156,8 +156,7 @@ int isaChannelBlock() {
   return block;
 }
 
-// Convolution activation layouts: per shape and ISA (activationLayout), or forced by setConvLayout().
-enum ConvLayoutMode { LAYOUT_AUTO = 0, LAYOUT_PLAIN = 1, LAYOUT_ANY = 2, LAYOUT_BLOCK16 = 3 };
+// Convolution activation layouts: per shape and ISA (activationLayout), or forced by setConvLayout() (ConvLayoutMode).
 int g_layoutMode = LAYOUT_AUTO;
 
 // ---------- implementation guard ----------
@@ -192,8 +191,8 @@ void noteImpl(const char* kind, const std::string& impl) {
 }
 
 // ---------- convolution (2D / 3D, grouped for depthwise) ----------
-// params: nd, N, IC, OC, G, then per spatial dim i: in, k, out, stride, dil(oneDNN: extra gap), padL, padR;
-// then act.
+// params: abi::conv (abi.json): nd, N, IC, OC, G, then per spatial dim i: in, k, out, stride, dil (oneDNN: extra
+// gap), padL, padR; then act.
 struct ConvParams {
   int nd, N, IC, OC, G, act;
   // Activation layout of the primitive: the user's channels-last, oneDNN's choice (`any`), or channel blocks of
@@ -201,22 +200,22 @@ struct ConvParams {
   enum Layout { PLAIN, ANY, BLOCKED } layout = PLAIN;
   memory::dims in, k, out, stride, dil, padL, padR;
   explicit ConvParams(const std::vector<int32_t>& p) {
-    nd = p[0];
-    N = p[1];
-    IC = p[2];
-    OC = p[3];
-    G = p[4];
+    namespace L = abi::conv;
+    nd = p[L::head::nd];
+    N = p[L::head::N];
+    IC = p[L::head::IC];
+    OC = p[L::head::OC];
+    G = p[L::head::G];
     for (int i = 0; i < nd; ++i) {
-      const int32_t* q = &p[5 + 7 * i];
-      in.push_back(q[0]);
-      k.push_back(q[1]);
-      out.push_back(q[2]);
-      stride.push_back(q[3]);
-      dil.push_back(q[4]);
-      padL.push_back(q[5]);
-      padR.push_back(q[6]);
+      in.push_back(p[L::at(i, L::dim::in)]);
+      k.push_back(p[L::at(i, L::dim::k)]);
+      out.push_back(p[L::at(i, L::dim::out)]);
+      stride.push_back(p[L::at(i, L::dim::stride)]);
+      dil.push_back(p[L::at(i, L::dim::dil)]);
+      padL.push_back(p[L::at(i, L::dim::padL)]);
+      padR.push_back(p[L::at(i, L::dim::padR)]);
     }
-    act = p[5 + 7 * nd];
+    act = p[L::tailAt(nd, L::tail::act)];
   }
   memory::desc srcMd() const {
     memory::dims d{N, IC};
@@ -316,16 +315,28 @@ struct ThreadScope {
 constexpr double kMinParallelMacs = 4e6;
 constexpr double kMinParallelElems = 2.5e5;
 
+// A parameter array shorter than its abi.json layout is refused before any index is read (the forward convolution
+// appends a bias flag, so longer is allowed).
+void checkParams(const std::vector<int32_t>& p, std::size_t head, std::size_t (*size)(int), const char* what) {
+  if (p.size() < head || p[0] < 1 || p[0] > 3 || p.size() < size(p[0]))
+    throw std::invalid_argument(std::string(what) + " parameters do not match abi.json");
+}
+
 double convMacs(const std::vector<int32_t>& p) {
-  const int nd = p[0];
-  double macs = static_cast<double>(p[1]) * p[3] * (p[2] / p[4]);
-  for (int i = 0; i < nd; ++i) macs *= static_cast<double>(p[5 + 7 * i + 1]) * p[5 + 7 * i + 2];
+  namespace L = abi::conv;
+  checkParams(p, L::kHead, L::size, "convolution");
+  const int nd = p[L::head::nd];
+  double macs = static_cast<double>(p[L::head::N]) * p[L::head::OC] * (p[L::head::IC] / p[L::head::G]);
+  for (int i = 0; i < nd; ++i) macs *= static_cast<double>(p[L::at(i, L::dim::k)]) * p[L::at(i, L::dim::out)];
   return macs;
 }
 double poolWork(const std::vector<int32_t>& p) {
-  const int nd = p[0];
-  double w = static_cast<double>(p[1]) * p[2];
-  for (int i = 0; i < nd; ++i) w *= static_cast<double>(p[4 + 6 * i]) + p[4 + 6 * i + 1] * p[4 + 6 * i + 2];
+  namespace L = abi::pool;
+  checkParams(p, L::kHead, L::size, "pooling");
+  const int nd = p[L::head::nd];
+  double w = static_cast<double>(p[L::head::N]) * p[L::head::C];
+  for (int i = 0; i < nd; ++i)
+    w *= static_cast<double>(p[L::at(i, L::dim::in)]) + p[L::at(i, L::dim::k)] * p[L::at(i, L::dim::out)];
   return w;
 }
 
@@ -585,23 +596,23 @@ Napi::Value Conv3dFilterGrad(const Napi::CallbackInfo& info) {
 }
 
 // ---------- pooling ----------
-// params: nd, N, C, alg(0 max, 1 avg), then per spatial dim: in, k, out, stride, padL, padR
+// params: abi::pool (abi.json): nd, N, C, alg (PoolAlg), then per spatial dim: in, k, out, stride, padL, padR
 struct PoolParams {
   int nd, N, C, alg;
   memory::dims in, k, out, stride, padL, padR;
   explicit PoolParams(const std::vector<int32_t>& p) {
-    nd = p[0];
-    N = p[1];
-    C = p[2];
-    alg = p[3];
+    namespace L = abi::pool;
+    nd = p[L::head::nd];
+    N = p[L::head::N];
+    C = p[L::head::C];
+    alg = p[L::head::alg];
     for (int i = 0; i < nd; ++i) {
-      const int32_t* q = &p[4 + 6 * i];
-      in.push_back(q[0]);
-      k.push_back(q[1]);
-      out.push_back(q[2]);
-      stride.push_back(q[3]);
-      padL.push_back(q[4]);
-      padR.push_back(q[5]);
+      in.push_back(p[L::at(i, L::dim::in)]);
+      k.push_back(p[L::at(i, L::dim::k)]);
+      out.push_back(p[L::at(i, L::dim::out)]);
+      stride.push_back(p[L::at(i, L::dim::stride)]);
+      padL.push_back(p[L::at(i, L::dim::padL)]);
+      padR.push_back(p[L::at(i, L::dim::padR)]);
     }
   }
   memory::desc srcMd() const {
@@ -614,7 +625,7 @@ struct PoolParams {
     d.insert(d.end(), out.begin(), out.end());
     return channelsLast(d);
   }
-  algorithm a() const { return alg == 0 ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding; }
+  algorithm a() const { return alg == POOL_MAX ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding; }
   dnnl::pooling_forward::primitive_desc fwdPd(prop_kind pk) const {
     dnnl::pooling_forward::desc d(pk, a(), srcMd(), dstMd(), stride, k, padL, padR);
     return dnnl::pooling_forward::primitive_desc(d, plainAttr(), eng());
@@ -665,7 +676,7 @@ Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
     dnnl::pooling_backward::desc d(pp.a(), pp.srcMd(), pp.dstMd(), pp.stride, pp.k, pp.padL, pp.padR);
     dnnl::pooling_backward::primitive_desc pd(d, plainAttr(), eng(), hint);
     auto e = std::make_shared<PoolBwd>();
-    e->max = pp.alg == 0;
+    e->max = pp.alg == POOL_MAX;
     e->prim = dnnl::pooling_backward(pd);
     noteImpl("pooling backward", pd.impl_info_str());
     e->diffDst = memory(pd.diff_dst_desc(), eng(), DNNL_MEMORY_NONE);
@@ -710,17 +721,20 @@ memory::desc mmOperand(memory::dim batch, memory::dim rows, memory::dim cols, bo
 // matMul(params, a, b, bias|null, out, alpha)
 Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
+  namespace L = abi::matmul;
   auto p = ints(info[0]);
+  if (p.size() != L::size(0)) throw std::invalid_argument("matmul parameters do not match abi.json");
   float alpha = info[5].As<Napi::Number>().FloatValue();
-  ThreadScope ts(static_cast<double>(p[0]) * p[1] * p[2] * p[3], kMinParallelMacs);
+  ThreadScope ts(static_cast<double>(p[L::head::B]) * p[L::head::M] * p[L::head::K] * p[L::head::N],
+                 kMinParallelMacs);
   MatMul& c = cached<MatMul>(keyOf('m', p, alpha), [&] {
-    memory::dim B = p[0], M = p[1], K = p[2], N = p[3];
-    auto aMd = mmOperand(p[4], M, K, p[6] != 0);
-    auto bMd = mmOperand(p[5], K, N, p[7] != 0);
+    memory::dim B = p[L::head::B], M = p[L::head::M], K = p[L::head::K], N = p[L::head::N];
+    auto aMd = mmOperand(p[L::head::batchA], M, K, p[L::head::transA] != 0);
+    auto bMd = mmOperand(p[L::head::batchB], K, N, p[L::head::transB] != 0);
     auto cMd = memory::desc({B, M, N}, dt::f32, memory::dims{M * N, N, 1});
     auto e = std::make_shared<MatMul>();
-    e->hasBias = p[8] != 0;
-    auto attr = actAttr(p[9], alpha);
+    e->hasBias = p[L::head::hasBias] != 0;
+    auto attr = actAttr(p[L::head::act], alpha);
     if (e->hasBias) {
       auto biasMd = memory::desc({1, 1, N}, dt::f32, memory::dims{N, N, 1});
       dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aMd, bMd, biasMd, cMd), attr, eng());
@@ -1149,8 +1163,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
 
 // B_SQUARE_GRAD and B_RELU_GRAD are the one-pass forms of tfjs's Square and Relu gradients (a = dy, b = x):
 // mul(dy, mul(x, 2)) and mul(dy, step(x)); x * 2 and the 0/1/NaN step are exact, so one rounding of the product
-// gives tfjs's bits.
-enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF, B_SQUARE_GRAD, B_RELU_GRAD };
+// gives tfjs's bits (BinOp B_SQUARE_GRAD, B_RELU_GRAD).
 
 template <int OP>
 inline float binop(float x, float y) {
@@ -1305,8 +1318,6 @@ Napi::Value Clip(const Napi::CallbackInfo& info) {
   }
   return info.Env().Undefined();
 }
-
-enum UnOp { U_STEP = 0, U_SQRT, U_SQUARE, U_EXP, U_LOG, U_NEG, U_ABS, U_RECIPROCAL, U_RSQRT };
 
 template <int OP>
 void unaryLoop(const float* x, float* y, int64_t n, float alpha) {

@@ -78,7 +78,7 @@ export async function createOrtRuntime(
     outputNames,
     async run(inputs: readonly RuntimeTensor[]): Promise<RuntimeTensor[]> {
       if (inputs.length !== inputNames.length) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", {
+        throw new RadioLensError("RL_ERR_MODEL_DATA_MISMATCH", {
           detail: `the model takes ${inputNames.length} input(s) (${inputNames.join(", ")}), got ${inputs.length}`,
         });
       }
@@ -90,7 +90,11 @@ export async function createOrtRuntime(
       try {
         result = await session.run(feeds);
       } catch (e) {
-        throw new RadioLensError("RL_ERR_DATA_INVALID", { detail: (e as Error).message }, { cause: e });
+        throw new RadioLensError(
+          "RL_ERR_MODEL_DATA_MISMATCH",
+          { detail: (e as Error).message },
+          { cause: e },
+        );
       }
       return outputNames.map((n) => {
         const t = result[n] as ort.Tensor;

@@ -97,12 +97,12 @@ describe("inference runtimes", () => {
     await tfjs.close();
   });
 
-  test("a wrong number of inputs and a wrong shape are RL_ERR_DATA_INVALID", async () => {
+  test("a wrong number of inputs and a wrong shape are RL_ERR_MODEL_DATA_MISMATCH", async () => {
     const model = denseModel();
     const ort = await createOrtRuntime(denseOnnx(model), { threads: 1 });
-    await assert.rejects(ort.run([]), (e: unknown) => isRadioLensError(e, "RL_ERR_DATA_INVALID"));
+    await assert.rejects(ort.run([]), (e: unknown) => isRadioLensError(e, "RL_ERR_MODEL_DATA_MISMATCH"));
     await assert.rejects(ort.run([{ data: new Float32Array(4), shape: [1, 4] }]), (e: unknown) =>
-      isRadioLensError(e, "RL_ERR_DATA_INVALID"),
+      isRadioLensError(e, "RL_ERR_MODEL_DATA_MISMATCH"),
     );
     await ort.close();
     model.dispose();

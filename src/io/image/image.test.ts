@@ -1,13 +1,15 @@
 /** Tests PNG/JPEG decoding on real chest X-rays and generated 8/16-bit, gray/RGB files. */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { sharedData } from "../../../test/support/shared-data.js";
 import { isRadioLensError } from "../../core/errors.js";
+import { Rng } from "../../core/rng.js";
 import { readImage } from "../index.js";
-import { decodeJpeg, decodeJpegFast, jpegFrameHeader } from "./jpeg.js";
+import { decodeJpeg, decodeJpegFast, decodeJpegWasm, jpegFrameHeader } from "./jpeg.js";
+import { loadNativeJpeg } from "./native-jpeg.js";
 
 test("real X-rays decode with the sizes and channel counts their headers declare", async () => {
   const gray = await readImage(sharedData("xray/COVID-00003a.jpg"));
@@ -118,4 +120,55 @@ test("libjpeg-turbo decoding matches jpeg-js to the inverse-DCT rounding, and da
   const header = jpegFrameHeader(bytes);
   assert.deepEqual(header, { rows: 1192, columns: 1502, components: 1 });
   await assert.rejects(decodeJpegFast(bytes, { maxResolutionMP: 1 }), /exceeds the 1 MP limit/);
+});
+
+test("the native libjpeg-turbo decoder gives the WASM build's samples and refuses what it cannot decode whole", async (t) => {
+  const native = loadNativeJpeg();
+  if (!native) {
+    // Built whenever libturbojpeg0-dev is installed (scripts/setup.sh installs it): then its absence is a failure.
+    assert.ok(!existsSync("/usr/include/turbojpeg.h"), "turbojpeg.h is installed but the addon is not built");
+    t.skip("libturbojpeg0-dev is not installed");
+    return;
+  }
+  const rng = new Rng(21);
+  const rgba = new Uint8Array(61 * 47 * 4);
+  for (let i = 0; i < rgba.length; i++) rgba[i] = (i % 4 === 3 ? 255 : rng.int(0, 255)) & 0xff;
+  const cases: [string, Uint8Array][] = [
+    ["COVID-00003a.jpg (grey, 1502x1192)", readFileSync(sharedData("xray/COVID-00003a.jpg"))],
+    ["COVID-00001.jpg (colour)", readFileSync(sharedData("xray/COVID-00001.jpg"))],
+    ["seeded RGB 61x47", jpeg.encode({ data: rgba, width: 61, height: 47 }, 80).data],
+  ];
+  for (const [name, bytes] of cases) {
+    const wasm = await decodeJpegWasm(bytes);
+    const r = native.decodeJpeg(bytes, 1e9);
+    assert.ok(!("fallback" in r), `${name}: ${"fallback" in r ? r.fallback : ""}`);
+    assert.deepEqual([r.height, r.width, r.components], wasm.shape, name);
+    assert.ok(Buffer.from(r.bytes).equals(Buffer.from(wasm.data as Uint8Array)), `${name}: samples differ`);
+    const fast = await decodeJpegFast(bytes);
+    assert.deepEqual(fast.meta, wasm.meta, name);
+    assert.ok(Buffer.from(fast.data as Uint8Array).equals(Buffer.from(r.bytes)), name);
+  }
+  const bytes = readFileSync(sharedData("xray/COVID-00003a.jpg"));
+  // A truncated stream is refused (libjpeg would pad it with grey and warn), not decoded half.
+  assert.ok("fallback" in native.decodeJpeg(bytes.subarray(0, bytes.length >> 1), 1e9));
+  assert.ok("fallback" in native.decodeJpeg(bytes.subarray(0, 600), 1e9));
+  assert.throws(() => native.decodeJpeg(bytes, 1e6), /exceeds the 1000000 pixel limit/);
+  // DCT scaling: 1/8 of the size, each sample the mean of its 8x8 block (to rounding).
+  const full = native.decodeJpeg(bytes, 1e9);
+  const small = native.decodeJpeg(bytes, 1e9, 8);
+  assert.ok(!("fallback" in full) && !("fallback" in small));
+  assert.deepEqual(
+    [small.width, small.height, small.sourceWidth, small.sourceHeight],
+    [188, 149, 1502, 1192],
+  );
+  let worst = 0;
+  for (let y = 0; y < 149; y++) {
+    for (let x = 0; x < 187; x++) {
+      let s = 0;
+      for (let dy = 0; dy < 8; dy++)
+        for (let dx = 0; dx < 8; dx++) s += full.bytes[(y * 8 + dy) * 1502 + x * 8 + dx] as number;
+      worst = Math.max(worst, Math.abs(s / 64 - (small.bytes[y * 188 + x] as number)));
+    }
+  }
+  assert.ok(worst <= 1.5, `block mean vs 1/8 decode: ${worst}`);
 });

@@ -341,7 +341,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
   ): Promise<{ rows: Float32Array[]; ood: OodResult[] | undefined }> => {
     const n = x.length / per;
     if (!Number.isInteger(n)) {
-      throw new RadioLensError("RL_ERR_DATA_INVALID", {
+      throw new RadioLensError("RL_ERR_SHAPE_MISMATCH", {
         detail: `input length ${x.length} is not a multiple of one image (${per} values)`,
       });
     }

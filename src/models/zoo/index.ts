@@ -7,6 +7,7 @@ import { createFusionNet } from "./fusion.js";
 import type { HeadActivation } from "./init.js";
 import { createMobileNetV2 } from "./mobilenet.js";
 import { createResNet, type ResNetDepth, type ResNetVariant } from "./resnet.js";
+import { type Conv3dKind, createResNet3d } from "./resnet3d.js";
 import { createUNet } from "./unet.js";
 
 export { createDcgan, type Dcgan, type DcganOptions, dcganTrainStep, sampleLatent } from "./dcgan.js";
@@ -21,6 +22,7 @@ export {
 export { type DiceCeOptions, diceCeLoss, softDiceLoss } from "./losses.js";
 export { createMobileNetV2, type MobileNetV2Options } from "./mobilenet.js";
 export { createResNet, type ResNetDepth, type ResNetOptions, type ResNetVariant } from "./resnet.js";
+export { type Conv3dKind, createResNet3d, type ResNet3dOptions } from "./resnet3d.js";
 export { createUNet, type UNetOptions } from "./unet.js";
 
 /** What every zoo factory is built from (the CLI's flags map onto it). */
@@ -32,6 +34,8 @@ export interface ZooBuildOptions {
   readonly seed: number;
   /** Head activation for classifiers (softmax by default; sigmoid for multi-label). */
   readonly activation?: HeadActivation;
+  /** Channels of the first stage of ResNets (default 64, the paper's); narrower nets fit a CPU budget. */
+  readonly width?: number;
   /** Number of tabular inputs, for fusion models (default 3: age/100 and one-hot sex). */
   readonly tabularFeatures?: number;
 }
@@ -85,8 +89,39 @@ function resnet(depth: ResNetDepth, variant: ResNetVariant): ZooModelEntry {
         inputShape: shape2d(o.inputShape),
         numClasses: o.numClasses,
         seed: o.seed,
+        ...(o.width ? { width: o.width } : {}),
         ...(o.activation ? { activation: o.activation } : {}),
       }),
+  };
+}
+
+function resnet3d(depth: 18 | 50, conv: Conv3dKind): ZooModelEntry {
+  const what = {
+    "3d": "3×3×3 convolutions",
+    acs: "ACS convolutions (Yang et al. 2021)",
+    "2.5d": "1×3×3 convolutions",
+  };
+  return {
+    kind: "model",
+    task: "classification",
+    description: `ResNet-${depth} for 28³ volumes with ${what[conv]}, the MedMNIST v2 "ResNet-${depth} + ${conv === "3d" ? "3D" : conv === "acs" ? "ACS" : "2.5D"}" baseline`,
+    defaultInputShape: [28, 28, 28, 1],
+    build: (o) => {
+      if (o.inputShape.length !== 4) {
+        throw new RadioLensError("RL_ERR_USAGE", {
+          detail: `this model takes volumes [slices, rows, cols, channels], got [${o.inputShape.join(", ")}]; 3D MedMNIST files (…mnist3d.npz) load as volumes`,
+        });
+      }
+      return createResNet3d({
+        depth,
+        conv,
+        inputShape: o.inputShape as readonly [number, number, number, number],
+        numClasses: o.numClasses,
+        seed: o.seed,
+        ...(o.width ? { width: o.width } : {}),
+        ...act(o),
+      });
+    },
   };
 }
 
@@ -106,6 +141,12 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
   "resnet18-28": resnet(18, "medmnist"),
   "resnet34-28": resnet(34, "medmnist"),
   "resnet50-28": resnet(50, "medmnist"),
+  "resnet18-3d": resnet3d(18, "3d"),
+  "resnet18-acs": resnet3d(18, "acs"),
+  "resnet18-2.5d": resnet3d(18, "2.5d"),
+  "resnet50-3d": resnet3d(50, "3d"),
+  "resnet50-acs": resnet3d(50, "acs"),
+  "resnet50-2.5d": resnet3d(50, "2.5d"),
   densenet121: {
     kind: "model",
     task: "classification",

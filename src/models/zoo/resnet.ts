@@ -19,6 +19,8 @@ export type ResNetVariant = "imagenet" | "medmnist";
 export interface ResNetOptions extends ClassifierOptions {
   readonly depth: ResNetDepth;
   readonly variant?: ResNetVariant;
+  /** Channels of the stem and first stage (64 in He et al.); each later stage doubles it. */
+  readonly width?: number;
 }
 
 /** Blocks per stage (He et al. 2016, Table 1). */
@@ -128,20 +130,21 @@ export function createResNet(opts: ResNetOptions): tfl.LayersModel {
     });
   }
   const variant = opts.variant ?? "imagenet";
+  const width = opts.width ?? 64;
   const init = new SeededInit(opts.seed);
   const input = tfl.input({ shape: [...opts.inputShape], name: "image" });
   let x: SymbolicTensor;
   if (variant === "imagenet") {
-    x = relu(bn(conv(init, input, 64, 7, 2, "stem_conv"), "stem_bn"), "stem_relu");
+    x = relu(bn(conv(init, input, width, 7, 2, "stem_conv"), "stem_bn"), "stem_relu");
     x = tfl.layers
       .maxPooling2d({ poolSize: 3, strides: 2, padding: "same", name: "stem_pool" })
       .apply(x) as SymbolicTensor;
   } else {
-    x = relu(bn(conv(init, input, 64, 3, 1, "stem_conv"), "stem_bn"), "stem_relu");
+    x = relu(bn(conv(init, input, width, 3, 1, "stem_conv"), "stem_bn"), "stem_relu");
   }
   const block = opts.depth === 50 ? bottleneck : basicBlock;
   stages.forEach((n, s) => {
-    const planes = 64 * 2 ** s;
+    const planes = width * 2 ** s;
     for (let b = 0; b < n; b++) {
       x = block(init, x, planes, b === 0 && s > 0 ? 2 : 1, `layer${s + 1}_${b}`);
     }

@@ -1,8 +1,9 @@
 /** The PostgreSQL implementation of the service's repository, for several service instances sharing one database. */
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { PgBoss } from "pg-boss";
 import { RadioLensError } from "../../core/errors.js";
+import { countQuery, findInstancesQuery, listQuery, POSTGRES, schemaSql } from "./queries.js";
 import {
   type AddInstanceResult,
   AUDIT_COLUMNS,
@@ -48,94 +49,38 @@ export function redactDsn(dsn: string): string {
 /** Options of {@link openPostgresRepository}. */
 export interface PostgresOptions {
   /**
-   * A process whose heartbeat is older than this is taken for dead and the jobs and sends it claimed return to
-   * the queue (default 30 s). Longer than any event-loop stall; shorter means faster recovery after a crash.
+   * A claim whose process stopped answering is taken back after this long (default 30 s; pg-boss's heartbeat,
+   * at least 10 s): the process touches the jobs and sends it holds every half lease, and pg-boss's monitor
+   * returns the silent ones to the queue. Longer than any event-loop stall; shorter means faster recovery.
    */
   readonly leaseMs?: number;
-  /** Connections in the pool (default 8). */
+  /** Connections in the pool (default 8; pg-boss keeps a pool of 4 of its own). */
   readonly poolSize?: number;
+  /**
+   * Tries per result send before it is dead-lettered (default 1000: with the 60 s backoff cap about 16 hours of
+   * a destination down). Jobs are dead-lettered at the worker's attempt limit (`maxAttempts`).
+   */
+  readonly maxSendAttempts?: number;
 }
+
+/** The pg-boss queues of the service: analysis jobs, result sends, and where each goes after its last try. */
+export const QUEUES = {
+  analysis: "radiolens-analysis",
+  analysisDead: "radiolens-analysis-dead",
+  results: "radiolens-results",
+  resultsDead: "radiolens-results-dead",
+} as const;
 
 // Schema creation runs under this advisory lock: two instances starting at once would otherwise race on
 // CREATE TABLE IF NOT EXISTS (it is not atomic against a concurrent creation of the same name).
 const SCHEMA_LOCK = 0x52_4c_53_43; // "RLSC"
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS instances (
-  sop_instance_uid TEXT PRIMARY KEY,
-  sop_class_uid TEXT NOT NULL,
-  study_instance_uid TEXT NOT NULL,
-  series_instance_uid TEXT NOT NULL,
-  modality TEXT NOT NULL,
-  study_date TEXT NOT NULL,
-  patient_id TEXT NOT NULL,
-  patient_name TEXT NOT NULL,
-  accession_number TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  file_key TEXT NOT NULL,
-  size BIGINT NOT NULL,
-  origin TEXT NOT NULL,
-  received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS instances_study ON instances(study_instance_uid, series_instance_uid);
-CREATE TABLE IF NOT EXISTS jobs (
-  id BIGSERIAL PRIMARY KEY,
-  sop_instance_uid TEXT NOT NULL REFERENCES instances(sop_instance_uid),
-  sha256 TEXT NOT NULL,
-  model_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  error TEXT,
-  claimed_by TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (sha256, model_id)
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
-CREATE TABLE IF NOT EXISTS predictions (
-  job_id BIGINT PRIMARY KEY REFERENCES jobs(id),
-  sop_instance_uid TEXT NOT NULL,
-  model_id TEXT NOT NULL,
-  model_version TEXT NOT NULL,
-  label TEXT NOT NULL,
-  probabilities TEXT NOT NULL,
-  result_sop_instance_uid TEXT,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS predictions_instance ON predictions(sop_instance_uid, job_id);
-CREATE TABLE IF NOT EXISTS audit (
-  id BIGSERIAL PRIMARY KEY,
-  time TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  event_name TEXT NOT NULL,
-  action TEXT NOT NULL,
-  outcome INTEGER NOT NULL,
-  "user" TEXT NOT NULL,
-  role TEXT NOT NULL,
-  source TEXT NOT NULL,
-  object TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_event ON audit(event_id, id);
-CREATE TABLE IF NOT EXISTS outbox (
-  id BIGSERIAL PRIMARY KEY,
-  job_id BIGINT NOT NULL REFERENCES jobs(id),
-  file_key TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at TEXT NOT NULL,
-  error TEXT,
-  claimed_by TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (job_id, file_key)
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
-CREATE TABLE IF NOT EXISTS workers (
-  owner TEXT PRIMARY KEY,
-  started_at TIMESTAMPTZ NOT NULL,
-  heartbeat_at TIMESTAMPTZ NOT NULL
-);
+// The jobs and outbox tables are the records the API shows; the queue itself (claims, expiry of a dead
+// process's claims, retries, dead letters) lives in pg-boss, each row naming its pg-boss job in boss_id.
+// The shared tables (src/serve/repository/queries.ts) plus the pg-boss job of each job and outbox row.
+const SCHEMA = `${schemaSql(POSTGRES)}
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS boss_id UUID;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS boss_id UUID;
 `;
 
 const INSTANCE_COLUMNS = [
@@ -185,11 +130,15 @@ function isConnectionError(e: unknown): boolean {
 
 /**
  * Opens the PostgreSQL repository at `dsn` (`postgres://user@host:5432/db`; the password from the DSN, PGPASSWORD
- * or ~/.pgpass) and creates the schema if absent, under an advisory lock so that instances starting together do
- * not race. Several service instances may share the database: jobs and result sends are claimed with
- * `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)`, so each is claimed by exactly one process; each
- * process heartbeats into `workers`, and what a process claimed returns to the queue once its heartbeat is older
- * than `leaseMs`. Commits use PostgreSQL's default `synchronous_commit = on` (durable when COMMIT returns).
+ * or ~/.pgpass), creates its tables if absent (under an advisory lock, so that instances starting together do not
+ * race) and starts pg-boss on the same database (schema `pgboss`, created and migrated by pg-boss). Several
+ * service instances may share it. The job queue and the result outbox are pg-boss queues: a job or send is
+ * enqueued in the transaction that creates its row (pg-boss `insert`/`send` with the transaction as `db`),
+ * claimed with pg-boss `fetch` (`SKIP LOCKED`, so by exactly one process), and completed in the transaction that
+ * commits its outcome. Each process touches the claims it holds every half lease; pg-boss's monitor returns the
+ * claims of a process that stopped (killed, machine lost) to the queue once their heartbeat is older than the
+ * lease, and dead-letters a job or send after its last try. Commits use PostgreSQL's default
+ * `synchronous_commit = on` (durable when COMMIT returns).
  *
  * @example
  * ```ts
@@ -227,18 +176,37 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
   // opens a new connection and reports RL_ERR_STORE_UNAVAILABLE if the server is really gone.
   pool.on("error", () => {});
   const leaseMs = opts.leaseMs ?? 30_000;
-  const owner = `${hostname()}:${process.pid}:${randomBytes(6).toString("hex")}`;
+  // pg-boss's heartbeat is in whole seconds, at least 10.
+  const heartbeatSeconds = Math.max(10, Math.ceil(leaseMs / 1000));
+  const maxSendAttempts = opts.maxSendAttempts ?? 1000;
+  const boss = new PgBoss({
+    connectionString: dsn,
+    max: 4,
+    schedule: false,
+    connectionTimeoutMillis: 5000,
+    monitorIntervalSeconds: Math.max(1, Math.min(10, Math.floor(heartbeatSeconds / 5))),
+    superviseIntervalSeconds: Math.max(1, Math.min(10, Math.floor(heartbeatSeconds / 5))),
+  });
+  // pg-boss reports failed maintenance passes here (e.g. while the server restarts); they are retried.
+  boss.on("error", () => {});
   const now = (): string => new Date().toISOString();
 
-  const query = async (sql: string, args: unknown[] = []): Promise<Row[]> => {
+  /** Runs `fn`, turning connection failures (also pg-boss's) into RL_ERR_STORE_UNAVAILABLE. */
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
-      return (await pool.query(sql, args)).rows as Row[];
+      return await fn();
     } catch (e) {
       throw isConnectionError(e) ? unavailable(e) : e;
     }
   };
+  const query = (sql: string, args: unknown[] = []): Promise<Row[]> =>
+    guard(async () => (await pool.query(sql, args)).rows as Row[]);
+  /** A transaction: `q` runs statements in it, `db` hands it to pg-boss so a queue change commits with them. */
   const tx = async <T>(
-    fn: (q: (sql: string, args?: unknown[]) => Promise<Row[]>) => Promise<T>,
+    fn: (
+      q: (sql: string, args?: unknown[]) => Promise<Row[]>,
+      db: { executeSql(text: string, values?: unknown[]): Promise<{ rows: Row[] }> },
+    ) => Promise<T>,
   ): Promise<T> => {
     let client: pg.PoolClient;
     try {
@@ -253,7 +221,8 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
-      const result = await fn(async (sql, args = []) => (await client.query(sql, args)).rows as Row[]);
+      const q = async (sql: string, args: unknown[] = []) => (await client.query(sql, args)).rows as Row[];
+      const result = await fn(q, { executeSql: async (text, values) => ({ rows: await q(text, values) }) });
       await client.query("COMMIT");
       return result;
     } catch (e) {
@@ -283,47 +252,125 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     } finally {
       client.release();
     }
+    await boss.start();
+    const queues: [string, Record<string, unknown>][] = [
+      [QUEUES.analysisDead, {}],
+      [QUEUES.resultsDead, {}],
+      // Retries of a failed analysis are due at once (the worker decides the limit, see failJob); pg-boss's own
+      // limit counts the claims a dead process lost, so an input that kills every worker ends dead-lettered.
+      [QUEUES.analysis, { retryLimit: 4, retryDelay: 0, heartbeatSeconds, deadLetter: QUEUES.analysisDead }],
+      // A send's backoff is the outbox's (src/serve/outbox.ts): each try is a pg-boss job due at its time.
+      [QUEUES.results, { retryLimit: 4, retryDelay: 0, heartbeatSeconds, deadLetter: QUEUES.resultsDead }],
+    ];
+    for (const [name, options] of queues) {
+      if (await boss.getQueue(name)) continue;
+      // Two instances starting together may both find it missing; the second creation fails harmlessly.
+      await boss.createQueue(name, options).catch(async (e: unknown) => {
+        if (!(await boss.getQueue(name))) throw e;
+      });
+    }
   } catch (e) {
+    await boss.stop({ graceful: false }).catch(() => {});
     await pool.end().catch(() => {});
     // Refused connection, bad credentials, a missing database or no right to create the tables: all say how to fix.
     throw unavailable(e);
   }
 
-  const beat = (): Promise<Row[]> =>
-    query(
-      `INSERT INTO workers (owner, started_at, heartbeat_at) VALUES ($1, now(), now())
-       ON CONFLICT (owner) DO UPDATE SET heartbeat_at = now()`,
-      [owner],
-    );
-  await beat();
-  // A missed beat is retried at the next tick; only `leaseMs` without one lets others take this process's work.
-  const heart = setInterval(() => void beat().catch(() => {}), Math.max(100, Math.floor(leaseMs / 3)));
+  type Token = { id: string; retryCount: number };
+  // The pg-boss claims this process holds, by job and by outbox row: touched every half lease, settled with the
+  // row's outcome, given back at close.
+  const heldJobs = new Map<number, Token>();
+  const heldSends = new Map<number, Token>();
+  const touch = async (): Promise<void> => {
+    if (heldJobs.size > 0) await boss.touch(QUEUES.analysis, [...heldJobs.values()]);
+    if (heldSends.size > 0) await boss.touch(QUEUES.results, [...heldSends.values()]);
+  };
+  // A missed touch is retried at the next tick; only a lease without one lets pg-boss give the work to others.
+  const heart = setInterval(
+    () => void touch().catch(() => {}),
+    Math.max(1000, (heartbeatSeconds * 1000) / 2),
+  );
   heart.unref();
 
-  // Rows claimed by a process whose heartbeat is older than the lease (or that closed) go back to the queue.
-  const recover = async (table: "jobs" | "outbox", from: string): Promise<number> => {
-    const t = now();
-    const rows = await query(
-      `UPDATE ${table} SET status = 'pending', claimed_by = NULL, updated_at = $1
-       ${table === "outbox" ? ", next_attempt_at = $1" : ""}
-       WHERE status = '${from}' AND claimed_by IS DISTINCT FROM $2
-         AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.owner = ${table}.claimed_by
-                         AND w.heartbeat_at > clock_timestamp() - $3 * interval '1 millisecond')
-       RETURNING id`,
-      [t, owner, leaseMs],
+  /** The send's row back to pending with a fresh pg-boss job due after `delayMs`, or dead-lettered at the limit. */
+  const resend = async (
+    id: number,
+    error: string,
+    delayMs: number,
+    q: (sql: string, args?: unknown[]) => Promise<Row[]>,
+    db: { executeSql(text: string, values?: unknown[]): Promise<{ rows: Row[] }> },
+  ): Promise<void> => {
+    const row = (
+      await q("SELECT attempts FROM outbox WHERE id = $1 AND status = 'sending' FOR UPDATE", [id])
+    )[0];
+    if (!row) return;
+    const token = heldSends.get(id);
+    if (token) await boss.complete(QUEUES.results, [token], { retried: true }, { db });
+    if ((row["attempts"] as number) >= maxSendAttempts) {
+      await boss.send(QUEUES.resultsDead, { sendId: id, error }, { db });
+      await q(
+        "UPDATE outbox SET status = 'failed', error = $1, boss_id = NULL, updated_at = $2 WHERE id = $3",
+        [error, now(), id],
+      );
+      return;
+    }
+    const next = new Date(Date.now() + delayMs);
+    const bossId = randomUUID();
+    await boss.send(QUEUES.results, { sendId: id }, { id: bossId, startAfter: next, db });
+    await q(
+      `UPDATE outbox SET status = 'pending', error = $1, next_attempt_at = $2, boss_id = $3, updated_at = $4
+       WHERE id = $5`,
+      [error, next.toISOString(), bossId, now(), id],
     );
-    return rows.length;
   };
 
-  const count = async (sql: string, args: unknown[]): Promise<number> =>
-    ((await query(sql, args))[0]?.["n"] as number | undefined) ?? 0;
+  /**
+   * Rows left `running`/`sending` whose pg-boss job is queued again (pg-boss took it back from a silent process)
+   * become pending; those whose job pg-boss dead-lettered become failed. Rows this process holds are left alone.
+   */
+  const reconcile = async (
+    table: "jobs" | "outbox",
+    from: string,
+    queue: string,
+    held: Map<number, Token>,
+  ) => {
+    let n = 0;
+    for (const r of await query(
+      `SELECT id, boss_id FROM ${table} WHERE status = $1 AND boss_id IS NOT NULL`,
+      [from],
+    )) {
+      const id = r["id"] as number;
+      if (held.has(id)) continue;
+      const [job] = await guard(() => boss.findJobs(queue, { id: r["boss_id"] as string }));
+      const state = (job as { state?: string } | undefined)?.state;
+      if (state === "created" || state === "retry") {
+        n += (
+          await query(
+            `UPDATE ${table} SET status = 'pending', updated_at = $1 ${table === "outbox" ? ", next_attempt_at = $1" : ""}
+             WHERE id = $2 AND status = $3 RETURNING id`,
+            [now(), id, from],
+          )
+        ).length;
+      } else if (state === "failed" || state === undefined) {
+        await query(
+          `UPDATE ${table} SET status = 'failed', error = COALESCE(error, $1), updated_at = $2 WHERE id = $3 AND status = $4`,
+          ["dead-lettered: its claims were lost to stopped processes", now(), id, from],
+        );
+      }
+    }
+    return n;
+  };
+
+  const run = (q: { sql: string; args: unknown[] }): Promise<Row[]> => query(q.sql, q.args);
+  const count = async (q: { sql: string; args: unknown[] }): Promise<number> =>
+    ((await run(q))[0]?.["n"] as number | undefined) ?? 0;
 
   return {
     kind: "postgres",
     // Checking twice per lease bounds the pick-up of a crashed instance's work at 1.5 leases.
     recoverIntervalMs: Math.min(10_000, Math.max(250, Math.floor(leaseMs / 2))),
     addInstance: (rec, modelIds) =>
-      tx(async (q): Promise<AddInstanceResult> => {
+      tx(async (q, db): Promise<AddInstanceResult> => {
         let outcome: AddInstanceResult = "stored";
         if ((await q(INSERT_INSTANCE, instanceValues(rec))).length === 0) {
           // Row lock: two processes storing two versions of one UID at once serialize here.
@@ -338,11 +385,14 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
         }
         const t = now();
         for (const m of modelIds) {
-          await q(
-            `INSERT INTO jobs (sop_instance_uid, sha256, model_id, status, created_at, updated_at)
-             VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (sha256, model_id) DO NOTHING`,
-            [rec.sopInstanceUid, rec.sha256, m, t],
+          const bossId = randomUUID();
+          const created = await q(
+            `INSERT INTO jobs (sop_instance_uid, sha256, model_id, status, boss_id, created_at, updated_at)
+             VALUES ($1, $2, $3, 'pending', $4, $5, $5) ON CONFLICT (sha256, model_id) DO NOTHING RETURNING id`,
+            [rec.sopInstanceUid, rec.sha256, m, bossId, t],
           );
+          const id = created[0]?.["id"] as number | undefined;
+          if (id !== undefined) await boss.send(QUEUES.analysis, { jobId: id }, { id: bossId, db });
         }
         return outcome;
       }),
@@ -351,41 +401,36 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       return r ? toInstance(r) : undefined;
     },
     findInstances: async (q) => {
-      const where: string[] = [];
-      const args: unknown[] = [];
-      const eq = (col: string, v: string | undefined): void => {
-        if (v === undefined) return;
-        args.push(v);
-        where.push(`${col} = $${args.length}`);
-      };
-      eq("study_instance_uid", q.studyInstanceUid);
-      eq("series_instance_uid", q.seriesInstanceUid);
-      eq("sop_instance_uid", q.sopInstanceUid);
-      eq("modality", q.modality);
-      eq("patient_id", q.patientId);
-      eq("study_date", q.studyDate);
-      eq("accession_number", q.accessionNumber);
-      eq("origin", q.origin);
-      args.push(q.limit ?? 1000, q.offset ?? 0);
-      // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
-      const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY study_instance_uid COLLATE "C", series_instance_uid COLLATE "C", received_at COLLATE "C"
-        LIMIT $${args.length - 1} OFFSET $${args.length}`;
+      const { sql, args } = findInstancesQuery(q, POSTGRES);
       return (await query(sql, args)).map(toInstance);
     },
     claimJob: async () => {
-      const r = (
-        await query(
-          `UPDATE jobs SET status = 'running', attempts = attempts + 1, claimed_by = $2, updated_at = $1
-           WHERE id = (SELECT id FROM jobs WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-           RETURNING *`,
-          [now(), owner],
-        )
-      )[0];
-      return r ? toJob(r) : undefined;
+      for (;;) {
+        const [job] = (await guard(() => boss.fetch(QUEUES.analysis, { batchSize: 1 }))) as unknown as {
+          id: string;
+          retryCount: number;
+          data: { jobId: number };
+        }[];
+        if (!job) return undefined;
+        const token = { id: job.id, retryCount: job.retryCount };
+        const r = (
+          await query(
+            `UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = $1
+             WHERE id = $2 AND boss_id = $3 AND status IN ('pending', 'running') RETURNING *`,
+            [now(), job.data.jobId, job.id],
+          )
+        )[0];
+        if (r) {
+          heldJobs.set(r["id"] as number, token);
+          return toJob(r);
+        }
+        // The row was settled already (done, or failed for good): the queue entry has nothing left to do.
+        await guard(() => boss.complete(QUEUES.analysis, [token], { stale: true }));
+      }
     },
-    completeJob: (jobId, p, results = [], sendResults = false) =>
-      tx(async (q) => {
+    completeJob: async (jobId, p, results = [], sendResults = false) => {
+      const token = heldJobs.get(jobId);
+      const done = await tx(async (q, db) => {
         const t = now();
         const inserted = await q(
           `INSERT INTO predictions (job_id, sop_instance_uid, model_id, model_version, label, probabilities,
@@ -402,85 +447,104 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
             t,
           ],
         );
+        if (token) await boss.complete(QUEUES.analysis, [token], null, { db });
         if (inserted.length === 0) return false;
         for (const r of results) await q(INSERT_INSTANCE, instanceValues(r));
         if (sendResults) {
           for (const r of results) {
-            await q(
-              `INSERT INTO outbox (job_id, file_key, status, next_attempt_at, created_at, updated_at)
-               VALUES ($1, $2, 'pending', $3, $3, $3) ON CONFLICT (job_id, file_key) DO NOTHING`,
-              [jobId, r.fileKey, t],
+            const bossId = randomUUID();
+            const row = await q(
+              `INSERT INTO outbox (job_id, file_key, status, next_attempt_at, boss_id, created_at, updated_at)
+               VALUES ($1, $2, 'pending', $3, $4, $3, $3) ON CONFLICT (job_id, file_key) DO NOTHING RETURNING id`,
+              [jobId, r.fileKey, t, bossId],
             );
+            const id = row[0]?.["id"] as number | undefined;
+            if (id !== undefined) await boss.send(QUEUES.results, { sendId: id }, { id: bossId, db });
           }
         }
-        await q(
-          "UPDATE jobs SET status = 'done', error = NULL, claimed_by = NULL, updated_at = $1 WHERE id = $2",
-          [t, jobId],
-        );
+        await q("UPDATE jobs SET status = 'done', error = NULL, updated_at = $1 WHERE id = $2", [t, jobId]);
         return true;
-      }),
+      });
+      heldJobs.delete(jobId);
+      return done;
+    },
     failJob: async (jobId, error, maxAttempts) => {
-      await query(
-        `UPDATE jobs SET status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'pending' END, error = $2,
-           claimed_by = NULL, updated_at = $3 WHERE id = $4 AND status = 'running'`,
-        [maxAttempts, error, now(), jobId],
-      );
+      const token = heldJobs.get(jobId);
+      await tx(async (q, db) => {
+        const row = (
+          await q("SELECT attempts FROM jobs WHERE id = $1 AND status = 'running' FOR UPDATE", [jobId])
+        )[0];
+        if (!row) {
+          // Not running (done, or released already): only the queue entry, if this process holds one, is settled.
+          if (token) await boss.complete(QUEUES.analysis, [token], { stale: true }, { db });
+          return;
+        }
+        const final = (row["attempts"] as number) >= maxAttempts;
+        if (final) {
+          // At the worker's limit (or a permanent error): dead-lettered now, whatever pg-boss's own limit.
+          if (token) await boss.complete(QUEUES.analysis, [token], { error, deadLettered: true }, { db });
+          await boss.send(QUEUES.analysisDead, { jobId, error }, { db });
+        } else if (token) {
+          await boss.fail(QUEUES.analysis, [token], { error }, { db });
+        }
+        await q(
+          `UPDATE jobs SET status = $1, error = $2, updated_at = $3 ${final ? ", boss_id = NULL" : ""} WHERE id = $4`,
+          [final ? "failed" : "pending", error, now(), jobId],
+        );
+      });
+      heldJobs.delete(jobId);
     },
-    recoverJobs: async () => {
-      const n = await recover("jobs", "running");
-      // Owners silent for ten leases have had their claims recovered; their rows are only history.
-      await query(
-        `DELETE FROM workers w WHERE w.heartbeat_at < clock_timestamp() - $1 * interval '1 millisecond'
-           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.claimed_by = w.owner AND j.status = 'running')
-           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.claimed_by = w.owner AND o.status = 'sending')`,
-        [10 * leaseMs],
-      );
-      return n;
-    },
+    recoverJobs: () => reconcile("jobs", "running", QUEUES.analysis, heldJobs),
     listJobs: async (limit, status) =>
-      (status
-        ? await query("SELECT * FROM jobs WHERE status = $1 ORDER BY id DESC LIMIT $2", [status, limit])
-        : await query("SELECT * FROM jobs ORDER BY id DESC LIMIT $1", [limit])
-      ).map(toJob),
-    countJobs: (status) => count("SELECT COUNT(*) AS n FROM jobs WHERE status = $1", [status]),
+      (await run(listQuery("jobs", limit, POSTGRES, "status", status))).map(toJob),
+    countJobs: (status) => count(countQuery("jobs", POSTGRES, status)),
     predictionsFor: async (uid) =>
       (await query("SELECT * FROM predictions WHERE sop_instance_uid = $1 ORDER BY job_id", [uid])).map(
         toPrediction,
       ),
-    countPredictions: () => count("SELECT COUNT(*) AS n FROM predictions", []),
+    countPredictions: () => count(countQuery("predictions", POSTGRES)),
     claimSend: async () => {
-      const t = now();
-      const r = (
-        await query(
-          `UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_by = $2, updated_at = $1
-           WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
-                       ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-           RETURNING *`,
-          [t, owner],
-        )
-      )[0];
-      return r ? toSend(r) : undefined;
+      for (;;) {
+        const [job] = (await guard(() => boss.fetch(QUEUES.results, { batchSize: 1 }))) as unknown as {
+          id: string;
+          retryCount: number;
+          data: { sendId: number };
+        }[];
+        if (!job) return undefined;
+        const token = { id: job.id, retryCount: job.retryCount };
+        const r = (
+          await query(
+            `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = $1
+             WHERE id = $2 AND boss_id = $3 AND status IN ('pending', 'sending') RETURNING *`,
+            [now(), job.data.sendId, job.id],
+          )
+        )[0];
+        if (r) {
+          heldSends.set(r["id"] as number, token);
+          return toSend(r);
+        }
+        await guard(() => boss.complete(QUEUES.results, [token], { stale: true }));
+      }
     },
     completeSend: async (id) => {
-      await query(
-        "UPDATE outbox SET status = 'sent', error = NULL, claimed_by = NULL, updated_at = $1 WHERE id = $2",
-        [now(), id],
-      );
+      const token = heldSends.get(id);
+      await tx(async (q, db) => {
+        await q("UPDATE outbox SET status = 'sent', error = NULL, updated_at = $1 WHERE id = $2", [
+          now(),
+          id,
+        ]);
+        if (token) await boss.complete(QUEUES.results, [token], null, { db });
+      });
+      heldSends.delete(id);
     },
     retrySend: async (id, error, delayMs) => {
-      await query(
-        `UPDATE outbox SET status = 'pending', error = $1, next_attempt_at = $2, claimed_by = NULL, updated_at = $3
-         WHERE id = $4 AND status = 'sending'`,
-        [error, new Date(Date.now() + delayMs).toISOString(), now(), id],
-      );
+      await tx((q, db) => resend(id, error, delayMs, q, db));
+      heldSends.delete(id);
     },
-    recoverSends: () => recover("outbox", "sending"),
-    countSends: (status) => count("SELECT COUNT(*) AS n FROM outbox WHERE status = $1", [status]),
+    recoverSends: () => reconcile("outbox", "sending", QUEUES.results, heldSends),
+    countSends: (status) => count(countQuery("outbox", POSTGRES, status)),
     listSends: async (limit, status) =>
-      (status
-        ? await query("SELECT * FROM outbox WHERE status = $1 ORDER BY id DESC LIMIT $2", [status, limit])
-        : await query("SELECT * FROM outbox ORDER BY id DESC LIMIT $1", [limit])
-      ).map(toSend),
+      (await run(listQuery("outbox", limit, POSTGRES, "status", status))).map(toSend),
     audit: async (rec) => {
       await query(
         `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -500,14 +564,20 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       );
     },
     listAudit: async (limit, eventId) =>
-      (eventId
-        ? await query("SELECT * FROM audit WHERE event_id = $1 ORDER BY id DESC LIMIT $2", [eventId, limit])
-        : await query("SELECT * FROM audit ORDER BY id DESC LIMIT $1", [limit])
-      ).map(toAudit),
+      (await run(listQuery("audit", limit, POSTGRES, "event_id", eventId))).map(toAudit),
     close: async () => {
       clearInterval(heart);
-      // Leaving the workers table tells the other instances at once that nothing claimed here is in progress.
-      await query("DELETE FROM workers WHERE owner = $1", [owner]).catch(() => {});
+      // What this process still holds goes back to the queue at once rather than after the lease, as a try
+      // that failed (due again now); the next recovery anywhere marks the rows pending.
+      for (const token of heldJobs.values())
+        await guard(() => boss.fail(QUEUES.analysis, [token], { error: "released at close" })).catch(
+          () => {},
+        );
+      for (const token of heldSends.values())
+        await guard(() => boss.fail(QUEUES.results, [token], { error: "released at close" })).catch(() => {});
+      heldJobs.clear();
+      heldSends.clear();
+      await boss.stop({ graceful: false }).catch(() => {});
       await pool.end();
     },
   };

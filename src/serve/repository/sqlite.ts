@@ -2,6 +2,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { RadioLensError } from "../../core/errors.js";
+import { countQuery, findInstancesQuery, listQuery, SQLITE, schemaSql } from "./queries.js";
 
 /** A received DICOM instance as indexed for QIDO-RS; the file lives under the instance folder by `fileKey`. */
 export interface InstanceRecord {
@@ -98,7 +99,7 @@ export interface SendRecord {
   /** The stored result file (`ab/abcdef….dcm`). */
   readonly fileKey: string;
   /** "sending" while one process holds it; back to "pending" after a failure or when that process is gone. */
-  readonly status: "pending" | "sending" | "sent";
+  readonly status: "pending" | "sending" | "sent" | "failed";
   /** Tries so far, the one in progress included. */
   readonly attempts: number;
   /** Not tried again before this time (ISO 8601). */
@@ -173,75 +174,6 @@ interface Db {
   transaction<T extends (...a: never[]) => unknown>(fn: T): T;
   close(): void;
 }
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS instances (
-  sop_instance_uid TEXT PRIMARY KEY,
-  sop_class_uid TEXT NOT NULL,
-  study_instance_uid TEXT NOT NULL,
-  series_instance_uid TEXT NOT NULL,
-  modality TEXT NOT NULL,
-  study_date TEXT NOT NULL,
-  patient_id TEXT NOT NULL,
-  patient_name TEXT NOT NULL,
-  accession_number TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  file_key TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  origin TEXT NOT NULL,
-  received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS instances_study ON instances(study_instance_uid, series_instance_uid);
-CREATE TABLE IF NOT EXISTS jobs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  sop_instance_uid TEXT NOT NULL REFERENCES instances(sop_instance_uid),
-  sha256 TEXT NOT NULL,
-  model_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  error TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (sha256, model_id)
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
-CREATE TABLE IF NOT EXISTS predictions (
-  job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
-  sop_instance_uid TEXT NOT NULL,
-  model_id TEXT NOT NULL,
-  model_version TEXT NOT NULL,
-  label TEXT NOT NULL,
-  probabilities TEXT NOT NULL,
-  result_sop_instance_uid TEXT,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  event_name TEXT NOT NULL,
-  action TEXT NOT NULL,
-  outcome INTEGER NOT NULL,
-  user TEXT NOT NULL,
-  role TEXT NOT NULL,
-  source TEXT NOT NULL,
-  object TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  job_id INTEGER NOT NULL REFERENCES jobs(id),
-  file_key TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at TEXT NOT NULL,
-  error TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  UNIQUE (job_id, file_key)
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
-`;
 
 /** A database row by column name (shared with the PostgreSQL implementation). */
 export type Row = Record<string, unknown>;
@@ -465,7 +397,7 @@ export function openSqliteRepository(path: string): Repository {
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
-  db.exec(SCHEMA);
+  db.exec(schemaSql(SQLITE));
   const checkpointer =
     path === ":memory:" ? undefined : startCheckpointer(require.resolve("better-sqlite3"), path);
   // The commit that crosses the WAL's 1000-page mark would otherwise copy the WAL into the database and fsync it
@@ -597,6 +529,10 @@ export function openSqliteRepository(path: string): Repository {
     return n;
   });
 
+  const all = (q: { sql: string; args: unknown[] }): Row[] => db.prepare(q.sql).all(...q.args) as Row[];
+  const count = (q: { sql: string; args: unknown[] }): number =>
+    (db.prepare(q.sql).get(...q.args) as { n: number }).n;
+
   return {
     kind: "sqlite",
     // Only a crash leaves claims behind, and a restart recovers them at start; the timer is a safety net.
@@ -607,24 +543,8 @@ export function openSqliteRepository(path: string): Repository {
       return r ? toInstance(r) : undefined;
     },
     findInstances: async (q) => {
-      const where: string[] = [];
-      const args: unknown[] = [];
-      const eq = (col: string, v: string | undefined): void => {
-        if (v === undefined) return;
-        where.push(`${col} = ?`);
-        args.push(v);
-      };
-      eq("study_instance_uid", q.studyInstanceUid);
-      eq("series_instance_uid", q.seriesInstanceUid);
-      eq("sop_instance_uid", q.sopInstanceUid);
-      eq("modality", q.modality);
-      eq("patient_id", q.patientId);
-      eq("study_date", q.studyDate);
-      eq("accession_number", q.accessionNumber);
-      eq("origin", q.origin);
-      const sql = `SELECT * FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY study_instance_uid, series_instance_uid, received_at LIMIT ? OFFSET ?`;
-      return (db.prepare(sql).all(...args, q.limit ?? 1000, q.offset ?? 0) as Row[]).map(toInstance);
+      const { sql, args } = findInstancesQuery(q, SQLITE);
+      return (db.prepare(sql).all(...args) as Row[]).map(toInstance);
     },
     claimJob: async () => {
       const job = claim();
@@ -645,19 +565,13 @@ export function openSqliteRepository(path: string): Repository {
       mineJobs.delete(id);
     },
     recoverJobs: async () => recoverTx("jobs", "running", mineJobs),
-    listJobs: async (limit, status) =>
-      (status
-        ? db.prepare("SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?").all(status, limit)
-        : db.prepare("SELECT * FROM jobs ORDER BY id DESC LIMIT ?").all(limit)
-      ).map((r) => toJob(r as Row)),
-    countJobs: async (status) =>
-      (db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = ?").get(status) as { n: number }).n,
+    listJobs: async (limit, status) => all(listQuery("jobs", limit, SQLITE, "status", status)).map(toJob),
+    countJobs: async (status) => count(countQuery("jobs", SQLITE, status)),
     predictionsFor: async (uid) =>
       (
         db.prepare("SELECT * FROM predictions WHERE sop_instance_uid = ? ORDER BY job_id").all(uid) as Row[]
       ).map(toPrediction),
-    countPredictions: async () =>
-      (db.prepare("SELECT COUNT(*) AS n FROM predictions").get() as { n: number }).n,
+    countPredictions: async () => count(countQuery("predictions", SQLITE)),
     claimSend: async () => {
       const s = claimSendTx();
       if (s) mineSends.add(s.id);
@@ -679,13 +593,8 @@ export function openSqliteRepository(path: string): Repository {
       mineSends.delete(id);
     },
     recoverSends: async () => recoverTx("outbox", "sending", mineSends),
-    countSends: async (status) =>
-      (db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE status = ?").get(status) as { n: number }).n,
-    listSends: async (limit, status) =>
-      (status
-        ? db.prepare("SELECT * FROM outbox WHERE status = ? ORDER BY id DESC LIMIT ?").all(status, limit)
-        : db.prepare("SELECT * FROM outbox ORDER BY id DESC LIMIT ?").all(limit)
-      ).map((r) => toSend(r as Row)),
+    countSends: async (status) => count(countQuery("outbox", SQLITE, status)),
+    listSends: async (limit, status) => all(listQuery("outbox", limit, SQLITE, "status", status)).map(toSend),
     audit: async (rec) => {
       insAudit.run(...auditValues(rec));
     },
@@ -693,10 +602,7 @@ export function openSqliteRepository(path: string): Repository {
       insAuditMany(recs);
     },
     listAudit: async (limit, eventId) =>
-      (eventId
-        ? db.prepare("SELECT * FROM audit WHERE event_id = ? ORDER BY id DESC LIMIT ?").all(eventId, limit)
-        : db.prepare("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit)
-      ).map((r) => toAudit(r as Row)),
+      all(listQuery("audit", limit, SQLITE, "event_id", eventId)).map(toAudit),
     close: async () => {
       await checkpointer?.stop();
       db.close();

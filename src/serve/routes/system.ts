@@ -10,8 +10,8 @@ const esc = (s: string): string =>
   );
 
 /**
- * Registers `/healthz` (public), `/readyz`, `/metrics` (admin), `/openapi.json`, `/docs`, `/v1/jobs` and
- * `/v1/audit` (admin).
+ * Registers `/healthz` (public), `/readyz`, `/metrics` (admin), `/openapi.json`, `/docs`, `/v1/jobs`,
+ * `/v1/dead-letters` (admin) and `/v1/audit` (admin).
  *
  * @example
  * ```ts
@@ -67,6 +67,11 @@ export async function systemRoutes(app: FastifyInstance, { ctx }: { ctx: Service
               "radiolens_jobs_failed",
               "Analysis jobs failed for good",
               await ctx.repo.countJobs("failed"),
+            ) +
+            gauge(
+              "radiolens_result_sends_failed",
+              "Result objects dead-lettered after their last try (outbox)",
+              await ctx.repo.countSends("failed"),
             ) +
             gauge(
               "radiolens_result_sends_pending",
@@ -135,6 +140,31 @@ ${rows}
     async (req) => {
       const q = req.query as { limit: number; status?: "pending" | "running" | "done" | "failed" };
       return { jobs: await ctx.repo.listJobs(q.limit, q.status) };
+    },
+  );
+
+  app.get(
+    "/v1/dead-letters",
+    {
+      config: { auth: "admin" },
+      schema: {
+        summary: "The dead-letter queues: analysis jobs and result sends that failed for good",
+        tags: ["results"],
+        querystring: {
+          type: "object",
+          properties: { limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
+        },
+      },
+    },
+    async (req) => {
+      const { limit } = req.query as { limit: number };
+      return {
+        jobs: { count: await ctx.repo.countJobs("failed"), items: await ctx.repo.listJobs(limit, "failed") },
+        sends: {
+          count: await ctx.repo.countSends("failed"),
+          items: await ctx.repo.listSends(limit, "failed"),
+        },
+      };
     },
   );
 

@@ -44,7 +44,9 @@ export async function webConsoleRoutes(app: FastifyInstance, { root }: { root: s
       .header("cache-control", "no-cache")
       .header(
         "content-security-policy",
-        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        // The image codecs are WebAssembly run in module workers: 'wasm-unsafe-eval' allows compiling them and
+        // nothing else (no eval of strings).
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' data: blob:; connect-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
       )
       .send(f.body);
   });
