@@ -12,6 +12,7 @@ import {
   type SafetyDecision,
 } from "../../models/intended-use.js";
 import { openBundle, pickRuntime, predictBundleImages } from "../../models/onnx/bundle-runtime.js";
+import { predictSegmentationFiles } from "../../train/seg3d.js";
 import { type Command, defineCommand } from "../command.js";
 import { backendOption, flag, runtimeOption, string } from "../options.js";
 
@@ -38,6 +39,8 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
     force: flag('analyse images outside the intended use or out of distribution, marked "forced"'),
     backend: backendOption,
     runtime: runtimeOption,
+    out: string("FILE", "3D segmentation bundles: where the label map goes (mask.nii.gz)"),
+    "no-mirror": flag("3D segmentation bundles: skip the mirroring test-time augmentation"),
   },
   positionals: true,
   async run({ values, positionals }, io) {
@@ -46,6 +49,25 @@ analyses it anyway and marks the result "forced". Probabilities are calibrated (
       throw new RadioLensError("RL_ERR_USAGE", { detail: "give at least one image file" });
     const backend = values.backend;
     const cardOnly = readCard(dir);
+    if (cardOnly.architecture === "unet3d") {
+      const out = values.out;
+      if (!out || positionals.length !== 1)
+        throw new RadioLensError("RL_ERR_USAGE", {
+          detail: "a 3D segmentation bundle takes one volume and --out mask.nii.gz",
+        });
+      const [r] = await predictSegmentationFiles(dir, [{ input: positionals[0] as string, output: out }], {
+        mirror: !values["no-mirror"],
+        ...(backend ? { backend } : {}),
+      });
+      if (values.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        io.stdout(
+          `${out}: ${Object.entries(r?.voxels ?? {})
+            .map(([k, v]) => `${k} ${v} voxels`)
+            .join(", ")}\n`,
+        );
+      return 0;
+    }
     const runtime = pickRuntime(cardOnly, values.runtime);
     if (runtime === "tfjs") await initEngine(backend ? { backend } : {});
     // DICOM is rendered to the model's training intensity domain (see ModelCard.input.intensity).

@@ -357,6 +357,47 @@ test("conv3d and 3D pooling forward and gradients match cpu", async (t) => {
   );
 });
 
+test("3D U-Net layers: conv3d filter gradient (direct kernel), SplitV and 5D Transpose match cpu", async (t) => {
+  if (!built) return t.skip("oneDNN addon not built");
+  await initEngine({ backend: "onednn" });
+  const rng = new Rng(23);
+  // The shapes of a 3D U-Net level (8-16 channels, 3×3×3 "same"), odd sizes, asymmetric "valid" and 1×1×1 kernels.
+  for (const [shape, cout, k, pad] of [
+    [[2, 10, 14, 10, 16], 8, 3, "same"],
+    [[1, 5, 7, 6, 1], 8, 3, "same"],
+    [[2, 6, 5, 7, 8], 16, 3, "valid"],
+    [[1, 4, 6, 4, 24], 3, 1, "same"],
+    [[1, 7, 6, 5, 3], 5, 2, "same"],
+  ] as const) {
+    await compare(
+      `conv3d ${shape} -> ${cout} k${k} ${pad}`,
+      rng,
+      (x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 1, pad),
+      [[...shape], [k, k, k, shape[4], cout]],
+      ["Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2"],
+    );
+  }
+  // Concatenation's gradient is SplitV; the voxel shuffle of the 3D U-Net transposes 5D tensors.
+  await compare(
+    "concat on channels (SplitV gradient)",
+    rng,
+    (a, b) => tf.mul(tf.concat([a as tf.Tensor, b as tf.Tensor], -1), 1.5),
+    [
+      [2, 3, 4, 5, 8],
+      [2, 3, 4, 5, 3],
+    ],
+    ["SplitV"],
+  );
+  for (const perm of [
+    [0, 1, 3, 2, 4],
+    [4, 2, 0, 3, 1],
+    [0, 2, 1, 3],
+  ]) {
+    const shape = perm.length === 5 ? [2, 3, 4, 5, 6] : [3, 4, 5, 2];
+    await compare(`transpose ${perm}`, rng, (x) => tf.transpose(x, perm), [shape], ["Transpose"]);
+  }
+});
+
 test("matMul (batched, transposed, fused bias+activation) and gradients match cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });

@@ -529,6 +529,72 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   GUARD_END
 }
 
+// ---------- 3D convolution filter gradient (stride 1, undilated; ADR 160) ----------
+// oneDNN 2.6 has no JIT kernel for 3D backward weights below AVX-512: it runs an im2col GEMM, 10-25x slower than
+// the forward pass on a 3D U-Net's 8-32-channel layers. This direct form accumulates, per kernel offset, the outer
+// products x[q + offset] ⊗ dy[q] over the output voxels in a fixed order into a ci×co tile that stays in L1; offsets
+// are independent, so threads split them and the sums do not depend on the thread count.
+template <int Dummy>
+__attribute__((always_inline)) static inline void filterGradRows(const int32_t* p, const float* x, const float* dy, float* dw, int off, float* acc) {
+  const int N = p[0], D = p[1], H = p[2], W = p[3], CI = p[4], OD = p[5], OH = p[6], OW = p[7], CO = p[8];
+  const int KH = p[10], KW = p[11], PF = p[12], PT = p[13], PL = p[14];
+  const int a = off / (KH * KW), b = (off / KW) % KH, c = off % KW;
+  std::fill(acc, acc + CI * CO, 0.0f);
+  const int x0 = std::max(0, PL - c), x1 = std::min(OW, W + PL - c);
+  for (int n = 0; n < N; ++n)
+    for (int z = 0; z < OD; ++z) {
+      const int iz = z + a - PF;
+      if (iz < 0 || iz >= D) continue;
+      for (int y = 0; y < OH; ++y) {
+        const int iy = y + b - PT;
+        if (iy < 0 || iy >= H) continue;
+        const float* xr = x + ((static_cast<size_t>(n) * D + iz) * H + iy) * static_cast<size_t>(W) * CI;
+        const float* gr = dy + ((static_cast<size_t>(n) * OD + z) * OH + y) * static_cast<size_t>(OW) * CO;
+        for (int xo = x0; xo < x1; ++xo) {
+          const float* xi = xr + static_cast<size_t>(xo + c - PL) * CI;
+          const float* g = gr + static_cast<size_t>(xo) * CO;
+          for (int i = 0; i < CI; ++i) {
+            const float v = xi[i];
+            float* row = acc + i * CO;
+            for (int o = 0; o < CO; ++o) row[o] += v * g[o];
+          }
+        }
+      }
+    }
+  std::copy(acc, acc + CI * CO, dw + static_cast<size_t>(off) * CI * CO);
+}
+
+__attribute__((target("avx2,fma"))) static void filterGradRowsAvx2(const int32_t* p, const float* x,
+                                                                    const float* dy, float* dw, int off,
+                                                                    float* acc) {
+  filterGradRows<1>(p, x, dy, dw, off, acc);
+}
+
+// conv3dFilterGrad(params [N, D, H, W, CI, OD, OH, OW, CO, KD, KH, KW, padFront, padTop, padLeft], x, dy, dw)
+Napi::Value Conv3dFilterGrad(const Napi::CallbackInfo& info) {
+  GUARD_BEGIN
+  auto p = ints(info[0]);
+  if (p.size() != 15) throw std::runtime_error("conv3dFilterGrad: 15 parameters expected");
+  const float* x = f32(info[1]);
+  const float* dy = f32(info[2]);
+  float* dw = f32(info[3]);
+  const int CI = p[4], CO = p[8];
+  const int K = p[9] * p[10] * p[11];
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#pragma omp parallel num_threads(g_threads)
+  {
+    std::vector<float> acc(static_cast<size_t>(CI) * CO);
+#pragma omp for schedule(dynamic, 1)
+    for (int off = 0; off < K; ++off) {
+      if (avx2)
+        filterGradRowsAvx2(p.data(), x, dy, dw, off, acc.data());
+      else
+        filterGradRows<0>(p.data(), x, dy, dw, off, acc.data());
+    }
+  }
+  GUARD_END
+}
+
 // ---------- pooling ----------
 // params: abi::pool (abi.json): nd, N, C, alg (PoolAlg), then per spatial dim: in, k, out, stride, padL, padR
 struct PoolParams {
@@ -1459,6 +1525,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolForward", Napi::Function::New(env, PoolForward));
   exports.Set("poolBackward", Napi::Function::New(env, PoolBackward));
   exports.Set("matMul", Napi::Function::New(env, MatMulFn));
+  exports.Set("conv3dFilterGrad", Napi::Function::New(env, Conv3dFilterGrad));
   exports.Set("eltwise", Napi::Function::New(env, EltwiseForward));
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward));
   exports.Set("softmax", Napi::Function::New(env, SoftmaxFn));

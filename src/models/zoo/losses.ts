@@ -30,14 +30,16 @@ export function softDiceLoss(
   return tf.tidy(() => {
     const smooth = opts.smooth ?? 1e-5;
     const c = yPred.shape[yPred.shape.length - 1] as number;
-    let t = tf.reshape(yTrue, [-1, c]);
-    let p = tf.reshape(yPred, [-1, c]);
+    const t = tf.reshape(yTrue, [-1, c]);
+    const p = tf.reshape(yPred, [-1, c]);
+    // Per-class sums first, then the background column dropped from the [c] vectors: the same values as slicing
+    // the [voxels, c] maps, without a strided copy (and its padded gradient) of every voxel.
+    let inter = tf.sum(tf.mul(t, p), 0);
+    let denom = tf.add(tf.sum(t, 0), tf.sum(p, 0));
     if (opts.includeBackground === false && c > 1) {
-      t = tf.slice(t, [0, 1], [-1, c - 1]);
-      p = tf.slice(p, [0, 1], [-1, c - 1]);
+      inter = tf.slice(inter, [1], [c - 1]);
+      denom = tf.slice(denom, [1], [c - 1]);
     }
-    const inter = tf.sum(tf.mul(t, p), 0);
-    const denom = tf.add(tf.sum(t, 0), tf.sum(p, 0));
     const dice = tf.div(tf.add(tf.mul(inter, 2), smooth), tf.add(denom, smooth));
     return tf.sub(1, tf.mean(dice)) as tf.Scalar;
   });

@@ -22,6 +22,11 @@ export interface UNetOptions {
   readonly batchNorm?: boolean;
   /** Output activation; default softmax for numClasses > 1, sigmoid for 1. */
   readonly activation?: HeadActivation;
+  /**
+   * Extra softmax heads on the decoder's lower levels 1..n (deep supervision, as nnU-Net, Isensee et al. 2021):
+   * the model then has n + 1 outputs, full resolution first, each next one at half the size. Default 0.
+   */
+  readonly deepSupervision?: number;
   readonly name?: string;
 }
 
@@ -93,6 +98,8 @@ export function createUNet(opts: UNetOptions): tfl.LayersModel {
 
   const input = tfl.input({ shape: [...opts.inputShape], name: "image" });
   const skips: SymbolicTensor[] = [];
+  const dsLevels = Math.min(opts.deepSupervision ?? 0, depth - 1);
+  const dsHeads: SymbolicTensor[] = [];
   let x: SymbolicTensor = input;
   for (let l = 0; l < depth; l++) {
     x = convBlock(x, base * 2 ** l, `down${l}`);
@@ -126,6 +133,17 @@ export function createUNet(opts: UNetOptions): tfl.LayersModel {
     }
     x = tfl.layers.concatenate({ axis: -1, name: `up${l}_concat` }).apply([skips[l]!, x]) as SymbolicTensor;
     x = convBlock(x, filters, `up${l}`);
+    if (l > 0 && l <= dsLevels) {
+      dsHeads.unshift(
+        convLayer({
+          filters: opts.numClasses,
+          kernelSize: 1,
+          activation: opts.activation ?? (opts.numClasses === 1 ? "sigmoid" : "softmax"),
+          kernelInitializer: init.glorot(),
+          name: `ds${l}_head`,
+        }).apply(x) as SymbolicTensor,
+      );
+    }
   }
   const activation = opts.activation ?? (opts.numClasses === 1 ? "sigmoid" : "softmax");
   const out = convLayer({
@@ -135,5 +153,9 @@ export function createUNet(opts: UNetOptions): tfl.LayersModel {
     kernelInitializer: init.glorot(),
     name: "head",
   }).apply(x) as SymbolicTensor;
-  return tfl.model({ inputs: input, outputs: out, name: opts.name ?? `unet${dims}d` });
+  return tfl.model({
+    inputs: input,
+    outputs: dsHeads.length > 0 ? [out, ...dsHeads] : out,
+    name: opts.name ?? `unet${dims}d`,
+  });
 }
