@@ -326,8 +326,14 @@ test("serve configuration: result objects per model and a STOW-RS destination; o
     rmSync(dir, { recursive: true, force: true });
   }
   const tried: string[] = [];
-  const ok = async (path: string) => (tried.push(`ok:${path}`), 0);
-  const busy = async (path: string) => (tried.push(`busy:${path}`), 0xa700);
+  const ok = async (path: string) => {
+    tried.push(`ok:${path}`);
+    return 0;
+  };
+  const busy = async (path: string) => {
+    tried.push(`busy:${path}`);
+    return 0xa700;
+  };
   assert.equal(await allOf([ok])("a"), 0);
   assert.equal(await allOf([ok, busy])("b"), 0xa700, "not sent until every destination has it");
   assert.equal(await allOf([ok, ok])("c"), 0);
