@@ -106,6 +106,12 @@ const SIZES: Record<string, number[]> = {
   "mobilenetv2-28": [12, 12, 1],
   unet2d: [16, 16, 1],
   unet3d: [8, 8, 8, 1],
+  "resnet18-3d": [8, 8, 8, 1],
+  "resnet18-acs": [8, 8, 8, 1],
+  "resnet18-2.5d": [8, 8, 8, 1],
+  "resnet50-3d": [8, 8, 8, 1],
+  "resnet50-acs": [8, 8, 8, 1],
+  "resnet50-2.5d": [8, 8, 8, 1],
   fusion: [16, 16, 1],
 };
 

@@ -90,6 +90,58 @@ function samePads(inSize: number, k: number, s: number, d: number, padding: stri
   return [before, total - before];
 }
 
+/**
+ * tfjs's SAME padding for 3D convolution and pooling (`get3DPadAndOutInfo`): the same formula without the clamp at
+ * zero, so an even input under a window smaller than the stride (a 1×1×1 stride-2 shortcut on 8³) gets −1 before
+ * and the window starts one cell in. Models are trained with these semantics, so the export keeps them.
+ */
+function samePads3d(inSize: number, k: number, s: number, d: number, padding: string): [number, number] {
+  if (padding !== "same") return [0, 0];
+  const total = (Math.ceil(inSize / s) - 1) * s + (k - 1) * d + 1 - inSize;
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+/**
+ * ONNX pads are never negative: a negative pad becomes a Slice of the channels-first input that drops those cells.
+ * Returns the input to convolve and the non-negative pads.
+ */
+function cropNegativePads(
+  g: GraphBuilder,
+  v: Value,
+  before: number[],
+  after: number[],
+  base: string,
+): { v: Value; before: number[]; after: number[] } {
+  if (before.every((b) => b >= 0) && after.every((a) => a >= 0)) return { v, before, after };
+  const axes: number[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  before.forEach((b, i) => {
+    const a = after[i] as number;
+    if (b >= 0 && a >= 0) return;
+    const size = v.shape[i + 1] as number;
+    axes.push(i + 2);
+    starts.push(Math.max(0, -b));
+    ends.push(size - Math.max(0, -a));
+  });
+  const name = g.node(
+    "Slice",
+    [
+      v.name,
+      g.int64(`${base}.crop_starts`, starts),
+      g.int64(`${base}.crop_ends`, ends),
+      g.int64(`${base}.crop_axes`, axes),
+    ],
+    `${base}_crop`,
+  );
+  return {
+    v: { name, layout: "cf", shape: v.shape },
+    before: before.map((b) => Math.max(0, b)),
+    after: after.map((a) => Math.max(0, a)),
+  };
+}
+
 function arr(v: unknown, n: number): number[] {
   if (Array.isArray(v)) return v.map(Number);
   return new Array<number>(n).fill(Number(v ?? 1));
@@ -261,13 +313,14 @@ function emitLayer(
       const d = arr(cfg["dilationRate"], nd);
       const padding = String(cfg["padding"]);
       if (padding === "causal") unsupported(layer, "causal padding");
-      const before: number[] = [];
-      const after: number[] = [];
+      const pad = nd === 3 ? samePads3d : samePads;
+      const raw = { before: [] as number[], after: [] as number[] };
       for (let i = 0; i < nd; i++) {
-        const [b, a] = samePads(x.shape[i + 1] as number, k[i]!, s[i]!, d[i]!, padding);
-        before.push(b);
-        after.push(a);
+        const [b, a] = pad(x.shape[i + 1] as number, k[i]!, s[i]!, d[i]!, padding);
+        raw.before.push(b);
+        raw.after.push(a);
       }
+      const { v: src, before, after } = cropNegativePads(g, v, raw.before, raw.after, base);
       const ws = w();
       const inC = x.shape[r - 1] as number;
       let wName: string;
@@ -289,7 +342,7 @@ function emitLayer(
           permute(kern.data, kern.shape, perm),
         );
       }
-      const inputs = [v.name, wName];
+      const inputs = [src.name, wName];
       const bias = ws.get("bias");
       if (bias && cfg["useBias"] !== false) inputs.push(g.float(`${base}.bias`, bias.shape, bias.data));
       const y: Value = {
@@ -359,20 +412,21 @@ function emitLayer(
       const k = arr(cfg["poolSize"], nd);
       const s = arr(cfg["strides"] ?? cfg["poolSize"], nd);
       const padding = String(cfg["padding"]);
-      const before: number[] = [];
-      const after: number[] = [];
+      const pad = nd === 3 ? samePads3d : samePads;
+      const raw = { before: [] as number[], after: [] as number[] };
       for (let i = 0; i < nd; i++) {
-        const [b, a] = samePads(x.shape[i + 1] as number, k[i]!, s[i]!, 1, padding);
-        before.push(b);
-        after.push(a);
+        const [b, a] = pad(x.shape[i + 1] as number, k[i]!, s[i]!, 1, padding);
+        raw.before.push(b);
+        raw.after.push(a);
       }
+      const { v: src, before, after } = cropNegativePads(g, v, raw.before, raw.after, base);
       const max = cls.startsWith("Max");
       const attrs: Record<string, AttrValue> = { kernel_shape: k, strides: s, pads: [...before, ...after] };
       // TF averages over the valid cells only: count_include_pad = 0 (the ONNX default, stated for clarity).
       if (!max) attrs["count_include_pad"] = 0;
       return [
         {
-          name: g.node(max ? "MaxPool" : "AveragePool", [v.name], base, attrs),
+          name: g.node(max ? "MaxPool" : "AveragePool", [src.name], base, attrs),
           layout: "cf",
           shape: outShape,
         },
