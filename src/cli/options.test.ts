@@ -187,7 +187,8 @@ test("every command's help is generated from its schema: each option, its values
     for (const [name, spec] of Object.entries(cmd.schema)) {
       const line = options
         .split("\n")
-        .find((l) => l.trimStart().startsWith(`--${name}`) || l.includes(`, --${name}`));
+        // `--fold` must not find `--folds`: the name ends at a space or the end of the line.
+        .find((l) => new RegExp(`(^\\s*|, )--${name}( |$)`).test(l));
       assert.ok(line, `${entry.name}: --${name} in the help`);
       if (spec.kind === "enum")
         assert.ok(line.includes(spec.values.join("|")), `${entry.name} --${name} values`);
