@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { REPO_ROOT } from "../../test/support/shared-data.js";
 import { isRadioLensError } from "../core/errors.js";
 import { loadTrainConfig } from "./config.js";
+import { isSeg3DConfig, loadSeg3DConfig } from "./seg3d-config.js";
 
 test("YAML and JSON configs load; flags override the file", () => {
   const dir = mkdtempSync(join(tmpdir(), "rl-cfg-"));
@@ -54,7 +55,12 @@ test("every committed config under configs/ is valid", async () => {
   const { readdirSync } = await import("node:fs");
   const files = readdirSync(join(REPO_ROOT, "configs")).filter((f) => /\.(json|ya?ml)$/.test(f));
   assert.ok(files.length > 0);
-  for (const f of files) loadTrainConfig(join(REPO_ROOT, "configs", f));
+  // A `task: segmentation3d` config has its own schema; every other file is a classifier recipe.
+  for (const f of files) {
+    const path = join(REPO_ROOT, "configs", f);
+    if (isSeg3DConfig(path)) loadSeg3DConfig(path);
+    else loadTrainConfig(path);
+  }
 });
 
 test("every schedule the README lists (step, cosine, plateau) is accepted", () => {
