@@ -13,7 +13,7 @@
  * (test/support/postgres.ts, fsync off), so commits cost round trips, not disk flushes.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -45,27 +45,53 @@ async function plainLoop(dir: string, modelDir: string): Promise<void> {
   const firstClaimAt = Date.now();
   const m = await openBundle(modelDir, { runtime: "onnx", threads: 1 });
   let n = 0;
+  let readDecodeMs = 0;
+  let modelMs = 0;
   for (let s = 0; s < files.length; s += batchSize) {
+    const t0 = performance.now();
     const images = [];
     for (const f of files.slice(s, s + batchSize)) images.push(await readImage(join(dir, f)));
+    const t1 = performance.now();
     const { rows, ood } = await m.predictWithOod(preprocessBatch(m.card, images), images.length);
     n += predictionsOf(m.card, rows, ood).length;
+    readDecodeMs += t1 - t0;
+    modelMs += performance.now() - t1;
   }
   const lastCommitAt = Date.now();
   await m.close();
   if (n !== files.length) throw new Error(`plain loop scored ${n} of ${files.length}`);
-  process.stdout.write(`${JSON.stringify({ scored: n, failed: 0, firstClaimAt, lastCommitAt })}\n`);
+  const stages = { claimWaitMs: 0, readDecodeMs, modelMs, commitWaitMs: 0 };
+  process.stdout.write(`${JSON.stringify({ scored: n, failed: 0, firstClaimAt, lastCommitAt, stages })}\n`);
+}
+
+/** CPU milliseconds (user + system) of every process whose name is `postgres`: the server's whole cost. */
+function postgresCpuMs(): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let sum = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") continue;
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      sum += (Number(f[11]) + Number(f[12])) * tick;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return sum;
 }
 
 if (values.plain) {
   await plainLoop(values.plain, values.model as string);
+  process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage() })}\n`);
   process.exit(0);
 }
 
 const N = Number(values.n ?? 20_000);
 const rounds = Number(values.rounds ?? 3);
 const work = mkdtempSync(join(tmpdir(), "rl-bench-batch-"));
-const cluster = startPostgresCluster();
+// fsync on, as a production server has it: each micro-batch's commit waits for its WAL flush.
+const cluster = startPostgresCluster(undefined, { fsync: true });
 
 interface Timing {
   /** Seconds from the spawn of the processes until the last exited. */
@@ -73,18 +99,36 @@ interface Timing {
   /** Seconds from the earliest first claim to the latest last commit the processes reported (JSON on stdout). */
   readonly window: number;
   readonly scored: number;
+  /** CPU milliseconds of the processes (user + system, as each reported at its end). */
+  readonly cpuMs: number;
+  /** PostgreSQL's CPU milliseconds while the processes ran. */
+  readonly pgCpuMs: number;
+  /** The processes' stage times, summed (milliseconds). */
+  readonly stages: Record<string, number>;
   /** The processes' standard output. */
   readonly out: string;
 }
 
+type Summary = {
+  scored: number;
+  failed: number;
+  firstClaimAt?: number;
+  lastCommitAt?: number;
+  stages?: Record<string, number>;
+  cpuMs?: number;
+};
+
 /** Runs `node --import tsx -e <code>` processes together and times them. */
 async function timeProcesses(codes: string[]): Promise<Timing> {
+  const pg0 = postgresCpuMs();
   const t0 = performance.now();
   const outs = await Promise.all(
     codes.map(
       (code) =>
         new Promise<string>((resolve, reject) => {
-          const c = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+          // Each process ends by printing its own CPU time, the cost the ratios are made of.
+          const timed = `${code}\nprocess.stdout.write(JSON.stringify({ cpu: process.cpuUsage() }) + "\\n");`;
+          const c = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", timed], {
             cwd: root,
             stdio: ["ignore", "pipe", "pipe"],
           });
@@ -97,18 +141,25 @@ async function timeProcesses(codes: string[]): Promise<Timing> {
     ),
   );
   const wall = (performance.now() - t0) / 1000;
-  const sums = outs.flatMap((o) => {
-    const line = o.trim().split("\n").at(-1) ?? "";
-    return line.startsWith("{")
-      ? [JSON.parse(line) as { scored: number; failed: number; firstClaimAt?: number; lastCommitAt?: number }]
-      : [];
+  const pgCpuMs = postgresCpuMs() - pg0;
+  const sums = outs.flatMap((o): Summary[] => {
+    const lines = o.trim().split("\n");
+    const cpu = JSON.parse(lines.at(-1) ?? "{}") as { cpu?: { user: number; system: number } };
+    const line = lines.at(-2) ?? "";
+    const cpuMs = cpu.cpu ? (cpu.cpu.user + cpu.cpu.system) / 1000 : 0;
+    return line.startsWith("{") ? [{ ...(JSON.parse(line) as Summary), cpuMs }] : [];
   });
+  const stages: Record<string, number> = {};
+  for (const x of sums) for (const [k, v] of Object.entries(x.stages ?? {})) stages[k] = (stages[k] ?? 0) + v;
   const first = Math.min(...sums.map((x) => x.firstClaimAt ?? Number.POSITIVE_INFINITY));
   const last = Math.max(...sums.map((x) => x.lastCommitAt ?? 0));
   return {
     wall,
     window: (last - first) / 1000,
     scored: sums.reduce((a, x) => a + x.scored + x.failed, 0),
+    cpuMs: sums.reduce((a, x) => a + (x.cpuMs ?? 0), 0),
+    pgCpuMs,
+    stages,
     out: outs.join(""),
   };
 }
@@ -179,6 +230,7 @@ try {
     wall: Object.fromEntries(names.map((n) => [n, []])),
     window: Object.fromEntries(names.map((n) => [n, []])),
   };
+  const perInput: Record<string, Record<string, number[]>> = {};
   for (let r = 0; r < rounds; r++) {
     const order = names.map((_, i) => names[(i + r) % names.length] as string);
     for (const name of order) {
@@ -186,13 +238,30 @@ try {
       if (t.scored !== N) throw new Error(`${name} scored ${t.scored} of ${N}: ${t.out.slice(0, 500)}`);
       rate.wall[name]?.push(N / t.wall);
       rate.window[name]?.push(N / t.window);
+      for (const [k, v] of Object.entries({
+        cpu: t.cpuMs,
+        pg: t.pgCpuMs,
+        ...t.stages,
+      }))
+        (perInput[name] ??= {})[k] = [...(perInput[name]?.[k] ?? []), (v * 1000) / N];
       console.log(
-        `round ${r + 1} ${name.padEnd(9)} process ${t.wall.toFixed(2)} s (${(N / t.wall).toFixed(0)}/s), scoring window ${t.window.toFixed(2)} s (${(N / t.window).toFixed(0)}/s)`,
+        `round ${r + 1} ${name.padEnd(9)} process ${t.wall.toFixed(2)} s (${(N / t.wall).toFixed(0)}/s), scoring window ${t.window.toFixed(2)} s (${(N / t.window).toFixed(0)}/s); µs per input: process CPU ${((t.cpuMs * 1000) / N).toFixed(0)}, PostgreSQL CPU ${((t.pgCpuMs * 1000) / N).toFixed(0)}`,
       );
     }
   }
   const fmt = (xs: number[], d = 0): string =>
     `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
+  console.log(
+    "\nµs per input, median [range]: CPU of the processes and of PostgreSQL; where the processes' time went",
+  );
+  for (const n of names) {
+    const m = perInput[n] ?? {};
+    console.log(
+      `  ${n.padEnd(10)} ${Object.entries(m)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(", ")}`,
+    );
+  }
   for (const kind of ["wall", "window"] as const) {
     console.log(`\nimages/s, ${kind === "wall" ? "whole processes" : "scoring window"}: median [range]`);
     for (const n of names) console.log(`  ${n.padEnd(10)} ${fmt(rate[kind][n] as number[])}`);
