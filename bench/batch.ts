@@ -12,7 +12,7 @@
  * criteria name: 2 workers / 1 worker and 1 worker / plain loop. The PostgreSQL cluster is a throwaway one
  * (test/support/postgres.ts, fsync off), so commits cost round trips, not disk flushes.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,24 +64,38 @@ async function plainLoop(dir: string, modelDir: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ scored: n, failed: 0, firstClaimAt, lastCommitAt, stages })}\n`);
 }
 
-/** CPU milliseconds (user + system) of every process whose name is `postgres`: the server's whole cost. */
-function postgresCpuMs(): number {
+/**
+ * CPU milliseconds (user + system) of the PostgreSQL server whose postmaster is `postmaster`: its own, its live
+ * children's (backends, WAL writer, checkpointer, autovacuum) and those of the children it has reaped.
+ */
+function postgresCpuMs(postmaster: number): number {
   const tick = 10; // USER_HZ is 100 on Linux
-  let sum = 0;
+  const stat = (pid: string): string[] =>
+    readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const main = stat(String(postmaster));
+  // Fields after the name: utime 11, stime 12, cutime 13, cstime 14 (proc(5), counted from state = 0).
+  let sum = (Number(main[11]) + Number(main[12]) + Number(main[13]) + Number(main[14])) * tick;
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") continue;
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      sum += (Number(f[11]) + Number(f[12])) * tick;
+      const f = stat(pid);
+      if (Number(f[1]) === postmaster) sum += (Number(f[11]) + Number(f[12])) * tick;
     } catch {
-      // The process ended between the listing and the read.
+      // The process ended between the listing and the read (its time is now in the postmaster's cutime).
     }
   }
   return sum;
 }
 
+/** Says "ready" and waits for the bench's go on standard input: module loading stays out of the timed window. */
+async function startBarrier(): Promise<void> {
+  process.stdout.write("ready\n");
+  await new Promise((r) => process.stdin.once("data", r));
+  process.stdin.destroy();
+}
+
 if (values.plain) {
+  await startBarrier();
   await plainLoop(values.plain, values.model as string);
   process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage() })}\n`);
   process.exit(0);
@@ -92,6 +106,7 @@ const rounds = Number(values.rounds ?? 3);
 const work = mkdtempSync(join(tmpdir(), "rl-bench-batch-"));
 // fsync on, as a production server has it: each micro-batch's commit waits for its WAL flush.
 const cluster = startPostgresCluster(undefined, { fsync: true });
+const postmaster = Number(readFileSync(join(cluster.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
 
 interface Timing {
   /** Seconds from the spawn of the processes until the last exited. */
@@ -120,8 +135,14 @@ type Summary = {
 
 /** Runs `node --import tsx -e <code>` processes together and times them. */
 async function timeProcesses(codes: string[]): Promise<Timing> {
-  const pg0 = postgresCpuMs();
+  const pg0 = postgresCpuMs(postmaster);
   const t0 = performance.now();
+  // Every process loads its modules, says "ready" and waits; all get the go together.
+  let ready = 0;
+  const spawned: ChildProcess[] = [];
+  const go = (): void => {
+    if (++ready === codes.length) for (const c of spawned) c.stdin?.end("go\n");
+  };
   const outs = await Promise.all(
     codes.map(
       (code) =>
@@ -130,18 +151,23 @@ async function timeProcesses(codes: string[]): Promise<Timing> {
           const timed = `${code}\nprocess.stdout.write(JSON.stringify({ cpu: process.cpuUsage() }) + "\\n");`;
           const c = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", timed], {
             cwd: root,
-            stdio: ["ignore", "pipe", "pipe"],
+            stdio: ["pipe", "pipe", "pipe"],
           });
+          spawned.push(c);
           let out = "";
           let err = "";
-          c.stdout?.on("data", (b: Buffer) => (out += b.toString()));
+          c.stdout?.on("data", (b: Buffer) => {
+            const was = out.startsWith("ready\n");
+            out += b.toString();
+            if (!was && out.startsWith("ready\n")) go();
+          });
           c.stderr?.on("data", (b: Buffer) => (err += b.toString()));
           c.on("exit", (rc) => (rc === 0 ? resolve(out) : reject(new Error(`exit ${rc}: ${err}`))));
         }),
     ),
   );
   const wall = (performance.now() - t0) / 1000;
-  const pgCpuMs = postgresCpuMs() - pg0;
+  const pgCpuMs = postgresCpuMs(postmaster) - pg0;
   const sums = outs.flatMap((o): Summary[] => {
     const lines = o.trim().split("\n");
     const cpu = JSON.parse(lines.at(-1) ?? "{}") as { cpu?: { user: number; system: number } };
@@ -165,7 +191,12 @@ async function timeProcesses(codes: string[]): Promise<Timing> {
 }
 
 const cliCode = (args: string[]): string =>
-  `const { runCli } = await import("./src/cli/main.ts"); const rc = await runCli(${JSON.stringify(args)}); if (rc) process.exit(rc);`;
+  `const { runCli } = await import("./src/cli/main.ts");
+process.stdout.write("ready\\n");
+await new Promise((r) => process.stdin.once("data", r));
+process.stdin.destroy();
+const rc = await runCli(${JSON.stringify(args)});
+if (rc) process.exit(rc);`;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -283,76 +283,65 @@ export async function openPostgresBatchStore(
       const again = retry?.claims ?? [];
       if (claims.length === 0 && results.length === 0 && again.length === 0) return;
       const t = now();
-      await tx(async (c) => {
-        // One statement and one parameter for the whole micro-batch: PostgreSQL parses one JSON array instead of
-        // binding ten parameters per row.
-        if (results.length > 0)
-          await c.query(
-            `INSERT INTO batch_results
-             SELECT x.run, x.input_id, x.label, x.probabilities, x.ood_score, x.model_id, x.model_version,
-                    x.error, x.worker, $2
-             FROM json_to_recordset($1::text::json) AS x(run text, input_id text, label text, probabilities text,
-                  ood_score double precision, model_id text, model_version text, error text, worker text)
-             ON CONFLICT (run, input_id) DO NOTHING`,
-            [
-              JSON.stringify(
-                results.map((r) => {
-                  const [
-                    run,
-                    input_id,
-                    label,
-                    probabilities,
-                    ood_score,
-                    model_id,
-                    model_version,
-                    error,
-                    worker,
-                  ] = resultValues(r, t);
-                  return {
-                    run,
-                    input_id,
-                    label,
-                    probabilities,
-                    ood_score,
-                    model_id,
-                    model_version,
-                    error,
-                    worker,
-                  };
-                }),
-              ),
-              t,
-            ],
-          );
-        if (again.length > 0) {
-          // Inputs to try again (a transient failure) go into new jobs, due after a backoff, with their tries so far.
-          const groups = new Map<string, ClaimedInput[]>();
-          for (const a of again) {
-            const k = `${a.run}\u0000${a.attempt}`;
-            const g = groups.get(k);
-            if (g) g.push(a);
-            else groups.set(k, [a]);
+      // One statement and one parameter for the whole micro-batch: PostgreSQL parses one JSON array instead of
+      // binding ten parameters per row.
+      const rows = JSON.stringify(
+        results.map((r) => {
+          const [run, input_id, label, probabilities, ood_score, model_id, model_version, error, worker] =
+            resultValues(r, t);
+          return { run, input_id, label, probabilities, ood_score, model_id, model_version, error, worker };
+        }),
+      );
+      const write = (onConflict: string) =>
+        tx(async (c) => {
+          if (results.length > 0)
+            await c.query(
+              `INSERT INTO batch_results
+               SELECT x.run, x.input_id, x.label, x.probabilities, x.ood_score, x.model_id, x.model_version,
+                      x.error, x.worker, $2
+               FROM json_to_recordset($1::text::json) AS x(run text, input_id text, label text,
+                    probabilities text, ood_score double precision, model_id text, model_version text, error text,
+                    worker text) ${onConflict}`,
+              [rows, t],
+            );
+          if (again.length > 0) {
+            // Inputs to try again (a transient failure) go into new jobs, due after a backoff, with their tries so far.
+            const groups = new Map<string, ClaimedInput[]>();
+            for (const a of again) {
+              const k = `${a.run}\u0000${a.attempt}`;
+              const g = groups.get(k);
+              if (g) g.push(a);
+              else groups.set(k, [a]);
+            }
+            await boss.insert(
+              BATCH_QUEUE,
+              [...groups.values()].map((g) => {
+                const first = g[0] as ClaimedInput;
+                return jobOf(
+                  first.run,
+                  g.map((a) => [a.id, a.source] as const),
+                  first.attempt,
+                  {
+                    startAfter: new Date(Date.now() + Math.min(60, 2 ** (first.attempt - 1)) * 1000),
+                    lastError: retry?.error ?? "",
+                  },
+                );
+              }),
+              { db: asDb(c) },
+            );
           }
-          await boss.insert(
-            BATCH_QUEUE,
-            [...groups.values()].map((g) => {
-              const first = g[0] as ClaimedInput;
-              return jobOf(
-                first.run,
-                g.map((a) => [a.id, a.source] as const),
-                first.attempt,
-                {
-                  startAfter: new Date(Date.now() + Math.min(60, 2 ** (first.attempt - 1)) * 1000),
-                  lastError: retry?.error ?? "",
-                },
-              );
-            }),
-            { db: asDb(c) },
-          );
-        }
-        const settled = tokensOf([...claims, ...again]);
-        if (settled.length > 0) await boss.complete(BATCH_QUEUE, settled, null, { db: asDb(c) });
-      });
+          const settled = tokensOf([...claims, ...again]);
+          if (settled.length > 0) await boss.complete(BATCH_QUEUE, settled, null, { db: asDb(c) });
+        });
+      // The primary key (run, input id) keeps one row per input either way. A plain INSERT costs PostgreSQL about
+      // half of ON CONFLICT's speculative insertion, and a conflict is rare (an input scored again after its
+      // worker's claim expired): then the micro-batch is written again, keeping the rows already there.
+      try {
+        await write("");
+      } catch (e) {
+        if ((e as { code?: string }).code !== "23505") throw e;
+        await write("ON CONFLICT (run, input_id) DO NOTHING");
+      }
     },
     release: async (claims, error) => {
       if (claims.length === 0) return;
