@@ -43,6 +43,7 @@ async function plainLoop(dir: string, modelDir: string): Promise<void> {
   const files = readdirSync(dir).sort();
   // The same window as a worker's: from before the model is opened to the last prediction.
   const firstClaimAt = Date.now();
+  const cpu0 = process.cpuUsage();
   const m = await openBundle(modelDir, { runtime: "onnx", threads: 1 });
   let n = 0;
   let readDecodeMs = 0;
@@ -58,10 +59,13 @@ async function plainLoop(dir: string, modelDir: string): Promise<void> {
     modelMs += performance.now() - t1;
   }
   const lastCommitAt = Date.now();
+  const cpu = process.cpuUsage(cpu0);
   await m.close();
   if (n !== files.length) throw new Error(`plain loop scored ${n} of ${files.length}`);
   const stages = { claimWaitMs: 0, readDecodeMs, modelMs, commitWaitMs: 0 };
-  process.stdout.write(`${JSON.stringify({ scored: n, failed: 0, firstClaimAt, lastCommitAt, stages })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ scored: n, failed: 0, firstClaimAt, lastCommitAt, stages, windowCpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+  );
 }
 
 /**
@@ -130,6 +134,7 @@ type Summary = {
   firstClaimAt?: number;
   lastCommitAt?: number;
   stages?: Record<string, number>;
+  windowCpuMs?: number;
   cpuMs?: number;
 };
 
@@ -176,7 +181,9 @@ async function timeProcesses(codes: string[]): Promise<Timing> {
     return line.startsWith("{") ? [{ ...(JSON.parse(line) as Summary), cpuMs }] : [];
   });
   const stages: Record<string, number> = {};
-  for (const x of sums) for (const [k, v] of Object.entries(x.stages ?? {})) stages[k] = (stages[k] ?? 0) + v;
+  for (const x of sums)
+    for (const [k, v] of Object.entries({ ...x.stages, windowCpuMs: x.windowCpuMs ?? 0 }))
+      stages[k] = (stages[k] ?? 0) + v;
   const first = Math.min(...sums.map((x) => x.firstClaimAt ?? Number.POSITIVE_INFINITY));
   const last = Math.max(...sums.map((x) => x.lastCommitAt ?? 0));
   return {

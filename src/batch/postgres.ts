@@ -7,12 +7,12 @@ import { redactDsn } from "../serve/repository/postgres.js";
 import type { BatchInput } from "./inputs.js";
 import {
   BATCH_SCHEMA,
+  type BatchResult,
   type BatchStore,
   type ClaimedInput,
   checkSameModel,
   mustRun,
   progressOf,
-  resultValues,
   toResult,
   toRun,
 } from "./store.js";
@@ -283,26 +283,36 @@ export async function openPostgresBatchStore(
       const again = retry?.claims ?? [];
       if (claims.length === 0 && results.length === 0 && again.length === 0) return;
       const t = now();
-      // One statement and one parameter for the whole micro-batch: PostgreSQL parses one JSON array instead of
-      // binding ten parameters per row.
-      const rows = JSON.stringify(
-        results.map((r) => {
-          const [run, input_id, label, probabilities, ood_score, model_id, model_version, error, worker] =
-            resultValues(r, t);
-          return { run, input_id, label, probabilities, ood_score, model_id, model_version, error, worker };
-        }),
-      );
+      // One statement per run and model (one in practice) for the whole claim: the columns every row shares are
+      // parameters, the rest one JSON array that PostgreSQL parses at once, instead of ten bound parameters a row.
+      const groups = new Map<string, BatchResult[]>();
+      for (const r of results) {
+        const k = JSON.stringify([r.run, r.modelId, r.modelVersion, r.worker]);
+        const g = groups.get(k);
+        if (g) g.push(r);
+        else groups.set(k, [r]);
+      }
+      const inserts = [...groups.values()].map((g) => {
+        const [first] = g as [BatchResult];
+        const rows = g.map((r) => ({
+          i: r.inputId,
+          l: r.label,
+          p: r.probabilities ? JSON.stringify(r.probabilities) : null,
+          o: r.oodScore,
+          e: r.error,
+        }));
+        return [first.run, first.modelId, first.modelVersion, first.worker, t, JSON.stringify(rows)];
+      });
       const write = (onConflict: string) =>
         tx(async (c) => {
-          if (results.length > 0)
+          for (const values of inserts)
             await c.query(
-              `INSERT INTO batch_results
-               SELECT x.run, x.input_id, x.label, x.probabilities, x.ood_score, x.model_id, x.model_version,
-                      x.error, x.worker, $2
-               FROM json_to_recordset($1::text::json) AS x(run text, input_id text, label text,
-                    probabilities text, ood_score double precision, model_id text, model_version text, error text,
-                    worker text) ${onConflict}`,
-              [rows, t],
+              `INSERT INTO batch_results (run, input_id, label, probabilities, ood_score, model_id, model_version,
+                 error, worker, scored_at)
+               SELECT $1, x.i, x.l, x.p, x.o, $2, $3, x.e, $4, $5
+               FROM json_to_recordset($6::text::json) AS x(i text, l text, p text, o double precision, e text)
+               ${onConflict}`,
+              values,
             );
           if (again.length > 0) {
             // Inputs to try again (a transient failure) go into new jobs, due after a backoff, with their tries so far.

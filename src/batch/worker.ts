@@ -46,6 +46,8 @@ export interface WorkSummary {
   readonly lastCommitAt: number | undefined;
   /** Where the worker's time went, in milliseconds (see {@link WorkStages}). */
   readonly stages: WorkStages;
+  /** CPU milliseconds (user + system, all threads) this process spent from its first claim to its last commit. */
+  readonly windowCpuMs: number;
 }
 
 /**
@@ -226,6 +228,8 @@ export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Prom
   let failed = 0;
   let firstClaimAt: number | undefined;
   let lastCommitAt: number | undefined;
+  let cpuAtFirst: NodeJS.CpuUsage | undefined;
+  let cpuAtLast: NodeJS.CpuUsage | undefined;
   let committing: Promise<void> = Promise.resolve();
   const stages = { claimWaitMs: 0, readDecodeMs: 0, modelMs: 0, commitWaitMs: 0 };
   let next = store.claim(claimSize);
@@ -245,7 +249,10 @@ export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Prom
         next = store.claim(claimSize);
         continue;
       }
-      firstClaimAt ??= Date.now();
+      if (firstClaimAt === undefined) {
+        firstClaimAt = Date.now();
+        cpuAtFirst = process.cpuUsage();
+      }
       // Claim the next micro-batch while this one is scored: the round trip overlaps the model.
       next = store.claim(claimSize);
       const byRun = new Map<string, ClaimedInput[]>();
@@ -282,6 +289,7 @@ export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Prom
           else failed++;
         }
         lastCommitAt = Date.now();
+        cpuAtLast = process.cpuUsage();
         opts.onProgress?.({ scored, failed });
       });
     }
@@ -291,6 +299,7 @@ export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Prom
     for (const m of models.values()) await (await m.catch(() => undefined))?.model.close();
   }
   const ms = (x: number): number => Math.round(x);
+  const cpuMs = (u: NodeJS.CpuUsage | undefined): number => (u ? (u.user + u.system) / 1000 : 0);
   return {
     scored,
     failed,
@@ -302,5 +311,6 @@ export async function workBatch(store: BatchStore, opts: WorkOptions = {}): Prom
       modelMs: ms(stages.modelMs),
       commitWaitMs: ms(stages.commitWaitMs),
     },
+    windowCpuMs: ms(cpuMs(cpuAtLast) - cpuMs(cpuAtFirst)),
   };
 }
