@@ -6,11 +6,14 @@
  * Usage: npm run bench:batch [-- --n 20000 --rounds 3 --batch-size 128]
  *
  * Every side is timed as a whole process (start, model load, all N images, exit), so the queue's overhead (pg-boss
- * start, claims, one commit per micro-batch, the idle check at the end) is inside the batch figures. Each round
- * runs the three sides in a rotated order, each batch side on a fresh database with the run submitted beforehand
- * (submission is not timed). Prints images/s per side (median and range) and the per-round ratios the acceptance
- * criteria name: 2 workers / 1 worker and 1 worker / plain loop. The PostgreSQL cluster is a throwaway one
- * (test/support/postgres.ts, fsync off), so commits cost round trips, not disk flushes.
+ * start, claims, one commit per claim, the idle check at the end) is inside the batch figures; and over its
+ * scoring window (from before the model opens, or the first claim, to the last prediction or commit), after every
+ * process of the side has loaded its modules and they start together. Each round runs the three sides in a
+ * rotated order, each batch side on a fresh database with the run submitted beforehand (submission is not timed).
+ * Prints images/s per side (median and range), the per-round ratios the acceptance criteria name (2 workers /
+ * 1 worker and 1 worker / plain loop), and per input: the CPU of the processes (whole, and over the scoring
+ * window), PostgreSQL's CPU, and where the processes' time went (claim wait, read and decode, model, commit wait).
+ * The PostgreSQL cluster is a throwaway one (test/support/postgres.ts) with fsync on, as in production.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
