@@ -173,7 +173,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
         if (e?.code)
           reply.header(
             "warning",
-            `299 radiolens "${`${e.code}: ${e.message ?? ""}`.replace(/["\\\r\n]/g, " ").slice(0, 300)}"`,
+            `299 radiolens "${`${e.code}: ${e.message ?? ""}`.replace(/[^ -~]|["\\]/g, " ").slice(0, 300)}"`,
           );
       } catch {
         // Not a JSON error body: nothing to add.
@@ -337,6 +337,8 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       const parts = await uncompressedFrames(parsed, list);
       const { body, contentType } = buildMultipart(
         parts,
+        "application/octet-stream",
+        undefined,
         `application/octet-stream; transfer-syntax=${transferSyntax ?? EXPLICIT_LE}`,
       );
       return reply.type(contentType).send(body);
