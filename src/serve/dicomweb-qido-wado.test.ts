@@ -120,7 +120,7 @@ before(async () => {
   });
   const sA = study(A, "DOE^JANE", "PA", "20200315", "093000", "ACC-A");
   const sB = study(B, "ROE^JOHN", "PB", "20191231", "235959", "ACC-B");
-  const sC = study(C, "Doe^Jonathan", "PC", "20210101", "120000.5", "ACC-C");
+  const sC = study(C, "Doe^Jonathan=ド^ジョナサン", "PC", "20210101", "120000.5", "ACC-C");
   const add = (name: string, bytes: Uint8Array): void => {
     files.set(name, bytes);
   };
@@ -129,7 +129,15 @@ before(async () => {
   add("A_SR", make(PY("CT_small.dcm"), { ...sA, SeriesInstanceUID: A_SR, Modality: "SR" }));
   add("B_MR", make(PY("MR_small.dcm"), { ...sB, SeriesInstanceUID: B_MR }));
   add("B_MR_J2K", make(PY("MR_small_jp2klossless.dcm"), { ...sB, SeriesInstanceUID: B_MR }));
-  add("C_DOSE", make(PY("rtdose.dcm"), { ...sC, SeriesInstanceUID: C_CT, Modality: "CT" }));
+  add(
+    "C_DOSE",
+    make(PY("rtdose.dcm"), {
+      SpecificCharacterSet: "ISO_IR 192",
+      ...sC,
+      SeriesInstanceUID: C_CT,
+      Modality: "CT",
+    }),
+  );
   const { body, contentType } = buildMultipart([...files.values()], "application/dicom");
   const r = await app.inject({
     method: "POST",
@@ -196,6 +204,12 @@ describe("QIDO-RS (PS3.18 10.6)", () => {
       "one component: family or given name",
     );
     assert.deepEqual(uidsOf(await json("/dicomweb/studies?PatientID=PB"), "0020000D"), [B]);
+    const c = (await json("/dicomweb/studies?PatientID=PC"))[0];
+    assert.deepEqual(
+      c?.["00100010"]?.Value,
+      [{ Alphabetic: "Doe^Jonathan", Ideographic: "ド^ジョナサン" }],
+      "PN groups",
+    );
     assert.deepEqual(
       uidsOf(await json("/dicomweb/studies?AccessionNumber=ACC-%3F"), "0020000D"),
       [A, B, C].sort(),
@@ -349,7 +363,10 @@ describe("WADO-RS (PS3.18 10.4)", () => {
     assert.equal((await json(`/dicomweb/studies/${A}/series/${A_CT}/metadata`)).length, 3);
     const [m] = await json(`${instanceUrl(C, C_CT, "C_DOSE")}/metadata`);
     assert.ok(m);
-    assert.deepEqual(m["00100010"], { vr: "PN", Value: [{ Alphabetic: "Doe^Jonathan" }] });
+    assert.deepEqual(m["00100010"], {
+      vr: "PN",
+      Value: [{ Alphabetic: "Doe^Jonathan", Ideographic: "ド^ジョナサン" }],
+    });
     assert.deepEqual(m["00080018"]?.Value, [sop("C_DOSE")]);
     assert.deepEqual(m["00280008"]?.Value, [15], "NumberOfFrames as a number");
     const pixel = m["7FE00010"];

@@ -245,7 +245,14 @@ export function parseQido(
 
 const attr = (vr: string, v: string | number | undefined): DicomJsonAttribute => {
   if (v === undefined || v === "") return { vr };
-  if (vr === "PN") return { vr, Value: [{ Alphabetic: v }] };
+  if (vr === "PN") {
+    // PS3.18 F.2.2: the three component groups (PS3.5 6.2.1.2) as separate members, empty ones left out.
+    const [Alphabetic = "", Ideographic = "", Phonetic = ""] = String(v).split("=");
+    const pn = Object.fromEntries(
+      Object.entries({ Alphabetic, Ideographic, Phonetic }).filter(([, g]) => g !== ""),
+    );
+    return Object.keys(pn).length > 0 ? { vr, Value: [pn] } : { vr };
+  }
   if (vr === "IS" || vr === "US") {
     const n = Number(v);
     return Number.isFinite(n) ? { vr, Value: [n] } : { vr };
