@@ -267,11 +267,17 @@ describe("QIDO-RS (PS3.18 10.6)", () => {
     const all = (await json(`/dicomweb/studies?StudyInstanceUID=${A}&includefield=all`))[0] as Json;
     assert.deepEqual(all["00081030"]?.Value, ["desc ACC-A"]);
     assert.equal(all["00080060"], undefined, "all means all of the level");
-    // A valid attribute the index does not hold is accepted (returned if available: it is not).
+    // Attributes outside the index: read from the file at instance level, left out at higher levels.
     const r = await json(
-      `/dicomweb/instances?SOPInstanceUID=${sop("B_MR")}&includefield=SliceThickness,Rows`,
+      `/dicomweb/instances?SOPInstanceUID=${sop("B_MR")}&includefield=SliceThickness,Rows&includefield=00280030`,
     );
+    const mr = parseDicom(files.get("B_MR") as Uint8Array).dataset;
     assert.deepEqual(r[0]?.["00280010"]?.Value, [64]);
+    assert.deepEqual(r[0]?.["00180050"]?.Value, [mr.number("SliceThickness")]);
+    assert.deepEqual(r[0]?.["00280030"]?.Value, mr.numbers("PixelSpacing"));
+    assert.deepEqual(Object.keys(r[0] ?? {}), Object.keys(r[0] ?? {}).sort(), "still in tag order");
+    const study = await json(`/dicomweb/studies?StudyInstanceUID=${B}&includefield=SliceThickness`);
+    assert.equal(study[0]?.["00180050"], undefined);
   });
 
   it("answers 400 with a PS3.18 Warning for unknown or invalid parameters, and 200 [] for no match", async () => {

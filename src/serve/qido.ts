@@ -158,8 +158,16 @@ function attributeOf(name: string): QidoAttribute | undefined {
 
 /** A valid DICOM attribute name (keyword or tag) that this service does not index. */
 function isDicomAttribute(name: string): boolean {
-  if (/^[0-9a-fA-F]{8}$/.test(name)) return lookupTag(Number.parseInt(name, 16)) !== undefined;
-  return lookupKeyword(name) !== undefined;
+  return dicomTagOf(name) !== undefined;
+}
+
+/** The tag (8 upper-case hex digits) of a dictionary keyword or tag; undefined when neither. */
+function dicomTagOf(name: string): string | undefined {
+  const entry = /^[0-9a-fA-F]{8}$/.test(name) ? lookupTag(Number.parseInt(name, 16)) : lookupKeyword(name);
+  if (!entry) return undefined;
+  return /^[0-9a-fA-F]{8}$/.test(name)
+    ? name.toUpperCase()
+    : entry.tag.toString(16).toUpperCase().padStart(8, "0");
 }
 
 /** A parsed QIDO-RS request: the search and the attributes each result returns. */
@@ -169,6 +177,11 @@ export interface QidoRequest {
   readonly include: ReadonlySet<string>;
   /** `includefield=all`. */
   readonly all: boolean;
+  /**
+   * Included attributes the index does not hold (tags, 8 hex): instance-level searches read them from the files,
+   * higher levels leave them out.
+   */
+  readonly fromFiles: ReadonlySet<string>;
 }
 
 const oneValue = (name: string, v: unknown): string => {
@@ -197,6 +210,7 @@ export function parseQido(
   const fuzzy = fz === "true";
   const filters: QidoFilter[] = [...fixed];
   const include = new Set<string>();
+  const fromFiles = new Set<string>();
   let all = false;
   for (const [name, raw] of Object.entries(query)) {
     if (name === "includefield") {
@@ -205,10 +219,10 @@ export function parseQido(
         if (field === "all") all = true;
         else {
           const a = attributeOf(field);
+          const tag = a ? undefined : dicomTagOf(field);
           if (a) include.add(a.tag);
-          // A valid attribute that is not indexed is accepted and not returned (PS3.18 10.6.3.3: if available).
-          else if (!isDicomAttribute(field))
-            throw bad(`includefield: "${field}" is neither a DICOM keyword nor a tag (8 hex digits)`);
+          else if (tag) fromFiles.add(tag);
+          else throw bad(`includefield: "${field}" is neither a DICOM keyword nor a tag (8 hex digits)`);
         }
       }
       continue;
@@ -240,7 +254,8 @@ export function parseQido(
   const offset = offsetText === "" ? 0 : Number(offsetText);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10000 || !Number.isInteger(offset) || offset < 0)
     throw bad("limit must be 1-10000 and offset ≥ 0");
-  return { search: { level, filters, limit, offset }, include, all };
+  if (fromFiles.size > 64) throw bad("includefield names at most 64 attributes outside the index");
+  return { search: { level, filters, limit, offset }, include, all, fromFiles };
 }
 
 const attr = (vr: string, v: string | number | undefined): DicomJsonAttribute => {
@@ -331,20 +346,31 @@ function belongs(a: QidoAttribute, level: QidoLevel): boolean {
 
 /**
  * One QIDO-RS result as DICOM JSON (PS3.18 F.2): the level's default attributes and those of the levels above
- * (PS3.18 10.6.3.3), plus the included ones (or every indexed one with `includefield=all`), in tag order.
+ * (PS3.18 10.6.3.3), plus the included ones (or every indexed one with `includefield=all`), in tag order;
+ * `fromFile` holds the instance's own attributes for the included ones outside the index.
  *
  * @example
  * ```ts
  * const json = qidoJson(result, req, "https://pacs.example/dicomweb");
  * ```
  */
-export function qidoJson(r: SearchResult, q: QidoRequest, base: string): DicomJson {
+export function qidoJson(
+  r: SearchResult,
+  q: QidoRequest,
+  base: string,
+  fromFile: Readonly<DicomJson> = {},
+): DicomJson {
   const out: DicomJson = {};
+  // Attributes read from the instance's file (instance level only), merged in tag order below.
+  for (const tag of q.fromFiles) {
+    const a = fromFile[tag];
+    if (a) out[tag] = a;
+  }
   const level = q.search.level;
   for (const a of ATTRIBUTES) {
     if (!belongs(a, level)) continue;
     if (!(a.byDefault || q.all || q.include.has(a.tag))) continue;
     out[a.tag] = attributeValue(a, r, base);
   }
-  return out;
+  return Object.fromEntries(Object.entries(out).sort(([x], [y]) => x.localeCompare(y)));
 }

@@ -162,14 +162,18 @@ function itemJson(dict: Record<string, RawAttribute>, pixelDataUri: string | und
 /**
  * An instance's attributes as DICOM JSON (PS3.18 F.2) for `/metadata`: every attribute but the File Meta, values
  * cleaned of empty strings, sequences nested, small binary values inline, and Pixel Data by `BulkDataURI` — the
- * instance's `/frames/{all}` resource, which answers it uncompressed.
+ * instance's `/frames/{all}` resource, which answers it uncompressed. `only` (tags) keeps just those attributes.
  *
  * @example
  * ```ts
  * const json = instanceMetadata(bytes, "https://h/dicomweb/studies/1/series/2/instances/3");
  * ```
  */
-export function instanceMetadata(bytes: Uint8Array, instanceUrl: string): DicomJson {
+export function instanceMetadata(
+  bytes: Uint8Array,
+  instanceUrl: string,
+  only?: readonly string[],
+): DicomJson {
   const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let dict: Record<string, RawAttribute>;
   try {
@@ -180,6 +184,10 @@ export function instanceMetadata(bytes: Uint8Array, instanceUrl: string): DicomJ
       { detail: `stored instance is not readable: ${(e as Error).message}` },
       { cause: e },
     );
+  }
+  if (only) {
+    const picked = Object.fromEntries(only.flatMap((t) => (dict[t] ? [[t, dict[t] as RawAttribute]] : [])));
+    return itemJson(picked, undefined);
   }
   const frames = Number((dict["00280008"]?.Value?.[0] as number | string | undefined) ?? 1) || 1;
   const list = Array.from({ length: frames }, (_, i) => i + 1).join(",");

@@ -4,9 +4,9 @@ import { RadioLensError } from "../../core/errors.js";
 import type { ServiceContext } from "../context.js";
 import { type IngestResult, ingestInstance } from "../ingest.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "../multipart.js";
-import { parseQido, qidoJson } from "../qido.js";
+import { type DicomJson, parseQido, qidoJson } from "../qido.js";
 import type { QidoColumn, QidoFilter, QidoLevel } from "../repository/queries.js";
-import type { InstanceRecord } from "../repository/sqlite.js";
+import type { InstanceRecord, SearchResult } from "../repository/sqlite.js";
 import {
   EXPLICIT_LE,
   encodeRendered,
@@ -31,8 +31,6 @@ const PARAMS = {
     required: ["study", "series", "instance"],
   },
 } as const;
-
-type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;
 
 const str = (vr: string, v: string | number | undefined): { vr: string; Value?: unknown[] } =>
   v === undefined || v === "" ? { vr } : { vr, Value: [v] };
@@ -197,7 +195,12 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       const base = baseUrl(req);
       const found = await ctx.repo.search(q.search);
       // PS3.18 as amended by CP-2473: no match is 200 with an empty array, not 204.
-      return reply.type(offer.type).send(found.map((r) => qidoJson(r, q, base)));
+      // Included attributes outside the index come from the instances' files, at instance level only.
+      const fromFile = (r: SearchResult): DicomJson =>
+        level === "instance" && q.fromFiles.size > 0
+          ? instanceMetadata(ctx.store.read(r.record), "", [...q.fromFiles])
+          : {};
+      return reply.type(offer.type).send(found.map((r) => qidoJson(r, q, base, fromFile(r))));
     };
   const searchRoute = (url: string, level: QidoLevel, summary: string, params?: object): void => {
     app.get(
