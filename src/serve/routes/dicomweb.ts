@@ -81,8 +81,9 @@ function sendMultipart(reply: FastifyReply, items: Uint8Array[]): FastifyReply {
 }
 
 /**
- * Registers STOW-RS (`POST /dicomweb/studies[/:study]`), QIDO-RS (`GET /dicomweb/studies`, `.../series`,
- * `.../instances`, `/dicomweb/instances`) and WADO-RS (`GET` study, series, instance, and `/rendered` as PNG).
+ * Registers STOW-RS (`POST /dicomweb/studies[/:study]`), QIDO-RS (studies, series and instances at every level,
+ * PS3.18 10.6) and WADO-RS (study, series, instance, `/metadata`, `/frames/{list}` and `/rendered`, PS3.18 10.4);
+ * what is supported is listed in docs/dicomweb-conformance.md (ADR 128).
  *
  * @example
  * ```ts
@@ -164,7 +165,7 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
   );
 
   // PS3.18 8.6.3: an error answer also says why in a Warning header (code 299), for clients that drop bodies.
-  app.addHook("onSend", async (req, reply, payload) => {
+  app.addHook("onSend", async (_req, reply, payload) => {
     if (reply.statusCode >= 400 && typeof payload === "string" && !reply.hasHeader("warning")) {
       try {
         const e = (JSON.parse(payload) as { error?: { code?: string; message?: string } }).error;
@@ -177,7 +178,6 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
         // Not a JSON error body: nothing to add.
       }
     }
-    void req;
     return payload;
   });
 
@@ -194,12 +194,12 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       const q = parseQido(req.query as Record<string, unknown>, level, fixed);
       const base = baseUrl(req);
       const found = await ctx.repo.search(q.search);
-      // PS3.18 as amended by CP-2473: no match is 200 with an empty array, not 204.
       // Included attributes outside the index come from the instances' files, at instance level only.
       const fromFile = (r: SearchResult): DicomJson =>
         level === "instance" && q.fromFiles.size > 0
           ? instanceMetadata(ctx.store.read(r.record), "", [...q.fromFiles])
           : {};
+      // PS3.18 as amended by CP-2473: no match is 200 with an empty array, not 204.
       return reply.type(offer.type).send(found.map((r) => qidoJson(r, q, base, fromFile(r))));
     };
   const searchRoute = (url: string, level: QidoLevel, summary: string, params?: object): void => {
