@@ -1,5 +1,17 @@
 /** The repository's queries written once for SQLite and PostgreSQL: the QIDO filter, listings and counts; dialect differences as data. */
-import type { InstanceQuery } from "./sqlite.js";
+/** Filters for `Repository.findInstances` (QIDO-RS matching keys, exact match). */
+export interface InstanceQuery {
+  readonly studyInstanceUid?: string;
+  readonly seriesInstanceUid?: string;
+  readonly sopInstanceUid?: string;
+  readonly modality?: string;
+  readonly patientId?: string;
+  readonly studyDate?: string;
+  readonly accessionNumber?: string;
+  readonly origin?: "received" | "result";
+  readonly limit?: number;
+  readonly offset?: number;
+}
 
 /** What differs between the two SQL dialects the repository speaks. */
 export interface Dialect {

@@ -7,6 +7,7 @@ import {
   countQuery,
   findInstancesQuery,
   INSTANCE_COLUMNS,
+  type InstanceQuery,
   listQuery,
   type QidoSearch,
   qidoQuery,
@@ -107,19 +108,7 @@ export interface AuditRecord {
   readonly detail: string;
 }
 
-/** Filters for {@link Repository.findInstances} (QIDO-RS matching keys, exact match). */
-export interface InstanceQuery {
-  readonly studyInstanceUid?: string;
-  readonly seriesInstanceUid?: string;
-  readonly sopInstanceUid?: string;
-  readonly modality?: string;
-  readonly patientId?: string;
-  readonly studyDate?: string;
-  readonly accessionNumber?: string;
-  readonly origin?: "received" | "result";
-  readonly limit?: number;
-  readonly offset?: number;
-}
+export type { InstanceQuery };
 
 /**
  * Outcome of {@link Repository.addInstance}: new; the same bytes again (nothing to do); or the same SOP Instance
