@@ -35,6 +35,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     "batch-size": { type: "string" },
     plain: { type: "string" },
+    shard: { type: "string" },
     model: { type: "string" },
   },
 });
@@ -42,8 +43,12 @@ const batchSize = Number(values["batch-size"] ?? 128);
 const root = join(import.meta.dirname, "..");
 
 /** The peer: a plain ONNX Runtime loop over the folder's files, as a user would write it without a queue. */
-async function plainLoop(dir: string, modelDir: string): Promise<void> {
-  const files = readdirSync(dir).sort();
+async function plainLoop(dir: string, modelDir: string, shard = "0/1"): Promise<void> {
+  // Shard k/n: every n-th file from the k-th, so n plain processes split the folder between them.
+  const [shardIndex, shards] = shard.split("/").map(Number) as [number, number];
+  const files = readdirSync(dir)
+    .sort()
+    .filter((_, i) => i % shards === shardIndex);
   // The same window as a worker's: from before the model is opened to the last prediction.
   const firstClaimAt = Date.now();
   const cpu0 = process.cpuUsage();
@@ -103,7 +108,7 @@ async function startBarrier(): Promise<void> {
 
 if (values.plain) {
   await startBarrier();
-  await plainLoop(values.plain, values.model as string);
+  await plainLoop(values.plain, values.model as string, values.shard);
   process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage() })}\n`);
   process.exit(0);
 }
@@ -258,11 +263,13 @@ try {
     ];
     return timeProcesses(Array.from({ length: workers }, () => cliCode(work)));
   };
+  const plainCode = (shard: string): string =>
+    `process.argv.push("--plain", ${JSON.stringify(dir)}, "--model", ${JSON.stringify(model)}, "--batch-size", "${batchSize}", "--shard", "${shard}"); await import("./bench/batch.ts");`;
   const sides: Record<string, () => Promise<Timing>> = {
-    plain: () =>
-      timeProcesses([
-        `process.argv.push("--plain", ${JSON.stringify(dir)}, "--model", ${JSON.stringify(model)}, "--batch-size", "${batchSize}"); await import("./bench/batch.ts");`,
-      ]),
+    plain: () => timeProcesses([plainCode("0/1")]),
+    // Two plain loops on halves of the folder: what two processes reach on this machine with no queue at all,
+    // the ceiling for "2 workers / 1 worker".
+    "2 plain": () => timeProcesses([plainCode("0/2"), plainCode("1/2")]),
     "1 worker": () => batchSide(1),
     "2 workers": () => batchSide(2),
   };
@@ -309,9 +316,12 @@ try {
     for (const [a, b, want] of [
       ["2 workers", "1 worker", 1.8],
       ["1 worker", "plain", 0.9],
+      ["2 plain", "plain", undefined],
     ] as const) {
       const xs = (rate[kind][a] as number[]).map((x, i) => x / ((rate[kind][b] as number[])[i] as number));
-      console.log(`  ${a} / ${b}: ${fmt(xs, 2)}× (criterion ≥ ${want}×)`);
+      console.log(
+        `  ${a} / ${b}: ${fmt(xs, 2)}× (${want ? `criterion ≥ ${want}×` : "this machine's ceiling for two processes"})`,
+      );
     }
   }
 } finally {
