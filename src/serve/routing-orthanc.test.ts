@@ -1,0 +1,294 @@
+/** Routing against a real Orthanc: a CT series routed slice by slice by Orthanc's C-STORE is segmented once after its completion timeout; the SEG and SR reach one Orthanc by C-STORE and another by STOW-RS. */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { dciodvfyErrors } from "../../test/support/dciodvfy.js";
+import { type OrthancInstance, startOrthanc } from "../../test/support/orthanc.js";
+import { pydicomSegCheck } from "../../test/support/seg-check.js";
+import { chestRadiograph, writeTestBundle } from "../../test/support/serve.js";
+import { freePort, sharedData } from "../../test/support/shared-data.js";
+import { ctSeries, ellipsoidLabels } from "../../test/support/synthetic-ct.js";
+import { createImage } from "../core/image.js";
+import { initEngine, tf } from "../engine/backend.js";
+import { parseDicom, seriesToVolume } from "../io/dicom/index.js";
+import { writeNifti } from "../io/nifti/index.js";
+import { sourceSeriesOf } from "../results/source.js";
+import { loadSeg3DModel, trainSegmentation3D } from "../train/seg3d.js";
+import { predictVolume } from "../train/seg3d-infer.js";
+import { buildApp } from "./app.js";
+import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
+import { ingestInstance } from "./ingest.js";
+import { allOf } from "./server.js";
+import { createStowSender } from "./stow-client.js";
+
+const work = mkdtempSync(join(tmpdir(), "rl-routing-test-"));
+const SLICES = 8;
+const SIZE = 32;
+const TIMEOUT_S = 2;
+const SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4";
+const SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33";
+let pacs: OrthancInstance; // the modality router and the C-STORE destination
+let web: OrthancInstance; // the STOW-RS destination
+let app: FastifyInstance;
+let scp: DimseServer;
+
+/** A tiny 3D U-Net trained for seconds on two synthetic CT phantoms (NIfTI written from generated DICOM series). */
+async function trainTinyUnet(dir: string): Promise<void> {
+  const task = join(dir, "task");
+  mkdirSync(join(task, "imagesTr"), { recursive: true });
+  mkdirSync(join(task, "labelsTr"), { recursive: true });
+  for (const seed of [11, 12]) {
+    const { image } = await seriesToVolume(ctSeries(SLICES, SIZE, seed).files.map((f) => parseDicom(f)));
+    const labels = createImage(ellipsoidLabels(SLICES, SIZE), image.shape, {
+      spacing: image.spacing,
+      origin: image.origin,
+      direction: image.direction,
+    });
+    writeNifti(join(task, "imagesTr", `ct_${seed}.nii.gz`), image);
+    writeNifti(join(task, "labelsTr", `ct_${seed}.nii.gz`), labels);
+  }
+  await trainSegmentation3D({
+    data: task,
+    out: join(dir, "unet"),
+    seed: 3,
+    allCases: true,
+    labels: ["background", "organ", "lesion"],
+    plan: {
+      patch: [8, 32, 32],
+      depth: 2,
+      baseFilters: 4,
+      batchSize: 2,
+      steps: 60,
+      learningRate: 0.01,
+      deepSupervision: 0,
+      targetSpacing: [2.5, 0.7, 0.7],
+    },
+    mirror: false,
+  });
+}
+
+interface OrthancInstanceInfo {
+  readonly ID: string;
+}
+
+async function studyInstances(o: OrthancInstance, studyUid: string): Promise<OrthancInstanceInfo[]> {
+  const found = await o.rest<{ Type: string; ID: string }[]>("/tools/lookup", studyUid);
+  const study = found.find((f) => f.Type === "Study");
+  return study ? o.rest<OrthancInstanceInfo[]>(`/studies/${study.ID}/instances`) : [];
+}
+
+async function byClass(o: OrthancInstance, studyUid: string, want: number): Promise<Map<string, string>> {
+  const deadline = Date.now() + 120_000;
+  let got: OrthancInstanceInfo[] = [];
+  while (Date.now() < deadline) {
+    got = await studyInstances(o, studyUid);
+    if (got.length >= want) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const out = new Map<string, string>();
+  for (const i of got) {
+    out.set((await o.text(`/instances/${i.ID}/content/0008-0016`)).replace(/[\0 ]+$/, ""), i.ID);
+  }
+  return out;
+}
+
+function dciodvfy(bytes: Uint8Array, name: string): { errors: string[]; output: string } {
+  const path = join(work, name);
+  writeFileSync(path, bytes);
+  return dciodvfyErrors(path);
+}
+
+before(async () => {
+  await initEngine();
+  await trainTinyUnet(work);
+  await writeTestBundle(join(work, "cxr"));
+  const scpPort = await freePort();
+  pacs = await startOrthanc({ modalities: { radiolens: ["RADIOLENS", "127.0.0.1", scpPort] } });
+  web = await startOrthanc();
+  app = await buildApp({
+    models: [
+      { dir: join(work, "unet"), id: "unet" },
+      { dir: join(work, "cxr"), id: "cxr", results: ["measurement-report"] },
+    ],
+    dataDir: join(work, "data"),
+    auth: { apiKeys: [{ id: "a", role: "admin", key: "admin-key-0123456789" }] },
+    routing: {
+      rules: [
+        {
+          name: "ct-seg",
+          match: {
+            callingAeTitles: ["ORTHANC"],
+            modalities: ["CT"],
+            seriesDescription: "synthetic*",
+            sopClassUids: ["1.2.840.10008.5.1.4.1.1.2"],
+          },
+          models: ["unet"],
+          level: "series",
+          completionTimeoutSeconds: TIMEOUT_S,
+          destinations: [],
+        },
+        {
+          name: "cxr",
+          match: { modalities: ["CR", "DX"] },
+          models: ["cxr"],
+          level: "instance",
+          completionTimeoutSeconds: 30,
+          destinations: [],
+        },
+      ],
+      senders: new Map([
+        [
+          "ct-seg",
+          allOf([
+            createResultSender("RADIOLENS", { aeTitle: "ORTHANC", host: "127.0.0.1", port: pacs.dicomPort }),
+            createStowSender({ url: `${web.url}/dicom-web` }),
+          ]),
+        ],
+      ]),
+      pollMs: 200,
+    },
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  scp = startDimseServer(app.radiolens, {
+    aeTitle: "RADIOLENS",
+    port: scpPort,
+    allowedCallingAeTitles: ["ORTHANC"],
+  });
+});
+
+after(async () => {
+  scp?.close();
+  await app?.close();
+  await pacs?.stop();
+  await web?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("routing with Orthanc as the PACS", () => {
+  it("a CT series C-STOREd slice by slice is segmented once after its completion timeout; SEG and SR reach Orthanc by C-STORE and STOW-RS", async () => {
+    const { files, study } = ctSeries(SLICES, SIZE, 21);
+    const ids: string[] = [];
+    for (const f of files) ids.push((await pacs.rest<{ ID: string }>("/instances", f)).ID);
+    const repo = app.radiolens.repo;
+    // Orthanc routes the slices one association at a time, as a modality sends them, 0.3 s apart (< timeout).
+    let lastSent = 0;
+    for (const id of ids) {
+      const job = await pacs.rest<{ Failed?: number }>("/modalities/radiolens/store", {
+        Resources: [id],
+        Synchronous: true,
+      });
+      assert.equal(job.Failed ?? 0, 0);
+      lastSent = Date.now();
+      assert.equal(await repo.countJobs("pending"), 0, "nothing is analysed while the series is arriving");
+      assert.equal(await repo.countPredictions(), 0);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const [group] = await repo.listGroups(10);
+    assert.equal(group?.instances, SLICES);
+
+    // SEG + SR in the C-STORE destination (beside the 8 slices) and in the STOW-RS destination.
+    const atPacs = await byClass(pacs, study, SLICES + 2);
+    const atWeb = await byClass(web, study, 2);
+    const segId = atPacs.get(SEG_CLASS);
+    const srId = atPacs.get(SR_CLASS);
+    assert.ok(segId && srId, [...atPacs.keys()].join(", "));
+    assert.ok(atWeb.get(SEG_CLASS) && atWeb.get(SR_CLASS), "STOW-RS delivered both");
+
+    const jobs = await repo.listJobs(100);
+    assert.equal(jobs.length, 1, "one analysis for the whole series");
+    const job = jobs[0];
+    assert.equal(job?.scope?.startsWith("series:"), true);
+    assert.ok(
+      Date.parse(job?.createdAt ?? "") >= lastSent + TIMEOUT_S * 1000 - 50,
+      "queued only after the completion timeout",
+    );
+    assert.equal(await repo.countPredictions(), 1);
+
+    // The SEG frames, read back from Orthanc and decoded by pydicom, are the mask the model gives the volume.
+    const parsed = files.map((f) => parseDicom(f));
+    const series = sourceSeriesOf(parsed);
+    const m = await loadSeg3DModel(join(work, "unet"));
+    const before = tf.memory().numTensors;
+    const mask = predictVolume(m.model, m.plan, (await seriesToVolume(parsed)).image, { mirror: true });
+    assert.equal(tf.memory().numTensors, before);
+    m.model.dispose();
+    const expected = Uint8Array.from(mask.data);
+    assert.ok(
+      expected.some((v) => v === 1),
+      "the tiny model finds the organ (a non-empty mask makes the comparison meaningful)",
+    );
+    const segBytes = await pacs.bytes(`/instances/${segId}/file`);
+    const check = pydicomSegCheck(segBytes, series, [1, 2], expected);
+    assert.ok(check.ok, check.problems.join("; "));
+    const seg = parseDicom(segBytes).dataset;
+    assert.equal(seg.uid("FrameOfReferenceUID"), parsed[0]?.dataset.uid("FrameOfReferenceUID"));
+    assert.equal(
+      seg.items("ReferencedSeriesSequence")[0]?.uid("SeriesInstanceUID"),
+      parsed[0]?.dataset.uid("SeriesInstanceUID"),
+    );
+    assert.equal(seg.items("ContributingEquipmentSequence")[0]?.string("Manufacturer"), "RadioLens");
+    const segCheck = dciodvfy(segBytes, "seg.dcm");
+    assert.deepEqual(segCheck.errors, [], segCheck.output);
+
+    // The SR: TID 1500 volumes per segment, referencing the SEG.
+    const srBytes = await pacs.bytes(`/instances/${srId}/file`);
+    const srCheck = dciodvfy(srBytes, "sr.dcm");
+    assert.deepEqual(srCheck.errors, [], srCheck.output);
+    const sr = parseDicom(srBytes).dataset;
+    assert.equal(sr.items("ContentTemplateSequence")[0]?.string("TemplateIdentifier"), "1500");
+    const evidence = sr
+      .items("CurrentRequestedProcedureEvidenceSequence")
+      .flatMap((s) => s.items("ReferencedSeriesSequence"))
+      .flatMap((s) => s.items("ReferencedSOPSequence"))
+      .map((s) => s.uid("ReferencedSOPInstanceUID"));
+    assert.ok(evidence.includes(seg.uid("SOPInstanceUID")), "the SR references the SEG");
+    const srText = Buffer.from(srBytes).toString("latin1");
+    assert.match(srText, /Volume/);
+  });
+
+  it("routes by AE, Modality and SOP class: a radiograph goes to the classifier, unmatched instances are stored and audited 'not routed'", async () => {
+    const repo = app.radiolens.repo;
+    const before = await repo.listJobs(100);
+    // A chest radiograph from Orthanc: the instance-level "cxr" rule.
+    const cr = chestRadiograph(sharedData("xray", "COVID-00003b.jpg"));
+    const crId = (await pacs.rest<{ ID: string }>("/instances", cr)).ID;
+    await pacs.rest("/modalities/radiolens/store", { Resources: [crId], Synchronous: true });
+    const crUid = parseDicom(cr).dataset.uid("SOPInstanceUID") as string;
+    const after = await repo.listJobs(100);
+    const crJob = after.find((j) => j.sopInstanceUid === crUid);
+    assert.equal(crJob?.modelId, "cxr");
+    assert.equal(crJob?.rule, "cxr");
+    assert.equal(crJob?.scope, null);
+    // The same CT series by STOW-RS has no calling AE title, and an MR from Orthanc matches no Modality:
+    // both stored, neither analysed, each audited "not routed".
+    const { files } = ctSeries(3, 16, 31);
+    for (const f of files) {
+      const r = await ingestInstance(app.radiolens, f, {
+        via: "stow",
+        user: "a",
+        role: "admin",
+        source: "test",
+      });
+      assert.ok(r.ok);
+    }
+    const mrBytes = new Uint8Array(readFileSync(sharedData("dicom", "pydicom", "MR_small.dcm")));
+    const mrUid = parseDicom(mrBytes).dataset.uid("SOPInstanceUID") as string;
+    const mrId = (await pacs.rest<{ ID: string }>("/instances", mrBytes)).ID;
+    await pacs.rest("/modalities/radiolens/store", { Resources: [mrId], Synchronous: true });
+    assert.ok(await repo.getInstance(mrUid), "the unrouted MR is stored");
+    for (const f of files)
+      assert.ok(await repo.getInstance(parseDicom(f).dataset.uid("SOPInstanceUID") as string));
+    const jobsNow = await repo.listJobs(100);
+    assert.equal(jobsNow.length, before.length + 1, "only the radiograph queued a job");
+    await new Promise((r) => setTimeout(r, TIMEOUT_S * 1000 + 500));
+    assert.equal((await repo.listJobs(100)).length, before.length + 1, "and no group was opened for them");
+    const audit = await repo.listAudit(200, "110104");
+    const notRouted = audit.filter((a) => a.detail.includes("not routed"));
+    assert.equal(notRouted.length, 4, "three STOW-RS slices and the MR");
+    assert.ok(notRouted.every((a) => !a.detail.includes(mrUid) && !a.detail.includes("Synthetic")));
+    assert.ok(audit.some((a) => a.detail.includes("routed by rule 'cxr'")));
+  });
+});
