@@ -1,6 +1,6 @@
 /** Routing against a real Orthanc: a CT series routed slice by slice by Orthanc's C-STORE is segmented once after its completion timeout; the SEG and SR reach one Orthanc by C-STORE and another by STOW-RS. */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,13 +10,12 @@ import { type OrthancInstance, startOrthanc } from "../../test/support/orthanc.j
 import { pydicomSegCheck } from "../../test/support/seg-check.js";
 import { chestRadiograph, writeTestBundle } from "../../test/support/serve.js";
 import { freePort, sharedData } from "../../test/support/shared-data.js";
-import { ctSeries, ellipsoidLabels } from "../../test/support/synthetic-ct.js";
-import { createImage } from "../core/image.js";
+import { ctSeries } from "../../test/support/synthetic-ct.js";
+import { trainTinyUnet } from "../../test/support/tiny-unet.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { parseDicom, seriesToVolume } from "../io/dicom/index.js";
-import { writeNifti } from "../io/nifti/index.js";
 import { sourceSeriesOf } from "../results/source.js";
-import { loadSeg3DModel, trainSegmentation3D } from "../train/seg3d.js";
+import { loadSeg3DModel } from "../train/seg3d.js";
 import { predictVolume } from "../train/seg3d-infer.js";
 import { buildApp } from "./app.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
@@ -34,41 +33,6 @@ let pacs: OrthancInstance; // the modality router and the C-STORE destination
 let web: OrthancInstance; // the STOW-RS destination
 let app: FastifyInstance;
 let scp: DimseServer;
-
-/** A tiny 3D U-Net trained for seconds on two synthetic CT phantoms (NIfTI written from generated DICOM series). */
-async function trainTinyUnet(dir: string): Promise<void> {
-  const task = join(dir, "task");
-  mkdirSync(join(task, "imagesTr"), { recursive: true });
-  mkdirSync(join(task, "labelsTr"), { recursive: true });
-  for (const seed of [11, 12]) {
-    const { image } = await seriesToVolume(ctSeries(SLICES, SIZE, seed).files.map((f) => parseDicom(f)));
-    const labels = createImage(ellipsoidLabels(SLICES, SIZE), image.shape, {
-      spacing: image.spacing,
-      origin: image.origin,
-      direction: image.direction,
-    });
-    writeNifti(join(task, "imagesTr", `ct_${seed}.nii.gz`), image);
-    writeNifti(join(task, "labelsTr", `ct_${seed}.nii.gz`), labels);
-  }
-  await trainSegmentation3D({
-    data: task,
-    out: join(dir, "unet"),
-    seed: 3,
-    allCases: true,
-    labels: ["background", "organ", "lesion"],
-    plan: {
-      patch: [8, 32, 32],
-      depth: 2,
-      baseFilters: 4,
-      batchSize: 2,
-      steps: 60,
-      learningRate: 0.01,
-      deepSupervision: 0,
-      targetSpacing: [2.5, 0.7, 0.7],
-    },
-    mirror: false,
-  });
-}
 
 interface OrthancInstanceInfo {
   readonly ID: string;
@@ -103,7 +67,7 @@ function dciodvfy(bytes: Uint8Array, name: string): { errors: string[]; output: 
 
 before(async () => {
   await initEngine();
-  await trainTinyUnet(work);
+  await trainTinyUnet(work, SLICES, SIZE);
   await writeTestBundle(join(work, "cxr"));
   const scpPort = await freePort();
   pacs = await startOrthanc({ modalities: { radiolens: ["RADIOLENS", "127.0.0.1", scpPort] } });
