@@ -13,7 +13,7 @@ import { freePort, sharedData } from "../../test/support/shared-data.js";
 import { ctSeries } from "../../test/support/synthetic-ct.js";
 import { trainTinyUnet } from "../../test/support/tiny-unet.js";
 import { initEngine, tf } from "../engine/backend.js";
-import { parseDicom, seriesToVolume } from "../io/dicom/index.js";
+import { parseDicom, seriesToVolume, writeDicom } from "../io/dicom/index.js";
 import { sourceSeriesOf } from "../results/source.js";
 import { loadSeg3DModel } from "../train/seg3d.js";
 import { predictVolume } from "../train/seg3d-infer.js";
@@ -254,5 +254,32 @@ describe("routing with Orthanc as the PACS", () => {
     assert.equal(notRouted.length, 4, "three STOW-RS slices and the MR");
     assert.ok(notRouted.every((a) => !a.detail.includes(mrUid) && !a.detail.includes("Synthetic")));
     assert.ok(audit.some((a) => a.detail.includes("routed by rule 'cxr'")));
+  });
+
+  it("a series whose slices disagree in geometry is refused once complete, with the reason audited, and nothing is sent", async () => {
+    const repo = app.radiolens.repo;
+    const { files, study } = ctSeries(4, 16, 51);
+    // One slice tilted: another Image Orientation (Patient) than the rest of the series.
+    const tilted = parseDicom(files[1] as Uint8Array);
+    tilted.dataset.setNumbers("ImageOrientationPatient", [1, 0, 0, 0, 0.8, 0.6], "DS");
+    const sent = files.map((f, i) => (i === 1 ? writeDicom(tilted) : f));
+    const ids: string[] = [];
+    for (const f of sent) ids.push((await pacs.rest<{ ID: string }>("/instances", f)).ID);
+    await pacs.rest("/modalities/radiolens/store", { Resources: ids, Synchronous: true });
+    const deadline = Date.now() + 60_000;
+    let failed = await repo.listJobs(10, "failed");
+    while (Date.now() < deadline && failed.length === 0) {
+      await new Promise((r) => setTimeout(r, 200));
+      failed = await repo.listJobs(10, "failed");
+    }
+    assert.equal(failed.length, 1, "failed for good at once: a permanent error is not retried");
+    assert.equal(failed[0]?.attempts, 1);
+    assert.match(failed[0]?.error ?? "", /DICOM_SERIES/);
+    const audit = await repo.listAudit(50, "110103");
+    const reason = audit.find((a) => a.detail.startsWith("series not analysed (rule 'ct-seg')"));
+    assert.ok(reason, audit.map((a) => a.detail).join(" | "));
+    assert.match(reason.detail, /Image Orientation/);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await studyInstances(pacs, study)).length, 4, "no result reached the PACS");
   });
 });
