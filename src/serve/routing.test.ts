@@ -1,6 +1,9 @@
 /** Routing rules: schema errors at load, glob and regex SeriesDescription matching, first match wins, unrouted and default behaviour. */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { REPO_ROOT } from "../../test/support/shared-data.js";
 import { isRadioLensError } from "../core/errors.js";
 import { compileRules, globToRegExp, instanceWork, RoutingRuleSchema, routeInstance } from "./routing.js";
 import { loadServeConfig } from "./server.js";
@@ -137,4 +140,35 @@ test("bad rules are refused at load with the rule and field named", () => {
     ],
   });
   assert.equal(ok.routing[0]?.completionTimeoutSeconds, 30, "the default completion timeout");
+});
+
+test("the README's example serve.json with routing rules is a valid configuration", () => {
+  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  const block = [...readme.matchAll(/```json\n([\s\S]*?)```/g)]
+    .map((m) => m[1] as string)
+    .find((b) => b.includes('"routing"'));
+  assert.ok(block, "the README shows a serve.json with routing");
+  const cfg = loadServeConfig(undefined, JSON.parse(block) as Record<string, unknown>);
+  assert.deepEqual(
+    cfg.routing.map((r) => [r.name, r.level, r.destinations.length]),
+    [
+      ["mr-hippocampus", "series", 2],
+      ["chest", "instance", 0],
+    ],
+  );
+  const rules = compileRules(
+    cfg.routing,
+    new Map([
+      ["cxr", { volumetric: false }],
+      ["hippo", { volumetric: true }],
+    ]),
+  );
+  const mr = {
+    callingAeTitle: "MR1",
+    modality: "MR",
+    seriesDescription: "Sag T1 MPRAGE 1mm",
+    sopClassUid: "1.2.840.10008.5.1.4.1.1.4",
+  };
+  assert.equal(routeInstance(rules, mr)?.name, "mr-hippocampus");
+  assert.equal(routeInstance(rules, { ...mr, seriesDescription: "Ax T2 FLAIR" }), undefined);
 });
