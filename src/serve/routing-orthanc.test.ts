@@ -95,6 +95,14 @@ before(async () => {
           destinations: [],
         },
         {
+          name: "ct-study",
+          match: { callingAeTitles: ["ORTHANC"], modalities: ["CT"], seriesDescription: "study ?" },
+          models: ["unet"],
+          level: "study",
+          completionTimeoutSeconds: TIMEOUT_S,
+          destinations: [],
+        },
+        {
           name: "cxr",
           match: { modalities: ["CR", "DX"] },
           models: ["cxr"],
@@ -104,6 +112,10 @@ before(async () => {
         },
       ],
       senders: new Map([
+        [
+          "ct-study",
+          createResultSender("RADIOLENS", { aeTitle: "ORTHANC", host: "127.0.0.1", port: pacs.dicomPort }),
+        ],
         [
           "ct-seg",
           allOf([
@@ -281,5 +293,38 @@ describe("routing with Orthanc as the PACS", () => {
     assert.match(reason.detail, /Image Orientation/);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await studyInstances(pacs, study)).length, 4, "no result reached the PACS");
+  });
+
+  it("a study-level rule waits for the whole study and segments each of its series once", async () => {
+    const repo = app.radiolens.repo;
+    const { files, study } = ctSeries(SLICES, SIZE, 61);
+    // Two series of one study (another Series Instance UID and SOP Instance UIDs for the second), sent together.
+    const sent: Uint8Array[] = [];
+    for (const [k, f] of files.entries()) {
+      const a = parseDicom(f);
+      a.dataset.setString("SeriesDescription", "study A");
+      sent.push(writeDicom(a));
+      const b = parseDicom(f);
+      const sop = `${study}.3.${k + 1}`;
+      b.dataset.setString("SeriesInstanceUID", `${study}.3`);
+      b.dataset.setString("SOPInstanceUID", sop);
+      b.meta.setString("MediaStorageSOPInstanceUID", sop);
+      b.dataset.setString("SeriesDescription", "study B");
+      sent.push(writeDicom(b));
+    }
+    const before = (await repo.listJobs(1000)).length;
+    const ids: string[] = [];
+    for (const f of sent) ids.push((await pacs.rest<{ ID: string }>("/instances", f)).ID);
+    await pacs.rest("/modalities/radiolens/store", { Resources: ids, Synchronous: true });
+    const classes = await byClass(pacs, study, 2 * SLICES + 4);
+    const all = await studyInstances(pacs, study);
+    assert.equal(all.length, 2 * SLICES + 4, "two SEGs and two SRs beside the two series");
+    assert.ok(classes.has(SEG_CLASS) && classes.has(SR_CLASS));
+    const listed = await repo.listJobs(1000); // newest first
+    const jobs = listed.slice(0, listed.length - before);
+    assert.equal(jobs.length, 1, "one job for the study");
+    assert.equal(jobs[0]?.scope, `study:${study}`);
+    assert.equal(jobs[0]?.rule, "ct-study");
+    assert.match((await repo.listGroups(10)).find((g) => g.level === "study")?.groupUid ?? "", /^[0-9.]+$/);
   });
 });
