@@ -341,9 +341,12 @@ async function runGroupJob(
       sopInstanceUid: job.sopInstanceUid,
       modelId: model.id,
       modelVersion: model.card.version,
-      label: `Segmentation of ${bySeries.size} series (${summary.join(", ")})`,
-      // Voxels per segment label, in the column the classifiers fill with probabilities.
-      probabilities: voxels,
+      // Voxels per segment in the label: the probabilities column (which the worklist shows as probabilities)
+      // stays empty for a segmentation.
+      label: `Segmentation of ${bySeries.size} series (${summary.join(", ")}): ${Object.entries(voxels)
+        .map(([k, v]) => `${k} ${v} voxels`)
+        .join(", ")}`.slice(0, 1000),
+      probabilities: {},
       resultSopInstanceUid: results[0]?.sopInstanceUid ?? null,
     },
     results,

@@ -182,6 +182,12 @@ describe("routing with Orthanc as the PACS", () => {
       "queued only after the completion timeout",
     );
     assert.equal(await repo.countPredictions(), 1);
+    const [pred] = await repo.predictionsFor(job?.sopInstanceUid ?? "");
+    assert.match(
+      pred?.label ?? "",
+      /^Segmentation of 1 series \(8 slices\): organ \d+ voxels, lesion \d+ voxels$/,
+    );
+    assert.deepEqual(pred?.probabilities, {}, "no voxel count passes for a probability");
 
     // The SEG frames, read back from Orthanc and decoded by pydicom, are the mask the model gives the volume.
     const parsed = files.map((f) => parseDicom(f));
