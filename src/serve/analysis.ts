@@ -329,12 +329,33 @@ async function runGroupJob(
   const results: InstanceRecord[] = [];
   const summary: string[] = [];
   const voxels: Record<string, number> = {};
+  let firstRefusal: unknown;
   for (const instances of bySeries.values()) {
-    const r = await segmentSeries(model, instances);
+    let r: Awaited<ReturnType<typeof segmentSeries>>;
+    try {
+      r = await segmentSeries(model, instances);
+    } catch (e) {
+      // A study holds series that are no volume (a dose report, a scout): a study-level job segments the others
+      // and audits why each was left out; a series-level job, or a study with no volume at all, fails.
+      if (scope.level === "series" || !(e instanceof DicomError)) throw e;
+      firstRefusal ??= e;
+      await recordAudit(ctx.repo, {
+        event: "instancesAccessed",
+        action: "E",
+        outcome: 4,
+        user: "system",
+        role: "system",
+        source: "analysis",
+        object: `analysis:${model.id}:${shortHash(job.sha256)}`,
+        detail: `series of the study left out (rule '${job.rule ?? ""}'): ${e.code}: ${e.message}`,
+      });
+      continue;
+    }
     for (const o of r.objects) results.push(ctx.store.writeResult(o));
     for (const [k, v] of Object.entries(r.voxels)) voxels[k] = (voxels[k] ?? 0) + v;
     summary.push(`${instances.length} slices`);
   }
+  if (summary.length === 0) throw firstRefusal;
   await ctx.repo.completeJob(
     job.id,
     {
@@ -343,7 +364,7 @@ async function runGroupJob(
       modelVersion: model.card.version,
       // Voxels per segment in the label: the probabilities column (which the worklist shows as probabilities)
       // stays empty for a segmentation.
-      label: `Segmentation of ${bySeries.size} series (${summary.join(", ")}): ${Object.entries(voxels)
+      label: `Segmentation of ${summary.length} series (${summary.join(", ")}): ${Object.entries(voxels)
         .map(([k, v]) => `${k} ${v} voxels`)
         .join(", ")}`.slice(0, 1000),
       probabilities: {},

@@ -26,7 +26,9 @@ import { createStowSender } from "./stow-client.js";
 const work = mkdtempSync(join(tmpdir(), "rl-routing-test-"));
 const SLICES = 8;
 const SIZE = 32;
-const TIMEOUT_S = 2;
+const TIMEOUT_S = 3;
+// The study arrives in one Orthanc job of 17 C-STOREs: on a loaded machine that takes seconds.
+const STUDY_TIMEOUT_S = 8;
 const SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4";
 const SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33";
 let pacs: OrthancInstance; // the modality router and the C-STORE destination
@@ -99,7 +101,7 @@ before(async () => {
           match: { callingAeTitles: ["ORTHANC"], modalities: ["CT"], seriesDescription: "study ?" },
           models: ["unet"],
           level: "study",
-          completionTimeoutSeconds: TIMEOUT_S,
+          completionTimeoutSeconds: STUDY_TIMEOUT_S,
           destinations: [],
         },
         {
@@ -318,19 +320,38 @@ describe("routing with Orthanc as the PACS", () => {
       b.dataset.setString("SeriesDescription", "study B");
       sent.push(writeDicom(b));
     }
+    // And a radiograph in the same study: no volume, left out of the study's segmentation (and audited).
+    // (The phantom's patient: Orthanc files a study under its Patient ID.)
+    const cr = parseDicom(chestRadiograph(sharedData("xray", "COVID-00003b.jpg"), "PHANTOM61"));
+    cr.dataset.setString("StudyInstanceUID", study);
+    sent.push(writeDicom(cr));
     const before = (await repo.listJobs(1000)).length;
     const ids: string[] = [];
     for (const f of sent) ids.push((await pacs.rest<{ ID: string }>("/instances", f)).ID);
     await pacs.rest("/modalities/radiolens/store", { Resources: ids, Synchronous: true });
-    const classes = await byClass(pacs, study, 2 * SLICES + 4);
+    const classes = await byClass(pacs, study, 2 * SLICES + 1 + 4);
+    const group = (await repo.listGroups(10)).find((g) => g.level === "study");
+    // The radiograph is routed by the "cxr" rule (first match): the study's group counts the CT slices only.
+    assert.deepEqual([group?.instances, group?.lateInstances], [2 * SLICES, 0], "the whole study in time");
     const all = await studyInstances(pacs, study);
-    assert.equal(all.length, 2 * SLICES + 4, "two SEGs and two SRs beside the two series");
+    assert.equal(
+      all.length,
+      2 * SLICES + 1 + 4,
+      "two SEGs and two SRs beside the two series and the radiograph",
+    );
     assert.ok(classes.has(SEG_CLASS) && classes.has(SR_CLASS));
     const listed = await repo.listJobs(1000); // newest first
-    const jobs = listed.slice(0, listed.length - before);
+    const jobs = listed.slice(0, listed.length - before).filter((j) => j.scope !== null);
     assert.equal(jobs.length, 1, "one job for the study");
     assert.equal(jobs[0]?.scope, `study:${study}`);
     assert.equal(jobs[0]?.rule, "ct-study");
+    assert.equal(jobs[0]?.status, "done");
+    const [pred] = await repo.predictionsFor(jobs[0]?.sopInstanceUid ?? "");
+    assert.match(pred?.label ?? "", /^Segmentation of 2 series/);
+    const audit = await repo.listAudit(50, "110103");
+    assert.ok(
+      audit.some((a) => a.detail.startsWith("series of the study left out (rule 'ct-study'): DICOM_SERIES")),
+    );
     assert.match((await repo.listGroups(10)).find((g) => g.level === "study")?.groupUid ?? "", /^[0-9.]+$/);
   });
 });

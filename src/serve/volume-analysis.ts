@@ -50,8 +50,9 @@ export interface VolumeResult {
  * of ImageOrientationPatient, PS3.3 C.7.6.2.1.1) into one volume with PixelSpacing and the slice spacing, the
  * model's sliding-window inference (src/train/seg3d-infer.ts) back on the series' grid, then a binary DICOM SEG
  * (PS3.3 A.51) referencing the source series and its Frame of Reference, and a TID 1500 Measurement Report with
- * each present segment's volume, largest area and long axis referencing the SEG. A series whose instances
- * disagree in size, orientation or spacing, or lack the geometry, is refused with DicomError DICOM_SERIES.
+ * each present segment's volume, largest area and long axis referencing the SEG. A series of fewer than two
+ * slices, or whose instances lack the geometry or disagree in size, orientation or spacing, is refused with
+ * DicomError DICOM_SERIES.
  *
  * @example
  * ```ts
@@ -67,6 +68,19 @@ export async function segmentSeries(
     throw new RadioLensError("RL_ERR_USAGE", {
       detail: `model '${model.id}' is not a 3D segmentation model; series- and study-level rules need one`,
     });
+  }
+  // A 3D model needs a volume: several slices placed by the Image Plane module (PS3.3 C.7.6.2). A radiograph or
+  // a lone slice would be segmented as a one-slice volume, at a projection image's size window by window.
+  const planar = instances.filter(
+    (p) =>
+      p.dataset.numbers("ImagePositionPatient").length === 3 &&
+      p.dataset.numbers("ImageOrientationPatient").length === 6,
+  );
+  if (instances.length < 2 || planar.length !== instances.length) {
+    throw new DicomError(
+      "DICOM_SERIES",
+      `a volume needs at least 2 slices, each with Image Position (Patient) and Image Orientation (Patient); the series has ${instances.length} instance(s), ${planar.length} with both`,
+    );
   }
   const { image } = await seriesToVolume(instances);
   const series = sourceSeriesOf(instances);
