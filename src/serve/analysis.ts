@@ -21,6 +21,7 @@ import type { InstanceStore } from "./instances.js";
 import type { InstanceRecord, JobRecord, Repository } from "./repository/sqlite.js";
 import { buildHeatmapSC, writePart10 } from "./secondary-capture.js";
 import type { ServedModel } from "./served-models.js";
+import { parseScope, readScope, segmentSeries } from "./volume-analysis.js";
 
 /**
  * Maps a model's labels onto the report generator's findings (case-insensitive, e.g. "pneumonia" → Pneumonia);
@@ -158,8 +159,11 @@ export interface AnalysisContext {
   readonly repo: Repository;
   readonly store: InstanceStore;
   readonly models: ReadonlyMap<string, ServedModel>;
-  /** When true the job's results are put in the outbox with its commit, for the result sender to deliver. */
-  readonly sendResults?: boolean;
+  /**
+   * Whether a job's results are put in the outbox with its commit, for the result sender to deliver: one answer
+   * for every job, or one per routing rule (null: a job of no rule), true where that rule has a destination.
+   */
+  readonly sendResults?: boolean | ((rule: string | null) => boolean);
   readonly onResult?: (job: JobRecord, outcome: "done" | "failed", error?: unknown) => void;
   /** A repository call outside any job failed (e.g. the database is unreachable); the worker retries at its next poll. */
   readonly onError?: (error: unknown) => void;
@@ -186,6 +190,12 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
   try {
     const model = ctx.models.get(job.modelId);
     if (!model) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: `model '${job.modelId}'` });
+    const send =
+      typeof ctx.sendResults === "function" ? ctx.sendResults(job.rule) : (ctx.sendResults ?? false);
+    if (job.scope !== null) {
+      await runGroupJob(ctx, job, model, send);
+      return;
+    }
     const inst = await ctx.repo.getInstance(job.sopInstanceUid);
     if (!inst) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance of job" });
     // The version this job was queued for, even if a newer one replaced it in the index since.
@@ -269,10 +279,24 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         resultSopInstanceUid: reportUid,
       },
       results,
-      ctx.sendResults ?? false,
+      send,
     );
     ctx.onResult?.(job, "done");
   } catch (e) {
+    if (job.scope !== null) {
+      // The reason a series or study was not analysed (e.g. inconsistent geometry) is audited: error codes and
+      // the reader's messages name tags and counts, never values.
+      await recordAudit(ctx.repo, {
+        event: "instancesAccessed",
+        action: "E",
+        outcome: permanent(e) ? 4 : 8,
+        user: "system",
+        role: "system",
+        source: "analysis",
+        object: `analysis:${job.modelId}:${shortHash(job.sha256)}`,
+        detail: `${job.scope.split(":")[0]} not analysed (rule '${job.rule ?? ""}'): ${(e as { code?: string }).code ?? "error"}: ${(e as Error).message ?? ""}`,
+      }).catch((err: unknown) => ctx.onError?.(err));
+    }
     try {
       await ctx.repo.failJob(
         job.id,
@@ -287,6 +311,69 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     }
     ctx.onResult?.(job, "failed", e);
   }
+}
+
+/**
+ * Runs a job of a series- or study-level rule: every series of its scope segmented as one volume, the SEG and
+ * SR of each series committed with the job exactly as an instance job's results are. One failing series fails the
+ * job (retried up to the limit, at once when permanent), so nothing is half-committed.
+ */
+async function runGroupJob(
+  ctx: AnalysisContext,
+  job: JobRecord,
+  model: ServedModel,
+  send: boolean,
+): Promise<void> {
+  const scope = parseScope(job.scope as string);
+  const bySeries = await readScope(ctx.repo, (rec) => ctx.store.read(rec), scope);
+  const results: InstanceRecord[] = [];
+  const summary: string[] = [];
+  const voxels: Record<string, number> = {};
+  let firstRefusal: unknown;
+  for (const instances of bySeries.values()) {
+    let r: Awaited<ReturnType<typeof segmentSeries>>;
+    try {
+      r = await segmentSeries(model, instances);
+    } catch (e) {
+      // A study holds series that are no volume (a dose report, a scout): a study-level job segments the others
+      // and audits why each was left out; a series-level job, or a study with no volume at all, fails.
+      if (scope.level === "series" || !(e instanceof DicomError)) throw e;
+      firstRefusal ??= e;
+      await recordAudit(ctx.repo, {
+        event: "instancesAccessed",
+        action: "E",
+        outcome: 4,
+        user: "system",
+        role: "system",
+        source: "analysis",
+        object: `analysis:${model.id}:${shortHash(job.sha256)}`,
+        detail: `series of the study left out (rule '${job.rule ?? ""}'): ${e.code}: ${e.message}`,
+      });
+      continue;
+    }
+    for (const o of r.objects) results.push(ctx.store.writeResult(o));
+    for (const [k, v] of Object.entries(r.voxels)) voxels[k] = (voxels[k] ?? 0) + v;
+    summary.push(`${instances.length} slices`);
+  }
+  if (summary.length === 0) throw firstRefusal;
+  await ctx.repo.completeJob(
+    job.id,
+    {
+      sopInstanceUid: job.sopInstanceUid,
+      modelId: model.id,
+      modelVersion: model.card.version,
+      // Voxels per segment in the label: the probabilities column (which the worklist shows as probabilities)
+      // stays empty for a segmentation.
+      label: `Segmentation of ${summary.length} series (${summary.join(", ")}): ${Object.entries(voxels)
+        .map(([k, v]) => `${k} ${v} voxels`)
+        .join(", ")}`.slice(0, 1000),
+      probabilities: {},
+      resultSopInstanceUid: results[0]?.sopInstanceUid ?? null,
+    },
+    results,
+    send,
+  );
+  ctx.onResult?.(job, "done");
 }
 
 /** What a job left claimed by a store failure is released with: back to pending, or failed at the limit. */

@@ -23,6 +23,7 @@ import { dicomwebRoutes } from "./routes/dicomweb.js";
 import { modelRoutes } from "./routes/model-api.js";
 import { systemRoutes } from "./routes/system.js";
 import { worklistRoutes } from "./routes/worklist.js";
+import { type CompiledRule, compileRules, type RoutingRule } from "./routing.js";
 import { type BatchingOptions, loadServedModels, type ModelSource } from "./served-models.js";
 
 /** Options of {@link buildApp}. */
@@ -51,6 +52,16 @@ export interface AppOptions {
   readonly sendResult?: ResultSender;
   /** Retry timing of the result outbox. */
   readonly outbox?: OutboxOptions;
+  /**
+   * Routing rules (src/serve/routing.ts) and the senders of the rules that name destinations, by rule name; a
+   * rule without its own sender uses `sendResult`. No rules: every model analyses every received instance.
+   */
+  readonly routing?: {
+    readonly rules: readonly RoutingRule[];
+    readonly senders?: ReadonlyMap<string, ResultSender>;
+    /** How often completed series and studies are looked for (default 1000 ms). */
+    readonly pollMs?: number;
+  };
   /** Logging: level and an optional stream (tests capture it); default: no logging. */
   readonly log?: { readonly level: string; readonly stream?: NodeJS.WritableStream };
   /** Use this repository instead of opening SQLite in `dataDir` (another implementation of the interface). */
@@ -155,6 +166,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     metrics.batchSize.observe({ model }, size);
     metrics.inferenceSeconds.observe({ model }, seconds);
   });
+  const rules: CompiledRule[] = compileRules(
+    opts.routing?.rules ?? [],
+    new Map([...models].map(([id, m]) => [id, { volumetric: m.segmentation !== undefined }])),
+  );
+  const ruleSenders = opts.routing?.senders ?? new Map<string, ResultSender>();
+  const senderOf = (rule: string | null): ResultSender | undefined =>
+    (rule !== null ? ruleSenders.get(rule) : undefined) ?? opts.sendResult;
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const repo =
@@ -185,36 +203,42 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const onError = (e: unknown): void => {
     app.log.error({ code: (e as { code?: string })?.code ?? "error" }, "store unavailable; retrying");
   };
-  const outbox = opts.sendResult
-    ? new ResultOutbox(
-        repo,
-        store,
-        opts.sendResult,
-        async (o) => {
-          metrics.jobs.inc({ outcome: o.ok ? "sent" : "send-failed" });
-          // One Export record per try: a destination that keeps failing shows in the audit log, not only in logs.
-          await recordAudit(repo, {
-            event: "export",
-            action: "R",
-            outcome: o.ok ? 0 : 8,
-            user: "radiolens",
-            role: "system",
-            source: "dimse-scu",
-            object: `job:${o.send.jobId}`,
-            detail: o.ok
-              ? `SR sent (try ${o.send.attempts})`
-              : `SR not sent (try ${o.send.attempts}, ${typeof o.why === "number" ? `status ${o.why}` : "network"}); retry in ${Math.round(o.delayMs / 100) / 10} s`,
-          });
-        },
-        opts.outbox,
-        onError,
-      )
-    : undefined;
+  const outbox =
+    opts.sendResult || ruleSenders.size > 0
+      ? new ResultOutbox(
+          repo,
+          store,
+          async (path, send) => {
+            const sender = senderOf(send?.rule ?? null);
+            // Rows are written only for jobs with a destination; one whose rule lost it in a new serve.json fails
+            // (and is retried) until a destination is configured again.
+            return sender ? sender(path, send) : 0xa700;
+          },
+          async (o) => {
+            metrics.jobs.inc({ outcome: o.ok ? "sent" : "send-failed" });
+            // One Export record per try: a destination that keeps failing shows in the audit log, not only in logs.
+            await recordAudit(repo, {
+              event: "export",
+              action: "R",
+              outcome: o.ok ? 0 : 8,
+              user: "radiolens",
+              role: "system",
+              source: "dimse-scu",
+              object: `job:${o.send.jobId}`,
+              detail: o.ok
+                ? `SR sent (try ${o.send.attempts})`
+                : `SR not sent (try ${o.send.attempts}, ${typeof o.why === "number" ? `status ${o.why}` : "network"}); retry in ${Math.round(o.delayMs / 100) / 10} s`,
+            });
+          },
+          opts.outbox,
+          onError,
+        )
+      : undefined;
   const analysis: AnalysisContext = {
     repo,
     store,
     models,
-    sendResults: outbox !== undefined,
+    sendResults: (rule) => outbox !== undefined && senderOf(rule) !== undefined,
     onError,
     onResult: (job, outcome, err) => {
       metrics.jobs.inc({ outcome });
@@ -229,6 +253,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   let inflight = 0;
   const ctx: ServiceContext = {
     models,
+    rules,
     repo,
     store,
     worker,
@@ -394,9 +419,25 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(dicomwebRoutes, { ctx });
   await app.register(worklistRoutes, { ctx });
 
+  // Series and studies complete when no instance arrived for their rule's timeout: queued here, analysed by the
+  // worker. The queueing is a transaction per pass, so any number of processes may run this timer.
+  let groupTimer: NodeJS.Timeout | undefined;
+  const queueGroups = async (): Promise<void> => {
+    try {
+      if ((await repo.queueDueGroups()) > 0) worker.notify();
+    } catch (e) {
+      onError(e);
+    }
+  };
+
   app.addHook("onReady", async () => {
     ctx.ready = true;
     if (opts.worker?.enabled !== false) await worker.start();
+    if (opts.worker?.enabled !== false && rules.some((r) => r.rule.level !== "instance")) {
+      await queueGroups();
+      groupTimer = setInterval(() => void queueGroups(), opts.routing?.pollMs ?? 1000);
+      groupTimer.unref();
+    }
     await outbox?.start();
     await recordAudit(repo, {
       event: "applicationActivity",
@@ -411,6 +452,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook("onClose", async () => {
     ctx.ready = false;
+    if (groupTimer) clearInterval(groupTimer);
     await worker.stop();
     await outbox?.stop();
     await ctx.decoder.close();

@@ -6,6 +6,7 @@ import type { UploadDecoder } from "./decode-pool.js";
 import type { InstanceStore } from "./instances.js";
 import type { ResultOutbox } from "./outbox.js";
 import type { Repository } from "./repository/sqlite.js";
+import type { CompiledRule } from "./routing.js";
 import type { ServedModel } from "./served-models.js";
 
 /** Limits applied to every request. */
@@ -36,6 +37,8 @@ export interface ServeMetrics {
 /** Everything the routes share. */
 export interface ServiceContext {
   readonly models: ReadonlyMap<string, ServedModel>;
+  /** Routing rules of serve.json (empty: every model analyses every received instance). */
+  readonly rules: readonly CompiledRule[];
   readonly repo: Repository;
   readonly store: InstanceStore;
   readonly worker: JobWorker;

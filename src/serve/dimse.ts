@@ -227,7 +227,13 @@ export function startDimseServer(ctx: ServiceContext, cfg: DimseConfig): DimseSe
         calling,
       );
       // The response waits for the durable commit (PS3.4 B.2.3: Success means stored).
-      ingestInstance(ctx, file, { via: "dimse", user: `ae:${calling}`, role: "modality", source: "dimse" })
+      ingestInstance(ctx, file, {
+        via: "dimse",
+        user: `ae:${calling}`,
+        role: "modality",
+        source: "dimse",
+        callingAeTitle: calling,
+      })
         .then(
           (r) => response.setStatus(r.ok ? Status.Success : r.reason),
           () => response.setStatus(0xa700),

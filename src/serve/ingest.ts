@@ -4,6 +4,7 @@ import { recordAudit } from "./audit.js";
 import type { ServiceContext } from "./context.js";
 import { shortHash } from "./hash.js";
 import type { InstanceRecord } from "./repository/sqlite.js";
+import { instanceWork } from "./routing.js";
 
 /** Outcome of {@link ingestInstance}. */
 export type IngestResult =
@@ -22,6 +23,8 @@ export interface IngestSource {
   readonly user: string;
   readonly role: string;
   readonly source: string;
+  /** The association's calling AE title (DIMSE only), which routing rules may match. */
+  readonly callingAeTitle?: string;
 }
 
 /**
@@ -54,9 +57,34 @@ export async function ingestInstance(
     });
   let result: IngestResult;
   let warnings: readonly string[] = [];
+  let routing = "";
   try {
-    const put = await ctx.store.put(bytes, [...ctx.models.keys()]);
+    const put = await ctx.store.put(bytes, (parsed) => {
+      const ds = parsed.dataset;
+      const work = instanceWork(
+        ctx.rules,
+        [...ctx.models.keys()],
+        {
+          ...(from.callingAeTitle !== undefined ? { callingAeTitle: from.callingAeTitle } : {}),
+          modality: ds.string("Modality") ?? "",
+          seriesDescription: ds.string("SeriesDescription") ?? "",
+          sopClassUid: ds.uid("SOPClassUID") ?? parsed.meta.uid("MediaStorageSOPClassUID") ?? "",
+        },
+        { series: ds.uid("SeriesInstanceUID") ?? "", study: ds.uid("StudyInstanceUID") ?? "" },
+      );
+      // Rule names and levels only: the audit never carries a patient identifier or a UID.
+      if (ctx.rules.length > 0) {
+        const g = work.groups?.[0];
+        routing = !work.routed
+          ? "; not routed: no rule matched (stored, not analysed)"
+          : `; routed by rule '${work.rule}'${g ? ` (${g.level} level, analysed when complete)` : ""}`;
+      }
+      return work;
+    });
     warnings = put.warnings;
+    for (const g of put.late) {
+      routing += `; late: its ${g.level} was already queued for analysis by rule '${g.rule}' (stored, not re-analysed)`;
+    }
     result = { ok: true, record: put.record, duplicate: put.outcome === "duplicate" };
   } catch (e) {
     if (e instanceof DicomError) {
@@ -73,7 +101,11 @@ export async function ingestInstance(
   });
   await audit(
     result.ok ? 0 : 4,
-    (result.ok ? (result.duplicate ? "duplicate (already stored)" : "stored") : `refused: ${result.code}`) +
+    (result.ok
+      ? result.duplicate
+        ? "duplicate (already stored)"
+        : `stored${routing}`
+      : `refused: ${result.code}`) +
       // Deviations read with a warning (ADR 028) name tags and offsets only, never values.
       (warnings.length > 0 ? `; warnings: ${warnings.join("; ")}` : ""),
   );

@@ -14,7 +14,13 @@ import {
 import { join } from "node:path";
 import { RadioLensError } from "../core/errors.js";
 import { DicomError, type ParsedDicom, parseDicom } from "../io/dicom/index.js";
-import type { AddInstanceResult, InstanceRecord, Repository } from "./repository/sqlite.js";
+import type {
+  AddInstanceResult,
+  GroupRegistration,
+  InstanceRecord,
+  InstanceWork,
+  Repository,
+} from "./repository/sqlite.js";
 
 /**
  * Parse limits for untrusted network input (PS3.5 lengths can claim gigabytes; the limits refuse them early).
@@ -135,6 +141,9 @@ export interface PutResult {
   readonly record: InstanceRecord;
   /** Deviations read with a warning (ADR 028), as `CODE: message` (tags and offsets, never values). */
   readonly warnings: readonly string[];
+  /** What was queued (the routing decision), and the series/studies it arrived too late for. */
+  readonly work: InstanceWork;
+  readonly late: readonly GroupRegistration[];
 }
 
 /**
@@ -184,18 +193,31 @@ export class InstanceStore {
 
   /**
    * Validates, writes durably, then indexes and enqueues one job per model in one repository transaction. Throws a
-   * DicomError for malformed input before anything is written.
+   * DicomError for malformed input before anything is written. `work` is the models to run, or a routing
+   * decision made from the parsed instance (the jobs' rule and the series/studies it belongs to).
    */
   async put(
     bytes: Uint8Array,
-    modelIds: readonly string[],
+    work: readonly string[] | ((parsed: ParsedDicom) => InstanceWork),
     origin: InstanceRecord["origin"] = "received",
   ): Promise<PutResult> {
     const { parsed, fields } = inspectInstance(bytes);
     const record = this.prepare(bytes, fields, origin);
+    const decided: InstanceWork =
+      origin !== "received"
+        ? { modelIds: [] }
+        : typeof work === "function"
+          ? work(parsed)
+          : { modelIds: work };
     writeDurable(this.pathOf(record.fileKey), bytes);
-    const outcome = await this.repo.addInstance(record, origin === "received" ? modelIds : []);
-    return { outcome, record, warnings: parsed.warnings.map((w) => `${w.code}: ${w.message}`) };
+    const { outcome, late } = await this.repo.addRoutedInstance(record, decided);
+    return {
+      outcome,
+      record,
+      warnings: parsed.warnings.map((w) => `${w.code}: ${w.message}`),
+      work: decided,
+      late,
+    };
   }
 
   /** Writes a file the service created (an SR) and returns its record, indexed later with the job's result. */

@@ -3,8 +3,11 @@ import { ClaimLoop } from "./analysis.js";
 import type { InstanceStore } from "./instances.js";
 import type { Repository, SendRecord } from "./repository/sqlite.js";
 
-/** Sends a stored result file on (the DIMSE C-STORE SCU); resolves with the DIMSE status (0 = success). */
-export type ResultSender = (path: string) => Promise<number>;
+/**
+ * Sends a stored result file on (the DIMSE C-STORE SCU, STOW-RS); resolves with the DIMSE status (0 = success).
+ * `send` is the outbox row, whose `rule` picks the routing rule's destinations.
+ */
+export type ResultSender = (path: string, send?: SendRecord) => Promise<number>;
 
 /** Retry timing of {@link ResultOutbox}. */
 export interface OutboxOptions {
@@ -73,7 +76,7 @@ export class ResultOutbox extends ClaimLoop<SendRecord> {
         run: async (s) => {
           let status: unknown;
           try {
-            status = await send(store.pathOf(s.fileKey));
+            status = await send(store.pathOf(s.fileKey), s);
           } catch (e) {
             status = e;
           }

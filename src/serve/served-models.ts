@@ -8,6 +8,7 @@ import type { RuntimeKind } from "../engine/runtime/index.js";
 import { loadBundle, type ModelCard, readCard } from "../models/bundle.js";
 import { openBundle, pickRuntime } from "../models/onnx/bundle-runtime.js";
 import { type Prediction, predictionsOf, preprocessBatch } from "../models/predict.js";
+import { loadSeg3DModel, type Seg3DModel } from "../train/seg3d.js";
 
 /**
  * Runs a model on a batch of images: one function, or the two stages apart (preprocessing into one input batch,
@@ -154,6 +155,11 @@ export interface ServedModel {
   readonly batcher: MicroBatcher;
   /** The tfjs model when the bundle has tfjs weights (Grad-CAM needs its layers, whatever runs predictions). */
   readonly layers?: tfl.LayersModel;
+  /**
+   * A 3D segmentation bundle (architecture unet3d, src/train/seg3d.ts): it analyses whole series as volumes
+   * (routing level series or study) and produces a DICOM SEG and a TID 1500 SR of segment volumes.
+   */
+  readonly segmentation?: Seg3DModel;
   /** Frees the runtime's memory. */
   close(): Promise<void>;
 }
@@ -224,6 +230,27 @@ export async function loadServedModels(
     }
     if (out.has(id)) throw new RadioLensError("RL_ERR_USAGE", { detail: `two models are served as '${id}'` });
     const card = readCard(dir);
+    if (card.architecture === "unet3d") {
+      const seg = await loadSeg3DModel(dir);
+      const refuse = (): never => {
+        throw new RadioLensError("RL_ERR_USAGE", {
+          detail: `model '${id}' segments volumes: route series to it with a series- or study-level rule`,
+        });
+      };
+      out.set(id, {
+        id,
+        results: s.results ?? DEFAULT_RESULTS,
+        dir,
+        card,
+        runtime: "tfjs",
+        segmentation: seg,
+        batcher: new MicroBatcher(id, refuse, batching, observe),
+        close: async () => {
+          seg.model.dispose();
+        },
+      });
+      continue;
+    }
     const runtime = pickRuntime(card, s.runtime);
     // tfjs layers whenever the bundle has them: the predictor when tfjs runs, Grad-CAM in either case.
     const layers =

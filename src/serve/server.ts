@@ -13,6 +13,7 @@ import { createResultSender, type DimseServer, startDimseServer } from "./dimse.
 import type { ResultSender } from "./outbox.js";
 import { redactDsn } from "./repository/postgres.js";
 import { webConsoleRoutes } from "./routes/web.js";
+import { RoutingRuleSchema, type RuleDestination } from "./routing.js";
 import { RESULT_KINDS } from "./served-models.js";
 import { createStowSender } from "./stow-client.js";
 
@@ -142,6 +143,12 @@ export const ServeConfigSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Routing rules (src/serve/routing.ts, ADR 125): the first rule whose conditions match a received instance
+     * decides which models analyse it, at which level, and where the results go. None: every model analyses
+     * every instance. An instance no rule matches is stored and audited "not routed".
+     */
+    routing: z.array(RoutingRuleSchema).default([]),
     webRoot: z.string().optional(),
     logLevel: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
     /** Runtime of every model without its own (default: ONNX Runtime when the bundle has model.onnx, else tfjs). */
@@ -243,7 +250,15 @@ export async function startService(cfg: ServeConfig): Promise<RunningService> {
     apiKeys = [{ id: "generated-admin", role: "admin", key: generatedAdminKey }];
   }
   const dest = cfg.dimse.enabled ? cfg.dimse.destination : undefined;
+  const senderOf = (d: RuleDestination): ResultSender =>
+    "dimse" in d ? createResultSender(cfg.dimse.aeTitle, d.dimse) : createStowSender(clean(d.stow));
+  const ruleSenders = new Map(
+    cfg.routing
+      .filter((r) => r.destinations.length > 0)
+      .map((r) => [r.name, allOf(r.destinations.map(senderOf))] as const),
+  );
   const app = await buildApp({
+    routing: { rules: cfg.routing, senders: ruleSenders },
     models: models.map((m) => {
       const runtime = m.runtime ?? cfg.runtime;
       return {

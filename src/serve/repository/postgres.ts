@@ -4,24 +4,34 @@ import pg from "pg";
 import { PgBoss } from "pg-boss";
 import { RadioLensError } from "../../core/errors.js";
 import {
+  ADDED_COLUMNS,
   ADDED_INSTANCE_COLUMNS,
   countQuery,
+  dueGroupsQuery,
   findInstancesQuery,
+  groupStatusQuery,
   INSTANCE_COLUMNS,
   listQuery,
   POSTGRES,
   qidoQuery,
+  queueGroupQuery,
+  registerGroupQuery,
   schemaSql,
 } from "./queries.js";
 import {
   type AddInstanceResult,
   AUDIT_COLUMNS,
   auditValues,
+  type GroupRegistration,
+  groupJobKey,
   type InstanceRecord,
+  type InstanceWork,
   instanceRow,
   type Repository,
+  type RoutedAddResult,
   type Row,
   toAudit,
+  toGroup,
   toInstance,
   toJob,
   toPrediction,
@@ -92,6 +102,7 @@ const SCHEMA = `${schemaSql(POSTGRES)}
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS boss_id UUID;
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS boss_id UUID;
 ${ADDED_INSTANCE_COLUMNS.map((c) => `ALTER TABLE instances ADD COLUMN IF NOT EXISTS ${c} TEXT NOT NULL DEFAULT '';`).join("\n")}
+${ADDED_COLUMNS.map(([t, c, type]) => `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${c} ${type};`).join("\n")}
 `;
 
 const INSERT_INSTANCE = `INSERT INTO instances (${INSTANCE_COLUMNS.join(", ")})
@@ -357,6 +368,56 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
   };
 
   const run = (q: { sql: string; args: unknown[] }): Promise<Row[]> => query(q.sql, q.args);
+  type Tx = (sql: string, args?: unknown[]) => Promise<Row[]>;
+  type BossDb = { executeSql(text: string, values?: unknown[]): Promise<{ rows: Row[] }> };
+  /** Inserts a pending job (nothing when its hash and model exist) with its pg-boss job, in the transaction. */
+  const insertJob = async (
+    q: Tx,
+    db: BossDb,
+    sop: string,
+    sha256: string,
+    modelId: string,
+    t: string,
+    rule: string | null,
+    scope: string | null,
+  ): Promise<void> => {
+    const bossId = randomUUID();
+    const created = await q(
+      `INSERT INTO jobs (sop_instance_uid, sha256, model_id, status, boss_id, created_at, updated_at, rule, scope)
+       VALUES ($1, $2, $3, 'pending', $4, $5, $5, $6, $7) ON CONFLICT (sha256, model_id) DO NOTHING RETURNING id`,
+      [sop, sha256, modelId, bossId, t, rule, scope],
+    );
+    const id = created[0]?.["id"] as number | undefined;
+    if (id !== undefined) await boss.send(QUEUES.analysis, { jobId: id }, { id: bossId, db });
+  };
+  const addRouted = (rec: InstanceRecord, work: InstanceWork): Promise<RoutedAddResult> =>
+    tx(async (q, db): Promise<RoutedAddResult> => {
+      let outcome: AddInstanceResult = "stored";
+      if ((await q(INSERT_INSTANCE, instanceValues(rec))).length === 0) {
+        // Row lock: two processes storing two versions of one UID at once serialize here.
+        const old = (
+          await q("SELECT sha256 FROM instances WHERE sop_instance_uid = $1 FOR UPDATE", [rec.sopInstanceUid])
+        )[0];
+        if (old?.["sha256"] === rec.sha256) return { outcome: "duplicate", late: [] };
+        await q(UPDATE_INSTANCE, instanceValues(rec));
+        outcome = "replaced";
+      }
+      const t = now();
+      for (const m of work.modelIds)
+        await insertJob(q, db, rec.sopInstanceUid, rec.sha256, m, t, work.rule ?? null, null);
+      const late: GroupRegistration[] = [];
+      for (const g of work.groups ?? []) {
+        const due = new Date(Date.now() + g.timeoutMs).toISOString();
+        const reg = registerGroupQuery(
+          { ...g, firstSopInstanceUid: rec.sopInstanceUid, due, now: t },
+          POSTGRES,
+        );
+        await q(reg.sql, reg.args);
+        const st = groupStatusQuery(g.rule, g.level, g.groupUid, POSTGRES);
+        if ((await q(st.sql, st.args))[0]?.["status"] !== "open") late.push(g);
+      }
+      return { outcome, late };
+    });
   const count = async (q: { sql: string; args: unknown[] }): Promise<number> =>
     ((await run(q))[0]?.["n"] as number | undefined) ?? 0;
 
@@ -364,33 +425,35 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     kind: "postgres",
     // Checking twice per lease bounds the pick-up of a crashed instance's work at 1.5 leases.
     recoverIntervalMs: Math.min(10_000, Math.max(250, Math.floor(leaseMs / 2))),
-    addInstance: (rec, modelIds) =>
-      tx(async (q, db): Promise<AddInstanceResult> => {
-        let outcome: AddInstanceResult = "stored";
-        if ((await q(INSERT_INSTANCE, instanceValues(rec))).length === 0) {
-          // Row lock: two processes storing two versions of one UID at once serialize here.
-          const old = (
-            await q("SELECT sha256 FROM instances WHERE sop_instance_uid = $1 FOR UPDATE", [
-              rec.sopInstanceUid,
-            ])
-          )[0];
-          if (old?.["sha256"] === rec.sha256) return "duplicate";
-          await q(UPDATE_INSTANCE, instanceValues(rec));
-          outcome = "replaced";
-        }
+    addInstance: async (rec, modelIds) => (await addRouted(rec, { modelIds })).outcome,
+    addRoutedInstance: (rec, work) => addRouted(rec, work),
+    queueDueGroups: () =>
+      tx(async (q, db) => {
         const t = now();
-        for (const m of modelIds) {
-          const bossId = randomUUID();
-          const created = await q(
-            `INSERT INTO jobs (sop_instance_uid, sha256, model_id, status, boss_id, created_at, updated_at)
-             VALUES ($1, $2, $3, 'pending', $4, $5, $5) ON CONFLICT (sha256, model_id) DO NOTHING RETURNING id`,
-            [rec.sopInstanceUid, rec.sha256, m, bossId, t],
-          );
-          const id = created[0]?.["id"] as number | undefined;
-          if (id !== undefined) await boss.send(QUEUES.analysis, { jobId: id }, { id: bossId, db });
+        let n = 0;
+        const due = dueGroupsQuery(t, POSTGRES);
+        for (const r of await q(due.sql, due.args)) {
+          const queue = queueGroupQuery(r["id"] as number, t, POSTGRES);
+          if ((await q(`${queue.sql} RETURNING id`, queue.args)).length === 0) continue;
+          const g = toGroup(r);
+          for (const m of g.modelIds) {
+            await insertJob(
+              q,
+              db,
+              r["first_sop_instance_uid"] as string,
+              groupJobKey(g.id),
+              m,
+              t,
+              g.rule,
+              `${g.level}:${g.groupUid}`,
+            );
+          }
+          n++;
         }
-        return outcome;
+        return n;
       }),
+    listGroups: async (limit, status) =>
+      (await run(listQuery("instance_groups", limit, POSTGRES, "status", status))).map(toGroup),
     getInstance: async (uid) => {
       const r = (await query("SELECT * FROM instances WHERE sop_instance_uid = $1", [uid]))[0];
       return r ? toInstance(r) : undefined;
@@ -453,8 +516,9 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
           for (const r of results) {
             const bossId = randomUUID();
             const row = await q(
-              `INSERT INTO outbox (job_id, file_key, status, next_attempt_at, boss_id, created_at, updated_at)
-               VALUES ($1, $2, 'pending', $3, $4, $3, $3) ON CONFLICT (job_id, file_key) DO NOTHING RETURNING id`,
+              `INSERT INTO outbox (job_id, file_key, status, next_attempt_at, boss_id, created_at, updated_at, rule)
+               VALUES ($1, $2, 'pending', $3, $4, $3, $3, (SELECT rule FROM jobs WHERE id = $1))
+               ON CONFLICT (job_id, file_key) DO NOTHING RETURNING id`,
               [jobId, r.fileKey, t, bossId],
             );
             const id = row[0]?.["id"] as number | undefined;

@@ -200,7 +200,127 @@ CREATE TABLE IF NOT EXISTS outbox (
   UNIQUE (job_id, file_key)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
+CREATE TABLE IF NOT EXISTS instance_groups (
+  id ${d.serial},
+  rule TEXT NOT NULL,
+  level TEXT NOT NULL,
+  group_uid TEXT NOT NULL,
+  model_ids TEXT NOT NULL,
+  first_sop_instance_uid TEXT NOT NULL REFERENCES instances(sop_instance_uid),
+  instances INTEGER NOT NULL,
+  late_instances INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL,
+  due_at TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (rule, level, group_uid)
+);
+CREATE INDEX IF NOT EXISTS instance_groups_due ON instance_groups(status, due_at);
 `;
+}
+
+/**
+ * Columns added after the first release, as (table, column, type): each implementation adds those a database
+ * made by an older version lacks (PostgreSQL `ADD COLUMN IF NOT EXISTS`, SQLite after `PRAGMA table_info`).
+ * `jobs.rule` and `outbox.rule` name the routing rule whose destinations get the results (NULL: the service's
+ * own); `jobs.scope` is `series:<uid>` or `study:<uid>` for a job that analyses a whole series or study.
+ */
+export const ADDED_COLUMNS: readonly (readonly [table: string, column: string, type: string])[] = [
+  ["jobs", "rule", "TEXT"],
+  ["jobs", "scope", "TEXT"],
+  ["outbox", "rule", "TEXT"],
+];
+
+/**
+ * Registers the arrival of one instance of a series or study a series/study-level rule waits for: a new group
+ * is open and due `due` (ISO time); an open one counts the instance and is due later; a group already queued
+ * for analysis only counts a late instance. Followed by {@link groupStatusQuery} in the same transaction.
+ *
+ * @example
+ * ```ts
+ * const q = registerGroupQuery({ rule: "ct", level: "series", groupUid, modelIds: ["unet"], firstSopInstanceUid, due, now }, SQLITE);
+ * ```
+ */
+export function registerGroupQuery(
+  g: {
+    readonly rule: string;
+    readonly level: string;
+    readonly groupUid: string;
+    readonly modelIds: readonly string[];
+    readonly firstSopInstanceUid: string;
+    readonly due: string;
+    readonly now: string;
+  },
+  d: Dialect,
+): Query {
+  const p = d.param;
+  return {
+    sql: `INSERT INTO instance_groups (rule, level, group_uid, model_ids, first_sop_instance_uid, instances,
+        status, due_at, created_at, updated_at)
+      VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, 1, 'open', ${p(6)}, ${p(7)}, ${p(8)})
+      ON CONFLICT (rule, level, group_uid) DO UPDATE SET
+        instances = instance_groups.instances + CASE WHEN instance_groups.status = 'open' THEN 1 ELSE 0 END,
+        late_instances = instance_groups.late_instances + CASE WHEN instance_groups.status = 'open' THEN 0 ELSE 1 END,
+        due_at = CASE WHEN instance_groups.status = 'open' THEN excluded.due_at ELSE instance_groups.due_at END,
+        updated_at = excluded.updated_at`,
+    args: [
+      g.rule,
+      g.level,
+      g.groupUid,
+      JSON.stringify(g.modelIds),
+      g.firstSopInstanceUid,
+      g.due,
+      g.now,
+      g.now,
+    ],
+  };
+}
+
+/**
+ * The status of one group (`open`, `queued`), as column `status`.
+ *
+ * @example
+ * ```ts
+ * groupStatusQuery("ct", "series", groupUid, POSTGRES);
+ * ```
+ */
+export function groupStatusQuery(rule: string, level: string, groupUid: string, d: Dialect): Query {
+  return {
+    sql: `SELECT status FROM instance_groups WHERE rule = ${d.param(1)} AND level = ${d.param(2)} AND group_uid = ${d.param(3)}`,
+    args: [rule, level, groupUid],
+  };
+}
+
+/**
+ * Open groups whose completion time has passed (at most 100, the longest-waiting first).
+ *
+ * @example
+ * ```ts
+ * dueGroupsQuery(new Date().toISOString(), SQLITE);
+ * ```
+ */
+export function dueGroupsQuery(now: string, d: Dialect): Query {
+  return {
+    sql: `SELECT * FROM instance_groups WHERE status = 'open' AND due_at <= ${d.param(1)} ORDER BY due_at, id LIMIT 100`,
+    args: [now],
+  };
+}
+
+/**
+ * Marks one due group queued; no row changes when another process queued it first or an instance arrived since
+ * (its due time moved), so exactly one process queues each completed group.
+ *
+ * @example
+ * ```ts
+ * queueGroupQuery(id, now, POSTGRES);
+ * ```
+ */
+export function queueGroupQuery(id: number, now: string, d: Dialect): Query {
+  return {
+    sql: `UPDATE instance_groups SET status = 'queued', updated_at = ${d.param(1)}
+      WHERE id = ${d.param(2)} AND status = 'open' AND due_at <= ${d.param(3)}`,
+    args: [now, id, now],
+  };
 }
 
 /** A statement and its arguments. */
@@ -257,7 +377,7 @@ export function findInstancesQuery(q: InstanceQuery, d: Dialect): Query {
  * ```
  */
 export function listQuery(
-  table: "jobs" | "outbox" | "audit",
+  table: "jobs" | "outbox" | "audit" | "instance_groups",
   limit: number,
   d: Dialect,
   column?: "status" | "event_id",

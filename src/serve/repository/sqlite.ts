@@ -1,16 +1,22 @@
 /** The service's repository interface (instances, the durable job queue, predictions, the result outbox, the audit log) and its SQLite implementation. */
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { RadioLensError } from "../../core/errors.js";
 import {
+  ADDED_COLUMNS,
   addedColumnsSql,
   countQuery,
+  dueGroupsQuery,
   findInstancesQuery,
+  groupStatusQuery,
   INSTANCE_COLUMNS,
   type InstanceQuery,
   listQuery,
   type QidoSearch,
   qidoQuery,
+  queueGroupQuery,
+  registerGroupQuery,
   SQLITE,
   schemaSql,
 } from "./queries.js";
@@ -74,6 +80,63 @@ export interface JobRecord {
   readonly error: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The routing rule whose destinations get the results (null: the service's own destinations). */
+  readonly rule: string | null;
+  /** `series:<uid>` or `study:<uid>` for an analysis of a whole series or study; null for one instance. */
+  readonly scope: string | null;
+}
+
+/** A series or study that a series/study-level rule waits for, registered with each of its instances. */
+export interface GroupRegistration {
+  readonly rule: string;
+  readonly level: "series" | "study";
+  /** SeriesInstanceUID or StudyInstanceUID. */
+  readonly groupUid: string;
+  readonly modelIds: readonly string[];
+  /** Complete once no new instance arrived for this long. */
+  readonly timeoutMs: number;
+}
+
+/** What a received instance queues: one job per model now (instance level), and the groups it belongs to. */
+export interface InstanceWork {
+  /** The rule the jobs belong to (absent: no rules are configured). */
+  readonly rule?: string;
+  readonly modelIds: readonly string[];
+  readonly groups?: readonly GroupRegistration[];
+}
+
+/** Outcome of {@link Repository.addRoutedInstance}: the store outcome and the groups already queued (late). */
+export interface RoutedAddResult {
+  readonly outcome: AddInstanceResult;
+  readonly late: readonly GroupRegistration[];
+}
+
+/** A series or study waiting for completion ("open") or handed to the analysis queue ("queued"). */
+export interface GroupRecord {
+  readonly id: number;
+  readonly rule: string;
+  readonly level: "series" | "study";
+  readonly groupUid: string;
+  readonly modelIds: readonly string[];
+  readonly instances: number;
+  /** Instances that arrived after the group was queued (audited, not analysed; ADR 126). */
+  readonly lateInstances: number;
+  readonly status: "open" | "queued";
+  readonly dueAt: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * The content hash a group's job is keyed by (jobs are unique per hash and model): a group is analysed once.
+ *
+ * @example
+ * ```ts
+ * groupJobKey(7); // 64 hex digits
+ * ```
+ */
+export function groupJobKey(groupId: number): string {
+  return createHash("sha256").update(`radiolens-group:${groupId}`).digest("hex");
 }
 
 /** A committed prediction; at most one per job (UNIQUE), which makes analysis exactly-once. */
@@ -134,6 +197,8 @@ export interface SendRecord {
   readonly error: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The rule of the job whose result this is (null: the service's own destinations). */
+  readonly rule: string | null;
 }
 
 /**
@@ -148,6 +213,19 @@ export interface Repository {
   readonly recoverIntervalMs: number;
   /** Indexes a stored instance and enqueues one job per model, in one transaction. */
   addInstance(rec: InstanceRecord, modelIds: readonly string[]): Promise<AddInstanceResult>;
+  /**
+   * Like {@link Repository.addInstance}, for an instance a routing rule took: its jobs carry the rule, and the
+   * series/studies it belongs to are registered (created open, or their completion time moved on) in the same
+   * transaction, so an acknowledged instance is never missing from its group's analysis.
+   */
+  addRoutedInstance(rec: InstanceRecord, work: InstanceWork): Promise<RoutedAddResult>;
+  /**
+   * Queues every open group whose completion time has passed: one job per model, created in the transaction
+   * that marks the group queued, so a group is analysed exactly once even when several processes or a restart
+   * race for it. Returns how many groups were queued.
+   */
+  queueDueGroups(): Promise<number>;
+  listGroups(limit: number, status?: GroupRecord["status"]): Promise<GroupRecord[]>;
   getInstance(sopInstanceUid: string): Promise<InstanceRecord | undefined>;
   findInstances(q: InstanceQuery): Promise<InstanceRecord[]>;
   /** One page of a QIDO-RS search at its level (filters and grouping in SQL, {@link qidoQuery}). */
@@ -309,6 +387,30 @@ export const toJob = (r: Row): JobRecord => ({
   error: (r["error"] as string | null) ?? null,
   createdAt: r["created_at"] as string,
   updatedAt: r["updated_at"] as string,
+  rule: (r["rule"] as string | null | undefined) ?? null,
+  scope: (r["scope"] as string | null | undefined) ?? null,
+});
+
+/**
+ * A group row as a record.
+ *
+ * @example
+ * ```ts
+ * toGroup(row).status; // "open"
+ * ```
+ */
+export const toGroup = (r: Row): GroupRecord => ({
+  id: r["id"] as number,
+  rule: r["rule"] as string,
+  level: r["level"] as GroupRecord["level"],
+  groupUid: r["group_uid"] as string,
+  modelIds: JSON.parse(r["model_ids"] as string) as string[],
+  instances: r["instances"] as number,
+  lateInstances: r["late_instances"] as number,
+  status: r["status"] as GroupRecord["status"],
+  dueAt: r["due_at"] as string,
+  createdAt: r["created_at"] as string,
+  updatedAt: r["updated_at"] as string,
 });
 
 /**
@@ -370,6 +472,7 @@ export const toSend = (r: Row): SendRecord => ({
   error: (r["error"] as string | null) ?? null,
   createdAt: r["created_at"] as string,
   updatedAt: r["updated_at"] as string,
+  rule: (r["rule"] as string | null | undefined) ?? null,
 });
 
 /**
@@ -507,6 +610,10 @@ export function openSqliteRepository(path: string): Repository {
   db.function("rl_pn_component", { deterministic: true }, (v: unknown, n: unknown) =>
     typeof v === "string" ? (v.split("=")[0]?.split("^")[Number(n) - 1] ?? "") : "",
   );
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const has = (db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((c) => c["name"] === column);
+    if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
   const checkpointer =
     path === ":memory:" ? undefined : startCheckpointer(require.resolve("better-sqlite3"), path);
   // The commit that crosses the WAL's 1000-page mark would otherwise copy the WAL into the database and fsync it
@@ -526,7 +633,7 @@ export function openSqliteRepository(path: string): Repository {
      ${ADDED_COLUMNS_SET} WHERE sop_instance_uid = @sop_instance_uid`,
   );
   const insJob = db.prepare(
-    "INSERT OR IGNORE INTO jobs (sop_instance_uid, sha256, model_id, status, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?)",
+    "INSERT OR IGNORE INTO jobs (sop_instance_uid, sha256, model_id, status, created_at, updated_at, rule, scope) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
   );
   const pickJob = db.prepare("SELECT * FROM jobs WHERE status = 'pending' ORDER BY id LIMIT 1");
   const markRunning = db.prepare(
@@ -555,17 +662,45 @@ export function openSqliteRepository(path: string): Repository {
     }
   };
 
-  const addInstance = db.transaction(
-    (rec: InstanceRecord, modelIds: readonly string[]): AddInstanceResult => {
-      const old = getInst.get(rec.sopInstanceUid) as Row | undefined;
-      if (old && old["sha256"] === rec.sha256) return "duplicate";
-      if (old) replaceInstance.run(instanceRow(rec));
-      else insInstance.run(instanceRow(rec));
-      const t = now();
-      for (const m of modelIds) insJob.run(rec.sopInstanceUid, rec.sha256, m, t, t);
-      return old ? "replaced" : "stored";
-    },
-  );
+  const run = (q: { sql: string; args: unknown[] }): { changes: number } => db.prepare(q.sql).run(...q.args);
+  const addInstance = db.transaction((rec: InstanceRecord, work: InstanceWork): RoutedAddResult => {
+    const old = getInst.get(rec.sopInstanceUid) as Row | undefined;
+    if (old && old["sha256"] === rec.sha256) return { outcome: "duplicate", late: [] };
+    if (old) replaceInstance.run(instanceRow(rec));
+    else insInstance.run(instanceRow(rec));
+    const t = now();
+    for (const m of work.modelIds)
+      insJob.run(rec.sopInstanceUid, rec.sha256, m, t, t, work.rule ?? null, null);
+    const late: GroupRegistration[] = [];
+    for (const g of work.groups ?? []) {
+      const due = new Date(Date.now() + g.timeoutMs).toISOString();
+      run(registerGroupQuery({ ...g, firstSopInstanceUid: rec.sopInstanceUid, due, now: t }, SQLITE));
+      const q = groupStatusQuery(g.rule, g.level, g.groupUid, SQLITE);
+      if ((db.prepare(q.sql).get(...q.args) as Row | undefined)?.["status"] !== "open") late.push(g);
+    }
+    return { outcome: old ? "replaced" : "stored", late };
+  });
+  const queueDue = db.transaction((): number => {
+    const t = now();
+    let n = 0;
+    for (const r of all(dueGroupsQuery(t, SQLITE))) {
+      if (run(queueGroupQuery(r["id"] as number, t, SQLITE)).changes === 0) continue;
+      const g = toGroup(r);
+      for (const m of g.modelIds) {
+        insJob.run(
+          r["first_sop_instance_uid"],
+          groupJobKey(g.id),
+          m,
+          t,
+          t,
+          g.rule,
+          `${g.level}:${g.groupUid}`,
+        );
+      }
+      n++;
+    }
+    return n;
+  });
 
   // One process owns a SQLite file, so a running job or send it did not claim itself was left by a crash.
   const mineJobs = new Set<number>();
@@ -598,13 +733,13 @@ export function openSqliteRepository(path: string): Repository {
       });
       if (r.changes === 0) return false;
       for (const r of results) if (!getInst.get(r.sopInstanceUid)) insInstance.run(instanceRow(r));
-      if (sendResults) for (const r of results) insSend.run(jobId, r.fileKey, t, t, t);
+      if (sendResults) for (const r of results) insSend.run(jobId, r.fileKey, t, t, t, jobId);
       markDone.run(t, jobId);
       return true;
     },
   );
   const insSend = db.prepare(
-    "INSERT OR IGNORE INTO outbox (job_id, file_key, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)",
+    "INSERT OR IGNORE INTO outbox (job_id, file_key, status, next_attempt_at, created_at, updated_at, rule) VALUES (?, ?, 'pending', ?, ?, ?, (SELECT rule FROM jobs WHERE id = ?))",
   );
   const claimSendTx = db.transaction((): SendRecord | undefined => {
     const r = db
@@ -645,7 +780,11 @@ export function openSqliteRepository(path: string): Repository {
     kind: "sqlite",
     // Only a crash leaves claims behind, and a restart recovers them at start; the timer is a safety net.
     recoverIntervalMs: 10_000,
-    addInstance: async (rec, modelIds) => durable(() => addInstance(rec, modelIds)),
+    addInstance: async (rec, modelIds) => durable(() => addInstance(rec, { modelIds })).outcome,
+    addRoutedInstance: async (rec, work) => durable(() => addInstance(rec, work)),
+    queueDueGroups: async () => durable(() => queueDue()),
+    listGroups: async (limit, status) =>
+      all(listQuery("instance_groups", limit, SQLITE, "status", status)).map(toGroup),
     getInstance: async (uid) => {
       const r = getInst.get(uid) as Row | undefined;
       return r ? toInstance(r) : undefined;
