@@ -13,6 +13,7 @@ import { freePort, REPO_ROOT, sharedData } from "../../test/support/shared-data.
 import { PRESETS } from "../../web/src/presets.js";
 import { initEngine } from "../engine/backend.js";
 import { WINDOW_PRESETS } from "../io/dicom/pipeline.js";
+import { readNifti } from "../io/nifti/index.js";
 import { newUid } from "../radiology-reports/sr.js";
 import { buildApp } from "./app.js";
 import { type DimseServer, startDimseServer } from "./dimse.js";
@@ -478,6 +479,47 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       /Model output '(normal|pneumonia)': probability 0\.\d{4}/,
     );
 
+    // MPR: the 100 evenly spaced axial slices as a volume, in axial, sagittal and coronal views.
+    assert.equal(await page.isEnabled("#mpr-toggle"), true, "a regular CT series offers MPR");
+    await page.click("#mpr-toggle");
+    await page.waitForSelector('#mpr[data-ready="true"]', { timeout: 60_000 });
+    await page.waitForTimeout(300);
+    /** Width and height (px) of what is drawn brighter than air in a view. */
+    const extent = async (sel: string): Promise<{ w: number; h: number }> => {
+      const png = PNG.sync.read(await page.locator(sel).screenshot());
+      let [x0, y0, x1, y1] = [png.width, png.height, -1, -1];
+      for (let y = 0; y < png.height; y++)
+        for (let x = 0; x < png.width; x++)
+          if ((png.data[(y * png.width + x) * 4] as number) > 40) {
+            [x0, y0] = [Math.min(x0, x), Math.min(y0, y)];
+            [x1, y1] = [Math.max(x1, x), Math.max(y1, y)];
+          }
+      return { w: x1 - x0 + 1, h: y1 - y0 + 1 };
+    };
+    const views = {
+      axial: await extent("#mpr-axial"),
+      sagittal: await extent("#mpr-sagittal"),
+      coronal: await extent("#mpr-coronal"),
+    };
+    t.diagnostic(`MPR extents (px): ${JSON.stringify(views)}`);
+    for (const [v, e] of Object.entries(views))
+      assert.ok(e.w > 50 && e.h > 50, `${v} view drawn (${e.w}x${e.h})`);
+    // Through the centre the tissue disk is 200 mm across (400 px of 0.5 mm); the series is 100 × 2.5 = 250 mm
+    // long: sagittal and coronal views are 1.25 times as tall as wide, the axial one round.
+    const ratio = (e: { w: number; h: number }): number => e.h / e.w;
+    assert.ok(
+      Math.abs(ratio(views.sagittal) - 1.25) < 0.05,
+      `sagittal extent ${JSON.stringify(views.sagittal)}`,
+    );
+    assert.ok(
+      Math.abs(ratio(views.coronal) - 1.25) < 0.05,
+      `coronal extent ${JSON.stringify(views.coronal)}`,
+    );
+    assert.ok(Math.abs(ratio(views.axial) - 1) < 0.05, `axial extent ${JSON.stringify(views.axial)}`);
+    await page.screenshot({ path: join(SHOTS, "03-mpr.png"), fullPage: true });
+    await page.click("#mpr-toggle");
+    await page.waitForSelector("#viewer-wrap:not([hidden])");
+
     // A SEG arrives for the series (STOW-RS): reopened, its labelmap covers the lesion on slice 50.
     const { body, contentType } = buildMultipart([lesionSeg()], "application/dicom");
     const stow = await fetch(`${base}/dicomweb/studies`, {
@@ -504,7 +546,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       `labelmap drawn over the lesion (${inLesion})`,
     );
     assert.ok(outside[0] === outside[1] && outside[1] === outside[2], `no labelmap outside it (${outside})`);
-    await page.screenshot({ path: join(SHOTS, "03-seg.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "04-seg.png"), fullPage: true });
     await page.uncheck("#segments input[data-segment='1']");
     await page.waitForTimeout(200);
     const hidden = await seen(page, LESION.cx, LESION.cy);
@@ -519,7 +561,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       { timeout: 60_000 },
     );
     assert.match((await page.textContent("#prediction-label")) ?? "", /^(normal|pneumonia|Not analysed)/);
-    await page.screenshot({ path: join(SHOTS, "04-upload.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "05-upload.png"), fullPage: true });
     assert.deepEqual(errors, [], "no errors in the page");
 
     // Roles: a viewer sees the worklist but no upload; an administrator also gets the audit view.
@@ -535,8 +577,106 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await admin.click("#audit-button");
     await admin.waitForFunction(`document.querySelectorAll("#audit-table tbody tr").length > 0`);
     assert.match((await admin.textContent("#audit-table")) ?? "", /dr-console/);
-    await admin.screenshot({ path: join(SHOTS, "05-audit.png"), fullPage: true });
+    await admin.screenshot({ path: join(SHOTS, "06-audit.png"), fullPage: true });
     t.diagnostic(`screenshots: ${SHOTS}`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("headless Chromium: an MSD hippocampus NIfTI and its label mask as a labelmap, voxel for voxel", {
+  timeout: 300_000,
+}, async (t) => {
+  assert.ok(existsSync(CHROMIUM), "Debian chromium is installed at /usr/bin/chromium");
+  const task = sharedData("segmentation", "msd-hippocampus");
+  const name = "hippocampus_001.nii.gz";
+  const imagePath = join(task, "imagesTr", name);
+  const labelPath = join(task, "labelsTr", name);
+  const label = readNifti(labelPath);
+  const [nk, nj, ni] = label.shape as [number, number, number, number];
+  // The slice with the most labelled voxels, holding both the anterior (1) and posterior (2) hippocampus.
+  let k = 0;
+  let most = -1;
+  for (let z = 0; z < nk; z++) {
+    const s = label.data.subarray(z * ni * nj, (z + 1) * ni * nj);
+    let n = 0;
+    for (const v of s) if (v > 0) n++;
+    if (s.includes(1) && s.includes(2) && n > most) [k, most] = [z, n];
+  }
+  const expected = Array.from(label.data.subarray(k * ni * nj, (k + 1) * ni * nj), Number);
+  assert.ok(most > 0, "the case has a slice with both labels");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    // Opening a NIfTI reads it in the browser: any role may, a viewer included.
+    await signIn(page, KEYS.viewer);
+    await page.setInputFiles("#nifti-image", imagePath);
+    await page.setInputFiles("#nifti-mask", labelPath);
+    await page.click("#nifti-open");
+    await page.waitForSelector(`#viewport[data-nifti="${name}"]`, { timeout: 30_000 });
+    assert.match((await page.textContent("#status")) ?? "", new RegExp(`${ni}×${nj}×${nk} voxels`));
+    assert.match((await page.textContent("#segments")) ?? "", /Label 1.*Label 2/s);
+    const seg = (await page.getAttribute("#viewport", "data-segmentation")) ?? "";
+    await page.focus("#viewport");
+    await page.keyboard.press("Home");
+    for (let i = 0; i < k; i++) await page.keyboard.press("ArrowDown");
+    await page.waitForFunction(`window.radiolensViewer.position().index === ${k}`);
+    // The slice label follows the drawn image (it changes when the new slice is rendered).
+    await page.waitForFunction(
+      `(document.getElementById("slice")?.textContent ?? "") === "Image ${k + 1} / ${nk}"`,
+    );
+    // The labelmap the renderer holds over slice k is the label file's slice k.
+    const shown = (await page.evaluate(
+      `Array.from(window.radiolensViewer.labelmapOfCurrent(${JSON.stringify(seg)}) ?? [])`,
+    )) as number[];
+    assert.equal(shown.length, ni * nj);
+    assert.deepEqual(shown, expected, `labelmap over slice ${k} equals ${name}'s labels`);
+    // And it is what the user sees: at each voxel's centre the view is coloured exactly where the file labels it.
+    await page.waitForTimeout(300);
+    const centres = (await page.evaluate(`(() => {
+      const out = [];
+      for (let j = 0; j < ${nj}; j++)
+        for (let i = 0; i < ${ni}; i++) out.push(window.radiolensViewer.canvasOfPixel(i, j));
+      return out;
+    })()`)) as [number, number][];
+    const colourAt = async (): Promise<(v: number) => number[]> => {
+      const png = PNG.sync.read(await page.locator("#viewport").screenshot());
+      return (v) => {
+        const [x, y] = (centres[v] as [number, number]).map(Math.floor) as [number, number];
+        const o = (y * png.width + x) * 4;
+        return [png.data[o], png.data[o + 1], png.data[o + 2]].map(Number);
+      };
+    };
+    const coloured = (c: number[]): boolean => Math.max(...c) - Math.min(...c) > 12;
+    let at = await colourAt();
+    const wrong = expected.flatMap((l, v) => (coloured(at(v)) !== l > 0 ? [v] : []));
+    assert.deepEqual(wrong, [], `voxels drawn differently from their label (${wrong.length} of ${ni * nj})`);
+    await page.screenshot({ path: join(SHOTS, "07-nifti.png"), fullPage: true });
+    // Hiding the anterior hippocampus (1) leaves only the posterior (2) coloured.
+    await page.uncheck("#segments input[data-segment='1']");
+    await page.waitForTimeout(300);
+    at = await colourAt();
+    const wrongHidden = expected.flatMap((l, v) => (coloured(at(v)) !== (l === 2) ? [v] : []));
+    assert.deepEqual(wrongHidden, [], "segment 1 hidden, segment 2 shown");
+    // A mask on another grid is refused with a message, not drawn misaligned.
+    const other = readdirSync(join(task, "labelsTr")).find((f) => {
+      const s = readNifti(join(task, "labelsTr", f)).shape;
+      return f !== name && (s[0] !== nk || s[1] !== nj || s[2] !== ni);
+    });
+    assert.ok(other, "a case with another shape");
+    await page.setInputFiles("#nifti-mask", join(task, "labelsTr", other));
+    await page.click("#nifti-open");
+    await page.waitForSelector("#status.error", { timeout: 30_000 });
+    assert.match((await page.textContent("#status")) ?? "", /not on the voxel grid/);
+    assert.deepEqual(errors, [], "no errors in the page");
+    t.diagnostic(
+      `${name}: slice ${k + 1} of ${nk}, ${most} labelled voxels matched; screenshot 07-nifti.png`,
+    );
   } finally {
     await browser.close();
   }

@@ -8,13 +8,18 @@ import {
   onCredentialRefused,
   setCredential,
 } from "./api.js";
+import { readNiftiVolume, sameGrid } from "./nifti.js";
 import { readSr } from "./sr.js";
 import {
+  canvasOfPixel,
   clearSegmentations,
   currentImageId,
   frameIds,
   heatmapOfCurrent,
+  hideMpr,
   initViewer,
+  labelmapOfCurrent,
+  mprRefusal,
   PRESETS,
   PRIMARY_TOOLS,
   position,
@@ -27,6 +32,9 @@ import {
   setSegmentVisible,
   setWindow,
   showLocalPicture,
+  showMpr,
+  showNifti,
+  showNiftiLabelmap,
   showSegmentation,
   showStack,
   sopOf,
@@ -224,10 +232,46 @@ async function openStudyRow(uid: string): Promise<void> {
   else status("This study has no image series to show", true);
 }
 
+let mprIds: string[] = [];
+/** Back to the stack view; MPR is offered again only for a series whose geometry allows it. */
+function leaveMpr(ids: string[] = [], why = "Open a CT or MR series to reconstruct it"): void {
+  hideMpr();
+  $("mpr").hidden = true;
+  $("viewer-wrap").hidden = false;
+  const b = $<HTMLButtonElement>("mpr-toggle");
+  b.setAttribute("aria-pressed", "false");
+  mprIds = ids;
+  b.disabled = ids.length === 0;
+  $("mpr-why").textContent = ids.length === 0 ? why : "";
+  $("mpr").dataset["ready"] = "";
+}
+
+async function toggleMpr(): Promise<void> {
+  const b = $<HTMLButtonElement>("mpr-toggle");
+  if (b.getAttribute("aria-pressed") === "true") return leaveMpr(mprIds);
+  b.setAttribute("aria-pressed", "true");
+  $("viewer-wrap").hidden = true;
+  $("mpr").hidden = false;
+  status("Reconstructing the volume…");
+  try {
+    await showMpr(mprIds, [
+      $<HTMLDivElement>("mpr-axial"),
+      $<HTMLDivElement>("mpr-sagittal"),
+      $<HTMLDivElement>("mpr-coronal"),
+    ]);
+    $("mpr").dataset["ready"] = "true";
+    status("Axial, sagittal and coronal views");
+  } catch (e) {
+    leaveMpr(mprIds);
+    status(`MPR failed: ${(e as Error).message}`, true);
+  }
+}
+
 /** Opens a series; `t0` is when the user asked for it (the first-view time is measured from it). */
 async function openSeriesOf(s: Study, series: string, t0 = performance.now()): Promise<void> {
   await viewerReady;
   openSeries = series;
+  leaveMpr([], "MPR is offered once the series is loaded");
   const vp = $("viewport");
   vp.dataset["series"] = "";
   vp.dataset["loaded"] = "";
@@ -261,6 +305,11 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
     await showStack(sorted, Math.max(0, sorted.indexOf(current ?? "")));
     ids = sorted;
   }
+  const modality = s.series.find((x) => x.seriesInstanceUid === series)?.modality ?? "";
+  const refusal = ["CT", "MR", "PT", "NM"].includes(modality)
+    ? mprRefusal(ids)
+    : `MPR is for CT, MR, PET and NM volumes, not ${modality}`;
+  leaveMpr(refusal ? [] : ids, refusal ?? "");
   await showSegs(s, series);
   vp.dataset["loaded"] = "true";
   status(`${ids.length} image${ids.length === 1 ? "" : "s"} loaded`);
@@ -269,7 +318,6 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
 /** DICOM SEG objects of the study (received or produced) that reference this series, shown as labelmaps. */
 async function showSegs(s: Study, series: string): Promise<void> {
   const segs = s.series.filter((x) => x.modality === "SEG" || x.sopClassUid === SEG_CLASS);
-  const ul = $("segments");
   for (const se of segs) {
     const r = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${se.seriesInstanceUid}`, {
       headers: { accept: 'multipart/related; type="application/dicom"' },
@@ -286,19 +334,71 @@ async function showSegs(s: Study, series: string): Promise<void> {
         console.warn(`SEG not shown over this series: ${(e as Error).message}`);
         continue;
       }
-      for (const seg of segments) {
-        const li = document.createElement("li");
-        const label = document.createElement("label");
-        const box = document.createElement("input");
-        box.type = "checkbox";
-        box.checked = true;
-        box.dataset["segment"] = String(seg.index);
-        box.addEventListener("change", () => setSegmentVisible(seg, box.checked));
-        label.append(box, ` ${seg.label}`);
-        li.append(label);
-        ul.append(li);
-      }
+      listSegments(segments);
     }
+  }
+}
+
+/** Adds segments to the segment list, each with a labelled visibility checkbox. */
+function listSegments(segments: readonly SegmentInfo[]): void {
+  const ul = $("segments");
+  for (const seg of segments) {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = true;
+    box.dataset["segment"] = String(seg.index);
+    box.addEventListener("change", () => setSegmentVisible(seg, box.checked));
+    label.append(box, ` ${seg.label}`);
+    li.append(label);
+    ul.append(li);
+  }
+}
+
+let niftiCount = 0;
+/** Opens the chosen NIfTI image, and its label mask as a labelmap when one is chosen (both read locally). */
+async function openNifti(): Promise<void> {
+  await viewerReady;
+  const img = $<HTMLInputElement>("nifti-image").files?.[0];
+  const mask = $<HTMLInputElement>("nifti-mask").files?.[0];
+  if (!img) return status("Choose a NIfTI image (.nii or .nii.gz) first", true);
+  openStudy = undefined;
+  openSeries = "";
+  leaveMpr([], "MPR of NIfTI volumes is not offered yet");
+  renderWorklist();
+  clearSegmentations();
+  $("segments").replaceChildren();
+  $("series-bar").replaceChildren();
+  $("prediction-label").textContent = "";
+  $("probabilities").replaceChildren();
+  $("sr").replaceChildren();
+  const toggle = $<HTMLInputElement>("heatmap-toggle");
+  toggle.checked = false;
+  toggle.disabled = true;
+  setHeatmap(false, 0);
+  const vp = $("viewport");
+  for (const k of ["series", "loaded", "nifti", "segmentation"]) vp.dataset[k] = "";
+  status(`Reading ${img.name}…`);
+  try {
+    const vol = await readNiftiVolume(new Uint8Array(await img.arrayBuffer()), img.name);
+    const ids = await showNifti(vol);
+    if (mask) {
+      const m = await readNiftiVolume(new Uint8Array(await mask.arrayBuffer()), mask.name);
+      if (!sameGrid(vol, m))
+        throw new Error(
+          `${mask.name} (${m.dims.join("×")}) is not on the voxel grid of ${img.name} (${vol.dims.join("×")}); choose the mask predicted for or drawn on this image`,
+        );
+      const id = `nifti-mask-${++niftiCount}`;
+      listSegments(await showNiftiLabelmap(m, ids, id));
+      vp.dataset["segmentation"] = id;
+    }
+    vp.dataset["nifti"] = img.name;
+    vp.dataset["loaded"] = "true";
+    vp.focus();
+    status(`${img.name}: ${vol.dims.join("×")} voxels${mask ? `, mask ${mask.name}` : ""}`);
+  } catch (e) {
+    status(`Cannot show ${img.name}: ${(e as Error).message}`, true);
   }
 }
 
@@ -439,6 +539,7 @@ async function predictPicture(f: File): Promise<void> {
   status(`Analysing ${f.name}…`);
   openStudy = undefined;
   openSeries = "";
+  leaveMpr([], "A picture has no volume to reconstruct");
   clearSegmentations();
   const imageId = await showLocalPicture(await createImageBitmap(f));
   const force = $<HTMLInputElement>("force").checked && role === "admin";
@@ -656,8 +757,14 @@ $("heatmap-toggle").addEventListener("change", () => void applyHeat());
 $("opacity").addEventListener("input", () => void applyHeat());
 // Keyboard scrolling needs the viewer focusable; the context menu would cover right-drag zoom.
 $("viewport").tabIndex = 0;
+for (const id of ["mpr-axial", "mpr-sagittal", "mpr-coronal"]) {
+  $(id).tabIndex = 0;
+  $(id).addEventListener("contextmenu", (ev) => ev.preventDefault());
+}
 $("viewport").addEventListener("contextmenu", (ev) => ev.preventDefault());
-// Exposed for the browser tests and for support: where the stack is.
-Object.assign(window, { radiolensViewer: { position } });
+$("nifti-open").addEventListener("click", () => void openNifti());
+$("mpr-toggle").addEventListener("click", () => void toggleMpr());
+// Exposed for the browser tests and for support: where the stack is, what labelmap is drawn, where a pixel lies.
+Object.assign(window, { radiolensViewer: { position, labelmapOfCurrent, canvasOfPixel } });
 
 if (getCredential()) void signIn();
