@@ -10,6 +10,7 @@ import { chromium, type Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { writeTestBundle } from "../../test/support/serve.js";
 import { freePort, REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
+import { jet } from "../../web/src/heat.js";
 import { PRESETS } from "../../web/src/presets.js";
 import { initEngine } from "../engine/backend.js";
 import { WINDOW_PRESETS } from "../io/dicom/pipeline.js";
@@ -17,7 +18,7 @@ import { readNifti } from "../io/nifti/index.js";
 import { newUid } from "../radiology-reports/sr.js";
 import { buildApp } from "./app.js";
 import { type DimseServer, startDimseServer } from "./dimse.js";
-import { buildMultipart } from "./multipart.js";
+import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
 import { webConsoleRoutes } from "./routes/web.js";
 import { writePart10 } from "./secondary-capture.js";
 
@@ -234,7 +235,14 @@ before(async () => {
   await initEngine({ backend: "wasm" });
   await writeTestBundle(join(work, "model"));
   app = await buildApp({
-    models: [{ dir: join(work, "model"), id: "default" }],
+    // The default results (report SR, heatmap Secondary Capture) and the heatmap as a Parametric Map.
+    models: [
+      {
+        dir: join(work, "model"),
+        id: "default",
+        results: ["report-sr", "secondary-capture", "parametric-map"],
+      },
+    ],
     dataDir: join(work, "data"),
     auth: {
       apiKeys: [
@@ -272,6 +280,46 @@ async function seen(page: Page, x: number, y: number): Promise<number[]> {
 /** The grey a linear VOI window gives a value (PS3.3 C.11.2.1.2.1, with the range centre ± width/2). */
 const grey = (v: number, width: number, center: number): number =>
   Math.round(Math.min(1, Math.max(0, (v - (center - width / 2)) / width)) * 255);
+
+/** The middle value (the upper one of an even count). */
+const median = (xs: readonly number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** Wheel events at about 60 Hz from the first slice to the last; each wheel event's time to the next drawn slice. */
+async function measureScroll(
+  page: Page,
+): Promise<{ lags: number[]; reached: number; span: number; endLag: number }> {
+  await page.evaluate(`(() => {
+      const el = document.getElementById("viewport");
+      window.__wheel = [];
+      window.__drawn = [];
+      if (!window.__timed) {
+        window.__timed = true;
+        el.addEventListener("wheel", () => window.__wheel.push(performance.now()), { capture: true });
+        el.addEventListener("CORNERSTONE_IMAGE_RENDERED", () =>
+          window.__drawn.push([performance.now(), window.radiolensViewer.position().index]));
+      }
+    })()`);
+  await page.hover("#viewport");
+  for (let i = 0; i < N - 1; i++) {
+    await page.mouse.wheel(0, 100);
+    await page.waitForTimeout(16);
+  }
+  await page.waitForFunction(`window.radiolensViewer.position().index === ${N - 1}`, null, {
+    timeout: 10_000,
+  });
+  return (await page.evaluate(`(() => {
+      const lags = [];
+      const reached = new Set(window.__drawn.map((d) => d[1]));
+      for (const w of window.__wheel) {
+        const d = window.__drawn.find((x) => x[0] >= w);
+        lags.push(d ? d[0] - w : Infinity);
+      }
+      const last = window.__drawn.find((d) => d[1] === ${N - 1});
+      const w = window.__wheel;
+      return { lags, reached: reached.size, span: w[w.length - 1] - w[0], endLag: last ? last[0] - w[w.length - 1] : Infinity };
+    })()`)) as { lags: number[]; reached: number; span: number; endLag: number };
+}
 
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(`${base}/console/`);
@@ -362,36 +410,9 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.screenshot({ path: join(SHOTS, "01-series.png"), fullPage: true });
 
     // Scrolling: 99 wheel steps at 60 Hz from the first slice; each drawn slice is timed in the page.
-    await page.evaluate(`(() => {
-      const el = document.getElementById("viewport");
-      window.__wheel = [];
-      window.__drawn = [];
-      el.addEventListener("wheel", () => window.__wheel.push(performance.now()), { capture: true });
-      el.addEventListener("CORNERSTONE_IMAGE_RENDERED", () =>
-        window.__drawn.push([performance.now(), window.radiolensViewer.position().index]));
-    })()`);
-    await page.hover("#viewport");
-    for (let i = 0; i < N - 1; i++) {
-      await page.mouse.wheel(0, 100);
-      await page.waitForTimeout(16);
-    }
-    await page.waitForFunction(`window.radiolensViewer.position().index === ${N - 1}`, null, {
-      timeout: 10_000,
-    });
-    const { lags, reached, span, endLag } = (await page.evaluate(`(() => {
-      const lags = [];
-      const reached = new Set(window.__drawn.map((d) => d[1]));
-      for (const w of window.__wheel) {
-        const d = window.__drawn.find((x) => x[0] >= w);
-        lags.push(d ? d[0] - w : Infinity);
-      }
-      const last = window.__drawn.find((d) => d[1] === ${N - 1});
-      const w = window.__wheel;
-      return { lags, reached: reached.size, span: w[w.length - 1] - w[0], endLag: last ? last[0] - w[w.length - 1] : Infinity };
-    })()`)) as { lags: number[]; reached: number; span: number; endLag: number };
-    const sorted = [...lags].sort((a, b) => a - b);
-    const med = sorted[Math.floor(sorted.length / 2)] as number;
-    const max = sorted[sorted.length - 1] as number;
+    const { lags, reached, span, endLag } = await measureScroll(page);
+    const med = median(lags);
+    const max = Math.max(...lags);
     t.diagnostic(
       `scroll: ${lags.length} wheel events over ${span.toFixed(0)} ms (${((1000 * (lags.length - 1)) / span).toFixed(1)} Hz), ${reached} slices drawn, wheel→draw median ${med.toFixed(1)} ms, max ${max.toFixed(1)} ms, last slice drawn ${endLag.toFixed(0)} ms after the last wheel event`,
     );
@@ -466,6 +487,64 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.waitForTimeout(100);
     assert.deepEqual(await seen(page, 256, 256), plain, "heatmap off: the image again");
 
+    // The same heatmap from the Parametric Map result of the slice shown (float values on its grid), coloured
+    // as its values say: the overlay's centre pixel is jet((v - first) / (last - first)) of the map's value there.
+    const shownSop = SOPS[N - 1] as string;
+    const study = (
+      (await (await fetch(`${base}/v1/worklist`, { headers: { "x-api-key": KEYS.clinician } })).json()) as {
+        studies: { studyInstanceUid: string; series: { seriesInstanceUid: string; sopClassUid: string }[] }[];
+      }
+    ).studies.find((x) => x.studyInstanceUid === STUDY);
+    const pmSeries = (study?.series ?? []).filter((x) => x.sopClassUid === "1.2.840.10008.5.1.4.1.1.30");
+    assert.equal(pmSeries.length, N, "a Parametric Map per analysed slice");
+    // dcmjs has no type declarations; the module name is passed as a value so it is loaded untyped.
+    const { default: dcmjs } = (await import(String("dcmjs"))) as {
+      // biome-ignore lint/suspicious/noExplicitAny: a naturalized dataset is untyped JSON.
+      default: { data: { DicomMessage: any; DicomMetaDictionary: any } };
+    };
+    let expectedRgb: number[] | undefined;
+    for (const se of pmSeries) {
+      const r = await fetch(`${base}/dicomweb/studies/${STUDY}/series/${se.seriesInstanceUid}`, {
+        headers: { "x-api-key": KEYS.clinician, accept: 'multipart/related; type="application/dicom"' },
+      });
+      const boundary = contentTypeParams(r.headers.get("content-type") ?? "")["boundary"] ?? "";
+      const [part] = parseMultipart(new Uint8Array(await r.arrayBuffer()), boundary).map((x) => x.body);
+      assert.ok(part, "the map's series holds its instance");
+      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(part.slice().buffer).dict,
+      );
+      const src =
+        ds.PerFrameFunctionalGroupsSequence?.[0]?.DerivationImageSequence?.[0]?.SourceImageSequence?.[0];
+      if (src?.ReferencedSOPInstanceUID !== shownSop) continue;
+      const rwv = ds.SharedFunctionalGroupsSequence?.[0]?.RealWorldValueMappingSequence?.[0];
+      const v = new Float32Array(ds.FloatPixelData[0])[256 * SIZE + 256] as number;
+      const lo = rwv.DoubleFloatRealWorldValueFirstValueMapped as number;
+      const hi = rwv.DoubleFloatRealWorldValueLastValueMapped as number;
+      expectedRgb = jet((v - lo) / (hi - lo || 1));
+    }
+    assert.ok(expectedRgb, "the shown slice has its Parametric Map");
+    await page.selectOption("#heatmap-source", "pm");
+    await page.check("#heatmap-toggle");
+    const overlayCentre = `(() => { const c = document.getElementById("heat-overlay"); const d = c.getContext("2d").getImageData(c.width / 2 + 0.5, c.height / 2 + 0.5, 1, 1).data; return [d[0], d[1], d[2], d[3]]; })()`;
+    await page.waitForFunction(`${overlayCentre}[3] > 0`, null, { timeout: 60_000 });
+    const pmRgba = (await page.evaluate(overlayCentre)) as number[];
+    assert.ok(
+      pmRgba.slice(0, 3).every((c, i) => Math.abs(c - (expectedRgb?.[i] as number)) <= 6),
+      `Parametric Map overlay ${pmRgba} vs jet of its value ${expectedRgb}`,
+    );
+    assert.ok(
+      Math.abs((pmRgba[3] as number) - 0.4 * 255) <= 3,
+      `drawn at the slider's opacity (${pmRgba[3]})`,
+    );
+    await page.fill("#opacity", "80");
+    await page.waitForFunction(`${overlayCentre}[3] > 190`, null, { timeout: 10_000 });
+    await page.screenshot({ path: join(SHOTS, "02b-parametric-map.png"), fullPage: true });
+    await page.uncheck("#heatmap-toggle");
+    await page.fill("#opacity", "40");
+    await page.selectOption("#heatmap-source", "service");
+    await page.waitForTimeout(100);
+    assert.deepEqual(await seen(page, 256, 256), plain, "Parametric Map off: the image again");
+
     // The SR result of the image shown, in the side panel.
     await page.waitForFunction(
       `(document.getElementById("sr")?.textContent ?? "").includes("Model output")`,
@@ -484,16 +563,19 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.click("#mpr-toggle");
     await page.waitForSelector('#mpr[data-ready="true"]', { timeout: 60_000 });
     await page.waitForTimeout(300);
-    /** Width and height (px) of what is drawn brighter than air in a view. */
+    /** Width and height (px) of the tissue (40 HU, grey 128 under W 400 / L 40) drawn in a view. */
     const extent = async (sel: string): Promise<{ w: number; h: number }> => {
       const png = PNG.sync.read(await page.locator(sel).screenshot());
       let [x0, y0, x1, y1] = [png.width, png.height, -1, -1];
       for (let y = 0; y < png.height; y++)
-        for (let x = 0; x < png.width; x++)
-          if ((png.data[(y * png.width + x) * 4] as number) > 40) {
+        for (let x = 0; x < png.width; x++) {
+          const o = (y * png.width + x) * 4;
+          const [r, g, b] = [png.data[o], png.data[o + 1], png.data[o + 2]] as [number, number, number];
+          if (Math.abs(r - grey(HU.tissue, 400, 40)) <= 12 && r === g && g === b) {
             [x0, y0] = [Math.min(x0, x), Math.min(y0, y)];
             [x1, y1] = [Math.max(x1, x), Math.max(y1, y)];
           }
+        }
       return { w: x1 - x0 + 1, h: y1 - y0 + 1 };
     };
     const views = {
@@ -502,6 +584,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       coronal: await extent("#mpr-coronal"),
     };
     t.diagnostic(`MPR extents (px): ${JSON.stringify(views)}`);
+    await page.screenshot({ path: join(SHOTS, "03-mpr.png"), fullPage: true });
     for (const [v, e] of Object.entries(views))
       assert.ok(e.w > 50 && e.h > 50, `${v} view drawn (${e.w}x${e.h})`);
     // Through the centre the tissue disk is 200 mm across (400 px of 0.5 mm); the series is 100 × 2.5 = 250 mm
@@ -516,7 +599,6 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       `coronal extent ${JSON.stringify(views.coronal)}`,
     );
     assert.ok(Math.abs(ratio(views.axial) - 1) < 0.05, `axial extent ${JSON.stringify(views.axial)}`);
-    await page.screenshot({ path: join(SHOTS, "03-mpr.png"), fullPage: true });
     await page.click("#mpr-toggle");
     await page.waitForSelector("#viewer-wrap:not([hidden])");
 
@@ -579,6 +661,49 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     assert.match((await admin.textContent("#audit-table")) ?? "", /dr-console/);
     await admin.screenshot({ path: join(SHOTS, "06-audit.png"), fullPage: true });
     t.diagnostic(`screenshots: ${SHOTS}`);
+
+    // RADIOLENS_CONSOLE_RUNS=n: the first view and the scroll n times each with and without the warm-up of the
+    // worklist's top rows (alternating), each in a fresh browser context (no cache), printed as medians and ranges.
+    const runs = Number(process.env["RADIOLENS_CONSOLE_RUNS"] ?? 0);
+    const benchErrors: string[] = [];
+    const figures: Record<
+      string,
+      { inPage: number[]; click: number[]; list: number[]; scroll: number[]; drawn: number[] }
+    > = {};
+    for (let r = 0; r < runs * 2; r++) {
+      const mode = r % 2 === 0 ? "warm" : "cold";
+      const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+      const p = await ctx.newPage();
+      p.on("pageerror", (e) => benchErrors.push(e.message));
+      p.on("console", (m) => {
+        if (m.type() === "error") benchErrors.push(m.text());
+      });
+      await p.goto(`${base}/console/${mode === "cold" ? "?warm=0" : ""}`);
+      await p.fill("#api-key", KEYS.clinician);
+      await p.click("#signin-button");
+      await p.waitForSelector(row, { timeout: 30_000 });
+      // A reader looks at the worklist for a moment (one poll) before choosing a study.
+      await p.waitForTimeout(2500);
+      const c = Date.now();
+      await p.click(`${row} button.open-study`);
+      await p.waitForSelector(`#viewport[data-series="${SERIES}"]`, { timeout: 20_000 });
+      const f = (figures[mode] ??= { inPage: [], click: [], list: [], scroll: [], drawn: [] });
+      f.click.push(Date.now() - c);
+      f.inPage.push(Number(await p.getAttribute("#viewport", "data-first-view-ms")));
+      f.list.push(Number(await p.getAttribute("#viewport", "data-list-ms")));
+      await p.waitForSelector(`#viewport[data-loaded="true"]`, { timeout: 60_000 });
+      const sc = await measureScroll(p);
+      f.scroll.push(median(sc.lags));
+      f.drawn.push(sc.reached);
+      await ctx.close();
+    }
+    const fmt = (xs: number[]): string =>
+      `median ${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
+    for (const [mode, f] of Object.entries(figures))
+      t.diagnostic(
+        `bench ${mode} x${f.inPage.length}: first view in the page ${fmt(f.inPage)} ms, from the click ${fmt(f.click)} ms, instance list ${fmt(f.list)} ms; scroll wheel→draw ${fmt(f.scroll)} ms, slices drawn ${fmt(f.drawn)} of ${N - 1}`,
+      );
+    assert.deepEqual(benchErrors, [], "no errors in the bench runs");
   } finally {
     await browser.close();
   }

@@ -1,4 +1,6 @@
 /** The RadioLens web console: sign in, worklist, series viewer on Cornerstone3D, AI results (heatmap, SEG, SR), upload, audit. */
+
+import dcmjs from "dcmjs";
 import {
   api,
   errorText,
@@ -8,12 +10,14 @@ import {
   onCredentialRefused,
   setCredential,
 } from "./api.js";
+import { heatRgba, type MapFrame, readParametricMap } from "./heat.js";
 import { readNiftiVolume, sameGrid } from "./nifti.js";
 import { readSr } from "./sr.js";
 import {
   canvasOfPixel,
   clearSegmentations,
   currentImageId,
+  forgetHeatmaps,
   frameIds,
   heatmapOfCurrent,
   hideMpr,
@@ -24,6 +28,7 @@ import {
   PRIMARY_TOOLS,
   position,
   prefetch,
+  preload,
   resetView,
   type SegmentInfo,
   setHeatmap,
@@ -39,6 +44,7 @@ import {
   showStack,
   sopOf,
   sortBySlice,
+  supplyInstances,
   toggleInvert,
 } from "./viewer.js";
 
@@ -84,6 +90,8 @@ interface Study {
 }
 
 const SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4";
+/** Parametric Map Storage (PS3.4 B.5): the service's heatmap as float values on the source's grid. */
+const PM_CLASS = "1.2.840.10008.5.1.4.1.1.30";
 const NON_IMAGE = new Set(["SR", "SEG", "KO", "PR", "RTSTRUCT", "RTPLAN", "RWV"]);
 let role = "";
 let studies: Study[] = [];
@@ -157,6 +165,8 @@ function renderWorklist(): void {
       `Open study of ${s.patientName || s.patientId || "unnamed patient"} from ${s.studyDate}`,
     );
     open.addEventListener("click", () => void openStudyRow(s.studyInstanceUid));
+    open.addEventListener("pointerenter", () => warm(s));
+    open.addEventListener("focus", () => warm(s));
     const cells: (string | HTMLElement)[] = [
       open,
       s.studyDate,
@@ -177,11 +187,63 @@ function renderWorklist(): void {
   }
 }
 
+/** The image ids of a series' instances (QIDO-RS), asked once per series and instance count. */
+const instanceLists = new Map<string, Promise<string[]>>();
+function instanceIds(study: string, series: string, count: number): Promise<string[]> {
+  const key = `${series}:${count}`;
+  let p = instanceLists.get(key);
+  if (!p) {
+    p = (async () => {
+      const q = await api(`/dicomweb/studies/${study}/series/${series}/instances?limit=10000`);
+      if (!q.ok) throw new Error(await errorText(q));
+      const list = (await q.json()) as Record<string, { Value?: unknown[] }>[];
+      return list.map((it) => `wadouri:${String(it["00081190"]?.Value?.[0] ?? "")}`);
+    })();
+    p.catch(() => instanceLists.delete(key));
+    instanceLists.set(key, p);
+  }
+  return p;
+}
+
+/** The series a study opens on: the finding's series, else the image series with the most images. */
+function imageSeriesOf(s: Study): Study["series"] {
+  return s.series.filter((x) => x.origin === "received" && !NON_IMAGE.has(x.modality));
+}
+function firstSeriesOf(s: Study): Study["series"][number] | undefined {
+  const imageSeries = imageSeriesOf(s);
+  return (
+    imageSeries.find((x) => x.seriesInstanceUid === s.finding?.seriesInstanceUid) ??
+    [...imageSeries].sort((a, b) => b.instances - a.instances)[0]
+  );
+}
+
+/**
+ * Fetches the instance list and the first image of the series a study would open on, so that opening it shows
+ * an image without waiting on the network: done for the top rows of the worklist and for a study the pointer or
+ * the keyboard focus rests on.
+ */
+function warm(s: Study): void {
+  const se = WARM ? firstSeriesOf(s) : undefined;
+  if (!se) return;
+  instanceIds(s.studyInstanceUid, se.seriesInstanceUid, se.instances)
+    .then((ids) => {
+      if (ids[0]) preload(ids[0]);
+    })
+    .catch(() => undefined);
+}
+const WARM_ROWS = 3;
+/** `?warm=0` turns the warm-up off, to measure the first view without it. */
+const WARM = new URLSearchParams(location.search).get("warm") !== "0";
+
 async function refreshWorklist(): Promise<void> {
   const r = await api("/v1/worklist?limit=200");
   if (!r.ok) return;
   studies = ((await r.json()) as { studies: Study[] }).studies;
   renderWorklist();
+  for (const tr of [...$("worklist-body").querySelectorAll<HTMLTableRowElement>("tr")].slice(0, WARM_ROWS)) {
+    const s = studies.find((x) => x.studyInstanceUid === tr.dataset["study"]);
+    if (s) warm(s);
+  }
   if (openStudy) {
     const now = studies.find((s) => s.studyInstanceUid === openStudy?.studyInstanceUid);
     if (now && (now.status !== openStudy.status || now.results.length !== openStudy.results.length)) {
@@ -213,7 +275,7 @@ async function openStudyRow(uid: string): Promise<void> {
   openStudy = s;
   renderWorklist();
   showStudyResult(s);
-  const imageSeries = s.series.filter((x) => x.origin === "received" && !NON_IMAGE.has(x.modality));
+  const imageSeries = imageSeriesOf(s);
   const bar = $("series-bar");
   bar.replaceChildren();
   for (const se of imageSeries) {
@@ -224,10 +286,7 @@ async function openStudyRow(uid: string): Promise<void> {
     b.addEventListener("click", () => void openSeriesOf(s, se.seriesInstanceUid));
     bar.append(b);
   }
-  // The finding's series first, else the series with the most images.
-  const first =
-    imageSeries.find((x) => x.seriesInstanceUid === s.finding?.seriesInstanceUid) ??
-    [...imageSeries].sort((a, b) => b.instances - a.instances)[0];
+  const first = firstSeriesOf(s);
   if (first) await openSeriesOf(s, first.seriesInstanceUid, clicked);
   else status("This study has no image series to show", true);
 }
@@ -277,10 +336,15 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
   vp.dataset["loaded"] = "";
   clearSegmentations();
   $("segments").replaceChildren();
-  const q = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${series}/instances?limit=10000`);
-  if (!q.ok) return status(await errorText(q), true);
-  const list = (await q.json()) as Record<string, { Value?: unknown[] }>[];
-  let ids = list.map((it) => `wadouri:${String(it["00081190"]?.Value?.[0] ?? "")}`);
+  const count = s.series.find((x) => x.seriesInstanceUid === series)?.instances ?? 0;
+  let ids: string[];
+  try {
+    ids = await instanceIds(s.studyInstanceUid, series, count);
+  } catch (e) {
+    return status((e as Error).message, true);
+  }
+  // Where the first view's time goes: the instance list, then the first image fetched, decoded and drawn.
+  vp.dataset["listMs"] = (performance.now() - t0).toFixed(0);
   if (ids.length === 0) return status("The series has no instances", true);
   await showStack(ids, 0);
   if (openSeries !== series) return;
@@ -295,6 +359,19 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
     if (frames.length > 1) {
       ids = frames;
       await showStack(ids, 0);
+    }
+  }
+  if (ids.length > 2) {
+    // The rest of the series in one WADO-RS request (not one per instance), then decoded from memory.
+    const r = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${series}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"' },
+    });
+    if (r.ok) {
+      const parts = multipartParts(
+        new Uint8Array(await r.arrayBuffer()),
+        r.headers.get("content-type") ?? "",
+      );
+      vp.dataset["seriesRequest"] = String(await supplyInstances(parts, ids));
     }
   }
   await prefetch(ids);
@@ -337,6 +414,45 @@ async function showSegs(s: Study, series: string): Promise<void> {
       listSegments(segments);
     }
   }
+}
+
+/** The Parametric Map results of a study, frame by source image (fetched once per study and result count). */
+const studyMaps = new Map<string, Promise<Map<string, MapFrame>>>();
+function mapsOf(s: Study): Promise<Map<string, MapFrame>> {
+  const pmSeries = new Set(
+    s.series.filter((x) => x.sopClassUid === PM_CLASS).map((x) => x.seriesInstanceUid),
+  );
+  const maps = s.results.filter((r) => pmSeries.has(r.seriesInstanceUid));
+  const key = `${s.studyInstanceUid}:${maps.length}`;
+  let p = studyMaps.get(key);
+  if (!p) {
+    p = (async () => {
+      const out = new Map<string, MapFrame>();
+      const parse = (b: ArrayBuffer): Record<string, unknown> =>
+        dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(b).dict);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < maps.length) {
+          const m = maps[next++] as Study["results"][number];
+          const r = await api(
+            `/dicomweb/studies/${s.studyInstanceUid}/series/${m.seriesInstanceUid}/instances/${m.sopInstanceUid}`,
+            { headers: { accept: 'multipart/related; type="application/dicom"' } },
+          );
+          if (!r.ok) continue;
+          const parts = multipartParts(
+            new Uint8Array(await r.arrayBuffer()),
+            r.headers.get("content-type") ?? "",
+          );
+          for (const part of parts) for (const f of readParametricMap(part, parse)) out.set(f.source, f);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(6, maps.length) }, worker));
+      return out;
+    })();
+    p.catch(() => studyMaps.delete(key));
+    studyMaps.set(key, p);
+  }
+  return p;
 }
 
 /** Adds segments to the segment list, each with a labelled visibility checkbox. */
@@ -676,6 +792,12 @@ async function signIn(): Promise<void> {
       showImagePrediction();
     },
     heatmapFor: async (sop) => {
+      if ($<HTMLSelectElement>("heatmap-source").value === "pm") {
+        const f = openStudy ? (await mapsOf(openStudy)).get(sop) : undefined;
+        if (!f) return undefined;
+        const rgba = heatRgba(f.values, f.columns, f.rows, f.lo, f.hi);
+        return createImageBitmap(new ImageData(rgba, f.columns, f.rows));
+      }
       const r = await api(`/v1/heatmaps/${sop}`);
       return r.ok ? createImageBitmap(await r.blob()) : undefined;
     },
@@ -751,9 +873,17 @@ const applyHeat = async (): Promise<void> => {
   const on = $<HTMLInputElement>("heatmap-toggle").checked;
   setHeatmap(on, Number($<HTMLInputElement>("opacity").value) / 100);
   if (on && !(await heatmapOfCurrent()))
-    status("No heatmap for this image (not analysed, or no finding map)");
+    status(
+      $<HTMLSelectElement>("heatmap-source").value === "pm"
+        ? "No Parametric Map result for this image (the model writes one only when configured to)"
+        : "No heatmap for this image (not analysed, or no finding map)",
+    );
 };
 $("heatmap-toggle").addEventListener("change", () => void applyHeat());
+$("heatmap-source").addEventListener("change", () => {
+  forgetHeatmaps();
+  void applyHeat();
+});
 $("opacity").addEventListener("input", () => void applyHeat());
 // Keyboard scrolling needs the viewer focusable; the context menu would cover right-drag zoom.
 $("viewport").tabIndex = 0;

@@ -302,6 +302,46 @@ export async function showStack(imageIds: string[], index = 0): Promise<void> {
   onImageChange(vp.getCurrentImageIdIndex(), imageIds.length);
 }
 
+/** Starts loading one image into the cache (the first of a series the user is likely to open); errors are ignored. */
+export function preload(imageId: string): void {
+  if (!cache.isLoaded(imageId)) imageLoader.loadAndCacheImage(imageId).catch(() => undefined);
+}
+
+/** The SOP Instance UID of a Part 10 file, from its File Meta Information (0002,0003), always explicit VR little endian (PS3.10 7.1). */
+function mediaStorageSopInstanceUid(part: Uint8Array): string | undefined {
+  const end = Math.min(part.length - 8, 1024);
+  for (let i = 132; i < end; i++) {
+    if (part[i] !== 0x02 || part[i + 1] !== 0x00 || part[i + 2] !== 0x03 || part[i + 3] !== 0x00) continue;
+    if (part[i + 4] !== 0x55 || part[i + 5] !== 0x49) continue;
+    const len = (part[i + 6] as number) | ((part[i + 7] as number) << 8);
+    return new TextDecoder().decode(part.subarray(i + 8, i + 8 + len)).replace(/[\0 ]+$/, "");
+  }
+  return undefined;
+}
+
+/**
+ * Hands the instances of one WADO-RS series response (multipart/related, PS3.18 10.4) to the image loader as if
+ * each had been fetched from its own URL, so a series costs one request instead of one per instance (the
+ * service's rate limit counts requests). Returns how many of `imageIds` were supplied.
+ */
+export async function supplyInstances(
+  parts: readonly Uint8Array[],
+  imageIds: readonly string[],
+): Promise<number> {
+  const bySop = new Map<string, string>();
+  for (const id of imageIds) bySop.set(sopOf(id), id.replace(/^wadouri:/, ""));
+  const pending: Promise<unknown>[] = [];
+  for (const part of parts) {
+    const sop = mediaStorageSopInstanceUid(part);
+    const url = sop ? bySop.get(sop) : undefined;
+    if (!url || wadouri.dataSetCacheManager.isLoaded(url)) continue;
+    const bytes = part.slice().buffer;
+    pending.push(wadouri.dataSetCacheManager.load(url, () => Promise.resolve(bytes), `wadouri:${url}`));
+  }
+  await Promise.all(pending);
+  return pending.length;
+}
+
 /** Loads (and caches) images in the background so scrolling never waits on the network, `concurrency` at a time. */
 export async function prefetch(imageIds: readonly string[], concurrency = 6): Promise<void> {
   let next = 0;
@@ -400,6 +440,12 @@ export function resetView(): void {
 export function setHeatmap(on: boolean, opacity: number): void {
   heat.on = on;
   heat.opacity = opacity;
+  void drawHeat();
+}
+
+/** Forgets the heatmaps fetched so far (their source changed) and redraws. */
+export function forgetHeatmaps(): void {
+  heatmaps.clear();
   void drawHeat();
 }
 
