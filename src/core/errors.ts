@@ -348,6 +348,13 @@ export const ERROR_CATALOGUE = {
     exitCode: 2,
     httpStatus: 415,
   },
+  RL_ERR_NOT_ACCEPTABLE: {
+    message:
+      "None of the media types in the Accept header can be given here (asked: {asked}; offered: {offered})",
+    fix: "Ask for one of the offered media types in the Accept header, or leave the header out.",
+    exitCode: 2,
+    httpStatus: 406,
+  },
   RL_ERR_NOT_IMPLEMENTED: {
     message: "{feature} is not available in this build",
     fix: "Leave the option out; the feature needs a module this installation does not have.",

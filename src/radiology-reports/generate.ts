@@ -2,16 +2,11 @@
 import { RadioLensError } from "../core/errors.js";
 import templatesEn from "./data/templates.en.json" with { type: "json" };
 import templatesZh from "./data/templates.zh.json" with { type: "json" };
+import type { RegionBox } from "./region.js";
 import { regionFromHeatmap } from "./region.js";
 import { FINDINGS, type Finding } from "./vocab.js";
 
-/** A Grad-CAM region as a box in source-image pixel coordinates (column x, row y of the top-left corner). */
-export interface RegionBox {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
+export type { RegionBox };
 
 /** A model's output for one image, as the report generator consumes it. */
 export interface ModelPrediction {

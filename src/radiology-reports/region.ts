@@ -1,6 +1,13 @@
 /** Turns a Grad-CAM heatmap into the pixel bounding box a report and an SR SCOORD cite. */
 import { RadioLensError } from "../core/errors.js";
-import type { RegionBox } from "./generate.js";
+
+/** A Grad-CAM region as a box in source-image pixel coordinates (column x, row y of the top-left corner). */
+export interface RegionBox {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
 
 /** Options of {@link regionFromHeatmap}. */
 export interface HeatmapRegionOptions {

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { RadioLensError } from "../core/errors.js";
+import type { StudyAttributes } from "../io/dicom/study.js";
 import codesData from "./data/sr-codes.json" with { type: "json" };
 import type { GeneratedReport, RegionBox } from "./generate.js";
 
@@ -17,20 +18,10 @@ export interface CodedConcept {
 }
 
 /** The image the report is about, and the patient/study attributes the SR copies from it. */
-export interface SourceImageRef {
+export interface SourceImageRef extends StudyAttributes {
   readonly SOPClassUID: string;
   readonly SOPInstanceUID: string;
-  readonly StudyInstanceUID: string;
   readonly SeriesInstanceUID: string;
-  readonly PatientName?: string;
-  readonly PatientID?: string;
-  readonly PatientBirthDate?: string;
-  readonly PatientSex?: string;
-  readonly StudyDate?: string;
-  readonly StudyTime?: string;
-  readonly StudyID?: string;
-  readonly AccessionNumber?: string;
-  readonly ReferringPhysicianName?: string;
   readonly Columns?: number;
   readonly Rows?: number;
 }

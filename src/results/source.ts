@@ -2,20 +2,9 @@
 import { RadioLensError } from "../core/errors.js";
 import type { ParsedDicom } from "../io/dicom/index.js";
 import { orderSeries } from "../io/dicom/series.js";
+import type { StudyAttributes } from "../io/dicom/study.js";
 
-/** Patient and study attributes a result copies from its source (Patient and General Study modules, PS3.3 C.7.1.1, C.7.2.1). */
-export interface StudyAttributes {
-  readonly StudyInstanceUID: string;
-  readonly PatientName?: string;
-  readonly PatientID?: string;
-  readonly PatientBirthDate?: string;
-  readonly PatientSex?: string;
-  readonly StudyDate?: string;
-  readonly StudyTime?: string;
-  readonly StudyID?: string;
-  readonly AccessionNumber?: string;
-  readonly ReferringPhysicianName?: string;
-}
+export type { StudyAttributes } from "../io/dicom/study.js";
 
 /** One source image (a slice of the series, or the single image of a radiograph). */
 export interface SourceImage {

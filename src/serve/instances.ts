@@ -54,6 +54,15 @@ export function inspectInstance(bytes: Uint8Array): {
       throw new DicomError("DICOM_BAD_VALUE", `${keyword} is not a valid UID (PS3.5 9.1)`);
     return v;
   };
+  // Indexed for QIDO-RS only: an unreadable number is left out rather than refusing the instance.
+  const numberText = (keyword: string): string => {
+    try {
+      const n = ds.number(keyword);
+      return n === undefined || !Number.isFinite(n) ? "" : String(n);
+    } catch {
+      return "";
+    }
+  };
   const fields = {
     // SOP Class/Instance UID (0008,0016)/(0008,0018), falling back to the File Meta copies (0002,0002)/(0002,0003).
     sopClassUid: uid("SOPClassUID", "MediaStorageSOPClassUID"),
@@ -65,6 +74,20 @@ export function inspectInstance(bytes: Uint8Array): {
     patientId: ds.string("PatientID") ?? "",
     patientName: ds.string("PatientName") ?? "",
     accessionNumber: ds.string("AccessionNumber") ?? "",
+    // QIDO-RS return and matching keys (PS3.18 10.6.3.3, Tables 10.6.3-3 to -5).
+    studyTime: ds.string("StudyTime") ?? "",
+    studyId: ds.string("StudyID") ?? "",
+    studyDescription: ds.string("StudyDescription") ?? "",
+    referringPhysicianName: ds.string("ReferringPhysicianName") ?? "",
+    patientBirthDate: ds.string("PatientBirthDate") ?? "",
+    patientSex: ds.string("PatientSex") ?? "",
+    seriesDescription: ds.string("SeriesDescription") ?? "",
+    seriesNumber: ds.string("SeriesNumber") ?? "",
+    instanceNumber: ds.string("InstanceNumber") ?? "",
+    rows: numberText("Rows"),
+    columns: numberText("Columns"),
+    bitsAllocated: numberText("BitsAllocated"),
+    numberOfFrames: numberText("NumberOfFrames"),
   };
   return { parsed, fields };
 }

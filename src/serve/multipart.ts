@@ -85,7 +85,9 @@ export function parseMultipart(body: Uint8Array, boundary: string): MultipartPar
 }
 
 /**
- * Builds a multipart/related body (for WADO-RS responses and for clients).
+ * Builds a multipart/related body (for WADO-RS responses and for clients). `type` is the media type of the root
+ * (the `type` parameter, RFC 2387 3.1); each part's Content-Type is `partContentType`, which may add parameters
+ * such as `transfer-syntax` (PS3.18 8.7.3.5).
  *
  * @example
  * ```ts
@@ -96,10 +98,11 @@ export function buildMultipart(
   items: readonly Uint8Array[],
   type: string,
   boundary = `radiolens-${randomBytes(12).toString("hex")}`,
+  partContentType = type,
 ): { body: Buffer; contentType: string } {
   const chunks: Buffer[] = [];
   for (const it of items) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\n\r\n`, "latin1"));
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${partContentType}\r\n\r\n`, "latin1"));
     chunks.push(Buffer.from(it.buffer, it.byteOffset, it.byteLength));
     chunks.push(Buffer.from("\r\n", "latin1"));
   }

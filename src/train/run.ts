@@ -319,6 +319,15 @@ export async function trainModel(
   extraCallbacks: readonly Callback[] = [],
 ): Promise<TrainResult> {
   const started = performance.now();
+  // Wall and CPU seconds per phase, logged at debug level: the fixed costs around the kernels decide whole-process speed.
+  const phases: Record<string, { wall: number; cpu: number }> = {};
+  let mark = { wall: started, cpu: process.cpuUsage() };
+  const phase = (name: string): void => {
+    const now = { wall: performance.now(), cpu: process.cpuUsage() };
+    const cpu = process.cpuUsage(mark.cpu);
+    phases[name] = { wall: (now.wall - mark.wall) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
+    mark = now;
+  };
   if (config.steps !== undefined) {
     if (!(config.steps >= 1) || !Number.isInteger(config.steps))
       throw new RadioLensError("RL_ERR_USAGE", { detail: "steps must be a positive integer" });
@@ -416,6 +425,7 @@ export async function trainModel(
   callbacks.push(...extraCallbacks);
   const lossName = data.task === "multilabel" ? "binaryCrossentropy" : "categoricalCrossentropy";
   const smoothing = config.labelSmoothing ?? 0;
+  phase("setup");
   const state = await fit({
     model,
     optimizer,
@@ -435,12 +445,14 @@ export async function trainModel(
     const best = loadCheckpoint(join(ckptDir, "best"), model, optimizer).state;
     last = best.history[best.history.length - 1] ?? last;
   }
+  phase("fit");
   const safety = await fitSafety(model, data.train, data.val, {
     task: data.task,
     numClasses: data.numClasses,
     activation: data.task === "multilabel" ? "sigmoid" : "softmax",
     ...(config.oodAction ? { oodAction: config.oodAction } : {}),
   });
+  phase("safety");
   const inputs = config.intendedUse ?? intendedInputsOfDataset(config.data);
   const seconds = (performance.now() - started) / 1000;
   const card = await saveBundle(config.out, model, {
@@ -505,6 +517,7 @@ export async function trainModel(
   );
   model.dispose();
   optimizer.dispose();
-  createLogger().debug("training finished", { seconds, numTensors: tf.memory().numTensors });
+  phase("bundle");
+  createLogger().debug("training finished", { seconds, phases, numTensors: tf.memory().numTensors });
   return { card, state, seconds };
 }

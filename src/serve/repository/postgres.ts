@@ -3,7 +3,16 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { PgBoss } from "pg-boss";
 import { RadioLensError } from "../../core/errors.js";
-import { countQuery, findInstancesQuery, listQuery, POSTGRES, schemaSql } from "./queries.js";
+import {
+  ADDED_INSTANCE_COLUMNS,
+  countQuery,
+  findInstancesQuery,
+  INSTANCE_COLUMNS,
+  listQuery,
+  POSTGRES,
+  qidoQuery,
+  schemaSql,
+} from "./queries.js";
 import {
   type AddInstanceResult,
   AUDIT_COLUMNS,
@@ -16,6 +25,7 @@ import {
   toInstance,
   toJob,
   toPrediction,
+  toSearchResult,
   toSend,
 } from "./sqlite.js";
 
@@ -81,24 +91,9 @@ const SCHEMA_LOCK = 0x52_4c_53_43; // "RLSC"
 const SCHEMA = `${schemaSql(POSTGRES)}
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS boss_id UUID;
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS boss_id UUID;
+${ADDED_INSTANCE_COLUMNS.map((c) => `ALTER TABLE instances ADD COLUMN IF NOT EXISTS ${c} TEXT NOT NULL DEFAULT '';`).join("\n")}
 `;
 
-const INSTANCE_COLUMNS = [
-  "sop_instance_uid",
-  "sop_class_uid",
-  "study_instance_uid",
-  "series_instance_uid",
-  "modality",
-  "study_date",
-  "patient_id",
-  "patient_name",
-  "accession_number",
-  "sha256",
-  "file_key",
-  "size",
-  "origin",
-  "received_at",
-] as const;
 const INSERT_INSTANCE = `INSERT INTO instances (${INSTANCE_COLUMNS.join(", ")})
   VALUES (${INSTANCE_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT (sop_instance_uid) DO NOTHING
   RETURNING sop_instance_uid`;
@@ -399,6 +394,10 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     getInstance: async (uid) => {
       const r = (await query("SELECT * FROM instances WHERE sop_instance_uid = $1", [uid]))[0];
       return r ? toInstance(r) : undefined;
+    },
+    search: async (q) => {
+      const { sql, args } = qidoQuery(q, POSTGRES);
+      return (await query(sql, args)).map(toSearchResult);
     },
     findInstances: async (q) => {
       const { sql, args } = findInstancesQuery(q, POSTGRES);

@@ -1,7 +1,15 @@
 /** The shared query builder: one QIDO filter, listing and count for both dialects, placeholders and byte order as data. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { countQuery, findInstancesQuery, listQuery, POSTGRES, SQLITE, schemaSql } from "./queries.js";
+import {
+  countQuery,
+  findInstancesQuery,
+  listQuery,
+  POSTGRES,
+  qidoQuery,
+  SQLITE,
+  schemaSql,
+} from "./queries.js";
 
 const squash = (s: string): string => s.replace(/\s+/g, " ").trim();
 
@@ -42,5 +50,64 @@ test("list and count with and without a filter; one schema with the dialect's ty
     schemaSql(SQLITE).replace(/INTEGER PRIMARY KEY AUTOINCREMENT|INTEGER/g, "T"),
     schemaSql(POSTGRES).replace(/BIGSERIAL PRIMARY KEY|BIGINT|INTEGER/g, "T"),
     "the same tables, columns and indexes",
+  );
+});
+
+test("qidoQuery: wildcards escaped per dialect, fuzzy names by component, lower levels by subquery, groups paged", () => {
+  const s = {
+    level: "study" as const,
+    filters: [
+      {
+        column: "patient_name" as const,
+        level: "study" as const,
+        match: { kind: "wildcard" as const, pattern: "O_H%*[?" },
+      },
+      {
+        column: "modality" as const,
+        level: "series" as const,
+        match: { kind: "list" as const, values: ["CT", "MR"] },
+      },
+    ],
+    limit: 10,
+    offset: 5,
+  };
+  const pg = qidoQuery(s, POSTGRES);
+  assert.match(
+    squash(pg.sql),
+    /WHERE patient_name LIKE \$1 ESCAPE '\\' AND study_instance_uid IN \(SELECT study_instance_uid FROM instances WHERE modality IN \(\$2, \$3\)\) GROUP BY study_instance_uid ORDER BY study_instance_uid COLLATE "C" LIMIT \$4 OFFSET \$5$/,
+  );
+  assert.deepEqual(pg.args, ["O\\_H\\%%[_", "CT", "MR", 10, 5]);
+  assert.match(squash(pg.sql), /string_agg\(DISTINCT modality, ','\) AS modalities/);
+  const lite = qidoQuery(s, SQLITE);
+  assert.match(squash(lite.sql), /WHERE patient_name GLOB \? AND study_instance_uid IN \(SELECT/);
+  assert.deepEqual(lite.args, ["O_H%*[[]?", "CT", "MR", 10, 5]);
+  const fuzzy = qidoQuery(
+    {
+      level: "instance",
+      filters: [
+        { column: "patient_name", level: "study", match: { kind: "fuzzy-pn", components: ["Doe", "J?"] } },
+      ],
+      limit: 1,
+      offset: 0,
+    },
+    POSTGRES,
+  );
+  assert.match(
+    squash(fuzzy.sql),
+    /WHERE \(LOWER\(split_part\(patient_name, '\^', 1\)\) LIKE \$1 ESCAPE '\\' AND LOWER\(split_part\(patient_name, '\^', 2\)\) LIKE \$2 ESCAPE '\\'\)/,
+  );
+  assert.deepEqual(fuzzy.args, ["doe%", "j_%", 1, 0]);
+  const range = qidoQuery(
+    {
+      level: "series",
+      filters: [{ column: "study_date", level: "study", match: { kind: "range", to: "20201231" } }],
+      limit: 1,
+      offset: 0,
+    },
+    SQLITE,
+  );
+  assert.match(
+    squash(range.sql),
+    /WHERE \(study_date <> '' AND study_date <= \?\) GROUP BY study_instance_uid, series_instance_uid/,
   );
 });

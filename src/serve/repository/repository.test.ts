@@ -1,6 +1,7 @@
 /** Repository contract: one test body run against SQLite and a real PostgreSQL; then two processes' worth of workers on one PostgreSQL queue. */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +14,7 @@ import { isRadioLensError } from "../../core/errors.js";
 import { ClaimLoop } from "../analysis.js";
 import { openRepository } from "./open.js";
 import { isPostgresDsn, openPostgresRepository, redactDsn } from "./postgres.js";
+import type { QidoColumn, QidoFilter, QidoLevel } from "./queries.js";
 import type { InstanceRecord, Repository } from "./sqlite.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-store-"));
@@ -296,6 +298,139 @@ for (const [name, place] of [
         await repo.close();
       }
     });
+
+    test("QIDO-RS search: levels grouped in SQL, wildcard, fuzzy name, range, list and relational matching, paging", async () => {
+      const repo = await open(await place());
+      try {
+        const names = ["DOE^JANE", "Doe^Jonathan", "ROE^JOHN", "O'Hara^Ann_x%"];
+        for (let n = 0; n < 12; n++)
+          await repo.addInstance(
+            instance(n, {
+              patientName: names[n % 3] as string,
+              studyDate: `2020010${n % 3}`,
+              studyTime: `${10 + (n % 3)}3000`,
+              seriesDescription: `S${n % 2}`,
+            }),
+            [],
+          );
+        await repo.addInstance(
+          instance(20, {
+            studyInstanceUid: "1.2.826.0.2.9",
+            seriesInstanceUid: "1.2.826.0.3.9",
+            patientName: names[3] as string,
+            studyDate: "",
+            modality: "SR",
+          }),
+          [],
+        );
+        const f = (column: QidoColumn, level: QidoLevel, match: QidoFilter["match"]): QidoFilter => ({
+          column,
+          level,
+          match,
+        });
+        const studies = async (...filters: QidoFilter[]) =>
+          (await repo.search({ level: "study", filters, limit: 100, offset: 0 })).map(
+            (r) => r.record.studyInstanceUid,
+          );
+        const all = await repo.search({ level: "study", filters: [], limit: 100, offset: 0 });
+        assert.deepEqual(
+          all.map((r) => [r.record.studyInstanceUid, r.seriesCount, r.instanceCount, r.modalities]),
+          [
+            ["1.2.826.0.2.0", 2, 4, ["CT", "MR"]],
+            ["1.2.826.0.2.1", 2, 4, ["CT", "MR"]],
+            ["1.2.826.0.2.2", 2, 4, ["CT", "MR"]],
+            ["1.2.826.0.2.9", 1, 1, ["SR"]],
+          ],
+        );
+        assert.equal(all[0]?.record.patientName, "DOE^JANE");
+        assert.deepEqual(await studies(f("patient_name", "study", { kind: "wildcard", pattern: "?OE^J*" })), [
+          "1.2.826.0.2.0",
+          "1.2.826.0.2.2",
+        ]);
+        assert.deepEqual(
+          await studies(f("patient_name", "study", { kind: "wildcard", pattern: "*_x%" })),
+          ["1.2.826.0.2.9"],
+          "LIKE characters are literal",
+        );
+        assert.deepEqual(
+          await studies(f("patient_name", "study", { kind: "wildcard", pattern: "doe*" })),
+          [],
+          "case-sensitive",
+        );
+        assert.deepEqual(
+          await studies(f("patient_name", "study", { kind: "fuzzy-pn", components: ["doe", "jon"] })),
+          ["1.2.826.0.2.1"],
+        );
+        assert.deepEqual(
+          await studies(f("patient_name", "study", { kind: "fuzzy-pn", components: ["ja"] })),
+          ["1.2.826.0.2.0"],
+        );
+        assert.deepEqual(await studies(f("study_date", "study", { kind: "range", from: "20200101" })), [
+          "1.2.826.0.2.1",
+          "1.2.826.0.2.2",
+        ]);
+        assert.deepEqual(
+          await studies(f("study_date", "study", { kind: "range", to: "20200101" })),
+          ["1.2.826.0.2.0", "1.2.826.0.2.1"],
+          "an empty date is not in a range",
+        );
+        assert.deepEqual(
+          await studies(f("study_time", "study", { kind: "range", from: "11", to: "115959.999999" })),
+          ["1.2.826.0.2.1"],
+        );
+        assert.deepEqual(
+          await studies(
+            f("study_instance_uid", "study", { kind: "list", values: ["1.2.826.0.2.0", "1.2.826.0.2.9"] }),
+          ),
+          ["1.2.826.0.2.0", "1.2.826.0.2.9"],
+        );
+        const sr = await repo.search({
+          level: "study",
+          filters: [f("modality", "series", { kind: "exact", value: "SR" })],
+          limit: 10,
+          offset: 0,
+        });
+        assert.deepEqual(
+          sr.map((r) => r.instanceCount),
+          [1],
+        );
+        const ct = await repo.search({
+          level: "study",
+          filters: [f("sop_instance_uid", "instance", { kind: "exact", value: "1.2.826.0.1.4" })],
+          limit: 10,
+          offset: 0,
+        });
+        assert.deepEqual(
+          ct.map((r) => [r.record.studyInstanceUid, r.instanceCount]),
+          [["1.2.826.0.2.1", 4]],
+          "relational, full counts",
+        );
+        const series = await repo.search({
+          level: "series",
+          filters: [f("series_description", "series", { kind: "exact", value: "S1" })],
+          limit: 100,
+          offset: 0,
+        });
+        assert.deepEqual(
+          series.map((r) => [r.record.seriesInstanceUid, r.instanceCount]),
+          [
+            ["1.2.826.0.3.0.1", 2],
+            ["1.2.826.0.3.1.1", 2],
+            ["1.2.826.0.3.2.1", 2],
+          ],
+        );
+        const seen: string[] = [];
+        for (let offset = 0; ; offset += 5) {
+          const page = await repo.search({ level: "instance", filters: [], limit: 5, offset });
+          if (page.length === 0) break;
+          seen.push(...page.map((r) => r.record.sopInstanceUid));
+        }
+        assert.equal(new Set(seen).size, 13);
+        assert.equal(seen.length, 13);
+      } finally {
+        await repo.close();
+      }
+    });
   });
 }
 
@@ -453,5 +588,41 @@ test("without the PostgreSQL server binaries the tests fail with the package to 
     );
   } finally {
     rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test("an instances table from before the QIDO columns gains them at open, its rows answering empty values", async () => {
+  const path = join(work, "old-schema.db");
+  const Database = createRequire(import.meta.url)("better-sqlite3") as new (
+    p: string,
+  ) => { exec(s: string): void; close(): void };
+  const old = new Database(path);
+  // The instances table as the first schema created it.
+  old.exec(`CREATE TABLE instances (sop_instance_uid TEXT PRIMARY KEY, sop_class_uid TEXT NOT NULL,
+    study_instance_uid TEXT NOT NULL, series_instance_uid TEXT NOT NULL, modality TEXT NOT NULL,
+    study_date TEXT NOT NULL, patient_id TEXT NOT NULL, patient_name TEXT NOT NULL, accession_number TEXT NOT NULL,
+    sha256 TEXT NOT NULL, file_key TEXT NOT NULL, size INTEGER NOT NULL, origin TEXT NOT NULL, received_at TEXT NOT NULL);
+    INSERT INTO instances VALUES ('1.2.3', '1.2', '1.2.4', '1.2.5', 'CT', '20200101', 'P', 'A^B', '', '${hex(1)}',
+    '00/${hex(1)}.dcm', 10, 'received', '2024-01-01T00:00:00.000Z');`);
+  old.close();
+  const repo = await open(path);
+  try {
+    assert.equal((await repo.getInstance("1.2.3"))?.studyTime, undefined);
+    await repo.addInstance(instance(2, { studyTime: "101500", seriesNumber: "7" }), []);
+    const found = await repo.search({
+      level: "instance",
+      filters: [
+        { column: "study_time", level: "study", match: { kind: "range", from: "10", to: "105959.999999" } },
+      ],
+      limit: 10,
+      offset: 0,
+    });
+    assert.deepEqual(
+      found.map((r) => [r.record.sopInstanceUid, r.record.seriesNumber]),
+      [["1.2.826.0.1.2", "7"]],
+    );
+    assert.equal((await repo.findInstances({})).length, 2);
+  } finally {
+    await repo.close();
   }
 });

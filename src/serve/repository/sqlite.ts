@@ -2,7 +2,18 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { RadioLensError } from "../../core/errors.js";
-import { countQuery, findInstancesQuery, listQuery, SQLITE, schemaSql } from "./queries.js";
+import {
+  addedColumnsSql,
+  countQuery,
+  findInstancesQuery,
+  INSTANCE_COLUMNS,
+  type InstanceQuery,
+  listQuery,
+  type QidoSearch,
+  qidoQuery,
+  SQLITE,
+  schemaSql,
+} from "./queries.js";
 
 /** A received DICOM instance as indexed for QIDO-RS; the file lives under the instance folder by `fileKey`. */
 export interface InstanceRecord {
@@ -22,6 +33,34 @@ export interface InstanceRecord {
   /** "received" for inbound instances, "result" for objects the service created (SR). */
   readonly origin: "received" | "result";
   readonly receivedAt: string;
+  /** QIDO-RS return keys (PS3.18 10.6.3.3), as stored ("" when absent). */
+  readonly studyTime?: string;
+  readonly studyId?: string;
+  readonly studyDescription?: string;
+  readonly referringPhysicianName?: string;
+  readonly patientBirthDate?: string;
+  readonly patientSex?: string;
+  readonly seriesDescription?: string;
+  readonly seriesNumber?: string;
+  readonly instanceNumber?: string;
+  readonly rows?: string;
+  readonly columns?: string;
+  readonly bitsAllocated?: string;
+  readonly numberOfFrames?: string;
+}
+
+/**
+ * One QIDO-RS result ({@link Repository.search}): an instance, or a series or study with the attributes of its
+ * level (lower-level fields are "") and its counts.
+ */
+export interface SearchResult {
+  readonly record: InstanceRecord;
+  /** Studies: NumberOfStudyRelatedSeries (0020,1206). */
+  readonly seriesCount?: number;
+  /** Studies and series: NumberOfStudyRelatedInstances (0020,1208) / NumberOfSeriesRelatedInstances (0020,1209). */
+  readonly instanceCount?: number;
+  /** Studies: ModalitiesInStudy (0008,0061). */
+  readonly modalities?: readonly string[];
 }
 
 /** One job of the analysis queue: one model on one received version (content hash) of an instance. */
@@ -69,19 +108,7 @@ export interface AuditRecord {
   readonly detail: string;
 }
 
-/** Filters for {@link Repository.findInstances} (QIDO-RS matching keys, exact match). */
-export interface InstanceQuery {
-  readonly studyInstanceUid?: string;
-  readonly seriesInstanceUid?: string;
-  readonly sopInstanceUid?: string;
-  readonly modality?: string;
-  readonly patientId?: string;
-  readonly studyDate?: string;
-  readonly accessionNumber?: string;
-  readonly origin?: "received" | "result";
-  readonly limit?: number;
-  readonly offset?: number;
-}
+export type { InstanceQuery };
 
 /**
  * Outcome of {@link Repository.addInstance}: new; the same bytes again (nothing to do); or the same SOP Instance
@@ -123,6 +150,8 @@ export interface Repository {
   addInstance(rec: InstanceRecord, modelIds: readonly string[]): Promise<AddInstanceResult>;
   getInstance(sopInstanceUid: string): Promise<InstanceRecord | undefined>;
   findInstances(q: InstanceQuery): Promise<InstanceRecord[]>;
+  /** One page of a QIDO-RS search at its level (filters and grouping in SQL, {@link qidoQuery}). */
+  search(s: QidoSearch): Promise<SearchResult[]>;
   /** Atomically moves the oldest pending job to running, claimed by this repository, and returns it. */
   claimJob(): Promise<JobRecord | undefined>;
   /**
@@ -172,8 +201,30 @@ interface Db {
     all(...a: unknown[]): unknown[];
   };
   transaction<T extends (...a: never[]) => unknown>(fn: T): T;
+  function(name: string, opts: { deterministic: boolean }, fn: (...a: unknown[]) => unknown): void;
   close(): void;
 }
+
+/** The QIDO-only record fields and their columns. */
+const ADDED_FIELDS: readonly (readonly [keyof InstanceRecord, string])[] = [
+  ["studyTime", "study_time"],
+  ["studyId", "study_id"],
+  ["studyDescription", "study_description"],
+  ["referringPhysicianName", "referring_physician_name"],
+  ["patientBirthDate", "patient_birth_date"],
+  ["patientSex", "patient_sex"],
+  ["seriesDescription", "series_description"],
+  ["seriesNumber", "series_number"],
+  ["instanceNumber", "instance_number"],
+  ["rows", "rows"],
+  ["columns", "columns"],
+  ["bitsAllocated", "bits_allocated"],
+  ["numberOfFrames", "number_of_frames"],
+];
+
+const ADDED_COLUMNS_SET = INSTANCE_COLUMNS.slice(14)
+  .map((c) => `${c} = @${c}`)
+  .join(", ");
 
 /** A database row by column name (shared with the PostgreSQL implementation). */
 export type Row = Record<string, unknown>;
@@ -201,7 +252,44 @@ export const toInstance = (r: Row): InstanceRecord => ({
   size: r["size"] as number,
   origin: r["origin"] as InstanceRecord["origin"],
   receivedAt: r["received_at"] as string,
+  // The QIDO-only attributes are present when they have a value, so a record reads back as it was written.
+  ...Object.fromEntries(
+    ADDED_FIELDS.filter(([, col]) => typeof r[col] === "string" && r[col] !== "").map(([f, col]) => [
+      f,
+      r[col],
+    ]),
+  ),
 });
+
+/**
+ * A QIDO-RS result row (instance, or grouped series or study with counts) as a {@link SearchResult}.
+ *
+ * @example
+ * ```ts
+ * toSearchResult({ study_instance_uid: "1.2", series_count: 2, instance_count: 9, modalities: "CT,SR" });
+ * ```
+ */
+export const toSearchResult = (r: Row): SearchResult => {
+  const text = (k: string): string => (r[k] as string | null | undefined) ?? "";
+  const record = toInstance(
+    Object.fromEntries(
+      INSTANCE_COLUMNS.map((c) => [c, c === "size" ? Number(r[c] ?? 0) : c === "origin" ? r[c] : text(c)]),
+    ),
+  );
+  return {
+    record,
+    ...(r["series_count"] !== undefined ? { seriesCount: Number(r["series_count"]) } : {}),
+    ...(r["instance_count"] !== undefined ? { instanceCount: Number(r["instance_count"]) } : {}),
+    ...(r["modalities"] !== undefined
+      ? {
+          modalities: text("modalities")
+            .split(",")
+            .filter((m) => m !== "")
+            .sort(),
+        }
+      : {}),
+  };
+};
 
 /**
  * A job row as a record.
@@ -307,6 +395,19 @@ export const instanceRow = (rec: InstanceRecord): Row => ({
   size: rec.size,
   origin: rec.origin,
   received_at: rec.receivedAt,
+  study_time: rec.studyTime ?? "",
+  study_id: rec.studyId ?? "",
+  study_description: rec.studyDescription ?? "",
+  referring_physician_name: rec.referringPhysicianName ?? "",
+  patient_birth_date: rec.patientBirthDate ?? "",
+  patient_sex: rec.patientSex ?? "",
+  series_description: rec.seriesDescription ?? "",
+  series_number: rec.seriesNumber ?? "",
+  instance_number: rec.instanceNumber ?? "",
+  rows: rec.rows ?? "",
+  columns: rec.columns ?? "",
+  bits_allocated: rec.bitsAllocated ?? "",
+  number_of_frames: rec.numberOfFrames ?? "",
 });
 
 /** The audit table's columns, in order, shared by both implementations' INSERT statements. */
@@ -398,6 +499,14 @@ export function openSqliteRepository(path: string): Repository {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   db.exec(schemaSql(SQLITE));
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(instances)").all() as { name: string }[]).map((c) => c.name),
+  );
+  for (const sql of addedColumnsSql(columns)) db.exec(sql);
+  // PS3.5 6.2.1.1: a PN value's components are separated by "^"; SQLite has no split function.
+  db.function("rl_pn_component", { deterministic: true }, (v: unknown, n: unknown) =>
+    typeof v === "string" ? (v.split("=")[0]?.split("^")[Number(n) - 1] ?? "") : "",
+  );
   const checkpointer =
     path === ":memory:" ? undefined : startCheckpointer(require.resolve("better-sqlite3"), path);
   // The commit that crosses the WAL's 1000-page mark would otherwise copy the WAL into the database and fsync it
@@ -406,16 +515,15 @@ export function openSqliteRepository(path: string): Repository {
   const now = (): string => new Date().toISOString();
 
   const insInstance = db.prepare(
-    `INSERT INTO instances VALUES (@sop_instance_uid, @sop_class_uid, @study_instance_uid, @series_instance_uid,
-     @modality, @study_date, @patient_id, @patient_name, @accession_number, @sha256, @file_key, @size, @origin, @received_at)`,
+    `INSERT INTO instances (${INSTANCE_COLUMNS.join(", ")}) VALUES (${INSTANCE_COLUMNS.map((c) => `@${c}`).join(", ")})`,
   );
   const getInst = db.prepare("SELECT * FROM instances WHERE sop_instance_uid = ?");
   const replaceInstance = db.prepare(
     `UPDATE instances SET sop_class_uid = @sop_class_uid, study_instance_uid = @study_instance_uid,
      series_instance_uid = @series_instance_uid, modality = @modality, study_date = @study_date,
      patient_id = @patient_id, patient_name = @patient_name, accession_number = @accession_number,
-     sha256 = @sha256, file_key = @file_key, size = @size, origin = @origin, received_at = @received_at
-     WHERE sop_instance_uid = @sop_instance_uid`,
+     sha256 = @sha256, file_key = @file_key, size = @size, origin = @origin, received_at = @received_at,
+     ${ADDED_COLUMNS_SET} WHERE sop_instance_uid = @sop_instance_uid`,
   );
   const insJob = db.prepare(
     "INSERT OR IGNORE INTO jobs (sop_instance_uid, sha256, model_id, status, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?)",
@@ -541,6 +649,10 @@ export function openSqliteRepository(path: string): Repository {
     getInstance: async (uid) => {
       const r = getInst.get(uid) as Row | undefined;
       return r ? toInstance(r) : undefined;
+    },
+    search: async (q) => {
+      const { sql, args } = qidoQuery(q, SQLITE);
+      return (db.prepare(sql).all(...args) as Row[]).map(toSearchResult);
     },
     findInstances: async (q) => {
       const { sql, args } = findInstancesQuery(q, SQLITE);

@@ -1,12 +1,25 @@
 /** DICOMweb (PS3.18): STOW-RS store, QIDO-RS search and WADO-RS retrieve over the received instances and the results. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RadioLensError } from "../../core/errors.js";
-import { encodePng } from "../../io/image/png.js";
 import type { ServiceContext } from "../context.js";
-import { dicomDisplayImage } from "../decode.js";
 import { type IngestResult, ingestInstance } from "../ingest.js";
 import { buildMultipart, contentTypeParams, parseMultipart } from "../multipart.js";
-import type { InstanceQuery, InstanceRecord } from "../repository/sqlite.js";
+import { type DicomJson, parseQido, qidoJson } from "../qido.js";
+import type { QidoColumn, QidoFilter, QidoLevel } from "../repository/queries.js";
+import type { InstanceRecord, SearchResult } from "../repository/sqlite.js";
+import {
+  EXPLICIT_LE,
+  encodeRendered,
+  frameCount,
+  frameList,
+  instanceMetadata,
+  negotiate,
+  type Offer,
+  parseStored,
+  renderFrame,
+  renderOptions,
+  uncompressedFrames,
+} from "../wado.js";
 
 const UID = { type: "string", pattern: "^[0-9]+(\\.[0-9]+)*$", maxLength: 64 } as const;
 const PARAMS = {
@@ -19,26 +32,6 @@ const PARAMS = {
   },
 } as const;
 
-/** QIDO-RS matching keys accepted (PS3.18 10.6.1.2), by keyword or tag. */
-const QIDO_KEYS: Readonly<Record<string, keyof InstanceQuery>> = {
-  StudyInstanceUID: "studyInstanceUid",
-  "0020000D": "studyInstanceUid",
-  SeriesInstanceUID: "seriesInstanceUid",
-  "0020000E": "seriesInstanceUid",
-  SOPInstanceUID: "sopInstanceUid",
-  "00080018": "sopInstanceUid",
-  Modality: "modality",
-  "00080060": "modality",
-  PatientID: "patientId",
-  "00100020": "patientId",
-  StudyDate: "studyDate",
-  "00080020": "studyDate",
-  AccessionNumber: "accessionNumber",
-  "00080050": "accessionNumber",
-};
-
-type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;
-
 const str = (vr: string, v: string | number | undefined): { vr: string; Value?: unknown[] } =>
   v === undefined || v === "" ? { vr } : { vr, Value: [v] };
 
@@ -46,53 +39,11 @@ function baseUrl(req: FastifyRequest): string {
   return `${req.protocol}://${req.host}/dicomweb`;
 }
 
-function instanceJson(r: InstanceRecord, base: string): DicomJson {
-  return {
-    "00080016": str("UI", r.sopClassUid),
-    "00080018": str("UI", r.sopInstanceUid),
-    "00080020": str("DA", r.studyDate),
-    "00080050": str("SH", r.accessionNumber),
-    "00080060": str("CS", r.modality),
-    "00081190": str(
-      "UR",
-      `${base}/studies/${r.studyInstanceUid}/series/${r.seriesInstanceUid}/instances/${r.sopInstanceUid}`,
-    ),
-    "00100010": r.patientName ? { vr: "PN", Value: [{ Alphabetic: r.patientName }] } : { vr: "PN" },
-    "00100020": str("LO", r.patientId),
-    "0020000D": str("UI", r.studyInstanceUid),
-    "0020000E": str("UI", r.seriesInstanceUid),
-  };
-}
-
-function queryOf(req: FastifyRequest, fixed: InstanceQuery = {}): InstanceQuery {
-  const q = req.query as Record<string, string | undefined>;
-  const out: Record<string, string | number> = {};
-  for (const [k, v] of Object.entries(q)) {
-    const key = QIDO_KEYS[k];
-    if (key && typeof v === "string" && v !== "" && v !== "*") out[key] = v;
-  }
-  // A RadioLens extension (not a PS3.18 matching key): "received" lists what was sent to us, "result" what we made.
-  const origin = q["origin"];
-  if (origin !== undefined && origin !== "received" && origin !== "result")
-    throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "origin must be 'received' or 'result'" });
-  if (origin) out["origin"] = origin;
-  const limit = Number(q["limit"] ?? 1000);
-  const offset = Number(q["offset"] ?? 0);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10000 || !Number.isInteger(offset) || offset < 0)
-    throw new RadioLensError("RL_ERR_BAD_REQUEST", { detail: "limit must be 1-10000 and offset ≥ 0" });
-  return { ...(out as InstanceQuery), ...fixed, limit, offset };
-}
-
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const it of items) {
-    const k = key(it);
-    const list = m.get(k);
-    if (list) list.push(it);
-    else m.set(k, [it]);
-  }
-  return m;
-}
+const uidFilter = (column: QidoColumn, level: QidoLevel, value: string): QidoFilter => ({
+  column,
+  level,
+  match: { kind: "exact", value },
+});
 
 function stowResponse(results: readonly IngestResult[], base: string): { status: number; body: DicomJson } {
   const ok = results.filter((r): r is Extract<IngestResult, { ok: true }> => r.ok);
@@ -130,8 +81,9 @@ function sendMultipart(reply: FastifyReply, items: Uint8Array[]): FastifyReply {
 }
 
 /**
- * Registers STOW-RS (`POST /dicomweb/studies[/:study]`), QIDO-RS (`GET /dicomweb/studies`, `.../series`,
- * `.../instances`, `/dicomweb/instances`) and WADO-RS (`GET` study, series, instance, and `/rendered` as PNG).
+ * Registers STOW-RS (`POST /dicomweb/studies[/:study]`), QIDO-RS (studies, series and instances at every level,
+ * PS3.18 10.6) and WADO-RS (study, series, instance, `/metadata`, `/frames/{list}` and `/rendered`, PS3.18 10.4);
+ * what is supported is listed in docs/dicomweb-conformance.md (ADR 128).
  *
  * @example
  * ```ts
@@ -212,117 +164,88 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
     stow,
   );
 
+  // PS3.18 8.6.3: an error answer also says why in a Warning header (code 299), for clients that drop bodies.
+  app.addHook("onSend", async (_req, reply, payload) => {
+    if (reply.statusCode >= 400 && typeof payload === "string" && !reply.hasHeader("warning")) {
+      try {
+        const e = (JSON.parse(payload) as { error?: { code?: string; message?: string } }).error;
+        if (e?.code)
+          reply.header(
+            "warning",
+            `299 radiolens "${`${e.code}: ${e.message ?? ""}`.replace(/[^ -~]|["\\]/g, " ").slice(0, 300)}"`,
+          );
+      } catch {
+        // Not a JSON error body: nothing to add.
+      }
+    }
+    return payload;
+  });
+
   const qido = { config: { auth: "viewer" as const, audit: "query" as const } };
-  app.get(
-    "/dicomweb/studies",
-    { ...qido, schema: { summary: "QIDO-RS: search studies", tags: ["dicomweb"] } },
-    async (req, reply) => {
-      const studies = groupBy(
-        await ctx.repo.findInstances({ ...queryOf(req), limit: 100000, offset: 0 }),
-        (r) => r.studyInstanceUid,
-      );
-      const q = queryOf(req);
-      const out = [...studies.values()]
-        .slice(q.offset ?? 0, (q.offset ?? 0) + (q.limit ?? 1000))
-        .map((list) => {
-          const r = list[0] as InstanceRecord;
-          return {
-            "00080020": str("DA", r.studyDate),
-            "00080050": str("SH", r.accessionNumber),
-            "00080061": { vr: "CS", Value: [...new Set(list.map((x) => x.modality).filter((m) => m))] },
-            "00081190": str("UR", `${baseUrl(req)}/studies/${r.studyInstanceUid}`),
-            "00100010": r.patientName ? { vr: "PN", Value: [{ Alphabetic: r.patientName }] } : { vr: "PN" },
-            "00100020": str("LO", r.patientId),
-            "0020000D": str("UI", r.studyInstanceUid),
-            "00201206": str("IS", new Set(list.map((x) => x.seriesInstanceUid)).size),
-            "00201208": str("IS", list.length),
-          };
-        });
-      return reply.type("application/dicom+json").send(out);
-    },
-  );
-  app.get(
-    "/dicomweb/studies/:study/series",
-    {
-      ...qido,
-      schema: { summary: "QIDO-RS: search a study's series", tags: ["dicomweb"], params: PARAMS.study },
-    },
-    async (req, reply) => {
-      const { study } = req.params as { study: string };
-      const series = groupBy(
-        await ctx.repo.findInstances(queryOf(req, { studyInstanceUid: study })),
-        (r) => r.seriesInstanceUid,
-      );
-      const out = [...series.values()].map((list) => {
-        const r = list[0] as InstanceRecord;
-        return {
-          "00080060": str("CS", r.modality),
-          "00081190": str(
-            "UR",
-            `${baseUrl(req)}/studies/${r.studyInstanceUid}/series/${r.seriesInstanceUid}`,
-          ),
-          "0020000D": str("UI", r.studyInstanceUid),
-          "0020000E": str("UI", r.seriesInstanceUid),
-          "00201209": str("IS", list.length),
-        };
-      });
-      return reply.type("application/dicom+json").send(out);
-    },
-  );
-  const instances = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const p = (req.params ?? {}) as { study?: string; series?: string };
-    const fixed: InstanceQuery = {
-      ...(p.study ? { studyInstanceUid: p.study } : {}),
-      ...(p.series ? { seriesInstanceUid: p.series } : {}),
+  const JSON_OFFERS: Offer[] = [{ type: "application/dicom+json" }, { type: "application/json" }];
+  const search =
+    (level: QidoLevel) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const { offer } = negotiate(req.headers.accept, JSON_OFFERS);
+      const p = (req.params ?? {}) as { study?: string; series?: string };
+      const fixed: QidoFilter[] = [];
+      if (p.study) fixed.push(uidFilter("study_instance_uid", "study", p.study));
+      if (p.series) fixed.push(uidFilter("series_instance_uid", "series", p.series));
+      const q = parseQido(req.query as Record<string, unknown>, level, fixed);
+      const base = baseUrl(req);
+      const found = await ctx.repo.search(q.search);
+      // Included attributes outside the index come from the instances' files, at instance level only.
+      const fromFile = (r: SearchResult): DicomJson =>
+        level === "instance" && q.fromFiles.size > 0
+          ? instanceMetadata(ctx.store.read(r.record), "", [...q.fromFiles])
+          : {};
+      // PS3.18 as amended by CP-2473: no match is 200 with an empty array, not 204.
+      return reply.type(offer.type).send(found.map((r) => qidoJson(r, q, base, fromFile(r))));
     };
-    const base = baseUrl(req);
-    return reply
-      .type("application/dicom+json")
-      .send((await ctx.repo.findInstances(queryOf(req, fixed))).map((r) => instanceJson(r, base)));
+  const searchRoute = (url: string, level: QidoLevel, summary: string, params?: object): void => {
+    app.get(
+      url,
+      { ...qido, schema: { summary, tags: ["dicomweb"], ...(params ? { params } : {}) } },
+      search(level),
+    );
   };
-  app.get(
-    "/dicomweb/instances",
-    { ...qido, schema: { summary: "QIDO-RS: search all instances", tags: ["dicomweb"] } },
-    instances,
+  searchRoute("/dicomweb/studies", "study", "QIDO-RS: search studies");
+  searchRoute("/dicomweb/series", "series", "QIDO-RS: search all series");
+  searchRoute("/dicomweb/instances", "instance", "QIDO-RS: search all instances");
+  searchRoute("/dicomweb/studies/:study/series", "series", "QIDO-RS: search a study's series", PARAMS.study);
+  searchRoute(
+    "/dicomweb/studies/:study/instances",
+    "instance",
+    "QIDO-RS: search a study's instances",
+    PARAMS.study,
   );
-  app.get(
+  searchRoute(
     "/dicomweb/studies/:study/series/:series/instances",
-    {
-      ...qido,
-      schema: { summary: "QIDO-RS: search a series' instances", tags: ["dicomweb"], params: PARAMS.series },
-    },
-    instances,
+    "instance",
+    "QIDO-RS: search a series' instances",
+    PARAMS.series,
   );
 
   const wado = { config: { auth: "viewer" as const, audit: "access" as const } };
-  const retrieve = async (q: InstanceQuery, reply: FastifyReply): Promise<FastifyReply> => {
-    const found = await ctx.repo.findInstances({ ...q, limit: 10000 });
-    if (found.length === 0) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instances" });
-    return sendMultipart(
-      reply,
-      found.map((r) => ctx.store.read(r)),
-    );
+  const noQuery = (req: FastifyRequest): void => {
+    const names = Object.keys((req.query ?? {}) as object);
+    if (names.length > 0)
+      throw new RadioLensError("RL_ERR_BAD_REQUEST", {
+        detail: `unknown query parameter "${names[0]}" for this WADO-RS resource`,
+      });
   };
-  app.get(
-    "/dicomweb/studies/:study",
-    {
-      ...wado,
-      schema: {
-        summary: "WADO-RS: retrieve a study (multipart/related)",
-        tags: ["dicomweb"],
-        params: PARAMS.study,
-      },
-    },
-    async (req, reply) => retrieve({ studyInstanceUid: (req.params as { study: string }).study }, reply),
-  );
-  app.get(
-    "/dicomweb/studies/:study/series/:series",
-    { ...wado, schema: { summary: "WADO-RS: retrieve a series", tags: ["dicomweb"], params: PARAMS.series } },
-    async (req, reply) => {
-      const p = req.params as { study: string; series: string };
-      return retrieve({ studyInstanceUid: p.study, seriesInstanceUid: p.series }, reply);
-    },
-  );
+  const recordsOf = async (req: FastifyRequest): Promise<InstanceRecord[]> => {
+    const p = req.params as { study: string; series?: string; instance?: string };
+    if (p.instance) return [await one(req)];
+    const found = await ctx.repo.findInstances({
+      studyInstanceUid: p.study,
+      ...(p.series ? { seriesInstanceUid: p.series } : {}),
+      limit: 10000,
+    });
+    if (found.length === 0)
+      throw new RadioLensError("RL_ERR_NOT_FOUND", { what: p.series ? "series" : "study" });
+    return found;
+  };
   const one = async (req: FastifyRequest): Promise<InstanceRecord> => {
     const p = req.params as { study: string; series: string; instance: string };
     const r = await ctx.repo.getInstance(p.instance);
@@ -330,27 +253,134 @@ export async function dicomwebRoutes(app: FastifyInstance, { ctx }: { ctx: Servi
       throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "instance" });
     return r;
   };
-  app.get(
-    "/dicomweb/studies/:study/series/:series/instances/:instance",
-    {
-      ...wado,
-      schema: { summary: "WADO-RS: retrieve an instance", tags: ["dicomweb"], params: PARAMS.instance },
-    },
-    async (req, reply) => sendMultipart(reply, [ctx.store.read(await one(req))]),
+  const instanceUrl = (req: FastifyRequest, r: InstanceRecord): string =>
+    `${baseUrl(req)}/studies/${r.studyInstanceUid}/series/${r.seriesInstanceUid}/instances/${r.sopInstanceUid}`;
+
+  // Retrieve (PS3.18 10.4.1.1.1-3): the stored files as multipart/related; type="application/dicom", each part
+  // in its stored transfer syntax; a specific transfer-syntax is given only when every file is in it.
+  const retrieve = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    noQuery(req);
+    const { transferSyntax: ts } = negotiate(req.headers.accept, [
+      { type: "multipart/related", partType: "application/dicom", transferSyntaxes: ["*"] },
+    ]);
+    const files = (await recordsOf(req)).map((r) => ctx.store.read(r));
+    // No transcoding: a named transfer syntax is served only when the files are stored in it.
+    if (ts !== undefined && ts !== "*" && files.some((f) => parseStored(f).transferSyntaxUID !== ts))
+      throw new RadioLensError("RL_ERR_NOT_ACCEPTABLE", {
+        asked: `transfer-syntax=${ts}`.slice(0, 100),
+        offered: "the stored transfer syntax (transfer-syntax=*)",
+      });
+    return sendMultipart(reply, files);
+  };
+  const wadoRoute = (
+    url: string,
+    summary: string,
+    params: object,
+    handler: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>,
+  ): void => {
+    app.get(url, { ...wado, schema: { summary, tags: ["dicomweb"], params } }, handler);
+  };
+  wadoRoute(
+    "/dicomweb/studies/:study",
+    "WADO-RS: retrieve a study (multipart/related)",
+    PARAMS.study,
+    retrieve,
   );
-  app.get(
-    "/dicomweb/studies/:study/series/:series/instances/:instance/rendered",
-    {
-      ...wado,
-      schema: {
-        summary: "WADO-RS: the instance rendered as PNG (VOI LUT applied)",
-        tags: ["dicomweb"],
-        params: PARAMS.instance,
-      },
-    },
+  wadoRoute("/dicomweb/studies/:study/series/:series", "WADO-RS: retrieve a series", PARAMS.series, retrieve);
+  wadoRoute(
+    "/dicomweb/studies/:study/series/:series/instances/:instance",
+    "WADO-RS: retrieve an instance",
+    PARAMS.instance,
+    retrieve,
+  );
+
+  // Metadata (PS3.18 10.4.1.1.2): DICOM JSON of every instance, Pixel Data by BulkDataURI.
+  const metadata = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    noQuery(req);
+    const { offer } = negotiate(req.headers.accept, JSON_OFFERS);
+    const out = (await recordsOf(req)).map((r) => instanceMetadata(ctx.store.read(r), instanceUrl(req, r)));
+    return reply.type(offer.type).send(out);
+  };
+  wadoRoute(
+    "/dicomweb/studies/:study/metadata",
+    "WADO-RS: a study's metadata (DICOM JSON)",
+    PARAMS.study,
+    metadata,
+  );
+  wadoRoute(
+    "/dicomweb/studies/:study/series/:series/metadata",
+    "WADO-RS: a series' metadata (DICOM JSON)",
+    PARAMS.series,
+    metadata,
+  );
+  wadoRoute(
+    "/dicomweb/studies/:study/series/:series/instances/:instance/metadata",
+    "WADO-RS: an instance's metadata (DICOM JSON)",
+    PARAMS.instance,
+    metadata,
+  );
+
+  const FRAMES = {
+    type: "object",
+    properties: { ...PARAMS.instance.properties, frames: { type: "string", maxLength: 20000 } },
+    required: ["study", "series", "instance", "frames"],
+  } as const;
+  // Frames (PS3.18 10.4.1.1.5): uncompressed, one application/octet-stream part per frame, in the asked order.
+  wadoRoute(
+    "/dicomweb/studies/:study/series/:series/instances/:instance/frames/:frames",
+    "WADO-RS: frames, uncompressed (multipart/related; type=application/octet-stream)",
+    FRAMES,
     async (req, reply) => {
-      const img = await dicomDisplayImage(ctx.store.read(await one(req)));
-      return reply.type("image/png").send(Buffer.from(encodePng(img)));
+      noQuery(req);
+      const { transferSyntax } = negotiate(req.headers.accept, [
+        { type: "multipart/related", partType: "application/octet-stream", transferSyntaxes: [EXPLICIT_LE] },
+      ]);
+      const parsed = parseStored(ctx.store.read(await one(req)));
+      const list = frameList((req.params as { frames: string }).frames, frameCount(parsed));
+      const parts = await uncompressedFrames(parsed, list);
+      const { body, contentType } = buildMultipart(
+        parts,
+        "application/octet-stream",
+        undefined,
+        `application/octet-stream; transfer-syntax=${transferSyntax ?? EXPLICIT_LE}`,
+      );
+      return reply.type(contentType).send(body);
     },
+  );
+
+  // Rendered (PS3.18 10.4.1.1.3-4): PNG or JPEG by Accept, window and quality by query.
+  const RENDERED: Offer[] = [{ type: "image/png" }, { type: "image/jpeg" }];
+  const rendered = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const { offer } = negotiate(req.headers.accept, RENDERED);
+    const opts = renderOptions(req.query as Record<string, unknown>);
+    const parsed = parseStored(ctx.store.read(await one(req)));
+    const count = frameCount(parsed);
+    if (count === 0) throw new RadioLensError("RL_ERR_NOT_FOUND", { what: "Pixel Data of the instance" });
+    const frameText = (req.params as { frames?: string }).frames;
+    // One frame per image: a rendered instance shows its middle frame, as the models see it.
+    let frame = Math.floor(count / 2) + 1;
+    if (frameText !== undefined) {
+      const list = frameList(frameText, count);
+      if (list.length !== 1)
+        throw new RadioLensError("RL_ERR_BAD_REQUEST", {
+          detail: "a rendered frame resource names one frame",
+        });
+      frame = list[0] as number;
+    }
+    const img = await renderFrame(parsed, frame, opts);
+    const type = offer.type as "image/png" | "image/jpeg";
+    return reply.type(type).send(Buffer.from(encodeRendered(img, type, opts.quality)));
+  };
+  wadoRoute(
+    "/dicomweb/studies/:study/series/:series/instances/:instance/rendered",
+    "WADO-RS: the instance rendered (PNG or JPEG by Accept; window, quality)",
+    PARAMS.instance,
+    rendered,
+  );
+  wadoRoute(
+    "/dicomweb/studies/:study/series/:series/instances/:instance/frames/:frames/rendered",
+    "WADO-RS: one frame rendered (PNG or JPEG by Accept; window, quality)",
+    FRAMES,
+    rendered,
   );
 }
