@@ -19,7 +19,7 @@ import { buildMultipart } from "../serve/multipart.js";
 import { listInputs } from "./inputs.js";
 import { openPostgresBatchStore } from "./postgres.js";
 import { submitRun } from "./run.js";
-import { openSqliteBatchStore } from "./store.js";
+import { type BatchResult, type ClaimedInput, openSqliteBatchStore } from "./store.js";
 import { workBatch } from "./worker.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-batch-"));
@@ -249,10 +249,85 @@ const exited = (c: ChildProcess): Promise<number | null> =>
     : new Promise((res) => c.once("exit", (code) => res(code)));
 
 describe("batch on PostgreSQL (pg-boss)", () => {
+  it("settles a job of several inputs as a whole: a repeated commit keeps one row, a transient failure is retried alone, a dead worker's job is split per input", {
+    timeout: 120_000,
+  }, async () => {
+    cluster ??= startPostgresCluster();
+    const dsn = await cluster.createDatabase("chunks");
+    const manifest = join(work, "chunks.csv");
+    writeFileSync(
+      manifest,
+      `id,path\n${Array.from({ length: 8 }, (_, k) => `c${k},imgs/${String(k + 1).padStart(4, "0")}.png`).join("\n")}\n`,
+    );
+    const store = await openPostgresBatchStore(dsn, { chunk: 4, monitorIntervalSeconds: 1 });
+    const result = (c: ClaimedInput): BatchResult => ({
+      run: c.run,
+      inputId: c.id,
+      label: "a",
+      probabilities: { a: 1 },
+      oodScore: null,
+      modelId: "m",
+      modelVersion: "1",
+      error: null,
+      worker: "test",
+    });
+    const claimAll = async (want: number): Promise<ClaimedInput[]> => {
+      const got: ClaimedInput[] = [];
+      const deadline = Date.now() + 20_000;
+      while (got.length < want && Date.now() < deadline) {
+        got.push(...(await store.claim(8)));
+        if (got.length < want) await new Promise((r) => setTimeout(r, 100));
+      }
+      return got;
+    };
+    try {
+      const sub = await submitRun(store, { name: "c", modelDir: model, input: manifest });
+      assert.equal(sub.added, 8);
+      const claims = await store.claim(8);
+      assert.equal(claims.length, 8, "two jobs of four inputs in one fetch");
+      const tokens = (cs: readonly ClaimedInput[]) => new Set(cs.map((c) => (c.token as { id: string }).id));
+      assert.equal(tokens(claims).size, 2);
+      assert.ok(claims.every((c) => c.attempt === 1 && !c.last));
+      const done = claims.slice(0, 6);
+      const again = claims.slice(6);
+      await store.commit(done, done.map(result), { claims: again, error: "RL_ERR_DOWNLOAD: reset" });
+      // Scored again (a claim that expired after its commit): the primary key keeps one row, no error.
+      await store.commit([], done.slice(0, 4).map(result));
+      assert.equal((await store.exportRows("c")).filter((r) => r.result).length, 6);
+      assert.equal((await store.status("c")).pending, 2);
+
+      const retried = await claimAll(2);
+      assert.deepEqual(
+        retried.map((c) => c.id),
+        again.map((c) => c.id),
+      );
+      assert.equal(tokens(retried).size, 1, "the two inputs to retry went back in one job");
+      assert.ok(retried.every((c) => c.attempt === 2 && !c.last));
+      // The worker holding them dies (here: gives them back): the job is split, one job per input.
+      await store.release(retried, "worker stopped");
+      const split = await claimAll(2);
+      assert.deepEqual(split.map((c) => c.id).sort(), again.map((c) => c.id).sort());
+      assert.equal(tokens(split).size, 2, "one job per input after the split");
+      assert.ok(
+        split.every((c) => c.attempt === 3 && c.last),
+        "tries counted across the jobs",
+      );
+      await store.commit(split, split.map(result));
+      const rows = await store.exportRows("c");
+      assert.deepEqual(
+        rows.map((r) => [r.inputId, r.result?.worker]),
+        Array.from({ length: 8 }, (_, k) => [`c${k}`, "test"]),
+      );
+      assert.equal(await store.outstanding(), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("submits idempotently; kill -9 of a worker mid-run, then another: exactly one result per input", {
     timeout: 240_000,
   }, async () => {
-    cluster = startPostgresCluster();
+    cluster ??= startPostgresCluster();
     const dsn = await cluster.createDatabase("batch");
     const submit = ["batch", "submit", "--model", model, "--input", imgs, "--store", dsn, "--name", "pg"];
     const a = await cli([...submit, "--claim-timeout", "2"]);

@@ -7,12 +7,12 @@ import { redactDsn } from "../serve/repository/postgres.js";
 import type { BatchInput } from "./inputs.js";
 import {
   BATCH_SCHEMA,
+  type BatchResult,
   type BatchStore,
   type ClaimedInput,
   checkSameModel,
   mustRun,
   progressOf,
-  resultValues,
   toResult,
   toRun,
 } from "./store.js";
@@ -33,9 +33,32 @@ export interface PostgresBatchOptions {
   readonly expireInSeconds?: number;
   /** How often pg-boss looks for expired claims, in seconds (default 2). */
   readonly monitorIntervalSeconds?: number;
+  /**
+   * Inputs per pg-boss job (default 32; ADR 143): `submit` queues one job per this many new inputs and `claim`
+   * fetches `max / chunk` jobs per round trip. A job whose worker died is split into one job per input before it
+   * is scored again, so an input that kills workers is dead-lettered alone.
+   */
+  readonly chunk?: number;
 }
 
-type Job = { id: string; retryCount: number; data: { run: string; id: string; source: string } };
+/** The data of one pg-boss job: inputs of one run as `[id, source]`, and the tries they already had in earlier jobs. */
+interface JobData {
+  readonly run: string;
+  readonly items: readonly (readonly [string, string])[];
+  readonly tried?: number;
+  /** Why the inputs are tried again (a transient failure of the previous try). */
+  readonly lastError?: string;
+}
+
+type Job = { id: string; retryCount: number; data: JobData };
+
+/** The settle token of a claimed input: its pg-boss job, fenced to the attempt fetched. */
+type Token = { readonly id: string; readonly retryCount: number };
+
+/** Distinct job tokens of some claims (the inputs of one job share its token). */
+const tokensOf = (claims: readonly ClaimedInput[]): Token[] => [
+  ...new Map(claims.map((c) => [(c.token as Token).id, c.token as Token])).values(),
+];
 
 /**
  * Opens the batch store in the PostgreSQL database at `dsn` and starts pg-boss on it (schema `pgboss`, created
@@ -65,6 +88,7 @@ export async function openPostgresBatchStore(
   const pool = new pg.Pool({ connectionString: dsn, max: 4, connectionTimeoutMillis: 5000 });
   pool.on("error", () => {});
   const tries = opts.tries ?? 3;
+  const chunk = Math.max(1, opts.chunk ?? 32);
   const boss = new PgBoss({
     connectionString: dsn,
     max: 4,
@@ -77,6 +101,9 @@ export async function openPostgresBatchStore(
     await pool.query("SELECT pg_advisory_lock(hashtext('radiolens-batch-schema'))");
     try {
       await pool.query(BATCH_SCHEMA);
+      // Stores created before ADR 143 checked each result against its item with a foreign key, whose share lock
+      // wrote to the item's row for every result: results are only written for items the queue handed out.
+      await pool.query("ALTER TABLE batch_results DROP CONSTRAINT IF EXISTS batch_results_run_input_id_fkey");
     } finally {
       await pool.query("SELECT pg_advisory_unlock(hashtext('radiolens-batch-schema'))");
     }
@@ -135,8 +162,31 @@ export async function openPostgresBatchStore(
       data: { run },
       limit: 100_000,
     })) as unknown as Job[];
-    return new Map(jobs.map((j) => [j.data.id, `dead-lettered: none of ${tries} tries ended with a result`]));
+    return new Map(
+      jobs.flatMap((j) =>
+        j.data.items.map(
+          ([id]) => [id, `dead-lettered: none of ${tries} tries ended with a result`] as const,
+        ),
+      ),
+    );
   };
+  /** The pg-boss job of some inputs of `run` that already had `tried` tries, retried up to the rest. */
+  const jobOf = (
+    run: string,
+    items: readonly (readonly [string, string])[],
+    tried: number,
+    extra: { startAfter?: Date; lastError?: string } = {},
+  ) => ({
+    data: {
+      run,
+      items,
+      ...(tried > 0 ? { tried } : {}),
+      ...(extra.lastError ? { lastError: extra.lastError } : {}),
+    } satisfies JobData,
+    retryLimit: Math.max(0, tries - 1 - tried),
+    ...(opts.expireInSeconds ? { expireInSeconds: opts.expireInSeconds } : {}),
+    ...(extra.startAfter ? { startAfter: extra.startAfter } : {}),
+  });
 
   return {
     kind: "postgres",
@@ -172,15 +222,18 @@ export async function openPostgresBatchStore(
               [run, part.map((i) => i.id), part.map((i) => i.source), base],
             )
           ).rows as { input_id: string; source: string }[];
-          if (fresh.length > 0)
-            await boss.insert(
-              BATCH_QUEUE,
-              fresh.map((f) => ({
-                data: { run, id: f.input_id, source: f.source },
-                ...(opts.expireInSeconds ? { expireInSeconds: opts.expireInSeconds } : {}),
-              })),
-              { db: asDb(c) },
-            );
+          if (fresh.length > 0) {
+            const jobs = [];
+            for (let k = 0; k < fresh.length; k += chunk)
+              jobs.push(
+                jobOf(
+                  run,
+                  fresh.slice(k, k + chunk).map((f) => [f.input_id, f.source] as const),
+                  0,
+                ),
+              );
+            await boss.insert(BATCH_QUEUE, jobs, { db: asDb(c) });
+          }
           return fresh.length;
         });
       }
@@ -188,48 +241,121 @@ export async function openPostgresBatchStore(
       return { added, total: Number(total ?? 0) };
     },
     claim: async (max) => {
-      const jobs = (await boss.fetch(BATCH_QUEUE, { batchSize: max })) as unknown as Job[];
-      return jobs.map(
-        (j): ClaimedInput => ({
-          run: j.data.run,
-          id: j.data.id,
-          source: j.data.source,
-          attempt: j.retryCount + 1,
-          last: j.retryCount + 1 >= tries,
-          token: { id: j.id, retryCount: j.retryCount },
-        }),
-      );
-    },
-    commit: async (claims, results) => {
-      if (claims.length === 0 && results.length === 0) return;
-      const t = now();
-      await tx(async (c) => {
-        if (results.length > 0) {
-          const cols = 10;
-          const values = results.map(
-            (_, i) => `(${Array.from({ length: cols }, (_, j) => `$${i * cols + j + 1}`).join(", ")})`,
+      const jobs = (await boss.fetch(BATCH_QUEUE, {
+        batchSize: Math.max(1, Math.floor(max / chunk)),
+      })) as unknown as Job[];
+      // A job back from a dead worker is split into one job per input (its deaths count towards each input's
+      // tries) and scored later: an input that kills every worker is then dead-lettered alone.
+      const split = jobs.filter((j) => j.retryCount > 0 && j.data.items.length > 1);
+      if (split.length > 0)
+        await tx(async (c) => {
+          await boss.insert(
+            BATCH_QUEUE,
+            split.flatMap((j) =>
+              j.data.items.map((item) => jobOf(j.data.run, [item], (j.data.tried ?? 0) + j.retryCount)),
+            ),
+            { db: asDb(c) },
           );
-          await c.query(
-            `INSERT INTO batch_results VALUES ${values.join(", ")} ON CONFLICT (run, input_id) DO NOTHING`,
-            results.flatMap((r) => resultValues(r, t)),
-          );
-        }
-        if (claims.length > 0)
           await boss.complete(
             BATCH_QUEUE,
-            claims.map((cl) => cl.token as { id: string; retryCount: number }),
+            split.map((j) => ({ id: j.id, retryCount: j.retryCount })),
             null,
             { db: asDb(c) },
           );
+        });
+      const kept = split.length > 0 ? jobs.filter((j) => !split.includes(j)) : jobs;
+      return kept.flatMap((j) => {
+        const attempt = (j.data.tried ?? 0) + j.retryCount + 1;
+        const token: Token = { id: j.id, retryCount: j.retryCount };
+        return j.data.items.map(
+          ([id, source]): ClaimedInput => ({
+            run: j.data.run,
+            id,
+            source,
+            attempt,
+            last: attempt >= tries,
+            token,
+          }),
+        );
       });
+    },
+    commit: async (claims, results, retry) => {
+      const again = retry?.claims ?? [];
+      if (claims.length === 0 && results.length === 0 && again.length === 0) return;
+      const t = now();
+      // One statement per run and model (one in practice) for the whole claim: the columns every row shares are
+      // parameters, the rest one JSON array that PostgreSQL parses at once, instead of ten bound parameters a row.
+      const groups = new Map<string, BatchResult[]>();
+      for (const r of results) {
+        const k = JSON.stringify([r.run, r.modelId, r.modelVersion, r.worker]);
+        const g = groups.get(k);
+        if (g) g.push(r);
+        else groups.set(k, [r]);
+      }
+      const inserts = [...groups.values()].map((g) => {
+        const [first] = g as [BatchResult];
+        const rows = g.map((r) => ({
+          i: r.inputId,
+          l: r.label,
+          p: r.probabilities ? JSON.stringify(r.probabilities) : null,
+          o: r.oodScore,
+          e: r.error,
+        }));
+        return [first.run, first.modelId, first.modelVersion, first.worker, t, JSON.stringify(rows)];
+      });
+      const write = (onConflict: string) =>
+        tx(async (c) => {
+          for (const values of inserts)
+            await c.query(
+              `INSERT INTO batch_results (run, input_id, label, probabilities, ood_score, model_id, model_version,
+                 error, worker, scored_at)
+               SELECT $1, x.i, x.l, x.p, x.o, $2, $3, x.e, $4, $5
+               FROM json_to_recordset($6::text::json) AS x(i text, l text, p text, o double precision, e text)
+               ${onConflict}`,
+              values,
+            );
+          if (again.length > 0) {
+            // Inputs to try again (a transient failure) go into new jobs, due after a backoff, with their tries so far.
+            const groups = new Map<string, ClaimedInput[]>();
+            for (const a of again) {
+              const k = `${a.run}\u0000${a.attempt}`;
+              const g = groups.get(k);
+              if (g) g.push(a);
+              else groups.set(k, [a]);
+            }
+            await boss.insert(
+              BATCH_QUEUE,
+              [...groups.values()].map((g) => {
+                const first = g[0] as ClaimedInput;
+                return jobOf(
+                  first.run,
+                  g.map((a) => [a.id, a.source] as const),
+                  first.attempt,
+                  {
+                    startAfter: new Date(Date.now() + Math.min(60, 2 ** (first.attempt - 1)) * 1000),
+                    lastError: retry?.error ?? "",
+                  },
+                );
+              }),
+              { db: asDb(c) },
+            );
+          }
+          const settled = tokensOf([...claims, ...again]);
+          if (settled.length > 0) await boss.complete(BATCH_QUEUE, settled, null, { db: asDb(c) });
+        });
+      // The primary key (run, input id) keeps one row per input either way. A plain INSERT costs PostgreSQL about
+      // half of ON CONFLICT's speculative insertion, and a conflict is rare (an input scored again after its
+      // worker's claim expired): then the micro-batch is written again, keeping the rows already there.
+      try {
+        await write("");
+      } catch (e) {
+        if ((e as { code?: string }).code !== "23505") throw e;
+        await write("ON CONFLICT (run, input_id) DO NOTHING");
+      }
     },
     release: async (claims, error) => {
       if (claims.length === 0) return;
-      await boss.fail(
-        BATCH_QUEUE,
-        claims.map((cl) => cl.token as { id: string; retryCount: number }),
-        { error },
-      );
+      await boss.fail(BATCH_QUEUE, tokensOf(claims), { error });
     },
     outstanding: async () => {
       const open = await q(
@@ -238,7 +364,7 @@ export async function openPostgresBatchStore(
       );
       if (open.length === 0) return 0;
       const dead = (await boss.findJobs(BATCH_DEAD_QUEUE, { limit: 100_000 })) as unknown as Job[];
-      const gone = new Set(dead.map((j) => `${j.data.run}\u0000${j.data.id}`));
+      const gone = new Set(dead.flatMap((j) => j.data.items.map(([id]) => `${j.data.run}\u0000${id}`)));
       return open.filter((r) => !gone.has(`${r["run"]}\u0000${r["input_id"]}`)).length;
     },
     status: async (name) => {

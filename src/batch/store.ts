@@ -77,9 +77,18 @@ export interface BatchStore {
   submit(run: string, inputs: readonly BatchInput[]): Promise<{ added: number; total: number }>;
   /** Up to `max` inputs to score, claimed by this process. */
   claim(max: number): Promise<ClaimedInput[]>;
-  /** Writes the results and settles their claims in one transaction. */
-  commit(claims: readonly ClaimedInput[], results: readonly BatchResult[]): Promise<void>;
-  /** Gives claims back after a transient failure; they are tried again (later, with backoff, on PostgreSQL). */
+  /**
+   * Writes the results and settles their claims in one transaction; `retry` names claimed inputs that failed
+   * transiently (a network error), queued again in that transaction (later, with backoff, on PostgreSQL). The
+   * claims and `retry` together must hold every input claimed with them (on PostgreSQL a job of several inputs
+   * is settled as a whole).
+   */
+  commit(
+    claims: readonly ClaimedInput[],
+    results: readonly BatchResult[],
+    retry?: { readonly claims: readonly ClaimedInput[]; readonly error: string },
+  ): Promise<void>;
+  /** Gives claims back unscored (the worker stops); they are tried again. */
   release(claims: readonly ClaimedInput[], error: string): Promise<void>;
   /** Inputs of any run with no result and not dead-lettered: queued, claimed, or waiting for a retry. */
   outstanding(): Promise<number>;
@@ -115,10 +124,9 @@ CREATE TABLE IF NOT EXISTS batch_results (
   error TEXT,
   worker TEXT NOT NULL,
   scored_at TEXT NOT NULL,
-  PRIMARY KEY (run, input_id),
-  FOREIGN KEY (run, input_id) REFERENCES batch_items(run, input_id)
+  PRIMARY KEY (run, input_id)
 );
-CREATE INDEX IF NOT EXISTS batch_results_time ON batch_results(run, scored_at);
+DROP INDEX IF EXISTS batch_results_time;
 `;
 
 /** A database row by column name. */
@@ -343,9 +351,9 @@ export function openSqliteBatchStore(path: string): BatchStore {
       }
       return out;
     },
-    commit: async (claims, results) => {
+    commit: async (claims, results, retry) => {
       commit(results);
-      for (const c of claims) claimed.delete(c.token as string);
+      for (const c of [...claims, ...(retry?.claims ?? [])]) claimed.delete(c.token as string);
     },
     release: async (claims) => {
       for (const c of claims) claimed.delete(c.token as string);

@@ -49,9 +49,18 @@ export interface PostgresCluster {
   stop(): void;
 }
 
+/** Options of {@link startPostgresCluster}. */
+export interface PostgresClusterOptions {
+  /** Keep fsync on, as a production server has it (default false: test data, commits without disk flushes). */
+  readonly fsync?: boolean;
+  /** Further server settings (`-c name=value`), e.g. `{ shared_preload_libraries: "pg_stat_statements" }`. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
 /**
  * Starts a PostgreSQL cluster in a fresh temporary folder: `initdb -A trust -U radiolens`, then `pg_ctl start`
- * listening on a Unix socket in that folder only (no TCP port to collide with), fsync off (test data). As root
+ * listening on a Unix socket in that folder only (no TCP port to collide with), fsync off (test data) unless
+ * `options.fsync`. As root
  * the binaries run as the `postgres` user, which the server requires. Throws, naming the package to install,
  * when the binaries are absent: the tests fail rather than skip.
  *
@@ -62,7 +71,10 @@ export interface PostgresCluster {
  * cluster.stop();
  * ```
  */
-export function startPostgresCluster(find: () => string | undefined = findPostgresBin): PostgresCluster {
+export function startPostgresCluster(
+  find: () => string | undefined = findPostgresBin,
+  options: PostgresClusterOptions = {},
+): PostgresCluster {
   const bin = find();
   if (!bin) {
     throw new Error(
@@ -101,7 +113,13 @@ export function startPostgresCluster(find: () => string | undefined = findPostgr
       "-l",
       join(dir, "server.log"),
       "-o",
-      `-k ${dir} -p ${port} -c listen_addresses='' -F`,
+      [
+        `-k ${dir} -p ${port} -c listen_addresses=''`,
+        options.fsync ? "" : "-F",
+        ...Object.entries(options.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`),
+      ]
+        .filter(Boolean)
+        .join(" "),
       "-w",
       "start",
     ]);

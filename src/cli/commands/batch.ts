@@ -19,7 +19,8 @@ const STORE_OPTIONS = {
 
 const WORK_OPTIONS = {
   threads: int("N", "ONNX Runtime intra-op threads (default 1: scale with processes)", { min: 1 }),
-  "batch-size": int("N", "inputs per claim and per model call (default 128)", { min: 1 }),
+  "batch-size": int("N", "inputs per model call (default 128)", { min: 1 }),
+  "claim-size": int("N", "inputs per claim and per commit (default 4 × --batch-size)", { min: 1 }),
   runtime: runtimeOption,
   header: list(
     "'Name: value'",
@@ -57,12 +58,14 @@ function runName(positionals: readonly string[]): string {
 function workOptions(v: {
   readonly threads?: number | undefined;
   readonly "batch-size"?: number | undefined;
+  readonly "claim-size"?: number | undefined;
   readonly runtime?: "tfjs" | "onnx" | undefined;
   readonly header?: readonly string[] | undefined;
 }) {
   return {
     threads: v.threads ?? 1,
     batchSize: v["batch-size"] ?? 128,
+    ...(v["claim-size"] ? { claimSize: v["claim-size"] } : {}),
     headers: headersOf(v.header),
     ...(v.runtime ? { runtime: v.runtime } : {}),
   };
@@ -115,7 +118,8 @@ async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<{ 
  */
 export const batchCommand: Command = defineCommand({
   usage: `radiolens batch run --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--out results.csv]
-                    [--db FILE | --store DSN] [--threads N] [--batch-size N] [--runtime tfjs|onnx] [--header 'Name: value' ...]`,
+                    [--db FILE | --store DSN] [--threads N] [--batch-size N] [--claim-size N] [--runtime tfjs|onnx]
+                    [--header 'Name: value' ...]`,
   description: `Scores every input of a run in this process (a progress bar on stderr) and writes results.csv with --out. Run
 again after an interruption (Ctrl-C, kill -9): inputs already scored are kept and the rest are scored.
 Inputs: a folder (every file, recursively), a manifest.csv (columns path or file, optional id), or a DICOMweb
@@ -178,8 +182,9 @@ For several machines: batch submit, batch work, batch status, batch export.`,
 export const batchSubmitCommand: Command = defineCommand({
   usage: `radiolens batch submit --model DIR --input <folder|manifest.csv|QIDO-RS URL> --name RUN [--store DSN | --db FILE]
                        [--header 'Name: value' ...] [--claim-timeout SECONDS]`,
-  description: `Queues one job per input (image file or DICOM instance). Idempotent: inputs the run already has are not queued
-again, so the same command may be repeated (or re-run with a grown folder to add only the new files).`,
+  description: `Queues every input (image file or DICOM instance; on PostgreSQL one pg-boss job per 32 inputs, one result row per
+input). Idempotent: inputs the run already has are not queued again, so the same command may be repeated (or
+re-run with a grown folder to add only the new files).`,
   options: {
     model: string("DIR", "model bundle", { required: true }),
     input: string("SOURCE", "folder, manifest.csv or QIDO-RS URL", { required: true }),
@@ -221,8 +226,8 @@ again, so the same command may be repeated (or re-run with a grown folder to add
  * ```
  */
 export const batchWorkCommand: Command = defineCommand({
-  usage: `radiolens batch work [--store DSN | --db FILE] [--threads N] [--batch-size N] [--runtime tfjs|onnx]
-                     [--header 'Name: value' ...] [--exit-when-idle] [--json]`,
+  usage: `radiolens batch work [--store DSN | --db FILE] [--threads N] [--batch-size N] [--claim-size N]
+                     [--runtime tfjs|onnx] [--header 'Name: value' ...] [--exit-when-idle] [--json]`,
   description: `Claims micro-batches of queued inputs, scores them on the run's model and commits one result per input. Start
 one per core and per machine; a worker killed mid-batch loses nothing (its inputs return to the queue when
 their claim expires). Runs until SIGINT/SIGTERM, or with --exit-when-idle until no input of any run is
