@@ -10,13 +10,15 @@ import { chromium, type Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { writeTestBundle } from "../../test/support/serve.js";
 import { freePort, REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
+import { jet } from "../../web/src/heat.js";
 import { PRESETS } from "../../web/src/presets.js";
 import { initEngine } from "../engine/backend.js";
 import { WINDOW_PRESETS } from "../io/dicom/pipeline.js";
+import { readNifti } from "../io/nifti/index.js";
 import { newUid } from "../radiology-reports/sr.js";
 import { buildApp } from "./app.js";
 import { type DimseServer, startDimseServer } from "./dimse.js";
-import { buildMultipart } from "./multipart.js";
+import { buildMultipart, contentTypeParams, parseMultipart } from "./multipart.js";
 import { webConsoleRoutes } from "./routes/web.js";
 import { writePart10 } from "./secondary-capture.js";
 
@@ -233,7 +235,14 @@ before(async () => {
   await initEngine({ backend: "wasm" });
   await writeTestBundle(join(work, "model"));
   app = await buildApp({
-    models: [{ dir: join(work, "model"), id: "default" }],
+    // The default results (report SR, heatmap Secondary Capture) and the heatmap as a Parametric Map.
+    models: [
+      {
+        dir: join(work, "model"),
+        id: "default",
+        results: ["report-sr", "secondary-capture", "parametric-map"],
+      },
+    ],
     dataDir: join(work, "data"),
     auth: {
       apiKeys: [
@@ -271,6 +280,46 @@ async function seen(page: Page, x: number, y: number): Promise<number[]> {
 /** The grey a linear VOI window gives a value (PS3.3 C.11.2.1.2.1, with the range centre ± width/2). */
 const grey = (v: number, width: number, center: number): number =>
   Math.round(Math.min(1, Math.max(0, (v - (center - width / 2)) / width)) * 255);
+
+/** The middle value (the upper one of an even count). */
+const median = (xs: readonly number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** Wheel events at about 60 Hz from the first slice to the last; each wheel event's time to the next drawn slice. */
+async function measureScroll(
+  page: Page,
+): Promise<{ lags: number[]; reached: number; span: number; endLag: number }> {
+  await page.evaluate(`(() => {
+      const el = document.getElementById("viewport");
+      window.__wheel = [];
+      window.__drawn = [];
+      if (!window.__timed) {
+        window.__timed = true;
+        el.addEventListener("wheel", () => window.__wheel.push(performance.now()), { capture: true });
+        el.addEventListener("CORNERSTONE_IMAGE_RENDERED", () =>
+          window.__drawn.push([performance.now(), window.radiolensViewer.position().index]));
+      }
+    })()`);
+  await page.hover("#viewport");
+  for (let i = 0; i < N - 1; i++) {
+    await page.mouse.wheel(0, 100);
+    await page.waitForTimeout(16);
+  }
+  await page.waitForFunction(`window.radiolensViewer.position().index === ${N - 1}`, null, {
+    timeout: 10_000,
+  });
+  return (await page.evaluate(`(() => {
+      const lags = [];
+      const reached = new Set(window.__drawn.map((d) => d[1]));
+      for (const w of window.__wheel) {
+        const d = window.__drawn.find((x) => x[0] >= w);
+        lags.push(d ? d[0] - w : Infinity);
+      }
+      const last = window.__drawn.find((d) => d[1] === ${N - 1});
+      const w = window.__wheel;
+      return { lags, reached: reached.size, span: w[w.length - 1] - w[0], endLag: last ? last[0] - w[w.length - 1] : Infinity };
+    })()`)) as { lags: number[]; reached: number; span: number; endLag: number };
+}
 
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(`${base}/console/`);
@@ -361,36 +410,9 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.screenshot({ path: join(SHOTS, "01-series.png"), fullPage: true });
 
     // Scrolling: 99 wheel steps at 60 Hz from the first slice; each drawn slice is timed in the page.
-    await page.evaluate(`(() => {
-      const el = document.getElementById("viewport");
-      window.__wheel = [];
-      window.__drawn = [];
-      el.addEventListener("wheel", () => window.__wheel.push(performance.now()), { capture: true });
-      el.addEventListener("CORNERSTONE_IMAGE_RENDERED", () =>
-        window.__drawn.push([performance.now(), window.radiolensViewer.position().index]));
-    })()`);
-    await page.hover("#viewport");
-    for (let i = 0; i < N - 1; i++) {
-      await page.mouse.wheel(0, 100);
-      await page.waitForTimeout(16);
-    }
-    await page.waitForFunction(`window.radiolensViewer.position().index === ${N - 1}`, null, {
-      timeout: 10_000,
-    });
-    const { lags, reached, span, endLag } = (await page.evaluate(`(() => {
-      const lags = [];
-      const reached = new Set(window.__drawn.map((d) => d[1]));
-      for (const w of window.__wheel) {
-        const d = window.__drawn.find((x) => x[0] >= w);
-        lags.push(d ? d[0] - w : Infinity);
-      }
-      const last = window.__drawn.find((d) => d[1] === ${N - 1});
-      const w = window.__wheel;
-      return { lags, reached: reached.size, span: w[w.length - 1] - w[0], endLag: last ? last[0] - w[w.length - 1] : Infinity };
-    })()`)) as { lags: number[]; reached: number; span: number; endLag: number };
-    const sorted = [...lags].sort((a, b) => a - b);
-    const med = sorted[Math.floor(sorted.length / 2)] as number;
-    const max = sorted[sorted.length - 1] as number;
+    const { lags, reached, span, endLag } = await measureScroll(page);
+    const med = median(lags);
+    const max = Math.max(...lags);
     t.diagnostic(
       `scroll: ${lags.length} wheel events over ${span.toFixed(0)} ms (${((1000 * (lags.length - 1)) / span).toFixed(1)} Hz), ${reached} slices drawn, wheel→draw median ${med.toFixed(1)} ms, max ${max.toFixed(1)} ms, last slice drawn ${endLag.toFixed(0)} ms after the last wheel event`,
     );
@@ -465,6 +487,64 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await page.waitForTimeout(100);
     assert.deepEqual(await seen(page, 256, 256), plain, "heatmap off: the image again");
 
+    // The same heatmap from the Parametric Map result of the slice shown (float values on its grid), coloured
+    // as its values say: the overlay's centre pixel is jet((v - first) / (last - first)) of the map's value there.
+    const shownSop = SOPS[N - 1] as string;
+    const study = (
+      (await (await fetch(`${base}/v1/worklist`, { headers: { "x-api-key": KEYS.clinician } })).json()) as {
+        studies: { studyInstanceUid: string; series: { seriesInstanceUid: string; sopClassUid: string }[] }[];
+      }
+    ).studies.find((x) => x.studyInstanceUid === STUDY);
+    const pmSeries = (study?.series ?? []).filter((x) => x.sopClassUid === "1.2.840.10008.5.1.4.1.1.30");
+    assert.equal(pmSeries.length, N, "a Parametric Map per analysed slice");
+    // dcmjs has no type declarations; the module name is passed as a value so it is loaded untyped.
+    const { default: dcmjs } = (await import(String("dcmjs"))) as {
+      // biome-ignore lint/suspicious/noExplicitAny: a naturalized dataset is untyped JSON.
+      default: { data: { DicomMessage: any; DicomMetaDictionary: any } };
+    };
+    let expectedRgb: number[] | undefined;
+    for (const se of pmSeries) {
+      const r = await fetch(`${base}/dicomweb/studies/${STUDY}/series/${se.seriesInstanceUid}`, {
+        headers: { "x-api-key": KEYS.clinician, accept: 'multipart/related; type="application/dicom"' },
+      });
+      const boundary = contentTypeParams(r.headers.get("content-type") ?? "")["boundary"] ?? "";
+      const [part] = parseMultipart(new Uint8Array(await r.arrayBuffer()), boundary).map((x) => x.body);
+      assert.ok(part, "the map's series holds its instance");
+      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(part.slice().buffer).dict,
+      );
+      const src =
+        ds.PerFrameFunctionalGroupsSequence?.[0]?.DerivationImageSequence?.[0]?.SourceImageSequence?.[0];
+      if (src?.ReferencedSOPInstanceUID !== shownSop) continue;
+      const rwv = ds.SharedFunctionalGroupsSequence?.[0]?.RealWorldValueMappingSequence?.[0];
+      const v = new Float32Array(ds.FloatPixelData[0])[256 * SIZE + 256] as number;
+      const lo = rwv.DoubleFloatRealWorldValueFirstValueMapped as number;
+      const hi = rwv.DoubleFloatRealWorldValueLastValueMapped as number;
+      expectedRgb = jet((v - lo) / (hi - lo || 1));
+    }
+    assert.ok(expectedRgb, "the shown slice has its Parametric Map");
+    await page.selectOption("#heatmap-source", "pm");
+    await page.check("#heatmap-toggle");
+    const overlayCentre = `(() => { const c = document.getElementById("heat-overlay"); const d = c.getContext("2d").getImageData(c.width / 2 + 0.5, c.height / 2 + 0.5, 1, 1).data; return [d[0], d[1], d[2], d[3]]; })()`;
+    await page.waitForFunction(`${overlayCentre}[3] > 0`, null, { timeout: 60_000 });
+    const pmRgba = (await page.evaluate(overlayCentre)) as number[];
+    assert.ok(
+      pmRgba.slice(0, 3).every((c, i) => Math.abs(c - (expectedRgb?.[i] as number)) <= 6),
+      `Parametric Map overlay ${pmRgba} vs jet of its value ${expectedRgb}`,
+    );
+    assert.ok(
+      Math.abs((pmRgba[3] as number) - 0.4 * 255) <= 3,
+      `drawn at the slider's opacity (${pmRgba[3]})`,
+    );
+    await page.fill("#opacity", "80");
+    await page.waitForFunction(`${overlayCentre}[3] > 190`, null, { timeout: 10_000 });
+    await page.screenshot({ path: join(SHOTS, "02b-parametric-map.png"), fullPage: true });
+    await page.uncheck("#heatmap-toggle");
+    await page.fill("#opacity", "40");
+    await page.selectOption("#heatmap-source", "service");
+    await page.waitForTimeout(100);
+    assert.deepEqual(await seen(page, 256, 256), plain, "Parametric Map off: the image again");
+
     // The SR result of the image shown, in the side panel.
     await page.waitForFunction(
       `(document.getElementById("sr")?.textContent ?? "").includes("Model output")`,
@@ -477,6 +557,50 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       (await page.textContent("#sr")) ?? "",
       /Model output '(normal|pneumonia)': probability 0\.\d{4}/,
     );
+
+    // MPR: the 100 evenly spaced axial slices as a volume, in axial, sagittal and coronal views.
+    assert.equal(await page.isEnabled("#mpr-toggle"), true, "a regular CT series offers MPR");
+    await page.click("#mpr-toggle");
+    await page.waitForSelector('#mpr[data-ready="true"]', { timeout: 60_000 });
+    await page.waitForTimeout(300);
+    /** Width and height (px) of the tissue (40 HU, grey 128 under W 400 / L 40) drawn in a view. */
+    const extent = async (sel: string): Promise<{ w: number; h: number }> => {
+      const png = PNG.sync.read(await page.locator(sel).screenshot());
+      let [x0, y0, x1, y1] = [png.width, png.height, -1, -1];
+      for (let y = 0; y < png.height; y++)
+        for (let x = 0; x < png.width; x++) {
+          const o = (y * png.width + x) * 4;
+          const [r, g, b] = [png.data[o], png.data[o + 1], png.data[o + 2]] as [number, number, number];
+          if (Math.abs(r - grey(HU.tissue, 400, 40)) <= 12 && r === g && g === b) {
+            [x0, y0] = [Math.min(x0, x), Math.min(y0, y)];
+            [x1, y1] = [Math.max(x1, x), Math.max(y1, y)];
+          }
+        }
+      return { w: x1 - x0 + 1, h: y1 - y0 + 1 };
+    };
+    const views = {
+      axial: await extent("#mpr-axial"),
+      sagittal: await extent("#mpr-sagittal"),
+      coronal: await extent("#mpr-coronal"),
+    };
+    t.diagnostic(`MPR extents (px): ${JSON.stringify(views)}`);
+    await page.screenshot({ path: join(SHOTS, "03-mpr.png"), fullPage: true });
+    for (const [v, e] of Object.entries(views))
+      assert.ok(e.w > 50 && e.h > 50, `${v} view drawn (${e.w}x${e.h})`);
+    // Through the centre the tissue disk is 200 mm across (400 px of 0.5 mm); the series is 100 × 2.5 = 250 mm
+    // long: sagittal and coronal views are 1.25 times as tall as wide, the axial one round.
+    const ratio = (e: { w: number; h: number }): number => e.h / e.w;
+    assert.ok(
+      Math.abs(ratio(views.sagittal) - 1.25) < 0.05,
+      `sagittal extent ${JSON.stringify(views.sagittal)}`,
+    );
+    assert.ok(
+      Math.abs(ratio(views.coronal) - 1.25) < 0.05,
+      `coronal extent ${JSON.stringify(views.coronal)}`,
+    );
+    assert.ok(Math.abs(ratio(views.axial) - 1) < 0.05, `axial extent ${JSON.stringify(views.axial)}`);
+    await page.click("#mpr-toggle");
+    await page.waitForSelector("#viewer-wrap:not([hidden])");
 
     // A SEG arrives for the series (STOW-RS): reopened, its labelmap covers the lesion on slice 50.
     const { body, contentType } = buildMultipart([lesionSeg()], "application/dicom");
@@ -504,7 +628,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       `labelmap drawn over the lesion (${inLesion})`,
     );
     assert.ok(outside[0] === outside[1] && outside[1] === outside[2], `no labelmap outside it (${outside})`);
-    await page.screenshot({ path: join(SHOTS, "03-seg.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "04-seg.png"), fullPage: true });
     await page.uncheck("#segments input[data-segment='1']");
     await page.waitForTimeout(200);
     const hidden = await seen(page, LESION.cx, LESION.cy);
@@ -519,7 +643,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
       { timeout: 60_000 },
     );
     assert.match((await page.textContent("#prediction-label")) ?? "", /^(normal|pneumonia|Not analysed)/);
-    await page.screenshot({ path: join(SHOTS, "04-upload.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "05-upload.png"), fullPage: true });
     assert.deepEqual(errors, [], "no errors in the page");
 
     // Roles: a viewer sees the worklist but no upload; an administrator also gets the audit view.
@@ -535,8 +659,164 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     await admin.click("#audit-button");
     await admin.waitForFunction(`document.querySelectorAll("#audit-table tbody tr").length > 0`);
     assert.match((await admin.textContent("#audit-table")) ?? "", /dr-console/);
-    await admin.screenshot({ path: join(SHOTS, "05-audit.png"), fullPage: true });
+    await admin.screenshot({ path: join(SHOTS, "06-audit.png"), fullPage: true });
     t.diagnostic(`screenshots: ${SHOTS}`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("headless Chromium: an MSD hippocampus NIfTI and its label mask as a labelmap, voxel for voxel", {
+  timeout: 300_000,
+}, async (t) => {
+  assert.ok(existsSync(CHROMIUM), "Debian chromium is installed at /usr/bin/chromium");
+  const task = sharedData("segmentation", "msd-hippocampus");
+  const name = "hippocampus_001.nii.gz";
+  const imagePath = join(task, "imagesTr", name);
+  const labelPath = join(task, "labelsTr", name);
+  const label = readNifti(labelPath);
+  const [nk, nj, ni] = label.shape as [number, number, number, number];
+  // The slice with the most labelled voxels, holding both the anterior (1) and posterior (2) hippocampus.
+  let k = 0;
+  let most = -1;
+  for (let z = 0; z < nk; z++) {
+    const s = label.data.subarray(z * ni * nj, (z + 1) * ni * nj);
+    let n = 0;
+    for (const v of s) if (v > 0) n++;
+    if (s.includes(1) && s.includes(2) && n > most) [k, most] = [z, n];
+  }
+  const expected = Array.from(label.data.subarray(k * ni * nj, (k + 1) * ni * nj), Number);
+  assert.ok(most > 0, "the case has a slice with both labels");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    // Opening a NIfTI reads it in the browser: any role may, a viewer included.
+    await signIn(page, KEYS.viewer);
+    await page.setInputFiles("#nifti-image", imagePath);
+    await page.setInputFiles("#nifti-mask", labelPath);
+    await page.click("#nifti-open");
+    await page.waitForSelector(`#viewport[data-nifti="${name}"]`, { timeout: 30_000 });
+    assert.match((await page.textContent("#status")) ?? "", new RegExp(`${ni}×${nj}×${nk} voxels`));
+    assert.match((await page.textContent("#segments")) ?? "", /Label 1.*Label 2/s);
+    const seg = (await page.getAttribute("#viewport", "data-segmentation")) ?? "";
+    await page.focus("#viewport");
+    await page.keyboard.press("Home");
+    for (let i = 0; i < k; i++) await page.keyboard.press("ArrowDown");
+    await page.waitForFunction(`window.radiolensViewer.position().index === ${k}`);
+    // The slice label follows the drawn image (it changes when the new slice is rendered).
+    await page.waitForFunction(
+      `(document.getElementById("slice")?.textContent ?? "") === "Image ${k + 1} / ${nk}"`,
+    );
+    // The labelmap the renderer holds over slice k is the label file's slice k.
+    const shown = (await page.evaluate(
+      `Array.from(window.radiolensViewer.labelmapOfCurrent(${JSON.stringify(seg)}) ?? [])`,
+    )) as number[];
+    assert.equal(shown.length, ni * nj);
+    assert.deepEqual(shown, expected, `labelmap over slice ${k} equals ${name}'s labels`);
+    // And it is what the user sees: at each voxel's centre the view is coloured exactly where the file labels it.
+    await page.waitForTimeout(300);
+    const centres = (await page.evaluate(`(() => {
+      const out = [];
+      for (let j = 0; j < ${nj}; j++)
+        for (let i = 0; i < ${ni}; i++) out.push(window.radiolensViewer.canvasOfPixel(i, j));
+      return out;
+    })()`)) as [number, number][];
+    const colourAt = async (): Promise<(v: number) => number[]> => {
+      const png = PNG.sync.read(await page.locator("#viewport").screenshot());
+      return (v) => {
+        const [x, y] = (centres[v] as [number, number]).map(Math.floor) as [number, number];
+        const o = (y * png.width + x) * 4;
+        return [png.data[o], png.data[o + 1], png.data[o + 2]].map(Number);
+      };
+    };
+    const coloured = (c: number[]): boolean => Math.max(...c) - Math.min(...c) > 12;
+    let at = await colourAt();
+    const wrong = expected.flatMap((l, v) => (coloured(at(v)) !== l > 0 ? [v] : []));
+    assert.deepEqual(wrong, [], `voxels drawn differently from their label (${wrong.length} of ${ni * nj})`);
+    await page.screenshot({ path: join(SHOTS, "07-nifti.png"), fullPage: true });
+    // Hiding the anterior hippocampus (1) leaves only the posterior (2) coloured.
+    await page.uncheck("#segments input[data-segment='1']");
+    await page.waitForTimeout(300);
+    at = await colourAt();
+    const wrongHidden = expected.flatMap((l, v) => (coloured(at(v)) !== (l === 2) ? [v] : []));
+    assert.deepEqual(wrongHidden, [], "segment 1 hidden, segment 2 shown");
+    // A mask on another grid is refused with a message, not drawn misaligned.
+    const other = readdirSync(join(task, "labelsTr")).find((f) => {
+      const s = readNifti(join(task, "labelsTr", f)).shape;
+      return f !== name && (s[0] !== nk || s[1] !== nj || s[2] !== ni);
+    });
+    assert.ok(other, "a case with another shape");
+    await page.setInputFiles("#nifti-mask", join(task, "labelsTr", other));
+    await page.click("#nifti-open");
+    await page.waitForSelector("#status.error", { timeout: 30_000 });
+    assert.match((await page.textContent("#status")) ?? "", /not on the voxel grid/);
+    assert.deepEqual(errors, [], "no errors in the page");
+    t.diagnostic(
+      `${name}: slice ${k + 1} of ${nk}, ${most} labelled voxels matched; screenshot 07-nifti.png`,
+    );
+  } finally {
+    await browser.close();
+  }
+});
+
+const RUNS = Number(process.env["RADIOLENS_CONSOLE_RUNS"] ?? 0);
+
+// RADIOLENS_CONSOLE_RUNS=n: the figures of the README, over the series the test above sent.
+test("bench: first view and scrolling of the 100-slice CT, warm and cold", {
+  skip: RUNS > 0 ? false : "set RADIOLENS_CONSOLE_RUNS=n to measure",
+  timeout: 3_600_000,
+}, async (t) => {
+  const row = `#worklist-body tr[data-study="${STUDY}"]`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  try {
+    const runs = RUNS;
+
+    // RADIOLENS_CONSOLE_RUNS=n: the first view and the scroll n times each with and without the warm-up of the
+    // worklist's top rows (alternating), each in a fresh browser context (no cache), printed as medians and ranges.
+    const benchErrors: string[] = [];
+    const figures: Record<
+      string,
+      { inPage: number[]; click: number[]; list: number[]; scroll: number[]; drawn: number[] }
+    > = {};
+    for (let r = 0; r < runs * 2; r++) {
+      const mode = r % 2 === 0 ? "warm" : "cold";
+      const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+      const p = await ctx.newPage();
+      p.on("pageerror", (e) => benchErrors.push(e.message));
+      p.on("console", (m) => {
+        if (m.type() === "error") benchErrors.push(m.text());
+      });
+      await p.goto(`${base}/console/${mode === "cold" ? "?warm=0" : ""}`);
+      await p.fill("#api-key", KEYS.clinician);
+      await p.click("#signin-button");
+      await p.waitForSelector(row, { timeout: 30_000 });
+      // A reader looks at the worklist for a moment (one poll) before choosing a study.
+      await p.waitForTimeout(2500);
+      const c = Date.now();
+      await p.click(`${row} button.open-study`);
+      await p.waitForSelector(`#viewport[data-series="${SERIES}"]`, { timeout: 20_000 });
+      const f = (figures[mode] ??= { inPage: [], click: [], list: [], scroll: [], drawn: [] });
+      f.click.push(Date.now() - c);
+      f.inPage.push(Number(await p.getAttribute("#viewport", "data-first-view-ms")));
+      f.list.push(Number(await p.getAttribute("#viewport", "data-list-ms")));
+      await p.waitForSelector(`#viewport[data-loaded="true"]`, { timeout: 60_000 });
+      const sc = await measureScroll(p);
+      f.scroll.push(median(sc.lags));
+      f.drawn.push(sc.reached);
+      await ctx.close();
+    }
+    const fmt = (xs: number[]): string =>
+      `median ${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
+    for (const [mode, f] of Object.entries(figures))
+      t.diagnostic(
+        `bench ${mode} x${f.inPage.length}: first view in the page ${fmt(f.inPage)} ms, from the click ${fmt(f.click)} ms, instance list ${fmt(f.list)} ms; scroll wheel→draw ${fmt(f.scroll)} ms, slices drawn ${fmt(f.drawn)} of ${N - 1}`,
+      );
+    assert.deepEqual(benchErrors, [], "no errors in the bench runs");
   } finally {
     await browser.close();
   }

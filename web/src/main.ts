@@ -1,4 +1,6 @@
 /** The RadioLens web console: sign in, worklist, series viewer on Cornerstone3D, AI results (heatmap, SEG, SR), upload, audit. */
+
+import dcmjs from "dcmjs";
 import {
   api,
   errorText,
@@ -8,17 +10,25 @@ import {
   onCredentialRefused,
   setCredential,
 } from "./api.js";
+import { heatRgba, type MapFrame, readParametricMap } from "./heat.js";
+import { readNiftiVolume, sameGrid } from "./nifti.js";
 import { readSr } from "./sr.js";
 import {
+  canvasOfPixel,
   clearSegmentations,
   currentImageId,
+  forgetHeatmaps,
   frameIds,
   heatmapOfCurrent,
+  hideMpr,
   initViewer,
+  labelmapOfCurrent,
+  mprRefusal,
   PRESETS,
   PRIMARY_TOOLS,
   position,
   prefetch,
+  preload,
   resetView,
   type SegmentInfo,
   setHeatmap,
@@ -27,10 +37,14 @@ import {
   setSegmentVisible,
   setWindow,
   showLocalPicture,
+  showMpr,
+  showNifti,
+  showNiftiLabelmap,
   showSegmentation,
   showStack,
   sopOf,
   sortBySlice,
+  supplyInstances,
   toggleInvert,
 } from "./viewer.js";
 
@@ -76,6 +90,8 @@ interface Study {
 }
 
 const SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4";
+/** Parametric Map Storage (PS3.4 B.5): the service's heatmap as float values on the source's grid. */
+const PM_CLASS = "1.2.840.10008.5.1.4.1.1.30";
 const NON_IMAGE = new Set(["SR", "SEG", "KO", "PR", "RTSTRUCT", "RTPLAN", "RWV"]);
 let role = "";
 let studies: Study[] = [];
@@ -149,6 +165,8 @@ function renderWorklist(): void {
       `Open study of ${s.patientName || s.patientId || "unnamed patient"} from ${s.studyDate}`,
     );
     open.addEventListener("click", () => void openStudyRow(s.studyInstanceUid));
+    open.addEventListener("pointerenter", () => warm(s));
+    open.addEventListener("focus", () => warm(s));
     const cells: (string | HTMLElement)[] = [
       open,
       s.studyDate,
@@ -169,11 +187,63 @@ function renderWorklist(): void {
   }
 }
 
+/** The image ids of a series' instances (QIDO-RS), asked once per series and instance count. */
+const instanceLists = new Map<string, Promise<string[]>>();
+function instanceIds(study: string, series: string, count: number): Promise<string[]> {
+  const key = `${series}:${count}`;
+  let p = instanceLists.get(key);
+  if (!p) {
+    p = (async () => {
+      const q = await api(`/dicomweb/studies/${study}/series/${series}/instances?limit=10000`);
+      if (!q.ok) throw new Error(await errorText(q));
+      const list = (await q.json()) as Record<string, { Value?: unknown[] }>[];
+      return list.map((it) => `wadouri:${String(it["00081190"]?.Value?.[0] ?? "")}`);
+    })();
+    p.catch(() => instanceLists.delete(key));
+    instanceLists.set(key, p);
+  }
+  return p;
+}
+
+/** The series a study opens on: the finding's series, else the image series with the most images. */
+function imageSeriesOf(s: Study): Study["series"] {
+  return s.series.filter((x) => x.origin === "received" && !NON_IMAGE.has(x.modality));
+}
+function firstSeriesOf(s: Study): Study["series"][number] | undefined {
+  const imageSeries = imageSeriesOf(s);
+  return (
+    imageSeries.find((x) => x.seriesInstanceUid === s.finding?.seriesInstanceUid) ??
+    [...imageSeries].sort((a, b) => b.instances - a.instances)[0]
+  );
+}
+
+/**
+ * Fetches the instance list and the first image of the series a study would open on, so that opening it shows
+ * an image without waiting on the network: done for the top rows of the worklist and for a study the pointer or
+ * the keyboard focus rests on.
+ */
+function warm(s: Study): void {
+  const se = WARM ? firstSeriesOf(s) : undefined;
+  if (!se) return;
+  instanceIds(s.studyInstanceUid, se.seriesInstanceUid, se.instances)
+    .then((ids) => {
+      if (ids[0]) preload(ids[0]);
+    })
+    .catch(() => undefined);
+}
+const WARM_ROWS = 3;
+/** `?warm=0` turns the warm-up off, to measure the first view without it. */
+const WARM = new URLSearchParams(location.search).get("warm") !== "0";
+
 async function refreshWorklist(): Promise<void> {
   const r = await api("/v1/worklist?limit=200");
   if (!r.ok) return;
   studies = ((await r.json()) as { studies: Study[] }).studies;
   renderWorklist();
+  for (const tr of [...$("worklist-body").querySelectorAll<HTMLTableRowElement>("tr")].slice(0, WARM_ROWS)) {
+    const s = studies.find((x) => x.studyInstanceUid === tr.dataset["study"]);
+    if (s) warm(s);
+  }
   if (openStudy) {
     const now = studies.find((s) => s.studyInstanceUid === openStudy?.studyInstanceUid);
     if (now && (now.status !== openStudy.status || now.results.length !== openStudy.results.length)) {
@@ -205,7 +275,7 @@ async function openStudyRow(uid: string): Promise<void> {
   openStudy = s;
   renderWorklist();
   showStudyResult(s);
-  const imageSeries = s.series.filter((x) => x.origin === "received" && !NON_IMAGE.has(x.modality));
+  const imageSeries = imageSeriesOf(s);
   const bar = $("series-bar");
   bar.replaceChildren();
   for (const se of imageSeries) {
@@ -216,27 +286,65 @@ async function openStudyRow(uid: string): Promise<void> {
     b.addEventListener("click", () => void openSeriesOf(s, se.seriesInstanceUid));
     bar.append(b);
   }
-  // The finding's series first, else the series with the most images.
-  const first =
-    imageSeries.find((x) => x.seriesInstanceUid === s.finding?.seriesInstanceUid) ??
-    [...imageSeries].sort((a, b) => b.instances - a.instances)[0];
+  const first = firstSeriesOf(s);
   if (first) await openSeriesOf(s, first.seriesInstanceUid, clicked);
   else status("This study has no image series to show", true);
+}
+
+let mprIds: string[] = [];
+/** Back to the stack view; MPR is offered again only for a series whose geometry allows it. */
+function leaveMpr(ids: string[] = [], why = "Open a CT or MR series to reconstruct it"): void {
+  hideMpr();
+  $("mpr").hidden = true;
+  $("viewer-wrap").hidden = false;
+  const b = $<HTMLButtonElement>("mpr-toggle");
+  b.setAttribute("aria-pressed", "false");
+  mprIds = ids;
+  b.disabled = ids.length === 0;
+  $("mpr-why").textContent = ids.length === 0 ? why : "";
+  $("mpr").dataset["ready"] = "";
+}
+
+async function toggleMpr(): Promise<void> {
+  const b = $<HTMLButtonElement>("mpr-toggle");
+  if (b.getAttribute("aria-pressed") === "true") return leaveMpr(mprIds);
+  b.setAttribute("aria-pressed", "true");
+  $("viewer-wrap").hidden = true;
+  $("mpr").hidden = false;
+  status("Reconstructing the volume…");
+  try {
+    await showMpr(mprIds, [
+      $<HTMLDivElement>("mpr-axial"),
+      $<HTMLDivElement>("mpr-sagittal"),
+      $<HTMLDivElement>("mpr-coronal"),
+    ]);
+    $("mpr").dataset["ready"] = "true";
+    status("Axial, sagittal and coronal views");
+  } catch (e) {
+    leaveMpr(mprIds);
+    status(`MPR failed: ${(e as Error).message}`, true);
+  }
 }
 
 /** Opens a series; `t0` is when the user asked for it (the first-view time is measured from it). */
 async function openSeriesOf(s: Study, series: string, t0 = performance.now()): Promise<void> {
   await viewerReady;
   openSeries = series;
+  leaveMpr([], "MPR is offered once the series is loaded");
   const vp = $("viewport");
   vp.dataset["series"] = "";
   vp.dataset["loaded"] = "";
   clearSegmentations();
   $("segments").replaceChildren();
-  const q = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${series}/instances?limit=10000`);
-  if (!q.ok) return status(await errorText(q), true);
-  const list = (await q.json()) as Record<string, { Value?: unknown[] }>[];
-  let ids = list.map((it) => `wadouri:${String(it["00081190"]?.Value?.[0] ?? "")}`);
+  const count = s.series.find((x) => x.seriesInstanceUid === series)?.instances ?? 0;
+  let ids: string[];
+  try {
+    ids = await instanceIds(s.studyInstanceUid, series, count);
+  } catch (e) {
+    return status((e as Error).message, true);
+  }
+  // Where the first view's time goes: the instance list, then the first image fetched, decoded and drawn.
+  vp.dataset["listMs"] = (performance.now() - t0).toFixed(0);
   if (ids.length === 0) return status("The series has no instances", true);
   await showStack(ids, 0);
   if (openSeries !== series) return;
@@ -253,6 +361,19 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
       await showStack(ids, 0);
     }
   }
+  if (ids.length > 2) {
+    // The rest of the series in one WADO-RS request (not one per instance), then decoded from memory.
+    const r = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${series}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"' },
+    });
+    if (r.ok) {
+      const parts = multipartParts(
+        new Uint8Array(await r.arrayBuffer()),
+        r.headers.get("content-type") ?? "",
+      );
+      vp.dataset["seriesRequest"] = String(await supplyInstances(parts, ids));
+    }
+  }
   await prefetch(ids);
   if (openSeries !== series) return;
   const sorted = sortBySlice(ids);
@@ -261,6 +382,11 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
     await showStack(sorted, Math.max(0, sorted.indexOf(current ?? "")));
     ids = sorted;
   }
+  const modality = s.series.find((x) => x.seriesInstanceUid === series)?.modality ?? "";
+  const refusal = ["CT", "MR", "PT", "NM"].includes(modality)
+    ? mprRefusal(ids)
+    : `MPR is for CT, MR, PET and NM volumes, not ${modality}`;
+  leaveMpr(refusal ? [] : ids, refusal ?? "");
   await showSegs(s, series);
   vp.dataset["loaded"] = "true";
   status(`${ids.length} image${ids.length === 1 ? "" : "s"} loaded`);
@@ -269,7 +395,6 @@ async function openSeriesOf(s: Study, series: string, t0 = performance.now()): P
 /** DICOM SEG objects of the study (received or produced) that reference this series, shown as labelmaps. */
 async function showSegs(s: Study, series: string): Promise<void> {
   const segs = s.series.filter((x) => x.modality === "SEG" || x.sopClassUid === SEG_CLASS);
-  const ul = $("segments");
   for (const se of segs) {
     const r = await api(`/dicomweb/studies/${s.studyInstanceUid}/series/${se.seriesInstanceUid}`, {
       headers: { accept: 'multipart/related; type="application/dicom"' },
@@ -286,19 +411,110 @@ async function showSegs(s: Study, series: string): Promise<void> {
         console.warn(`SEG not shown over this series: ${(e as Error).message}`);
         continue;
       }
-      for (const seg of segments) {
-        const li = document.createElement("li");
-        const label = document.createElement("label");
-        const box = document.createElement("input");
-        box.type = "checkbox";
-        box.checked = true;
-        box.dataset["segment"] = String(seg.index);
-        box.addEventListener("change", () => setSegmentVisible(seg, box.checked));
-        label.append(box, ` ${seg.label}`);
-        li.append(label);
-        ul.append(li);
-      }
+      listSegments(segments);
     }
+  }
+}
+
+/** The Parametric Map results of a study, frame by source image (fetched once per study and result count). */
+const studyMaps = new Map<string, Promise<Map<string, MapFrame>>>();
+function mapsOf(s: Study): Promise<Map<string, MapFrame>> {
+  const pmSeries = new Set(
+    s.series.filter((x) => x.sopClassUid === PM_CLASS).map((x) => x.seriesInstanceUid),
+  );
+  const maps = s.results.filter((r) => pmSeries.has(r.seriesInstanceUid));
+  const key = `${s.studyInstanceUid}:${maps.length}`;
+  let p = studyMaps.get(key);
+  if (!p) {
+    p = (async () => {
+      const out = new Map<string, MapFrame>();
+      const parse = (b: ArrayBuffer): Record<string, unknown> =>
+        dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(b).dict);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < maps.length) {
+          const m = maps[next++] as Study["results"][number];
+          const r = await api(
+            `/dicomweb/studies/${s.studyInstanceUid}/series/${m.seriesInstanceUid}/instances/${m.sopInstanceUid}`,
+            { headers: { accept: 'multipart/related; type="application/dicom"' } },
+          );
+          if (!r.ok) continue;
+          const parts = multipartParts(
+            new Uint8Array(await r.arrayBuffer()),
+            r.headers.get("content-type") ?? "",
+          );
+          for (const part of parts) for (const f of readParametricMap(part, parse)) out.set(f.source, f);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(6, maps.length) }, worker));
+      return out;
+    })();
+    p.catch(() => studyMaps.delete(key));
+    studyMaps.set(key, p);
+  }
+  return p;
+}
+
+/** Adds segments to the segment list, each with a labelled visibility checkbox. */
+function listSegments(segments: readonly SegmentInfo[]): void {
+  const ul = $("segments");
+  for (const seg of segments) {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = true;
+    box.dataset["segment"] = String(seg.index);
+    box.addEventListener("change", () => setSegmentVisible(seg, box.checked));
+    label.append(box, ` ${seg.label}`);
+    li.append(label);
+    ul.append(li);
+  }
+}
+
+let niftiCount = 0;
+/** Opens the chosen NIfTI image, and its label mask as a labelmap when one is chosen (both read locally). */
+async function openNifti(): Promise<void> {
+  await viewerReady;
+  const img = $<HTMLInputElement>("nifti-image").files?.[0];
+  const mask = $<HTMLInputElement>("nifti-mask").files?.[0];
+  if (!img) return status("Choose a NIfTI image (.nii or .nii.gz) first", true);
+  openStudy = undefined;
+  openSeries = "";
+  leaveMpr([], "MPR of NIfTI volumes is not offered yet");
+  renderWorklist();
+  clearSegmentations();
+  $("segments").replaceChildren();
+  $("series-bar").replaceChildren();
+  $("prediction-label").textContent = "";
+  $("probabilities").replaceChildren();
+  $("sr").replaceChildren();
+  const toggle = $<HTMLInputElement>("heatmap-toggle");
+  toggle.checked = false;
+  toggle.disabled = true;
+  setHeatmap(false, 0);
+  const vp = $("viewport");
+  for (const k of ["series", "loaded", "nifti", "segmentation"]) vp.dataset[k] = "";
+  status(`Reading ${img.name}…`);
+  try {
+    const vol = await readNiftiVolume(new Uint8Array(await img.arrayBuffer()), img.name);
+    const ids = await showNifti(vol);
+    if (mask) {
+      const m = await readNiftiVolume(new Uint8Array(await mask.arrayBuffer()), mask.name);
+      if (!sameGrid(vol, m))
+        throw new Error(
+          `${mask.name} (${m.dims.join("×")}) is not on the voxel grid of ${img.name} (${vol.dims.join("×")}); choose the mask predicted for or drawn on this image`,
+        );
+      const id = `nifti-mask-${++niftiCount}`;
+      listSegments(await showNiftiLabelmap(m, ids, id));
+      vp.dataset["segmentation"] = id;
+    }
+    vp.dataset["nifti"] = img.name;
+    vp.dataset["loaded"] = "true";
+    vp.focus();
+    status(`${img.name}: ${vol.dims.join("×")} voxels${mask ? `, mask ${mask.name}` : ""}`);
+  } catch (e) {
+    status(`Cannot show ${img.name}: ${(e as Error).message}`, true);
   }
 }
 
@@ -439,6 +655,7 @@ async function predictPicture(f: File): Promise<void> {
   status(`Analysing ${f.name}…`);
   openStudy = undefined;
   openSeries = "";
+  leaveMpr([], "A picture has no volume to reconstruct");
   clearSegmentations();
   const imageId = await showLocalPicture(await createImageBitmap(f));
   const force = $<HTMLInputElement>("force").checked && role === "admin";
@@ -575,6 +792,12 @@ async function signIn(): Promise<void> {
       showImagePrediction();
     },
     heatmapFor: async (sop) => {
+      if ($<HTMLSelectElement>("heatmap-source").value === "pm") {
+        const f = openStudy ? (await mapsOf(openStudy)).get(sop) : undefined;
+        if (!f) return undefined;
+        const rgba = heatRgba(f.values, f.columns, f.rows, f.lo, f.hi);
+        return createImageBitmap(new ImageData(rgba, f.columns, f.rows));
+      }
       const r = await api(`/v1/heatmaps/${sop}`);
       return r.ok ? createImageBitmap(await r.blob()) : undefined;
     },
@@ -650,14 +873,28 @@ const applyHeat = async (): Promise<void> => {
   const on = $<HTMLInputElement>("heatmap-toggle").checked;
   setHeatmap(on, Number($<HTMLInputElement>("opacity").value) / 100);
   if (on && !(await heatmapOfCurrent()))
-    status("No heatmap for this image (not analysed, or no finding map)");
+    status(
+      $<HTMLSelectElement>("heatmap-source").value === "pm"
+        ? "No Parametric Map result for this image (the model writes one only when configured to)"
+        : "No heatmap for this image (not analysed, or no finding map)",
+    );
 };
 $("heatmap-toggle").addEventListener("change", () => void applyHeat());
+$("heatmap-source").addEventListener("change", () => {
+  forgetHeatmaps();
+  void applyHeat();
+});
 $("opacity").addEventListener("input", () => void applyHeat());
 // Keyboard scrolling needs the viewer focusable; the context menu would cover right-drag zoom.
 $("viewport").tabIndex = 0;
+for (const id of ["mpr-axial", "mpr-sagittal", "mpr-coronal"]) {
+  $(id).tabIndex = 0;
+  $(id).addEventListener("contextmenu", (ev) => ev.preventDefault());
+}
 $("viewport").addEventListener("contextmenu", (ev) => ev.preventDefault());
-// Exposed for the browser tests and for support: where the stack is.
-Object.assign(window, { radiolensViewer: { position } });
+$("nifti-open").addEventListener("click", () => void openNifti());
+$("mpr-toggle").addEventListener("click", () => void toggleMpr());
+// Exposed for the browser tests and for support: where the stack is, what labelmap is drawn, where a pixel lies.
+Object.assign(window, { radiolensViewer: { position, labelmapOfCurrent, canvasOfPixel } });
 
 if (getCredential()) void signIn();

@@ -1,4 +1,4 @@
-/** The image viewer on Cornerstone3D: a stack viewport over WADO-RS instances, tools, VOI presets, heatmap overlay and SEG labelmaps. */
+/** The image viewer on Cornerstone3D: a stack viewport over WADO-RS instances or NIfTI slices, tools, VOI presets, heatmap overlay, SEG and NIfTI labelmaps. */
 import { adaptersSEG } from "@cornerstonejs/adapters";
 import {
   cache,
@@ -7,8 +7,10 @@ import {
   imageLoader,
   metaData,
   RenderingEngine,
+  setVolumesForViewports,
   type Types,
   utilities,
+  volumeLoader,
 } from "@cornerstonejs/core";
 import { init as dicomImageLoaderInit, wadouri } from "@cornerstonejs/dicom-image-loader";
 import {
@@ -28,10 +30,14 @@ import {
 } from "@cornerstonejs/tools";
 import dcmjs from "dcmjs";
 import { authHeaders, multipartParts } from "./api.js";
+import { type NiftiVolume, sliceOrientation, slicePosition } from "./nifti.js";
 
 const ENGINE = "radiolens-engine";
 const VIEWPORT = "radiolens-stack";
 const TOOL_GROUP = "radiolens-tools";
+const MPR_GROUP = "radiolens-mpr-tools";
+/** The fewest slices a series needs for MPR: fewer give sagittal and coronal views a few lines high. */
+export const MPR_MIN_SLICES = 10;
 
 export { PRESETS } from "./presets.js";
 
@@ -147,12 +153,24 @@ export async function initViewer(
     defaultOptions: { background: [0, 0, 0] as Types.Point3 },
   });
   group.addViewport(VIEWPORT, ENGINE);
-  el.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
+  // The slice shown is reported once it is drawn: images already in memory (NIfTI slices) are drawn without a
+  // STACK_NEW_IMAGE event.
+  let shown = "";
+  const report = (): void => {
     const vp = stack();
+    const key = `${vp.getCurrentImageId()}|${vp.getImageIds().length}`;
+    if (key === shown) return;
+    shown = key;
     onImageChange(vp.getCurrentImageIdIndex(), vp.getImageIds().length);
+  };
+  el.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
+    report();
     void drawHeat();
   });
-  el.addEventListener(Enums.Events.IMAGE_RENDERED, () => void drawHeat());
+  el.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
+    report();
+    void drawHeat();
+  });
   el.addEventListener(Enums.Events.VOI_MODIFIED, () => {
     const w = getWindow();
     if (w) hooks.onWindow(w.width, w.center);
@@ -177,6 +195,19 @@ export async function initViewer(
     ev.preventDefault();
     void vp.setImageIdIndex(Math.min(n - 1, Math.max(0, next)));
   });
+  const mpr = ToolGroupManager.createToolGroup(MPR_GROUP);
+  if (!mpr) throw new Error("tool group");
+  for (const name of [
+    WindowLevelTool.toolName,
+    PanTool.toolName,
+    ZoomTool.toolName,
+    StackScrollTool.toolName,
+  ])
+    mpr.addTool(name);
+  mpr.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: MouseBindings.Primary }] });
+  mpr.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
+  mpr.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: MouseBindings.Secondary }] });
+  mpr.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
   new ResizeObserver(() => engine?.resize(true, true)).observe(el);
   await warmUp();
 }
@@ -269,6 +300,46 @@ export async function showStack(imageIds: string[], index = 0): Promise<void> {
   vp.render();
   await drawn;
   onImageChange(vp.getCurrentImageIdIndex(), imageIds.length);
+}
+
+/** Starts loading one image into the cache (the first of a series the user is likely to open); errors are ignored. */
+export function preload(imageId: string): void {
+  if (!cache.isLoaded(imageId)) imageLoader.loadAndCacheImage(imageId).catch(() => undefined);
+}
+
+/** The SOP Instance UID of a Part 10 file, from its File Meta Information (0002,0003), always explicit VR little endian (PS3.10 7.1). */
+function mediaStorageSopInstanceUid(part: Uint8Array): string | undefined {
+  const end = Math.min(part.length - 8, 1024);
+  for (let i = 132; i < end; i++) {
+    if (part[i] !== 0x02 || part[i + 1] !== 0x00 || part[i + 2] !== 0x03 || part[i + 3] !== 0x00) continue;
+    if (part[i + 4] !== 0x55 || part[i + 5] !== 0x49) continue;
+    const len = (part[i + 6] as number) | ((part[i + 7] as number) << 8);
+    return new TextDecoder().decode(part.subarray(i + 8, i + 8 + len)).replace(/[\0 ]+$/, "");
+  }
+  return undefined;
+}
+
+/**
+ * Hands the instances of one WADO-RS series response (multipart/related, PS3.18 10.4) to the image loader as if
+ * each had been fetched from its own URL, so a series costs one request instead of one per instance (the
+ * service's rate limit counts requests). Returns how many of `imageIds` were supplied.
+ */
+export async function supplyInstances(
+  parts: readonly Uint8Array[],
+  imageIds: readonly string[],
+): Promise<number> {
+  const bySop = new Map<string, string>();
+  for (const id of imageIds) bySop.set(sopOf(id), id.replace(/^wadouri:/, ""));
+  const pending: Promise<unknown>[] = [];
+  for (const part of parts) {
+    const sop = mediaStorageSopInstanceUid(part);
+    const url = sop ? bySop.get(sop) : undefined;
+    if (!url || wadouri.dataSetCacheManager.isLoaded(url)) continue;
+    const bytes = part.slice().buffer;
+    pending.push(wadouri.dataSetCacheManager.load(url, () => Promise.resolve(bytes), `wadouri:${url}`));
+  }
+  await Promise.all(pending);
+  return pending.length;
 }
 
 /** Loads (and caches) images in the background so scrolling never waits on the network, `concurrency` at a time. */
@@ -369,6 +440,12 @@ export function resetView(): void {
 export function setHeatmap(on: boolean, opacity: number): void {
   heat.on = on;
   heat.opacity = opacity;
+  void drawHeat();
+}
+
+/** Forgets the heatmaps fetched so far (their source changed) and redraws. */
+export function forgetHeatmaps(): void {
+  heatmaps.clear();
   void drawHeat();
 }
 
@@ -492,6 +569,16 @@ export async function showSegmentation(seg: ArrayBuffer, segmentationId: string)
   result.segMetadata.data.forEach((s, i) => {
     if (s && i > 0) segments.push({ segmentationId, index: i, label: s.SegmentLabel ?? `Segment ${i}` });
   });
+  await addLabelmap(segmentationId, labelmapIds, segments);
+  return segments;
+}
+
+/** Registers labelmap images (one per stack image, each naming its `referencedImageId`) and draws them. */
+async function addLabelmap(
+  segmentationId: string,
+  labelmapIds: string[],
+  segments: readonly SegmentInfo[],
+): Promise<void> {
   segmentation.addSegmentations([
     {
       segmentationId,
@@ -511,8 +598,132 @@ export async function showSegmentation(seg: ArrayBuffer, segmentationId: string)
     },
   ]);
   await segmentation.addLabelmapRepresentationToViewport(VIEWPORT, [{ segmentationId }]);
-  vp.render();
+  stack().render();
+}
+
+let niftiCount = 0;
+
+/** The per-slice image options of a NIfTI volume (geometry of slice k, as DICOM image plane attributes). */
+function niftiPlane(vol: NiftiVolume, k: number, frameOfReferenceUID: string) {
+  const orientation = sliceOrientation(vol);
+  const normal = [0, 1, 2].map((r) => vol.direction[r * 3 + 2] as number);
+  return {
+    dimensions: [vol.dims[0], vol.dims[1]] as Types.Point2,
+    spacing: [vol.spacing[0], vol.spacing[1]] as Types.Point2,
+    origin: slicePosition(vol, k) as Types.Point3,
+    direction: [...orientation, ...normal] as Types.Mat3,
+    frameOfReferenceUID,
+  };
+}
+
+/**
+ * Shows a NIfTI volume (read in the browser, nothing is sent to the service) as a stack of its k slices, at the
+ * middle slice, windowed to its value range; returns the slices' image ids for {@link showNiftiLabelmap}.
+ *
+ * @example
+ * ```ts
+ * const ids = await showNifti(await readNiftiVolume(bytes, "hippocampus_001.nii.gz"));
+ * ```
+ */
+export async function showNifti(vol: NiftiVolume): Promise<string[]> {
+  const n = ++niftiCount;
+  const [ni, nj, nk] = vol.dims;
+  const frameOfReferenceUID = `radiolens-nifti-${n}`;
+  const ids: string[] = [];
+  for (let k = 0; k < nk; k++) {
+    const imageId = `radiolens-nifti:${n}:${k}`;
+    imageLoader.createAndCacheLocalImage(imageId, {
+      scalarData: vol.data.slice(k * ni * nj, (k + 1) * ni * nj),
+      ...niftiPlane(vol, k, frameOfReferenceUID),
+    });
+    // The renderer reads the modality of every image it draws (General Series, PS3.3 C.7.3.1); a NIfTI has none.
+    utilities.genericMetadataProvider.add(imageId, {
+      type: "generalSeriesModule",
+      metadata: { modality: "OT", seriesInstanceUID: frameOfReferenceUID },
+    });
+    ids.push(imageId);
+  }
+  await showStack(ids, Math.floor(nk / 2));
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const v of vol.data) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  // MRI intensities are in arbitrary units: the whole range of the volume, the same window on every slice.
+  if (hi > lo) setWindow(hi - lo, (hi + lo) / 2);
+  return ids;
+}
+
+/**
+ * Shows a NIfTI label mask over the NIfTI slices `imageIds` (from {@link showNifti}, same voxel grid) as a
+ * labelmap: voxel value v > 0 is segment v; returns the segments for the segment list.
+ *
+ * @example
+ * ```ts
+ * const segments = await showNiftiLabelmap(mask, ids, "nifti-mask-1");
+ * ```
+ */
+export async function showNiftiLabelmap(
+  mask: NiftiVolume,
+  imageIds: readonly string[],
+  segmentationId: string,
+  names: Readonly<Record<number, string>> = {},
+): Promise<SegmentInfo[]> {
+  const [ni, nj, nk] = mask.dims;
+  if (nk !== imageIds.length) throw new Error(`the mask has ${nk} slices, the image ${imageIds.length}`);
+  const frameOfReferenceUID = (
+    metaData.get("imagePlaneModule", imageIds[0] as string) as {
+      frameOfReferenceUID?: string;
+    }
+  )?.frameOfReferenceUID;
+  const present = new Set<number>();
+  const labelmapIds = imageIds.map((referencedImageId, k) => {
+    const px = new Uint8Array(ni * nj);
+    for (let v = 0; v < px.length; v++) {
+      const label = Math.round(mask.data[k * ni * nj + v] as number);
+      if (label < 0 || label > 255) throw new Error(`${mask.name}: label ${label} is outside 0-255`);
+      px[v] = label;
+      if (label > 0) present.add(label);
+    }
+    const imageId = `${referencedImageId}:labelmap:${segmentationId}`;
+    imageLoader.createAndCacheLocalImage(imageId, {
+      scalarData: px,
+      ...niftiPlane(mask, k, frameOfReferenceUID ?? segmentationId),
+      referencedImageId,
+    });
+    utilities.genericMetadataProvider.add(imageId, {
+      type: "generalSeriesModule",
+      metadata: { modality: "SEG", seriesInstanceUID: segmentationId },
+    });
+    return imageId;
+  });
+  const segments = [...present]
+    .sort((a, b) => a - b)
+    .map((index) => ({ segmentationId, index, label: names[index] ?? `Label ${index}` }));
+  await addLabelmap(segmentationId, labelmapIds, segments);
   return segments;
+}
+
+/**
+ * The labelmap voxels drawn over the image shown now (row-major, columns × rows), from the segmentation state
+ * the renderer reads; undefined when no labelmap covers it.
+ */
+export function labelmapOfCurrent(segmentationId: string): Uint8Array | undefined {
+  const id = segmentation.getCurrentLabelmapImageIdsForViewport(VIEWPORT, segmentationId)?.[0];
+  const image = id ? cache.getImage(id) : undefined;
+  const voxels = image?.voxelManager?.getScalarData() ?? image?.getPixelData();
+  return voxels ? Uint8Array.from(voxels as ArrayLike<number>) : undefined;
+}
+
+/** Where the centre of pixel (column, row) of the image shown lies on the viewer, in CSS pixels. */
+export function canvasOfPixel(column: number, row: number): [number, number] | undefined {
+  const id = currentImageId();
+  if (!id) return undefined;
+  const world = utilities.imageToWorldCoords(id, [column + 0.5, row + 0.5]);
+  if (!world) return undefined;
+  const p = stack().worldToCanvas(world);
+  return [p[0], p[1]];
 }
 
 /** Shows or hides one segment of a displayed segmentation. */
@@ -530,4 +741,125 @@ export function setSegmentVisible(s: SegmentInfo, visible: boolean): void {
 export function clearSegmentations(): void {
   segmentation.removeAllSegmentationRepresentations();
   segmentation.removeAllSegmentations();
+}
+
+/**
+ * Why a series cannot be shown as a volume, or undefined when it can: one orientation, one matrix and pixel
+ * spacing, and slices evenly spaced along the normal (within 1 %) with at least {@link MPR_MIN_SLICES} of them
+ * (PS3.3 C.7.6.2: a volume needs a regular grid). `imageIds` are sorted by position ({@link sortBySlice}).
+ */
+export function mprRefusal(imageIds: readonly string[]): string | undefined {
+  if (imageIds.length < MPR_MIN_SLICES)
+    return `${imageIds.length} images; MPR needs ${MPR_MIN_SLICES} or more`;
+  type Plane = {
+    imagePositionPatient?: number[];
+    imageOrientationPatient?: number[];
+    rows?: number;
+    columns?: number;
+    rowPixelSpacing?: number;
+    columnPixelSpacing?: number;
+  };
+  const planes = imageIds.map((id) => metaData.get("imagePlaneModule", id) as Plane | undefined);
+  const first = planes[0];
+  const o = first?.imageOrientationPatient;
+  if (!first || !o || o.length !== 6) return "no Image Orientation (Patient)";
+  const n = [o[1]! * o[5]! - o[2]! * o[4]!, o[2]! * o[3]! - o[0]! * o[5]!, o[0]! * o[4]! - o[1]! * o[3]!];
+  const along: number[] = [];
+  for (const p of planes) {
+    const q = p?.imageOrientationPatient;
+    const x = p?.imagePositionPatient;
+    if (!p || !q || !x || q.some((v, i) => Math.abs(v - (o[i] as number)) > 1e-3))
+      return "the images do not share one orientation";
+    if (p.rows !== first.rows || p.columns !== first.columns) return "the images differ in size";
+    if (p.rowPixelSpacing !== first.rowPixelSpacing || p.columnPixelSpacing !== first.columnPixelSpacing)
+      return "the images differ in pixel spacing";
+    along.push(x[0]! * n[0]! + x[1]! * n[1]! + x[2]! * n[2]!);
+  }
+  const gaps = along.slice(1).map((z, i) => z - (along[i] as number));
+  const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+  if (!(Math.abs(mean) > 1e-6) || gaps.some((g) => Math.abs(g - mean) > 0.01 * Math.abs(mean)))
+    return "the slices are not evenly spaced";
+  return undefined;
+}
+
+let mprVolumes = 0;
+const mprKeys = new Set<string>();
+const MPR_VIEWPORTS = ["radiolens-axial", "radiolens-sagittal", "radiolens-coronal"] as const;
+
+/**
+ * Shows the series as a volume in three orthographic viewports (axial, sagittal, coronal) on `elements`, with
+ * the stack's window; the images come from the cache the stack filled. Resolves when all three are drawn.
+ *
+ * @example
+ * ```ts
+ * if (!mprRefusal(ids)) await showMpr(ids, [axialDiv, sagittalDiv, coronalDiv]);
+ * ```
+ */
+export async function showMpr(
+  imageIds: readonly string[],
+  elements: readonly [HTMLDivElement, HTMLDivElement, HTMLDivElement],
+): Promise<void> {
+  const e = engine;
+  if (!e) throw new Error("the viewer is not initialised");
+  hideMpr();
+  const voi = stack().getProperties().voiRange;
+  const volumeId = `cornerstoneStreamingImageVolume:radiolens-${++mprVolumes}`;
+  const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds: [...imageIds] });
+  const { ORTHOGRAPHIC } = Enums.ViewportType;
+  const axes = [Enums.OrientationAxis.AXIAL, Enums.OrientationAxis.SAGITTAL, Enums.OrientationAxis.CORONAL];
+  MPR_VIEWPORTS.forEach((viewportId, i) => {
+    e.enableElement({
+      viewportId,
+      type: ORTHOGRAPHIC,
+      element: elements[i] as HTMLDivElement,
+      defaultOptions: {
+        orientation: axes[i] as Enums.OrientationAxis,
+        background: [0, 0, 0] as Types.Point3,
+      },
+    });
+  });
+  const group = ToolGroupManager.getToolGroup(MPR_GROUP);
+  for (const id of MPR_VIEWPORTS) group?.addViewport(id, ENGINE);
+  MPR_VIEWPORTS.forEach((id, i) => {
+    if (mprKeys.has(id)) return;
+    mprKeys.add(id);
+    // Keyboard scrolling through the reconstructed planes, as on the stack view.
+    (elements[i] as HTMLDivElement).addEventListener("keydown", (ev) => {
+      const delta = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1, PageDown: 10, PageUp: -10 }[
+        ev.key as "ArrowDown"
+      ];
+      const vp = engine?.getViewport(id);
+      if (delta === undefined || !vp) return;
+      ev.preventDefault();
+      utilities.scroll(vp as unknown as Parameters<typeof utilities.scroll>[0], { delta });
+    });
+  });
+  const drawn = elements.map(
+    (el) =>
+      new Promise<void>((resolve) =>
+        el.addEventListener(Enums.Events.IMAGE_RENDERED, () => resolve(), { once: true }),
+      ),
+  );
+  volume.load(() => {});
+  await setVolumesForViewports(
+    e,
+    [{ volumeId, ...(voi ? { callback: ({ volumeActor }) => setActorVoi(volumeActor, voi) } : {}) }],
+    [...MPR_VIEWPORTS],
+  );
+  e.renderViewports([...MPR_VIEWPORTS]);
+  await Promise.all(drawn);
+}
+
+function setActorVoi(actor: Types.VolumeActor, voi: Types.VOIRange): void {
+  actor.getProperty().getRGBTransferFunction(0).setMappingRange(voi.lower, voi.upper);
+}
+
+/** Leaves MPR: its viewports are released (the stack viewport was never touched). */
+export function hideMpr(): void {
+  const group = ToolGroupManager.getToolGroup(MPR_GROUP);
+  for (const id of MPR_VIEWPORTS) {
+    if (!engine?.getViewport(id)) continue;
+    group?.removeViewports(ENGINE, id);
+    engine.disableElement(id);
+  }
 }
