@@ -5,13 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { withNewUids, writeTestBundle } from "../../test/support/serve.js";
+import { archiveApp } from "../../test/support/archive-app.js";
+import { withNewUids } from "../../test/support/serve.js";
 import { sharedData } from "../../test/support/shared-data.js";
-import { initEngine } from "../engine/backend.js";
 import { parseDicom, writeDicom } from "../io/dicom/index.js";
 import { decodePng } from "../io/image/index.js";
 import { newUid } from "../radiology-reports/sr.js";
-import { buildApp } from "./app.js";
 import { buildMultipart } from "./multipart.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-dicomweb-"));
@@ -20,16 +19,7 @@ const CT = sharedData("dicom", "pydicom", "CT_small.dcm");
 let app: FastifyInstance;
 
 before(async () => {
-  await initEngine({ backend: "wasm" });
-  await writeTestBundle(join(work, "model"));
-  app = await buildApp({
-    models: [{ dir: join(work, "model"), id: "default" }],
-    dataDir: join(work, "data"),
-    auth: { apiKeys: [{ id: "a", role: "admin", key: KEY }] },
-    limits: { rateMax: 100_000 },
-    // Paging and rendering only: the instances are not analysed.
-    worker: { enabled: false },
-  });
+  app = await archiveApp(work, KEY);
   await app.ready();
 });
 

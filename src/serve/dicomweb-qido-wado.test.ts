@@ -6,13 +6,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import jpeg from "jpeg-js";
-import { writeTestBundle } from "../../test/support/serve.js";
+import { archiveApp } from "../../test/support/archive-app.js";
 import { sharedData } from "../../test/support/shared-data.js";
-import { initEngine } from "../engine/backend.js";
 import { parseDicom, writeDicom } from "../io/dicom/index.js";
 import { decodePng } from "../io/image/index.js";
 import { newUid } from "../radiology-reports/sr.js";
-import { buildApp } from "./app.js";
 import { buildMultipart } from "./multipart.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-dicomweb-qw-"));
@@ -99,15 +97,7 @@ const C_CT = newUid();
 const files = new Map<string, Uint8Array>();
 
 before(async () => {
-  await initEngine({ backend: "wasm" });
-  await writeTestBundle(join(work, "model"));
-  app = await buildApp({
-    models: [{ dir: join(work, "model"), id: "default" }],
-    dataDir: join(work, "data"),
-    auth: { apiKeys: [{ id: "a", role: "admin", key: KEY }] },
-    limits: { rateMax: 100_000 },
-    worker: { enabled: false },
-  });
+  app = await archiveApp(work, KEY);
   await app.ready();
   const study = (uid: string, patient: string, id: string, date: string, time: string, acc: string) => ({
     StudyInstanceUID: uid,

@@ -5,13 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { archiveApp } from "../../test/support/archive-app.js";
 import { type OrthancInstance, startOrthanc } from "../../test/support/orthanc.js";
-import { writeTestBundle } from "../../test/support/serve.js";
 import { sharedData } from "../../test/support/shared-data.js";
-import { initEngine } from "../engine/backend.js";
 import { parseDicom, writeDicom } from "../io/dicom/index.js";
 import { newUid } from "../radiology-reports/sr.js";
-import { buildApp } from "./app.js";
 import { buildMultipart } from "./multipart.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-orthanc-dicomweb-"));
@@ -26,14 +24,7 @@ const SERIES = [newUid(), newUid()];
 const sent = new Map<string, Uint8Array>();
 
 before(async () => {
-  await initEngine({ backend: "wasm" });
-  await writeTestBundle(join(work, "model"));
-  app = await buildApp({
-    models: [{ dir: join(work, "model"), id: "default" }],
-    dataDir: join(work, "data"),
-    auth: { apiKeys: [{ id: "v", role: "admin", key: KEY }] },
-    worker: { enabled: false },
-  });
+  app = await archiveApp(work, KEY);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const sources = ["CT_small.dcm", "CT_small.dcm", "MR_small.dcm"];
   for (const [i, name] of sources.entries()) {
