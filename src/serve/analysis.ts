@@ -170,6 +170,30 @@ export interface AnalysisContext {
   readonly maxAttempts?: number;
 }
 
+/**
+ * Audits an analysis outcome that produced no result (refused, left out or failed) under the system user; the
+ * detail names codes and attribute values, never identifiers. Outcome 4 = minor failure, 8 = serious (DICOM
+ * Audit Message EventOutcomeIndicator, PS3.15 A.5.3).
+ */
+function auditAnalysis(
+  ctx: AnalysisContext,
+  modelId: string,
+  job: JobRecord,
+  outcome: 4 | 8,
+  detail: string,
+): Promise<void> {
+  return recordAudit(ctx.repo, {
+    event: "instancesAccessed",
+    action: "E",
+    outcome,
+    user: "system",
+    role: "system",
+    source: "analysis",
+    object: `analysis:${modelId}:${shortHash(job.sha256)}`,
+    detail,
+  });
+}
+
 function permanent(e: unknown): boolean {
   return e instanceof DicomError || (e instanceof RadioLensError && e.httpStatus < 500);
 }
@@ -221,16 +245,13 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
         [],
         false,
       );
-      await recordAudit(ctx.repo, {
-        event: "instancesAccessed",
-        action: "E",
-        outcome: 4,
-        user: "system",
-        role: "system",
-        source: "analysis",
-        object: `analysis:${model.id}:${shortHash(job.sha256)}`,
-        detail: `not analysed: ${decision.code ?? ""} ${reason}`.replace(/ {2,}/g, " "),
-      }).catch((e: unknown) => ctx.onError?.(e));
+      await auditAnalysis(
+        ctx,
+        model.id,
+        job,
+        4,
+        `not analysed: ${decision.code ?? ""} ${reason}`.replace(/ {2,}/g, " "),
+      ).catch((e: unknown) => ctx.onError?.(e));
       ctx.onResult?.(job, "done");
       return;
     }
@@ -286,16 +307,13 @@ export async function runJob(ctx: AnalysisContext, job: JobRecord): Promise<void
     if (job.scope !== null) {
       // The reason a series or study was not analysed (e.g. inconsistent geometry) is audited: error codes and
       // the reader's messages name tags and counts, never values.
-      await recordAudit(ctx.repo, {
-        event: "instancesAccessed",
-        action: "E",
-        outcome: permanent(e) ? 4 : 8,
-        user: "system",
-        role: "system",
-        source: "analysis",
-        object: `analysis:${job.modelId}:${shortHash(job.sha256)}`,
-        detail: `${job.scope.split(":")[0]} not analysed (rule '${job.rule ?? ""}'): ${(e as { code?: string }).code ?? "error"}: ${(e as Error).message ?? ""}`,
-      }).catch((err: unknown) => ctx.onError?.(err));
+      await auditAnalysis(
+        ctx,
+        job.modelId,
+        job,
+        permanent(e) ? 4 : 8,
+        `${job.scope.split(":")[0]} not analysed (rule '${job.rule ?? ""}'): ${(e as { code?: string }).code ?? "error"}: ${(e as Error).message ?? ""}`,
+      ).catch((err: unknown) => ctx.onError?.(err));
     }
     try {
       await ctx.repo.failJob(
@@ -339,16 +357,13 @@ async function runGroupJob(
       // and audits why each was left out; a series-level job, or a study with no volume at all, fails.
       if (scope.level === "series" || !(e instanceof DicomError)) throw e;
       firstRefusal ??= e;
-      await recordAudit(ctx.repo, {
-        event: "instancesAccessed",
-        action: "E",
-        outcome: 4,
-        user: "system",
-        role: "system",
-        source: "analysis",
-        object: `analysis:${model.id}:${shortHash(job.sha256)}`,
-        detail: `series of the study left out (rule '${job.rule ?? ""}'): ${e.code}: ${e.message}`,
-      });
+      await auditAnalysis(
+        ctx,
+        model.id,
+        job,
+        4,
+        `series of the study left out (rule '${job.rule ?? ""}'): ${e.code}: ${e.message}`,
+      );
       continue;
     }
     for (const o of r.objects) results.push(ctx.store.writeResult(o));
