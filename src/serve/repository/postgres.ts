@@ -367,6 +367,41 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
     return n;
   };
 
+  /**
+   * Takes the next pg-boss job of `queue` and claims its row in `table` (to `status`, one more attempt), the
+   * claim held in `held`; undefined when the queue has nothing due.
+   */
+  const claim = async (
+    queue: string,
+    table: "jobs" | "outbox",
+    status: "running" | "sending",
+    key: "jobId" | "sendId",
+    held: Map<number, Token>,
+  ): Promise<Row | undefined> => {
+    for (;;) {
+      const [job] = (await guard(() => boss.fetch(queue, { batchSize: 1 }))) as unknown as {
+        id: string;
+        retryCount: number;
+        data: Record<typeof key, number>;
+      }[];
+      if (!job) return undefined;
+      const token = { id: job.id, retryCount: job.retryCount };
+      const r = (
+        await query(
+          `UPDATE ${table} SET status = '${status}', attempts = attempts + 1, updated_at = $1
+           WHERE id = $2 AND boss_id = $3 AND status IN ('pending', '${status}') RETURNING *`,
+          [now(), job.data[key], job.id],
+        )
+      )[0];
+      if (r) {
+        held.set(r["id"] as number, token);
+        return r;
+      }
+      // The row was settled already (done, or failed for good): the queue entry has nothing left to do.
+      await guard(() => boss.complete(queue, [token], { stale: true }));
+    }
+  };
+
   const run = (q: { sql: string; args: unknown[] }): Promise<Row[]> => query(q.sql, q.args);
   type Tx = (sql: string, args?: unknown[]) => Promise<Row[]>;
   type BossDb = { executeSql(text: string, values?: unknown[]): Promise<{ rows: Row[] }> };
@@ -467,28 +502,8 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       return (await query(sql, args)).map(toInstance);
     },
     claimJob: async () => {
-      for (;;) {
-        const [job] = (await guard(() => boss.fetch(QUEUES.analysis, { batchSize: 1 }))) as unknown as {
-          id: string;
-          retryCount: number;
-          data: { jobId: number };
-        }[];
-        if (!job) return undefined;
-        const token = { id: job.id, retryCount: job.retryCount };
-        const r = (
-          await query(
-            `UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = $1
-             WHERE id = $2 AND boss_id = $3 AND status IN ('pending', 'running') RETURNING *`,
-            [now(), job.data.jobId, job.id],
-          )
-        )[0];
-        if (r) {
-          heldJobs.set(r["id"] as number, token);
-          return toJob(r);
-        }
-        // The row was settled already (done, or failed for good): the queue entry has nothing left to do.
-        await guard(() => boss.complete(QUEUES.analysis, [token], { stale: true }));
-      }
+      const r = await claim(QUEUES.analysis, "jobs", "running", "jobId", heldJobs);
+      return r ? toJob(r) : undefined;
     },
     completeJob: async (jobId, p, results = [], sendResults = false) => {
       const token = heldJobs.get(jobId);
@@ -567,27 +582,8 @@ export async function openPostgresRepository(dsn: string, opts: PostgresOptions 
       ),
     countPredictions: () => count(countQuery("predictions", POSTGRES)),
     claimSend: async () => {
-      for (;;) {
-        const [job] = (await guard(() => boss.fetch(QUEUES.results, { batchSize: 1 }))) as unknown as {
-          id: string;
-          retryCount: number;
-          data: { sendId: number };
-        }[];
-        if (!job) return undefined;
-        const token = { id: job.id, retryCount: job.retryCount };
-        const r = (
-          await query(
-            `UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = $1
-             WHERE id = $2 AND boss_id = $3 AND status IN ('pending', 'sending') RETURNING *`,
-            [now(), job.data.sendId, job.id],
-          )
-        )[0];
-        if (r) {
-          heldSends.set(r["id"] as number, token);
-          return toSend(r);
-        }
-        await guard(() => boss.complete(QUEUES.results, [token], { stale: true }));
-      }
+      const r = await claim(QUEUES.results, "outbox", "sending", "sendId", heldSends);
+      return r ? toSend(r) : undefined;
     },
     completeSend: async (id) => {
       const token = heldSends.get(id);
