@@ -1,6 +1,6 @@
 /** The store of batch runs (runs, inputs, one result row per input) and its embedded SQLite implementation for one machine. */
-import { createRequire } from "node:module";
 import { RadioLensError } from "../core/errors.js";
+import { openSqliteDb } from "../serve/repository/sqlite-db.js";
 import type { BatchInput } from "./inputs.js";
 
 /** A named run: one model over a list of inputs. */
@@ -232,18 +232,6 @@ export function mustRun(run: RunInfo | undefined, name: string): RunInfo {
   return run;
 }
 
-interface Db {
-  pragma(s: string): unknown;
-  exec(s: string): void;
-  prepare(s: string): {
-    run(...a: unknown[]): { changes: number };
-    get(...a: unknown[]): unknown;
-    all(...a: unknown[]): unknown[];
-  };
-  transaction<T extends (...a: never[]) => unknown>(fn: T): T;
-  close(): void;
-}
-
 /**
  * Opens (creating if needed) the embedded batch store at `path`: one process claims inputs in order and keeps
  * its claims in memory, so an interrupted run resumes with the inputs that have no result row yet. WAL with
@@ -256,21 +244,7 @@ interface Db {
  * ```
  */
 export function openSqliteBatchStore(path: string): BatchStore {
-  const require = createRequire(import.meta.url);
-  let db: Db;
-  try {
-    const Database = require("better-sqlite3") as new (p: string) => Db;
-    db = new Database(path);
-  } catch (e) {
-    throw new RadioLensError("RL_ERR_IO", {
-      path,
-      detail: `cannot open the batch store: ${(e as Error).message}`,
-    });
-  }
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
+  const db = openSqliteDb(path, "the batch store");
   db.exec(BATCH_SCHEMA.replace("DOUBLE PRECISION", "REAL"));
   const now = (): string => new Date().toISOString();
   const getRun = db.prepare("SELECT * FROM batch_runs WHERE name = ?");

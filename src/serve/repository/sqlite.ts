@@ -2,7 +2,6 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { RadioLensError } from "../../core/errors.js";
 import {
   ADDED_COLUMNS,
   addedColumnsSql,
@@ -20,6 +19,7 @@ import {
   SQLITE,
   schemaSql,
 } from "./queries.js";
+import { openSqliteDb } from "./sqlite-db.js";
 
 /** A received DICOM instance as indexed for QIDO-RS; the file lives under the instance folder by `fileKey`. */
 export interface InstanceRecord {
@@ -268,19 +268,6 @@ export interface Repository {
   auditMany(recs: readonly (Omit<AuditRecord, "id" | "time"> & { time?: string })[]): Promise<void>;
   listAudit(limit: number, eventId?: string): Promise<AuditRecord[]>;
   close(): Promise<void>;
-}
-
-interface Db {
-  pragma(s: string): unknown;
-  exec(s: string): void;
-  prepare(s: string): {
-    run(...a: unknown[]): { changes: number; lastInsertRowid: number | bigint };
-    get(...a: unknown[]): unknown;
-    all(...a: unknown[]): unknown[];
-  };
-  transaction<T extends (...a: never[]) => unknown>(fn: T): T;
-  function(name: string, opts: { deterministic: boolean }, fn: (...a: unknown[]) => unknown): void;
-  close(): void;
 }
 
 /** The QIDO-only record fields and their columns. */
@@ -584,23 +571,9 @@ function startCheckpointer(module: string, path: string): { stop(): Promise<void
  * ```
  */
 export function openSqliteRepository(path: string): Repository {
-  const require = createRequire(import.meta.url);
-  let db: Db;
-  try {
-    const Database = require("better-sqlite3") as new (p: string) => Db;
-    db = new Database(path);
-  } catch (e) {
-    throw new RadioLensError("RL_ERR_IO", {
-      path,
-      detail: `cannot open the SQLite store: ${(e as Error).message}`,
-    });
-  }
-  db.pragma("journal_mode = WAL");
   // NORMAL in WAL mode: a commit survives a process crash (kill -9); FULL (fsync per commit) is switched on
   // around the transactions an acknowledgement or an exactly-once result depends on, see `durable`.
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
+  const db = openSqliteDb(path, "the SQLite store");
   db.exec(schemaSql(SQLITE));
   const columns = new Set(
     (db.prepare("PRAGMA table_info(instances)").all() as { name: string }[]).map((c) => c.name),
@@ -615,7 +588,9 @@ export function openSqliteRepository(path: string): Repository {
     if (!has) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
   }
   const checkpointer =
-    path === ":memory:" ? undefined : startCheckpointer(require.resolve("better-sqlite3"), path);
+    path === ":memory:"
+      ? undefined
+      : startCheckpointer(createRequire(import.meta.url).resolve("better-sqlite3"), path);
   // The commit that crosses the WAL's 1000-page mark would otherwise copy the WAL into the database and fsync it
   // on the event loop: 15–56 ms every ~480 audit records, every request in flight waiting on it.
   if (checkpointer) db.pragma("wal_autocheckpoint = 0");
