@@ -1,48 +1,23 @@
 /** Series/study grouping contract on SQLite and a real PostgreSQL: registered with each instance, queued once when complete, durable across a restart. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { type PostgresCluster, startPostgresCluster } from "../../../test/support/postgres.js";
+import { describe, test } from "node:test";
+import { repositoryHarness, testInstance } from "../../../test/support/repository.js";
 import { openRepository } from "./open.js";
 import type { GroupRegistration, InstanceRecord, Repository } from "./sqlite.js";
 
-const work = mkdtempSync(join(tmpdir(), "rl-groups-"));
-let cluster: PostgresCluster | undefined;
-let databases = 0;
+const { places } = repositoryHarness("groups");
 
-before(() => {
-  cluster = startPostgresCluster();
-});
-
-after(() => {
-  cluster?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
-
-const hex = (n: number): string => n.toString(16).padStart(64, "0");
 const SERIES = "1.2.826.0.3.7";
 
-function slice(n: number, series = SERIES): InstanceRecord {
-  const sha256 = hex(n);
-  return {
+/** Slice `n` of one CT series of one study and patient. */
+const slice = (n: number, series = SERIES): InstanceRecord =>
+  testInstance(n, {
     sopInstanceUid: `${series}.${n}`,
-    sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
     studyInstanceUid: "1.2.826.0.2.7",
     seriesInstanceUid: series,
     modality: "CT",
-    studyDate: "20240101",
     patientId: "P1",
-    patientName: "",
-    accessionNumber: "",
-    sha256,
-    fileKey: `${sha256.slice(0, 2)}/${sha256}.dcm`,
-    size: 1000 + n,
-    origin: "received",
-    receivedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, n)).toISOString(),
-  };
-}
+  });
 
 const group = (timeoutMs: number, series = SERIES): GroupRegistration => ({
   rule: "ct-seg",
@@ -53,17 +28,6 @@ const group = (timeoutMs: number, series = SERIES): GroupRegistration => ({
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const places = [
-  ["SQLite", async () => join(work, `g${databases++}.db`)],
-  [
-    "PostgreSQL",
-    async () => {
-      assert.ok(cluster, "the PostgreSQL cluster is running");
-      return cluster.createDatabase(`groups_${databases++}`);
-    },
-  ],
-] as const;
 
 for (const [name, place] of places) {
   describe(`series grouping: ${name}`, () => {

@@ -4,55 +4,19 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import {
-  findPostgresBin,
-  type PostgresCluster,
-  startPostgresCluster,
-} from "../../../test/support/postgres.js";
+import { describe, test } from "node:test";
+import { findPostgresBin, startPostgresCluster } from "../../../test/support/postgres.js";
+import { testInstance as instance, repositoryHarness } from "../../../test/support/repository.js";
 import { isRadioLensError } from "../../core/errors.js";
 import { ClaimLoop } from "../analysis.js";
 import { openRepository } from "./open.js";
 import { isPostgresDsn, openPostgresRepository, redactDsn } from "./postgres.js";
 import type { QidoColumn, QidoFilter, QidoLevel } from "./queries.js";
-import type { InstanceRecord, Repository } from "./sqlite.js";
+import type { Repository } from "./sqlite.js";
 
-const work = mkdtempSync(join(tmpdir(), "rl-store-"));
-let cluster: PostgresCluster | undefined;
-let databases = 0;
-
-before(() => {
-  // Fails (never skips) when the server binaries are missing; the message names the package.
-  cluster = startPostgresCluster();
-});
-
-after(() => {
-  cluster?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
-
+const harness = repositoryHarness("store");
+const { work } = harness;
 const hex = (n: number): string => n.toString(16).padStart(64, "0");
-
-function instance(n: number, over: Partial<InstanceRecord> = {}): InstanceRecord {
-  const sha256 = over.sha256 ?? hex(n);
-  return {
-    sopInstanceUid: `1.2.826.0.1.${n}`,
-    sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
-    studyInstanceUid: `1.2.826.0.2.${n % 3}`,
-    seriesInstanceUid: `1.2.826.0.3.${n % 3}.${n % 2}`,
-    modality: n % 2 ? "CT" : "MR",
-    studyDate: "20240101",
-    patientId: `P${n % 3}`,
-    patientName: "",
-    accessionNumber: "",
-    sha256,
-    fileKey: `${sha256.slice(0, 2)}/${sha256}.dcm`,
-    size: 1000 + n,
-    origin: "received",
-    receivedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, n)).toISOString(),
-    ...over,
-  };
-}
 
 const prediction = (sop: string) => ({
   sopInstanceUid: sop,
@@ -63,21 +27,10 @@ const prediction = (sop: string) => ({
   resultSopInstanceUid: null,
 });
 
-/** A store location for one test: a fresh SQLite file or a fresh PostgreSQL database. */
-type Place = () => Promise<string>;
-const sqlitePlace: Place = async () => join(work, `t${databases++}.db`);
-const postgresPlace: Place = async () => {
-  assert.ok(cluster, "the PostgreSQL cluster is running");
-  return cluster.createDatabase(`contract_${databases++}`);
-};
-
 /** Opens with a short lease so that a closed or crashed claimant's work is recoverable at once in the tests. */
 const open = (where: string): Promise<Repository> => openRepository(where, { leaseMs: 300 });
 
-for (const [name, place] of [
-  ["SQLite", sqlitePlace],
-  ["PostgreSQL", postgresPlace],
-] as const) {
+for (const [name, place] of harness.places) {
   describe(`repository contract: ${name}`, () => {
     test("instances: stored, duplicate, replaced; jobs per model and version; QIDO filters and paging", async () => {
       const repo = await open(await place());
@@ -436,8 +389,7 @@ for (const [name, place] of [
 
 describe("PostgreSQL across processes", () => {
   test("two repositories on one database, 8 claim loops each: every one of 300 jobs analysed exactly once", async () => {
-    assert.ok(cluster);
-    const dsn = await cluster.createDatabase("shared_queue");
+    const dsn = await harness.cluster().createDatabase("shared_queue");
     // Both open at once: the schema is created under the advisory lock, not raced.
     const [a, b] = await Promise.all([openPostgresRepository(dsn), openPostgresRepository(dsn)]);
     try {
@@ -489,7 +441,7 @@ describe("PostgreSQL across processes", () => {
         return true;
       },
     );
-    assert.ok(cluster);
+    const cluster = harness.cluster();
     await assert.rejects(openRepository(cluster.dsn("no_such_db")), (e: unknown) => {
       assert.ok(isRadioLensError(e, "RL_ERR_STORE_UNAVAILABLE"));
       assert.match(e.message, /database "no_such_db" does not exist/);
@@ -498,7 +450,7 @@ describe("PostgreSQL across processes", () => {
   });
 
   test("the server goes away mid-run: calls fail with RL_ERR_STORE_UNAVAILABLE, then work again when it is back", async () => {
-    assert.ok(cluster);
+    const cluster = harness.cluster();
     const dsn = await cluster.createDatabase("outage");
     const repo = await openPostgresRepository(dsn);
     try {
@@ -524,8 +476,7 @@ describe("PostgreSQL across processes", () => {
   });
 
   test("a job whose commit failed in an outage is released when the server is back, then analysed once", async () => {
-    assert.ok(cluster);
-    const c = cluster;
+    const c = harness.cluster();
     const repo = await openPostgresRepository(await c.createDatabase("release"));
     const errors: unknown[] = [];
     let runs = 0;
