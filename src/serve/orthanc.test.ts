@@ -8,36 +8,27 @@ import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { dciodvfyErrors } from "../../test/support/dciodvfy.js";
 import { type OrthancInstance, startOrthanc } from "../../test/support/orthanc.js";
+import {
+  type OrthancPacs,
+  orthancStudyInstances,
+  startOrthancPacs,
+} from "../../test/support/orthanc-pacs.js";
 import { pydicomSegCheck } from "../../test/support/seg-check.js";
 import { chestRadiograph, writeTestBundle } from "../../test/support/serve.js";
-import { freePort, sharedData } from "../../test/support/shared-data.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { ctSeries, ellipsoidLabels } from "../../test/support/synthetic-ct.js";
 import { initEngine } from "../engine/backend.js";
 import { parseDicom } from "../io/dicom/index.js";
 import { writeSegmentation } from "../results/seg.js";
 import { sourceSeriesOf } from "../results/source.js";
 import { buildApp } from "./app.js";
-import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
 import { createStowSender } from "./stow-client.js";
 
 const work = mkdtempSync(join(tmpdir(), "rl-orthanc-test-"));
 const KEY = "viewer-key-0123456789";
 let orthanc: OrthancInstance;
 let app: FastifyInstance;
-let scp: DimseServer;
-
-interface OrthancInstanceInfo {
-  readonly ID: string;
-  readonly MainDicomTags: Record<string, string>;
-}
-
-/** Orthanc's instances of a study, by its Study Instance UID. */
-async function studyInstances(studyUid: string): Promise<OrthancInstanceInfo[]> {
-  const found = await orthanc.rest<{ Type: string; ID: string }[]>("/tools/lookup", studyUid);
-  const study = found.find((f) => f.Type === "Study");
-  if (!study) return [];
-  return orthanc.rest<OrthancInstanceInfo[]>(`/studies/${study.ID}/instances`);
-}
+let pacs: OrthancPacs | undefined;
 
 async function sopClassOf(id: string): Promise<string> {
   return (await orthanc.text(`/instances/${id}/content/0008-0016`)).replace(/[\0 ]+$/, "");
@@ -52,30 +43,21 @@ function checkFile(bytes: Uint8Array, name: string): { errors: string[]; output:
 before(async () => {
   await initEngine({ backend: "wasm" });
   await writeTestBundle(join(work, "model"));
-  const scpPort = await freePort();
-  orthanc = await startOrthanc({ modalities: { radiolens: ["RADIOLENS", "127.0.0.1", scpPort] } });
-  app = await buildApp({
-    models: [{ dir: join(work, "model"), id: "default", results: ["measurement-report", "parametric-map"] }],
-    dataDir: join(work, "data"),
-    auth: { apiKeys: [{ id: "v", role: "admin", key: KEY }] },
-    sendResult: createResultSender("RADIOLENS", {
-      aeTitle: "ORTHANC",
-      host: "127.0.0.1",
-      port: orthanc.dicomPort,
+  pacs = await startOrthancPacs((_, cstore) =>
+    buildApp({
+      models: [
+        { dir: join(work, "model"), id: "default", results: ["measurement-report", "parametric-map"] },
+      ],
+      dataDir: join(work, "data"),
+      auth: { apiKeys: [{ id: "v", role: "admin", key: KEY }] },
+      sendResult: cstore,
     }),
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  scp = startDimseServer(app.radiolens, {
-    aeTitle: "RADIOLENS",
-    port: scpPort,
-    allowedCallingAeTitles: ["ORTHANC"],
-  });
+  );
+  ({ orthanc, app } = pacs);
 });
 
 after(async () => {
-  scp?.close();
-  await app?.close();
-  await orthanc?.stop();
+  await pacs?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -92,10 +74,10 @@ describe("Orthanc as the PACS", () => {
       Synchronous: true,
     });
     assert.equal(job.Failed ?? 0, 0);
-    let got: OrthancInstanceInfo[] = [];
+    let got: { ID: string }[] = [];
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
-      got = await studyInstances(studyUid);
+      got = await orthancStudyInstances(orthanc, studyUid);
       if (got.length >= 3) break;
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -7,9 +7,14 @@ import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { dciodvfyErrors } from "../../test/support/dciodvfy.js";
 import { type OrthancInstance, startOrthanc } from "../../test/support/orthanc.js";
+import {
+  type OrthancPacs,
+  orthancStudyInstances,
+  startOrthancPacs,
+} from "../../test/support/orthanc-pacs.js";
 import { pydicomSegCheck } from "../../test/support/seg-check.js";
 import { chestRadiograph, writeTestBundle } from "../../test/support/serve.js";
-import { freePort, sharedData } from "../../test/support/shared-data.js";
+import { sharedData } from "../../test/support/shared-data.js";
 import { ctSeries } from "../../test/support/synthetic-ct.js";
 import { trainTinyUnet } from "../../test/support/tiny-unet.js";
 import { initEngine, tf } from "../engine/backend.js";
@@ -18,7 +23,6 @@ import { sourceSeriesOf } from "../results/source.js";
 import { loadSeg3DModel } from "../train/seg3d.js";
 import { predictVolume } from "../train/seg3d-infer.js";
 import { buildApp } from "./app.js";
-import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
 import { ingestInstance } from "./ingest.js";
 import { allOf } from "./server.js";
 import { createStowSender } from "./stow-client.js";
@@ -34,23 +38,13 @@ const SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33";
 let pacs: OrthancInstance; // the modality router and the C-STORE destination
 let web: OrthancInstance; // the STOW-RS destination
 let app: FastifyInstance;
-let scp: DimseServer;
-
-interface OrthancInstanceInfo {
-  readonly ID: string;
-}
-
-async function studyInstances(o: OrthancInstance, studyUid: string): Promise<OrthancInstanceInfo[]> {
-  const found = await o.rest<{ Type: string; ID: string }[]>("/tools/lookup", studyUid);
-  const study = found.find((f) => f.Type === "Study");
-  return study ? o.rest<OrthancInstanceInfo[]>(`/studies/${study.ID}/instances`) : [];
-}
+let linked: OrthancPacs | undefined;
 
 async function byClass(o: OrthancInstance, studyUid: string, want: number): Promise<Map<string, string>> {
   const deadline = Date.now() + 120_000;
-  let got: OrthancInstanceInfo[] = [];
+  let got: { ID: string }[] = [];
   while (Date.now() < deadline) {
-    got = await studyInstances(o, studyUid);
+    got = await orthancStudyInstances(o, studyUid);
     if (got.length >= want) break;
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -71,76 +65,60 @@ before(async () => {
   await initEngine();
   await trainTinyUnet(work, SLICES, SIZE);
   await writeTestBundle(join(work, "cxr"));
-  const scpPort = await freePort();
-  pacs = await startOrthanc({ modalities: { radiolens: ["RADIOLENS", "127.0.0.1", scpPort] } });
   web = await startOrthanc();
-  app = await buildApp({
-    models: [
-      { dir: join(work, "unet"), id: "unet" },
-      { dir: join(work, "cxr"), id: "cxr", results: ["measurement-report"] },
-    ],
-    dataDir: join(work, "data"),
-    auth: { apiKeys: [{ id: "a", role: "admin", key: "admin-key-0123456789" }] },
-    routing: {
-      rules: [
-        {
-          name: "ct-seg",
-          match: {
-            callingAeTitles: ["ORTHANC"],
-            modalities: ["CT"],
-            seriesDescription: "synthetic*",
-            sopClassUids: ["1.2.840.10008.5.1.4.1.1.2"],
-          },
-          models: ["unet"],
-          level: "series",
-          completionTimeoutSeconds: TIMEOUT_S,
-          destinations: [],
-        },
-        {
-          name: "ct-study",
-          match: { callingAeTitles: ["ORTHANC"], modalities: ["CT"], seriesDescription: "study ?" },
-          models: ["unet"],
-          level: "study",
-          completionTimeoutSeconds: STUDY_TIMEOUT_S,
-          destinations: [],
-        },
-        {
-          name: "cxr",
-          match: { modalities: ["CR", "DX"] },
-          models: ["cxr"],
-          level: "instance",
-          completionTimeoutSeconds: 30,
-          destinations: [],
-        },
+  linked = await startOrthancPacs((_, cstore) =>
+    buildApp({
+      models: [
+        { dir: join(work, "unet"), id: "unet" },
+        { dir: join(work, "cxr"), id: "cxr", results: ["measurement-report"] },
       ],
-      senders: new Map([
-        [
-          "ct-study",
-          createResultSender("RADIOLENS", { aeTitle: "ORTHANC", host: "127.0.0.1", port: pacs.dicomPort }),
+      dataDir: join(work, "data"),
+      auth: { apiKeys: [{ id: "a", role: "admin", key: "admin-key-0123456789" }] },
+      routing: {
+        rules: [
+          {
+            name: "ct-seg",
+            match: {
+              callingAeTitles: ["ORTHANC"],
+              modalities: ["CT"],
+              seriesDescription: "synthetic*",
+              sopClassUids: ["1.2.840.10008.5.1.4.1.1.2"],
+            },
+            models: ["unet"],
+            level: "series",
+            completionTimeoutSeconds: TIMEOUT_S,
+            destinations: [],
+          },
+          {
+            name: "ct-study",
+            match: { callingAeTitles: ["ORTHANC"], modalities: ["CT"], seriesDescription: "study ?" },
+            models: ["unet"],
+            level: "study",
+            completionTimeoutSeconds: STUDY_TIMEOUT_S,
+            destinations: [],
+          },
+          {
+            name: "cxr",
+            match: { modalities: ["CR", "DX"] },
+            models: ["cxr"],
+            level: "instance",
+            completionTimeoutSeconds: 30,
+            destinations: [],
+          },
         ],
-        [
-          "ct-seg",
-          allOf([
-            createResultSender("RADIOLENS", { aeTitle: "ORTHANC", host: "127.0.0.1", port: pacs.dicomPort }),
-            createStowSender({ url: `${web.url}/dicom-web` }),
-          ]),
-        ],
-      ]),
-      pollMs: 200,
-    },
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  scp = startDimseServer(app.radiolens, {
-    aeTitle: "RADIOLENS",
-    port: scpPort,
-    allowedCallingAeTitles: ["ORTHANC"],
-  });
+        senders: new Map([
+          ["ct-study", cstore],
+          ["ct-seg", allOf([cstore, createStowSender({ url: `${web.url}/dicom-web` })])],
+        ]),
+        pollMs: 200,
+      },
+    }),
+  );
+  ({ orthanc: pacs, app } = linked);
 });
 
 after(async () => {
-  scp?.close();
-  await app?.close();
-  await pacs?.stop();
+  await linked?.close();
   await web?.stop();
   rmSync(work, { recursive: true, force: true });
 });
@@ -300,7 +278,7 @@ describe("routing with Orthanc as the PACS", () => {
     assert.ok(reason, audit.map((a) => a.detail).join(" | "));
     assert.match(reason.detail, /Image Orientation/);
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await studyInstances(pacs, study)).length, 4, "no result reached the PACS");
+    assert.equal((await orthancStudyInstances(pacs, study)).length, 4, "no result reached the PACS");
   });
 
   it("a study-level rule waits for the whole study and segments each of its series once", async () => {
@@ -333,7 +311,7 @@ describe("routing with Orthanc as the PACS", () => {
     const group = (await repo.listGroups(10)).find((g) => g.level === "study");
     // The radiograph is routed by the "cxr" rule (first match): the study's group counts the CT slices only.
     assert.deepEqual([group?.instances, group?.lateInstances], [2 * SLICES, 0], "the whole study in time");
-    const all = await studyInstances(pacs, study);
+    const all = await orthancStudyInstances(pacs, study);
     assert.equal(
       all.length,
       2 * SLICES + 1 + 4,
