@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { writeTestBundle } from "../../test/support/serve.js";
 import { freePort, REPO_ROOT, sharedData } from "../../test/support/shared-data.js";
@@ -321,6 +321,25 @@ async function measureScroll(
     })()`)) as { lags: number[]; reached: number; span: number; endLag: number };
 }
 
+// The harness evaluates strings in the page, which the console's CSP (checked below) forbids to scripts.
+const PAGE = { viewport: { width: 1600, height: 1000 }, bypassCSP: true } as const;
+
+/** Records the page's uncaught exceptions and console errors in `errors`, which each test expects to end empty. */
+function recordErrors(page: Page, errors: string[]): void {
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+}
+
+/** A console-sized page of `browser` and the errors it logs. */
+async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage(PAGE);
+  const errors: string[] = [];
+  recordErrors(page, errors);
+  return { page, errors };
+}
+
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(`${base}/console/`);
   await page.fill("#api-key", key);
@@ -351,13 +370,7 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
   try {
-    // The harness evaluates strings in the page, which the console's CSP (checked above) forbids to scripts.
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
-    });
+    const { page, errors } = await openPage(browser);
     await page.goto(`${base}/console/`);
     await page.fill("#api-key", "wrong-key-0000000000000");
     await page.click("#signin-button");
@@ -647,13 +660,13 @@ test("headless Chromium: storescu series in the worklist with its result, stack,
     assert.deepEqual(errors, [], "no errors in the page");
 
     // Roles: a viewer sees the worklist but no upload; an administrator also gets the audit view.
-    const viewer = await browser.newPage({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+    const viewer = await browser.newPage(PAGE);
     await signIn(viewer, KEYS.viewer);
     await viewer.waitForSelector(row);
     assert.equal(await viewer.isVisible("#upload"), false, "a viewer cannot upload");
     assert.equal(await viewer.isVisible("#force-label"), false);
     assert.equal(await viewer.isVisible("#audit-button"), false);
-    const admin = await browser.newPage({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+    const admin = await browser.newPage(PAGE);
     await signIn(admin, KEYS.admin);
     assert.equal(await admin.isVisible("#force-label"), true, "an administrator may force analysis");
     await admin.click("#audit-button");
@@ -689,12 +702,7 @@ test("headless Chromium: an MSD hippocampus NIfTI and its label mask as a labelm
   assert.ok(most > 0, "the case has a slice with both labels");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
   try {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
-    });
+    const { page, errors } = await openPage(browser);
     // Opening a NIfTI reads it in the browser: any role may, a viewer included.
     await signIn(page, KEYS.viewer);
     await page.setInputFiles("#nifti-image", imagePath);
@@ -786,12 +794,9 @@ if (RUNS > 0)
       > = {};
       for (let r = 0; r < runs * 2; r++) {
         const mode = r % 2 === 0 ? "warm" : "cold";
-        const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 }, bypassCSP: true });
+        const ctx = await browser.newContext(PAGE);
         const p = await ctx.newPage();
-        p.on("pageerror", (e) => benchErrors.push(e.message));
-        p.on("console", (m) => {
-          if (m.type() === "error") benchErrors.push(m.text());
-        });
+        recordErrors(p, benchErrors);
         await p.goto(`${base}/console/${mode === "cold" ? "?warm=0" : ""}`);
         await p.fill("#api-key", KEYS.clinician);
         await p.click("#signin-button");
