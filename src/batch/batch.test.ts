@@ -36,6 +36,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out, err };
 }
 
+/** `radiolens batch run` of the test model over `input` as run `name` in the SQLite store `db`, then `more` options. */
+const batchRun = (input: string, name: string, db: string, ...more: string[]) =>
+  cli(["batch", "run", "--model", model, "--input", input, "--name", name, "--db", db, ...more]);
+
 function csv(path: string): Record<string, string>[] {
   return parse(readFileSync(path, "utf8"), { columns: true }) as Record<string, string>[];
 }
@@ -82,20 +86,7 @@ describe("batch on the embedded store", () => {
     const early = new Map(partial.filter((r) => r.result).map((r) => [r.inputId, r.result?.scoredAt]));
     await store.close();
 
-    const r = await cli([
-      "batch",
-      "run",
-      "--model",
-      model,
-      "--input",
-      imgs,
-      "--name",
-      "r1",
-      "--db",
-      db,
-      "--out",
-      join(work, "r1.csv"),
-    ]);
+    const r = await batchRun(imgs, "r1", db, "--out", join(work, "r1.csv"));
     assert.equal(r.code, 3, `one input failed: ${r.err}`);
     assert.match(r.err, /0 new/);
     const rows = csv(join(work, "r1.csv"));
@@ -135,20 +126,7 @@ describe("batch on the embedded store", () => {
     const manifest = join(work, "manifest.csv");
     writeFileSync(manifest, "id,path\na,imgs/0001.png\nb,imgs/0002.png\nmissing,imgs/none.png\n");
     const db = join(work, "manifest.db");
-    const r = await cli([
-      "batch",
-      "run",
-      "--model",
-      model,
-      "--input",
-      manifest,
-      "--name",
-      "m",
-      "--db",
-      db,
-      "--out",
-      join(work, "m.csv"),
-    ]);
+    const r = await batchRun(manifest, "m", db, "--out", join(work, "m.csv"));
     assert.equal(r.code, 3, r.err);
     const rows = csv(join(work, "m.csv"));
     assert.deepEqual(
@@ -192,19 +170,18 @@ describe("batch on the embedded store", () => {
       }
       const db = join(work, "dicomweb.db");
       const out = join(work, "dicomweb.csv");
-      const args = [
-        "batch",
-        "run",
-        "--model",
-        model,
-        "--input",
-        `${url}/dicomweb/instances`,
-        "--name",
+      const input = `${url}/dicomweb/instances`;
+      const r = await batchRun(
+        input,
         "pacs",
-        "--db",
         db,
-      ];
-      const r = await cli([...args, "--header", `x-api-key: ${KEY}`, "--out", out, "--batch-size", "100"]);
+        "--header",
+        `x-api-key: ${KEY}`,
+        "--out",
+        out,
+        "--batch-size",
+        "100",
+      );
       assert.equal(r.code, 0, r.err);
       assert.doesNotMatch(r.err + r.out, new RegExp(KEY), "the API key is never printed");
       const rows = csv(out);
@@ -212,18 +189,7 @@ describe("batch on the embedded store", () => {
       assert.equal(new Set(rows.map((x) => x["input_id"])).size, M);
       assert.ok(rows.every((x) => x["status"] === "done" && /^[0-9.]+$/.test(x["input_id"] ?? "")));
       // Without the key every retrieval is refused (401): recorded per input, the run still completes.
-      const denied = await cli([
-        "batch",
-        "run",
-        "--model",
-        model,
-        "--input",
-        `${url}/dicomweb/instances`,
-        "--name",
-        "x",
-        "--db",
-        join(work, "denied.db"),
-      ]);
+      const denied = await batchRun(input, "x", join(work, "denied.db"));
       assert.notEqual(denied.code, 0);
     } finally {
       await app.close();
