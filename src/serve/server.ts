@@ -10,6 +10,7 @@ import { initEngine } from "../engine/backend.js";
 import { buildApp } from "./app.js";
 import { ROLES } from "./auth.js";
 import { createResultSender, type DimseServer, startDimseServer } from "./dimse.js";
+import { tuneGarbageCollection } from "./gc-tuning.js";
 import type { ResultSender } from "./outbox.js";
 import { redactDsn } from "./repository/postgres.js";
 import { webConsoleRoutes } from "./routes/web.js";
@@ -231,6 +232,7 @@ export interface RunningService {
  * ```
  */
 export async function startService(cfg: ServeConfig): Promise<RunningService> {
+  tuneGarbageCollection();
   await initEngine(cfg.backend ? { backend: cfg.backend } : {});
   let models = cfg.models;
   if (models.length === 0) {

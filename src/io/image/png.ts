@@ -1,5 +1,5 @@
 /** PNG reading (8/16-bit, gray/RGB/palette, with or without alpha) into MedicalImage: native inflate for the common layouts, pngjs for the rest. */
-import { inflateSync } from "node:zlib";
+import { crc32, inflateSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { createImage, type MedicalImage } from "../../core/image.js";
 
@@ -16,23 +16,6 @@ export const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as con
  */
 export function isPng(bytes: Uint8Array): boolean {
   return PNG_MAGIC.every((b, i) => bytes[i] === b);
-}
-
-/** CRC-32 table (PNG spec Annex D: polynomial 0xEDB88320, reflected). */
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-function crc32(b: Uint8Array, start: number, end: number): number {
-  let c = -1;
-  for (let i = start; i < end; i++) c = (CRC_TABLE[(c ^ (b[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
 }
 
 /** Header and image data of a PNG datastream, chunk CRCs checked (PNG spec §5.3, §11.2). */
@@ -70,7 +53,8 @@ function readPngParts(b: Uint8Array): PngParts {
     const dataEnd = dataStart + len;
     if (len > 0x7fffffff || dataEnd + 4 > b.length)
       throw new Error(`PNG is truncated: chunk ${type} runs past the end of the file`);
-    if (crc32(b, pos + 4, dataEnd) !== dv.getUint32(dataEnd))
+    // zlib's CRC-32 is the PNG one (PNG spec Annex D), natively and several times faster than a table loop.
+    if (crc32(b.subarray(pos + 4, dataEnd)) !== dv.getUint32(dataEnd))
       throw new Error(`PNG chunk ${type} fails its CRC check`);
     if (type === "IHDR") {
       if (len < 13) throw new Error("PNG IHDR chunk is too short");
@@ -97,8 +81,11 @@ function readPngParts(b: Uint8Array): PngParts {
  * filter's byte distance (bytes per complete pixel, at least 1). Returns the unfiltered rows, without filter bytes.
  */
 function unfilter(raw: Uint8Array, rows: number, stride: number, bpp: number): Uint8Array {
-  const out = new Uint8Array(rows * stride);
   if (raw.length < rows * (stride + 1)) throw new Error("PNG image data is shorter than its header declares");
+  // In place: row y's output starts y + 1 bytes before its input, so each byte is read before it is overwritten,
+  // and the row above is already reconstructed. A server decoding PNG uploads allocates one buffer less per image,
+  // and with it fewer garbage collections (ADR 145).
+  const out = new Uint8Array(raw.buffer, raw.byteOffset, rows * stride);
   for (let y = 0; y < rows; y++) {
     const f = raw[y * (stride + 1)] as number;
     const src = y * (stride + 1) + 1;
@@ -106,7 +93,7 @@ function unfilter(raw: Uint8Array, rows: number, stride: number, bpp: number): U
     const up = dst - stride;
     switch (f) {
       case 0:
-        out.set(raw.subarray(src, src + stride), dst);
+        raw.copyWithin(dst, src, src + stride);
         break;
       case 1:
         for (let x = 0; x < stride; x++) {
@@ -148,6 +135,15 @@ function unfilter(raw: Uint8Array, rows: number, stride: number, bpp: number): U
 const CHANNELS_OF_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /**
+ * The samples of a non-interlaced image: inflate in one output chunk of the known size (node:zlib's default 16 KiB
+ * chunks would be concatenated into a second copy), then the filters reversed in place.
+ */
+function reconstruct(idat: Uint8Array, rows: number, stride: number, bpp: number): Uint8Array {
+  const raw = inflateSync(idat, { chunkSize: Math.max(4096, rows * (stride + 1) + 1024) });
+  return unfilter(raw, rows, stride, bpp);
+}
+
+/**
  * The common PNGs (not interlaced; 8 or 16 bits per sample; or 8-bit palette) decoded directly: native zlib
  * inflate, then unfiltering and channel selection in one pass, without pngjs's RGBA expansion. Undefined for the
  * other layouts, which pngjs decodes.
@@ -167,7 +163,7 @@ function decodePngFast(parts: PngParts): MedicalImage | undefined {
     throw new Error("PNG palette image has no valid PLTE chunk");
   const bytesPer = depth / 8;
   const stride = width * inCh * bytesPer;
-  const px = unfilter(inflateSync(parts.idat), height, stride, inCh * bytesPer);
+  const px = reconstruct(parts.idat, height, stride, inCh * bytesPer);
   const gray = colorType === 0 || colorType === 4;
   const ch = gray ? 1 : 3;
   const n = width * height;
