@@ -41,6 +41,7 @@ export {
   type Splits,
   splitByRatio,
   splitInput,
+  stratifiedSample,
 } from "./split.js";
 export {
   type DataSource,

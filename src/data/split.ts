@@ -238,3 +238,58 @@ export function assertNoPatientLeak(
   }
   if (leaked.size > 0) throw new RadioLensError("RL_ERR_SPLIT_LEAK", { column, count: leaked.size });
 }
+
+/**
+ * A seeded class-stratified sample of at most `cap` items (all of them, in order, when there are no more than
+ * `cap`): each class keeps its share of the cap (largest remainders round, and a class present in the input keeps
+ * at least one item while the cap allows), drawn uniformly within the class. Returned in increasing index order,
+ * so the result depends only on the classes, the cap and the seed.
+ *
+ * @example
+ * ```ts
+ * stratifiedSample([0, 0, 0, 1, 1, 1, 1, 1], 4, 7); // two indices below 3 (class 0), two from 3 on (class 1)
+ * ```
+ */
+export function stratifiedSample(classes: ArrayLike<number>, cap: number, seed: number): number[] {
+  const n = classes.length;
+  if (!(cap >= 1) || !Number.isInteger(cap))
+    throw new RadioLensError("RL_ERR_USAGE", { detail: "a sample size must be a positive integer" });
+  if (n <= cap) return Array.from({ length: n }, (_, i) => i);
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const c = classes[i] as number;
+    const m = byClass.get(c);
+    if (m) m.push(i);
+    else byClass.set(c, [i]);
+  }
+  const order = [...byClass.keys()].sort((a, b) => a - b);
+  // Hamilton's largest-remainder apportionment; ties go to the smaller class index for determinism.
+  const quota = order.map((c) => ((byClass.get(c) as number[]).length * cap) / n);
+  const take = quota.map((q) => Math.floor(q));
+  let left = cap - take.reduce((a, b) => a + b, 0);
+  const byRemainder = order
+    .map((_, k) => k)
+    .sort((a, b) => quota[b]! - take[b]! - (quota[a]! - take[a]!) || a - b);
+  for (const k of byRemainder) {
+    if (left === 0) break;
+    take[k]! += 1;
+    left--;
+  }
+  // A rare class rounded down to nothing takes one item from the class with the most.
+  for (let k = 0; k < order.length; k++) {
+    if (take[k]! > 0) continue;
+    let most = 0;
+    for (let j = 1; j < order.length; j++) if (take[j]! > take[most]!) most = j;
+    if (take[most]! <= 1) break;
+    take[most]! -= 1;
+    take[k] = 1;
+  }
+  const rng = new Rng(seed);
+  const out: number[] = [];
+  order.forEach((c, k) => {
+    const members = byClass.get(c) as number[];
+    const perm = rng.permutation(members.length);
+    for (let j = 0; j < (take[k] as number); j++) out.push(members[perm[j] as number] as number);
+  });
+  return out.sort((a, b) => a - b);
+}

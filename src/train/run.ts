@@ -29,7 +29,13 @@ import {
 import { loadCheckpoint } from "./checkpoint.js";
 import { openFileDataset, StreamingBatchSource, samplePreparer } from "./file-data.js";
 import { Adam } from "./optim.js";
-import { fitSafety, intendedInputsOfDataset } from "./safety.js";
+import {
+  FEATURE_BATCH,
+  fitSafety,
+  intendedInputsOfDataset,
+  safetySample,
+  stratumOfTargets,
+} from "./safety.js";
 import { type Callback, fit, type LossFn, type TrainState } from "./trainer.js";
 
 /**
@@ -135,6 +141,13 @@ const VAL_SPLIT = "val";
 interface PreparedData {
   readonly train: BatchSource;
   readonly val: BatchSource;
+  /**
+   * The training images the OOD detector is fitted on: a seeded class-stratified {@link safetySample} of the
+   * training split, in order, without augmentation (the training source augments step-budget runs and shuffles).
+   */
+  readonly safetyTrain: () => BatchSource;
+  /** Samples in the training split. */
+  readonly trainCount: number;
   readonly task: Task;
   readonly numClasses: number;
   readonly labelNames: readonly string[];
@@ -204,9 +217,24 @@ function prepareNpz(config: TrainConfig): PreparedData {
       ...(w ? { sampleWeight: w } : {}),
     });
   const trainSource = memory(xTrain, yTrain, true, config.batchSize, weights);
+  const inferBatch = train.dims === 3 ? 32 : FEATURE_BATCH;
+  const safetyTrain = (): BatchSource => {
+    const k = ds.numClasses;
+    const idx = safetySample(stratumOfTargets(yTrain, k, ds.task === "multilabel"), config.seed);
+    if (idx.length === n) return memory(xTrain, yTrain, false, inferBatch);
+    const xs = new Float32Array(idx.length * per);
+    const ys = new Float32Array(idx.length * k);
+    idx.forEach((s, i) => {
+      xs.set(xTrain.subarray(s * per, (s + 1) * per), i * per);
+      ys.set(yTrain.subarray(s * k, (s + 1) * k), i * k);
+    });
+    return memory(xs, ys, false, inferBatch);
+  };
   return {
     train: config.steps ? periodic(trainSource, config, train.dims, train.shape) : trainSource,
-    val: memory(val.x, targetsOf(val, ds), false, train.dims === 3 ? 32 : 256),
+    val: memory(val.x, targetsOf(val, ds), false, inferBatch),
+    safetyTrain,
+    trainCount: n,
     task: ds.task,
     numClasses: ds.numClasses,
     labelNames: ds.labelNames,
@@ -287,9 +315,20 @@ function prepareFiles(config: TrainConfig): PreparedData {
     throw new RadioLensError("RL_ERR_USAGE", {
       detail: "segmentation datasets train with the segmentation trainer",
     });
+  const inferBatch = Math.max(config.batchSize, 64);
+  const safetyTrain = (): BatchSource => {
+    // Labels only, no pixels; multi-label rows are one stratum, as for .npz data.
+    const strata = Array.from({ length: train.size }, (_, i) => {
+      const l = train.label(i);
+      return typeof l === "number" ? l : 0;
+    });
+    return stream(subset(train, safetySample(strata, config.seed)), false, inferBatch);
+  };
   return {
     train: stream(train, true, config.batchSize),
-    val: stream(ds.val, false, Math.max(config.batchSize, 64)),
+    val: stream(ds.val, false, inferBatch),
+    safetyTrain,
+    trainCount: train.size,
     task,
     numClasses: ds.task.classNames.length,
     labelNames: ds.task.classNames,
@@ -446,7 +485,8 @@ export async function trainModel(
     last = best.history[best.history.length - 1] ?? last;
   }
   phase("fit");
-  const safety = await fitSafety(model, data.train, data.val, {
+  const safety = await fitSafety(model, data.safetyTrain(), data.val, {
+    trainSplit: data.trainCount,
     task: data.task,
     numClasses: data.numClasses,
     activation: data.task === "multilabel" ? "sigmoid" : "softmax",

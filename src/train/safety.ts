@@ -3,6 +3,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { BatchSource } from "../core/dataset.js";
 import type { Task } from "../core/task.js";
+import { stratifiedSample } from "../data/split.js";
 import { tf } from "../engine/backend.js";
 import { applyTemperature, type Calibration, eceOf, fitTemperature } from "../models/calibration.js";
 import { withFeatureOutputs } from "../models/features.js";
@@ -12,12 +13,60 @@ import { fitMahalanobisLayer, mahalanobisScores, type OodDetector, quantile } fr
 /** Fraction of the validation split the OOD threshold keeps in distribution. */
 export const OOD_KEEP = 0.95;
 
+/**
+ * Most training images the Mahalanobis detector (Lee et al. 2018) is fitted on. Its class means and shared
+ * covariance of a few hundred feature dimensions (512 at most in the zoo) are well estimated from a few thousand
+ * samples, with the shrinkage fitMahalanobisLayer adds, while the feature pass costs in proportion to the images it
+ * reads: docs/adr/144-safety-fit-sample.md has the measurements.
+ */
+export const OOD_FIT_SAMPLES = 2048;
+
+/** Batch size of the safety fit's feature passes over 2D images (inference only: no gradients are kept). */
+export const FEATURE_BATCH = 256;
+
+/**
+ * The stratum of each target row for {@link safetySample}: the class of a one-hot (or soft) row, one stratum for
+ * multi-label rows (no single class to keep the share of).
+ *
+ * @example
+ * ```ts
+ * stratumOfTargets(Float32Array.of(1, 0, 0, 1), 2, false); // [0, 1]
+ * ```
+ */
+export function stratumOfTargets(y: Float32Array, k: number, multilabel: boolean): number[] {
+  const n = y.length / k;
+  const out = new Array<number>(n).fill(0);
+  if (multilabel) return out;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if ((y[i * k + j] as number) > (y[i * k + best] as number)) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/**
+ * Indices of the training samples the OOD detector is fitted on: a class-stratified sample of at most `cap`
+ * (default {@link OOD_FIT_SAMPLES}), seeded from the run's seed so that the same seed gives the same detector.
+ *
+ * @example
+ * ```ts
+ * const idx = safetySample(stratumOfTargets(yTrain, 2, false), config.seed);
+ * ```
+ */
+export function safetySample(strata: ArrayLike<number>, seed: number, cap = OOD_FIT_SAMPLES): number[] {
+  // A stream of its own: the same seed also orders the training batches, which this must not mirror.
+  return stratifiedSample(strata, cap, Math.imul(seed ^ 0x0d5a_f17e, 0x9e3779b1) | 0);
+}
+
 /** Options of {@link fitSafety}. */
 export interface SafetyOptions {
   readonly task: Task;
   readonly numClasses: number;
   readonly activation: "softmax" | "sigmoid";
   readonly oodAction?: "refuse" | "flag";
+  /** Size of the whole training split when `train` is a sample of it (recorded in the card). */
+  readonly trainSplit?: number;
 }
 
 /** What {@link fitSafety} adds to the card and to metrics.json. */
@@ -68,7 +117,8 @@ async function collect(
 }
 
 /**
- * Fits the multi-layer Mahalanobis detector (Lee et al. 2018) on the training split's features, sets its
+ * Fits the multi-layer Mahalanobis detector (Lee et al. 2018) on the features of `train` (the un-augmented
+ * training split or a {@link safetySample} of it), sets its
  * threshold at the {@link OOD_KEEP} quantile of the validation split's scores, and fits temperature scaling
  * (Guo et al. 2017) on the validation outputs. Multi-label models use one Gaussian per layer (no single class).
  *
@@ -101,7 +151,14 @@ export async function fitSafety(
       threshold: quantile(scores, OOD_KEEP),
       keep: OOD_KEEP,
       action: opts.oodAction ?? "refuse",
-      fittedOn: { train: tr.rows.length, val: va.rows.length, features: outputs },
+      fittedOn: {
+        train: tr.rows.length,
+        ...(opts.trainSplit !== undefined && opts.trainSplit > tr.rows.length
+          ? { trainSplit: opts.trainSplit, trainSample: "class-stratified, seeded" }
+          : {}),
+        val: va.rows.length,
+        features: outputs,
+      },
     },
     calibration: {
       method: "temperature",
