@@ -988,7 +988,44 @@ function layoutKernels(): tf.KernelConfig[] {
     }
     return o.info;
   });
-  return [splitV, transpose];
+  // Concat's CPU kernel copies one `subarray` per outer row: 180,000 calls for a 3D U-Net's channel concatenation
+  // of 8-channel maps. The reverse of SplitV above, and the same values.
+  const concat: tf.KernelConfig = {
+    kernelName: "Concat",
+    backendName: "onednn",
+    kernelFunc: (args) => {
+      const be = args.backend as OnednnBackend;
+      const xs = args.inputs as unknown as tf.TensorInfo[];
+      const attrs = args.attrs ?? {};
+      const first = xs[0];
+      const vs = xs.map((x) => be.f32(x));
+      if (!first || vs.some((v) => !v) || xs.some((x) => x.shape.length !== first.shape.length))
+        return fallback("Concat", args as KernelArgs);
+      const axis = tf.util.parseAxisParam(attrs["axis"] as number, first.shape)[0] ?? 0;
+      const shape = first.shape.slice();
+      shape[axis] = xs.reduce((n, x) => n + (x.shape[axis] as number), 0);
+      const outer = first.shape.slice(0, axis).reduce((p, q) => p * q, 1);
+      const inner = first.shape.slice(axis + 1).reduce((p, q) => p * q, 1);
+      const row = (shape[axis] as number) * inner;
+      const o = be.out(shape);
+      const dst = o.values;
+      let offset = 0;
+      xs.forEach((x, k) => {
+        const v = vs[k] as Float32Array;
+        const block = (x.shape[axis] as number) * inner;
+        for (let r = 0; r < outer; r++) {
+          const src = r * block;
+          const d = r * row + offset;
+          if (block >= 64) dst.set(v.subarray(src, src + block), d);
+          else for (let i = 0; i < block; i++) dst[d + i] = v[src + i] as number;
+        }
+        offset += block;
+      });
+      count("Concat");
+      return o.info;
+    },
+  };
+  return [splitV, concat, transpose];
 }
 
 function reduceKernels(): tf.KernelConfig[] {
@@ -1349,8 +1386,8 @@ function patchBatchNormGradient(): void {
 let gradientsPatched = false;
 
 /**
- * One-pass gradients, on this backend only, for ops whose tfjs gradients build full-size temporaries: Relu
- * (`mul(dy, cast(step(x)))`), Square (`mul(dy, mul(x, 2))`) and Mean (`div(mul(dy, ones(x.shape)), n)`, whose
+ * One-pass gradients, on this backend only, for ops whose tfjs gradients build full-size temporaries: ClipByValue
+ * (a bool mask from two comparisons and a select), Relu (`mul(dy, cast(step(x)))`), Square (`mul(dy, mul(x, 2))`) and Mean (`div(mul(dy, ones(x.shape)), n)`, whose
  * `ones` is filled element by element in JavaScript). Each native form rounds once where tfjs's exact
  * intermediate steps (x * 2, a 0/1 mask, dy * 1) do not round, so the gradients are bit-identical (ADR 015).
  */
@@ -1394,6 +1431,22 @@ function patchGradients(): void {
     if (!dyv || !xv || !tf.util.arraysEqual(dy.shape, x.shape)) return undefined;
     return nativeBinary(be, a, op, dyv, dy.shape, xv, x.shape, x.shape);
   };
+  // tfjs: where(logicalAnd(x >= min, x <= max), dy, zerosLike(dy)), four full-size CPU kernels (two of them bool)
+  // on the probabilities a Dice/CE loss clips; one pass here, the same values.
+  override("ClipByValue", (dy, x, be, _a, attrs) => {
+    const dyv = be.f32(dy);
+    const xv = be.f32(x);
+    if (!dyv || !xv || !tf.util.arraysEqual(dy.shape, x.shape)) return undefined;
+    const lo = attrs["clipValueMin"] as number;
+    const hi = attrs["clipValueMax"] as number;
+    const o = be.out(x.shape);
+    const out = o.values;
+    for (let i = 0; i < xv.length; i++) {
+      const v = xv[i] as number;
+      out[i] = v >= lo && v <= hi ? (dyv[i] as number) : 0;
+    }
+    return o.info;
+  });
   override("Relu", elementwise(GRAD_OP.ReluGrad));
   override("Square", elementwise(GRAD_OP.SquareGrad));
   override("Mean", (dy, x, be, a, attrs) => {

@@ -357,17 +357,22 @@ test("conv3d and 3D pooling forward and gradients match cpu", async (t) => {
   );
 });
 
-test("3D U-Net layers: conv3d filter gradient (direct kernel), SplitV and 5D Transpose match cpu", async (t) => {
+test("3D U-Net layers: conv3d filter gradient (direct kernel), Concat, SplitV and 5D Transpose match cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
   const rng = new Rng(23);
-  // The shapes of a 3D U-Net level (8-16 channels, 3×3×3 "same"), odd sizes, asymmetric "valid" and 1×1×1 kernels.
+  // The shapes of a 3D U-Net level (8-32 channels, 3×3×3 "same"), odd sizes, asymmetric "valid" and 1×1×1 kernels.
   for (const [shape, cout, k, pad] of [
     [[2, 10, 14, 10, 16], 8, 3, "same"],
     [[1, 5, 7, 6, 1], 8, 3, "same"],
     [[2, 6, 5, 7, 8], 16, 3, "valid"],
     [[1, 4, 6, 4, 24], 3, 1, "same"],
     [[1, 7, 6, 5, 3], 5, 2, "same"],
+    // The AVX2 register tiles: 16-wide (32 → 32), 8-wide (13 → 24, with input channels left over), a width-1
+    // volume whose shifted rows are empty.
+    [[2, 3, 4, 6, 32], 32, 3, "same"],
+    [[1, 4, 5, 3, 13], 24, 3, "same"],
+    [[1, 3, 3, 1, 8], 16, 3, "same"],
   ] as const) {
     await compare(
       `conv3d ${shape} -> ${cout} k${k} ${pad}`,
@@ -377,7 +382,7 @@ test("3D U-Net layers: conv3d filter gradient (direct kernel), SplitV and 5D Tra
       ["Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2"],
     );
   }
-  // Concatenation's gradient is SplitV; the voxel shuffle of the 3D U-Net transposes 5D tensors.
+  // Concatenation (Concat, its gradient SplitV); the voxel shuffle of the 3D U-Net transposes 5D tensors.
   await compare(
     "concat on channels (SplitV gradient)",
     rng,
@@ -386,7 +391,18 @@ test("3D U-Net layers: conv3d filter gradient (direct kernel), SplitV and 5D Tra
       [2, 3, 4, 5, 8],
       [2, 3, 4, 5, 3],
     ],
-    ["SplitV"],
+    ["Concat", "SplitV"],
+  );
+  await compare(
+    "concat of three on a middle axis",
+    rng,
+    (a, b, c) => tf.concat([a as tf.Tensor, b as tf.Tensor, c as tf.Tensor], 2),
+    [
+      [2, 3, 1, 5],
+      [2, 3, 4, 5],
+      [2, 3, 2, 5],
+    ],
+    ["Concat", "SplitV"],
   );
   for (const perm of [
     [0, 1, 3, 2, 4],
@@ -540,7 +556,7 @@ test("elementwise arithmetic with broadcasting, unary math, clip and tile match 
   await compare("Tile of broadcast", rng, (x) => tf.tile(x, [4, 3, 1, 2]), [[1, 1, 5, 3]], ["Tile"]);
 });
 
-test("Relu, Square and Mean gradients run as one native pass, bit-identical to cpu", async (t) => {
+test("ClipByValue, Relu, Square and Mean gradients run as one native pass, bit-identical to cpu", async (t) => {
   if (!built) return t.skip("oneDNN addon not built");
   await initEngine({ backend: "onednn" });
   const rng = new Rng(18);
@@ -553,6 +569,9 @@ test("Relu, Square and Mean gradients run as one native pass, bit-identical to c
     ["MeanGrad", (x) => tf.mean(x, -1), [[5, 11]]],
     ["MeanGrad", (x) => tf.mean(x), [[3, 4, 5]]],
     ["MeanGrad", (x) => tf.moments(x, [0, 1, 2]).variance, [[3, 4, 4, 9]]],
+    // The exact zero sits on the lower bound, which passes the gradient (x >= min).
+    ["ClipByValueGrad", (x) => tf.clipByValue(x, 0, 0.5), [[2, 3, 5, 7]]],
+    ["ClipByValueGrad", (x) => tf.clipByValue(x, -0.25, 1e-7), [[4, 9]]],
   ];
   for (const [kernel, op, shapes] of cases) {
     const inputs = shapes.map((shape) => {

@@ -7,6 +7,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <immintrin.h>
 #include <malloc.h>
 #include <time.h>
 
@@ -564,10 +565,76 @@ __attribute__((always_inline)) static inline void filterGradRows(const int32_t* 
   std::copy(acc, acc + CI * CO, dw + static_cast<size_t>(off) * CI * CO);
 }
 
+// One register tile of the AVX2 form: RI input channels × RO·8 output channels held in ymm accumulators while a row
+// of output voxels streams past (one dy load per 8 output channels, one broadcast per input channel). The generic
+// loop above reloads and stores its accumulator row for every voxel and channel, which on 8-32-channel layers costs
+// more than the multiply-adds. The sum over voxels runs in the same order, so the thread count still does not matter.
+template <int RI, int RO>
+__attribute__((target("avx2,fma"))) static inline void filterGradTile(const float* xi, int ci, const float* g,
+                                                                      int co, int n, float* acc) {
+  __m256 t[RI][RO];
+  for (int r = 0; r < RI; ++r)
+    for (int c = 0; c < RO; ++c) t[r][c] = _mm256_loadu_ps(acc + r * co + c * 8);
+  for (int v = 0; v < n; ++v) {
+    __m256 gv[RO];
+    for (int c = 0; c < RO; ++c) gv[c] = _mm256_loadu_ps(g + static_cast<size_t>(v) * co + c * 8);
+    for (int r = 0; r < RI; ++r) {
+      const __m256 xb = _mm256_broadcast_ss(xi + static_cast<size_t>(v) * ci + r);
+      for (int c = 0; c < RO; ++c) t[r][c] = _mm256_fmadd_ps(xb, gv[c], t[r][c]);
+    }
+  }
+  for (int r = 0; r < RI; ++r)
+    for (int c = 0; c < RO; ++c) _mm256_storeu_ps(acc + r * co + c * 8, t[r][c]);
+}
+
+// All tiles of one output row for one kernel offset: 4×16 tiles where the output channels allow (8 accumulators,
+// 2 dy vectors, 1 broadcast of the 16 ymm registers), 8×8 otherwise, single input-channel tiles for the rest.
+template <int RO>
+__attribute__((target("avx2,fma"))) static inline void filterGradRowTiles(const float* xi, int CI, const float* g,
+                                                                          int CO, int n, float* acc) {
+  constexpr int RI = RO == 2 ? 4 : 8;
+  for (int o = 0; o < CO; o += RO * 8) {
+    int i = 0;
+    for (; i + RI <= CI; i += RI) filterGradTile<RI, RO>(xi + i, CI, g + o, CO, n, acc + i * CO + o);
+    for (; i < CI; ++i) filterGradTile<1, RO>(xi + i, CI, g + o, CO, n, acc + i * CO + o);
+  }
+}
+
 __attribute__((target("avx2,fma"))) static void filterGradRowsAvx2(const int32_t* p, const float* x,
                                                                     const float* dy, float* dw, int off,
                                                                     float* acc) {
-  filterGradRows<1>(p, x, dy, dw, off, acc);
+  const int CI = p[4], CO = p[8];
+  if (CO % 8 != 0) {
+    filterGradRows<1>(p, x, dy, dw, off, acc);
+    return;
+  }
+  const int N = p[0], D = p[1], H = p[2], W = p[3], OD = p[5], OH = p[6], OW = p[7];
+  const int KH = p[10], KW = p[11], PF = p[12], PT = p[13], PL = p[14];
+  const int a = off / (KH * KW), b = (off / KW) % KH, c = off % KW;
+  std::fill(acc, acc + CI * CO, 0.0f);
+  const int x0 = std::max(0, PL - c), x1 = std::min(OW, W + PL - c);
+  if (x1 <= x0) {
+    std::copy(acc, acc + CI * CO, dw + static_cast<size_t>(off) * CI * CO);
+    return;
+  }
+  for (int n = 0; n < N; ++n)
+    for (int z = 0; z < OD; ++z) {
+      const int iz = z + a - PF;
+      if (iz < 0 || iz >= D) continue;
+      for (int y = 0; y < OH; ++y) {
+        const int iy = y + b - PT;
+        if (iy < 0 || iy >= H) continue;
+        const float* xr = x + ((static_cast<size_t>(n) * D + iz) * H + iy) * static_cast<size_t>(W) * CI;
+        const float* gr = dy + ((static_cast<size_t>(n) * OD + z) * OH + y) * static_cast<size_t>(OW) * CO;
+        const float* xi = xr + static_cast<size_t>(x0 + c - PL) * CI;
+        const float* g = gr + static_cast<size_t>(x0) * CO;
+        if (CO % 16 == 0)
+          filterGradRowTiles<2>(xi, CI, g, CO, x1 - x0, acc);
+        else
+          filterGradRowTiles<1>(xi, CI, g, CO, x1 - x0, acc);
+      }
+    }
+  std::copy(acc, acc + CI * CO, dw + static_cast<size_t>(off) * CI * CO);
 }
 
 // conv3dFilterGrad(params [N, D, H, W, CI, OD, OH, OW, CO, KD, KH, KW, padFront, padTop, padLeft], x, dy, dw)
