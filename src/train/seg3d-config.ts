@@ -37,6 +37,7 @@ export const Seg3DConfigSchema = z
         cores: z.number().positive().optional(),
         reserve: z.number().min(0).lt(1).optional(),
         macsPerCoreSecond: z.number().positive().optional(),
+        coreSecondsPerActivation: z.number().positive().optional(),
       })
       .strict()
       .optional(),

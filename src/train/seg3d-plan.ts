@@ -35,7 +35,7 @@ export interface SegPlan {
   readonly foregroundProb: number;
   /** CT only: the clipping window and z-score statistics. */
   readonly foreground: ForegroundIntensity;
-  /** Estimated CPU seconds (one core) per step, from {@link estimateStepMacs} and the calibrated throughput. */
+  /** Estimated CPU seconds (one core) per step, from {@link estimateStepCoreSeconds}. */
   readonly estimatedCoreSecondsPerStep: number;
 }
 
@@ -44,10 +44,16 @@ export interface SegBudget {
   readonly minutes: number;
   readonly cores: number;
   /**
-   * Sustained multiply-accumulates per second per core of a 3D U-Net training step on this engine (measured on
-   * an AVX2 EPYC core with the oneDNN backend, whole step included: about 2.2e9); the planner's only machine constant.
+   * Multiply-accumulates per second per core of the step's convolutions on this engine (default 4.3e10, fitted
+   * with `coreSecondsPerActivation` on whole training steps of an AVX2 EPYC core with the oneDNN backend).
    */
   readonly macsPerCoreSecond?: number;
+  /**
+   * Core-seconds per element of the step's activation maps (default 5.0e-7): the memory-bound part of a step
+   * (normalisation, activations, concatenation, loss, optimizer), which on 8-32-channel 3D maps outweighs the
+   * convolutions' arithmetic.
+   */
+  readonly coreSecondsPerActivation?: number;
   /** Share of the budget kept for data loading, validation and saving (default 0.2). */
   readonly reserve?: number;
 }
@@ -160,7 +166,50 @@ export function estimateStepMacs(
   return 3 * batch * macs;
 }
 
-const DEFAULT_MACS_PER_CORE_SECOND = 2.2e9;
+/**
+ * Elements of the activation maps of one step's U-Net (one per level at its width, times the batch): the measure of
+ * the memory-bound work in {@link estimateStepCoreSeconds}.
+ */
+export function estimateStepActivations(
+  patch: readonly [number, number, number],
+  depth: number,
+  base: number,
+  batch: number,
+): number {
+  let vox = patch[0] * patch[1] * patch[2];
+  let acts = 0;
+  for (let l = 0; l <= depth; l++) {
+    acts += vox * base * 2 ** l;
+    vox /= 8;
+  }
+  return batch * acts;
+}
+
+// Fitted on whole steps (40 each after the first) of patch 40×56×40, depth 3, at 8/16/24 filters and batch 2/4 on a
+// 2-core AVX2 EPYC, idle: measured 1.20/2.30/4.43 and 2.33 core-s against 1.12/2.57/4.34 and 2.24 predicted.
+const DEFAULT_MACS_PER_CORE_SECOND = 4.3e10;
+const DEFAULT_CORE_SECONDS_PER_ACTIVATION = 5.0e-7;
+
+/**
+ * CPU seconds (one core) of one training step: the convolutions' multiply-accumulates at the budget's rate plus
+ * the activation elements at its per-element cost. Either term alone misjudges width against batch: doubling the
+ * filters quadruples the MACs but doubles the step's time on this engine.
+ */
+export function estimateStepCoreSeconds(
+  patch: readonly [number, number, number],
+  depth: number,
+  base: number,
+  batch: number,
+  numClasses: number,
+  budget: Pick<SegBudget, "macsPerCoreSecond" | "coreSecondsPerActivation"> = {},
+): number {
+  return (
+    estimateStepMacs(patch, depth, base, batch, numClasses) /
+      (budget.macsPerCoreSecond ?? DEFAULT_MACS_PER_CORE_SECOND) +
+    estimateStepActivations(patch, depth, base, batch) *
+      (budget.coreSecondsPerActivation ?? DEFAULT_CORE_SECONDS_PER_ACTIVATION)
+  );
+}
 
 /**
  * Plans a 3D U-Net run for a fingerprint and a CPU budget. As nnU-Net: the target spacing is the median spacing
@@ -199,16 +248,15 @@ export function planSegmentation(
   target = patch;
   const reserve = budget.reserve ?? 0.2;
   const coreSeconds = budget.minutes * 60 * budget.cores * (1 - reserve);
-  const rate = budget.macsPerCoreSecond ?? DEFAULT_MACS_PER_CORE_SECOND;
   const minSteps = opts.minSteps ?? 1500;
   let choice = { base: 8, batch: 2 };
   for (const base of [8, 12, 16, 24, 32]) {
     for (const batch of [2, 4]) {
-      const s = estimateStepMacs(patch, depth, base, batch, fp.numClasses) / rate;
+      const s = estimateStepCoreSeconds(patch, depth, base, batch, fp.numClasses, budget);
       if (coreSeconds / s >= minSteps) choice = { base, batch };
     }
   }
-  const perStep = estimateStepMacs(patch, depth, choice.base, choice.batch, fp.numClasses) / rate;
+  const perStep = estimateStepCoreSeconds(patch, depth, choice.base, choice.batch, fp.numClasses, budget);
   return {
     modality: fp.modality,
     numClasses: fp.numClasses,

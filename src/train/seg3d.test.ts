@@ -10,7 +10,7 @@ import { createImage } from "../core/image.js";
 import { initEngine, tf } from "../engine/backend.js";
 import { readNifti } from "../io/nifti/index.js";
 import { evaluateSegmentations, gaussianMap } from "./seg3d-infer.js";
-import { estimateStepMacs, planSegmentation, type SegFingerprint } from "./seg3d-plan.js";
+import { estimateStepCoreSeconds, planSegmentation, type SegFingerprint } from "./seg3d-plan.js";
 
 const HIPPO: SegFingerprint = {
   cases: 166,
@@ -28,8 +28,12 @@ test("the planner covers the median shape, stops pooling at a 4-voxel bottleneck
   assert.equal(plan.depth, 3);
   assert.equal(plan.deepSupervision, 2);
   assert.deepEqual(plan.targetSpacing, [1, 1, 1]);
-  const perStep = estimateStepMacs(plan.patch, plan.depth, plan.baseFilters, plan.batchSize, 3) / 2.2e9;
+  const perStep = estimateStepCoreSeconds(plan.patch, plan.depth, plan.baseFilters, plan.batchSize, 3);
   assert.ok(Math.abs(plan.steps * perStep - 60 * 60 * 2 * 0.8) < perStep + 1e-6, "steps fill the budget");
+  assert.ok(plan.steps >= 1500, `${plan.steps} steps: the planner keeps at least 1500`);
+  // Width costs less than its MACs on this engine: 16 filters at batch 2 fit 60 minutes on 2 cores, 24 do not.
+  assert.equal(plan.baseFilters, 16);
+  assert.equal(plan.batchSize, 2);
   const long = planSegmentation(HIPPO, { minutes: 600, cores: 16 });
   assert.ok(
     long.baseFilters * long.batchSize > plan.baseFilters * plan.batchSize,

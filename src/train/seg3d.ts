@@ -157,6 +157,9 @@ export async function trainSegmentation3D(opts: Segmentation3DOptions): Promise<
     ...(opts.budget?.macsPerCoreSecond !== undefined
       ? { macsPerCoreSecond: opts.budget.macsPerCoreSecond }
       : {}),
+    ...(opts.budget?.coreSecondsPerActivation !== undefined
+      ? { coreSecondsPerActivation: opts.budget.coreSecondsPerActivation }
+      : {}),
     ...(opts.budget?.reserve !== undefined ? { reserve: opts.budget.reserve } : {}),
   };
   const plan: SegPlan = { ...planSegmentation(fp, budget), ...opts.plan };
