@@ -382,6 +382,31 @@ test("3D U-Net layers: conv3d filter gradient (direct kernel), Concat, SplitV an
       ["Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2"],
     );
   }
+  // The offsets are dealt to threads, each summing its voxels in one order: 1 and 2 threads agree bit for bit.
+  for (const [shape, cout] of [
+    [[2, 6, 7, 5, 16], 16],
+    [[1, 4, 5, 3, 13], 24],
+  ] as const) {
+    const x = tf.tensor(randomArray(rng, tf.util.sizeFromShape(shape)), [...shape]);
+    const dy = tf.tensor(randomArray(rng, tf.util.sizeFromShape([...shape.slice(0, 4), cout])), [
+      ...shape.slice(0, 4),
+      cout,
+    ]);
+    const grads: Float32Array[] = [];
+    for (const threads of [1, 2]) {
+      await initEngine({ backend: "onednn", threads });
+      const g = tf.engine().runKernel(
+        "Conv3DBackpropFilterV2",
+        { x, dy },
+        { strides: [1, 1, 1], pad: "same", filterShape: [3, 3, 3, shape[4], cout] },
+      ) as tf.Tensor;
+      grads.push(g.dataSync() as Float32Array);
+      g.dispose();
+    }
+    assert.deepEqual(grads[0], grads[1], `conv3d filter gradient ${shape} -> ${cout}: 1 and 2 threads differ`);
+    tf.dispose([x, dy]);
+  }
+  await initEngine({ backend: "onednn" });
   // Concatenation (Concat, its gradient SplitV); the voxel shuffle of the 3D U-Net transposes 5D tensors.
   await compare(
     "concat on channels (SplitV gradient)",
