@@ -395,15 +395,21 @@ test("3D U-Net layers: conv3d filter gradient (direct kernel), Concat, SplitV an
     const grads: Float32Array[] = [];
     for (const threads of [1, 2]) {
       await initEngine({ backend: "onednn", threads });
-      const g = tf.engine().runKernel(
-        "Conv3DBackpropFilterV2",
-        { x, dy },
-        { strides: [1, 1, 1], pad: "same", filterShape: [3, 3, 3, shape[4], cout] },
-      ) as tf.Tensor;
+      const g = tf
+        .engine()
+        .runKernel(
+          "Conv3DBackpropFilterV2",
+          { x, dy },
+          { strides: [1, 1, 1], pad: "same", filterShape: [3, 3, 3, shape[4], cout] },
+        ) as tf.Tensor;
       grads.push(g.dataSync() as Float32Array);
       g.dispose();
     }
-    assert.deepEqual(grads[0], grads[1], `conv3d filter gradient ${shape} -> ${cout}: 1 and 2 threads differ`);
+    assert.deepEqual(
+      grads[0],
+      grads[1],
+      `conv3d filter gradient ${shape} -> ${cout}: 1 and 2 threads differ`,
+    );
     tf.dispose([x, dy]);
   }
   await initEngine({ backend: "onednn" });
