@@ -913,6 +913,29 @@ function eltwiseKernels(): tf.KernelConfig[] {
  * dominated a 3D U-Net step (SplitV alone took 4× the time of every Conv3D kernel together); these are plain
  * moves, so the results are bit-identical.
  */
+/**
+ * Copies `outer` blocks of `block` floats from `src` (block r at `srcAt + r * srcStride`) to `dst` (at
+ * `dstAt + r * dstStride`): the strided copy of SplitV and Concat along one axis.
+ */
+function copyBlocks(
+  src: Float32Array,
+  srcAt: number,
+  srcStride: number,
+  dst: Float32Array,
+  dstAt: number,
+  dstStride: number,
+  block: number,
+  outer: number,
+): void {
+  for (let r = 0; r < outer; r++) {
+    const s = srcAt + r * srcStride;
+    const d = dstAt + r * dstStride;
+    // `set` costs a call per block; short blocks (a few channels) copy faster element by element.
+    if (block >= 64) dst.set(src.subarray(s, s + block), d);
+    else for (let i = 0; i < block; i++) dst[d + i] = src[s + i] as number;
+  }
+}
+
 function layoutKernels(): tf.KernelConfig[] {
   const count = (name: string) => nativeCalls.set(name, (nativeCalls.get(name) ?? 0) + 1);
   const splitV: tf.KernelConfig = {
@@ -939,13 +962,7 @@ function layoutKernels(): tf.KernelConfig[] {
         shape[axis] = size;
         const o = be.out(shape);
         const block = size * inner;
-        const dst = o.values;
-        for (let r = 0; r < outer; r++) {
-          const src = r * row + offset;
-          const d = r * block;
-          if (block >= 64) dst.set(v.subarray(src, src + block), d);
-          else for (let i = 0; i < block; i++) dst[d + i] = v[src + i] as number;
-        }
+        copyBlocks(v, offset, row, o.values, 0, block, block, outer);
         offset += block;
         return o.info;
       });
@@ -1008,17 +1025,10 @@ function layoutKernels(): tf.KernelConfig[] {
       const inner = first.shape.slice(axis + 1).reduce((p, q) => p * q, 1);
       const row = (shape[axis] as number) * inner;
       const o = be.out(shape);
-      const dst = o.values;
       let offset = 0;
       xs.forEach((x, k) => {
-        const v = vs[k] as Float32Array;
         const block = (x.shape[axis] as number) * inner;
-        for (let r = 0; r < outer; r++) {
-          const src = r * block;
-          const d = r * row + offset;
-          if (block >= 64) dst.set(v.subarray(src, src + block), d);
-          else for (let i = 0; i < block; i++) dst[d + i] = v[src + i] as number;
-        }
+        copyBlocks(vs[k] as Float32Array, 0, block, o.values, offset, row, block, outer);
         offset += block;
       });
       count("Concat");
@@ -1387,9 +1397,10 @@ let gradientsPatched = false;
 
 /**
  * One-pass gradients, on this backend only, for ops whose tfjs gradients build full-size temporaries: ClipByValue
- * (a bool mask from two comparisons and a select), Relu (`mul(dy, cast(step(x)))`), Square (`mul(dy, mul(x, 2))`) and Mean (`div(mul(dy, ones(x.shape)), n)`, whose
- * `ones` is filled element by element in JavaScript). Each native form rounds once where tfjs's exact
- * intermediate steps (x * 2, a 0/1 mask, dy * 1) do not round, so the gradients are bit-identical (ADR 015).
+ * (a bool mask from two comparisons and a select), Relu (`mul(dy, cast(step(x)))`), Square (`mul(dy, mul(x, 2))`)
+ * and Mean (`div(mul(dy, ones(x.shape)), n)`, whose `ones` is filled element by element in JavaScript). Each
+ * native form rounds once where tfjs's exact intermediate steps (x * 2, a 0/1 mask, dy * 1) do not round, so the
+ * gradients are bit-identical (ADR 015).
  */
 function patchGradients(): void {
   if (gradientsPatched) return;

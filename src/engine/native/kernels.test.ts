@@ -387,7 +387,7 @@ test("3D U-Net layers: conv3d filter gradient (direct kernel), Concat, SplitV an
     [[2, 6, 7, 5, 16], 16],
     [[1, 4, 5, 3, 13], 24],
   ] as const) {
-    const x = tf.tensor(randomArray(rng, tf.util.sizeFromShape(shape)), [...shape]);
+    const x = tf.tensor(randomArray(rng, tf.util.sizeFromShape([...shape])), [...shape]);
     const dy = tf.tensor(randomArray(rng, tf.util.sizeFromShape([...shape.slice(0, 4), cout])), [
       ...shape.slice(0, 4),
       cout,

@@ -613,12 +613,11 @@ __attribute__((target("avx2,fma"))) static void filterGradRowsAvx2(const int32_t
 // floats) kept in L1/L2. Each offset still sums its voxels in row order.
 __attribute__((target("avx2,fma"))) static void filterGradOffsetsAvx2(const int32_t* p, const float* x,
                                                                        const float* dy, float* dw,
-                                                                       const std::vector<int>& offs,
-                                                                       std::vector<float>& acc) {
+                                                                       const std::vector<int>& offs) {
   const int N = p[0], D = p[1], H = p[2], W = p[3], CI = p[4], OD = p[5], OH = p[6], OW = p[7], CO = p[8];
   const int KH = p[10], KW = p[11], PF = p[12], PT = p[13], PL = p[14];
   const size_t tile = static_cast<size_t>(CI) * CO;
-  acc.assign(tile * offs.size(), 0.0f);
+  std::vector<float> acc(tile * offs.size(), 0.0f);
   for (int n = 0; n < N; ++n)
     for (int z = 0; z < OD; ++z)
       for (int y = 0; y < OH; ++y) {
@@ -661,8 +660,7 @@ Napi::Value Conv3dFilterGrad(const Napi::CallbackInfo& info) {
       const int t = omp_get_thread_num(), T = omp_get_num_threads();
       std::vector<int> offs;
       for (int off = t; off < K; off += T) offs.push_back(off);
-      std::vector<float> acc;
-      filterGradOffsetsAvx2(p.data(), x, dy, dw, offs, acc);
+      filterGradOffsetsAvx2(p.data(), x, dy, dw, offs);
     }
     return info.Env().Undefined();
   }
